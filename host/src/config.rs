@@ -1,0 +1,276 @@
+//! The host's configuration: TOML validated once into typed values.
+//!
+//! Paths in a config file are relative to the file's own folder. Every section denies
+//! unknown keys, so a typo is an error that names the key instead of a setting that is
+//! silently ignored.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The file facelab reads when `--config` is not given, relative to the working folder.
+pub const DEFAULT_CONFIG_PATH: &str = "config/facelab.toml";
+
+/// A configuration error, naming the file, the place and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source} (help: {help})")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+        /// How to fix it.
+        help: &'static str,
+    },
+    /// The file is not valid TOML, has an unknown key or a value of the wrong type.
+    #[error("{path}:{line}:{column}: {message}\n  {line_text}\n(help: {help})")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// The text of that line.
+        line_text: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        help: String,
+    },
+    /// A value is well-formed but not usable.
+    #[error("{path}: `{key}` {message} (help: {help})")]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// The dotted key.
+        key: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        help: String,
+    },
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where to look for plugin libraries.
+    #[serde(default)]
+    pub plugins: PluginsSection,
+    /// The face detector.
+    pub detector: ModelSection,
+    /// The face recognizer, if any.
+    pub recognizer: Option<ModelSection>,
+    /// Image decoding limits.
+    #[serde(default)]
+    pub images: ImagesSection,
+    /// The file this was read from (empty when built in code).
+    #[serde(skip)]
+    pub source: PathBuf,
+}
+
+/// `[plugins]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsSection {
+    /// Extra folders to search for plugin libraries, searched after `FACELAB_PLUGIN_PATH`
+    /// and before the config's folder and the binary's folder.
+    #[serde(default)]
+    pub search_path: Vec<PathBuf>,
+}
+
+/// `[detector]` or `[recognizer]`: which plugin, which kind, which model, which options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSection {
+    /// Plugin name (`opencv-dnn` loads `libfacelab_opencv_dnn.so`) or a path to a `.so`.
+    pub plugin: String,
+    /// The detector or recognizer kind inside the plugin.
+    pub kind: String,
+    /// An id for the model, shown in output.
+    #[serde(default)]
+    pub model_id: String,
+    /// The model's files; relative paths are relative to the config file.
+    #[serde(default)]
+    pub model_files: Vec<PathBuf>,
+    /// The plugin's own options, passed to it as TOML text and validated by it.
+    #[serde(default)]
+    pub options: toml::Table,
+}
+
+/// `[images]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImagesSection {
+    /// Largest image, in pixels, that facelab decodes; larger ones fail cleanly instead of
+    /// exhausting memory (decompression bombs).
+    pub max_pixels: u64,
+}
+
+impl Default for ImagesSection {
+    fn default() -> Self {
+        ImagesSection {
+            max_pixels: 250_000_000,
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file; relative paths become relative to its folder.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+            help: "pass an existing file with --config, or run from the repository root where config/facelab.toml is",
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses config text as if read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut config: Config = toml::from_str(text).map_err(|e| parse_error(text, path, &e))?;
+        config.source = path.to_owned();
+        let base = path.parent().map(Path::to_owned).unwrap_or_default();
+        let base = if base.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            base
+        };
+        for section in std::iter::once(&mut config.detector).chain(config.recognizer.as_mut()) {
+            for f in &mut section.model_files {
+                *f = base.join(&*f);
+            }
+        }
+        for dir in &mut config.plugins.search_path {
+            *dir = base.join(&*dir);
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The folder the config file is in.
+    pub fn dir(&self) -> PathBuf {
+        match self.source.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        for (name, section) in std::iter::once(("detector", &self.detector))
+            .chain(self.recognizer.as_ref().map(|r| ("recognizer", r)))
+        {
+            if section.plugin.trim().is_empty() {
+                return Err(self.invalid(
+                    format!("{name}.plugin"),
+                    "is empty",
+                    "name a plugin, for example \"opencv-dnn\"",
+                ));
+            }
+            if section.kind.trim().is_empty() {
+                return Err(self.invalid(
+                    format!("{name}.kind"),
+                    "is empty",
+                    "name a kind; `facelab plugins` lists them",
+                ));
+            }
+        }
+        if self.images.max_pixels == 0 {
+            return Err(self.invalid(
+                "images.max_pixels".into(),
+                "is 0",
+                "use a positive pixel count, e.g. 250000000",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A [`ConfigError::Invalid`] for this config's file.
+    pub fn invalid(
+        &self,
+        key: String,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.source.clone(),
+            key,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+fn parse_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
+    let offset = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = offset - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    let line_text = text
+        .lines()
+        .nth(line - 1)
+        .unwrap_or("")
+        .trim_end()
+        .to_owned();
+    let message = e.message().trim().to_owned();
+    let help = if message.starts_with("unknown field") {
+        "remove or correct the key; config/facelab.toml in the repository documents every key"
+    } else if message.starts_with("missing field") {
+        "add the key; config/facelab.toml in the repository shows a complete config"
+    } else if message.starts_with("invalid type") {
+        "give the value the type named above, e.g. quote strings and leave numbers bare"
+    } else {
+        "fix the TOML syntax at that place"
+    };
+    ConfigError::Parse {
+        path: path.to_owned(),
+        line,
+        column,
+        line_text,
+        message,
+        help: help.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str =
+        "[detector]\nplugin = \"example\"\nkind = \"whole-image\"\nmodel_files = [\"m.onnx\"]\n";
+
+    #[test]
+    fn relative_model_paths_are_relative_to_the_config_file() {
+        let c = Config::parse(GOOD, Path::new("/etc/facelab/f.toml")).unwrap();
+        assert_eq!(
+            c.detector.model_files,
+            vec![PathBuf::from("/etc/facelab/m.onnx")]
+        );
+    }
+
+    #[test]
+    fn unknown_key_names_the_key_and_line() {
+        let text = format!("{GOOD}scor_threshold = 3\n");
+        let err = Config::parse(&text, Path::new("f.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("f.toml:5:1"), "{err}");
+        assert!(err.contains("scor_threshold"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let text = "[detector]\nplugin = 3\nkind = \"x\"\n";
+        let err = Config::parse(text, Path::new("f.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("f.toml:2:") && err.contains("plugin = 3") && err.contains("invalid type"),
+            "{err}"
+        );
+    }
+}

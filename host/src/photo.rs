@@ -1,0 +1,193 @@
+//! Decoding photos: the host decodes every image itself and applies its EXIF orientation,
+//! so plugins see upright pixels and never touch files.
+
+use std::path::{Path, PathBuf};
+
+use facelab_plugin_api::{ImageView, PixelFormat};
+use image::{DynamicImage, ImageDecoder, ImageReader, Limits};
+
+/// A decoded, upright photo.
+#[derive(Debug, Clone)]
+pub struct Photo {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Packed pixels, `width * height * format.channels()` bytes.
+    pub pixels: Vec<u8>,
+    /// Width after orientation.
+    pub width: u32,
+    /// Height after orientation.
+    pub height: u32,
+    /// [`PixelFormat::Rgb8`] or, for grey files, [`PixelFormat::Gray8`].
+    pub format: PixelFormat,
+    /// The EXIF orientation that was applied (1 = none, up to 8).
+    pub exif_orientation: u8,
+}
+
+impl Photo {
+    /// The pixels as the plugin ABI's view.
+    pub fn view(&self) -> ImageView<'_> {
+        ImageView::packed(&self.pixels, self.width, self.height, self.format)
+            .expect("Photo buffers are packed by construction")
+    }
+
+    /// A photo from an in-memory image (no file, no orientation).
+    pub fn from_image(path: PathBuf, img: DynamicImage) -> Photo {
+        let (width, height) = (img.width(), img.height());
+        let (pixels, format) = match img {
+            DynamicImage::ImageLuma8(g) => (g.into_raw(), PixelFormat::Gray8),
+            DynamicImage::ImageLuma16(_)
+            | DynamicImage::ImageLumaA8(_)
+            | DynamicImage::ImageLumaA16(_) => (img.to_luma8().into_raw(), PixelFormat::Gray8),
+            DynamicImage::ImageRgb8(c) => (c.into_raw(), PixelFormat::Rgb8),
+            other => (other.to_rgb8().into_raw(), PixelFormat::Rgb8),
+        };
+        Photo {
+            path,
+            pixels,
+            width,
+            height,
+            format,
+            exif_orientation: 1,
+        }
+    }
+
+    /// An RGB copy, for drawing.
+    pub fn to_rgb(&self) -> image::RgbImage {
+        match self.format {
+            PixelFormat::Rgb8 => {
+                image::RgbImage::from_raw(self.width, self.height, self.pixels.clone())
+            }
+            PixelFormat::Gray8 => {
+                image::GrayImage::from_raw(self.width, self.height, self.pixels.clone())
+                    .map(|g| DynamicImage::ImageLuma8(g).to_rgb8())
+            }
+            PixelFormat::Bgr8 => image::RgbImage::from_raw(
+                self.width,
+                self.height,
+                self.pixels
+                    .chunks_exact(3)
+                    .flat_map(|p| [p[2], p[1], p[0]])
+                    .collect(),
+            ),
+        }
+        .expect("Photo buffers are packed by construction")
+    }
+}
+
+/// Why a photo could not be decoded. The display names the file and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// The file could not be opened or read.
+    #[error(
+        "{path}: cannot read: {source} (help: check that the path exists and is a readable file)"
+    )]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is empty.
+    #[error(
+        "{path}: empty file (0 bytes) (help: the copy is incomplete; copy it again or remove it)"
+    )]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The content is not an image format facelab reads.
+    #[error("{path}: not an image in a supported format (JPEG, PNG, WebP, TIFF, BMP, GIF, PNM) (help: convert it, or exclude it from the scan)")]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The image is larger than `images.max_pixels`.
+    #[error("{path}: image is {width}x{height} = {pixels} pixels, above the limit of {max} (help: raise images.max_pixels in the config if this image is genuine)")]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// width × height.
+        pixels: u64,
+        /// The configured limit.
+        max: u64,
+    },
+    /// The decoder failed: corrupt or truncated data.
+    #[error("{path}: corrupt or truncated {format} data: {message} (help: re-export or re-copy the file)")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The detected format.
+        format: String,
+        /// The decoder's message.
+        message: String,
+    },
+}
+
+/// Decodes `path`, refusing images above `max_pixels`, and applies EXIF orientation.
+pub fn decode(path: &Path, max_pixels: u64) -> Result<Photo, DecodeError> {
+    let io = |source| DecodeError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::IsADirectory,
+            "is a folder",
+        )));
+    }
+    if meta.len() == 0 {
+        return Err(DecodeError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mut reader = ImageReader::open(path)
+        .map_err(io)?
+        .with_guessed_format()
+        .map_err(io)?;
+    let Some(format) = reader.format() else {
+        return Err(DecodeError::UnknownFormat {
+            path: path.to_owned(),
+        });
+    };
+    let mut limits = Limits::default();
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).max(64 << 20));
+    reader.limits(limits);
+    let format_name = format!("{format:?}").to_uppercase();
+    let corrupt = |e: image::ImageError| match e {
+        image::ImageError::IoError(source)
+            if source.kind() != std::io::ErrorKind::UnexpectedEof =>
+        {
+            io(source)
+        }
+        e => DecodeError::Corrupt {
+            path: path.to_owned(),
+            format: format_name.clone(),
+            message: e.to_string(),
+        },
+    };
+    let mut decoder = reader.into_decoder().map_err(corrupt)?;
+    let (width, height) = decoder.dimensions();
+    let pixels = width as u64 * height as u64;
+    if pixels > max_pixels {
+        return Err(DecodeError::TooLarge {
+            path: path.to_owned(),
+            width,
+            height,
+            pixels,
+            max: max_pixels,
+        });
+    }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = DynamicImage::from_decoder(decoder).map_err(corrupt)?;
+    img.apply_orientation(orientation);
+    let mut photo = Photo::from_image(path.to_owned(), img);
+    photo.exif_orientation = orientation.to_exif();
+    Ok(photo)
+}

@@ -1,0 +1,99 @@
+//! facelab plugin for face detectors that run on OpenCV's DNN module (Debian's OpenCV 4.6).
+//!
+//! Kinds:
+//! - `ssd`: OpenCV's ResNet-10 SSD face detector, as the TensorFlow 8-bit graph
+//!   (`.pb` + `.pbtxt`) or the Caffe model (`.caffemodel` + `.prototxt`). The photo is
+//!   letterboxed to the square network input so non-square photos are not distorted, and
+//!   boxes are mapped back to the photo's pixels.
+//!
+//! Every exported function runs behind [`facelab_plugin_kit::guard`], and OpenCV errors
+//! become [`PluginError`]s that name the model file.
+#![deny(missing_docs)]
+#![allow(non_local_definitions)]
+
+mod image;
+mod ssd;
+
+use abi_stable::{
+    export_root_module,
+    prefix_type::PrefixTypeTrait,
+    sabi_trait::TD_Opaque,
+    std_types::{RResult, RString, RVec},
+};
+use facelab_plugin_kit::api::{
+    CreateArgs, DetectorBox, Detector_TO, ErrorCode, KindInfo, PluginError, PluginInfo,
+    PluginModule, PluginModule_Ref, RecognizerBox, CAP_DETECT_V1, CAP_PANIC_SAFE,
+};
+use facelab_plugin_kit::guard;
+
+/// The OpenCV version string, for [`facelab_plugin_kit::api::ModelInfo::backend`].
+pub(crate) fn backend_name() -> RString {
+    format!(
+        "opencv-dnn {}",
+        opencv::core::get_version_string().unwrap_or_default()
+    )
+    .into()
+}
+
+/// Maps an OpenCV error to a [`PluginError`] with context.
+pub(crate) fn cv_error(code: ErrorCode, context: &str, e: opencv::Error) -> PluginError {
+    PluginError::new(code, format!("{context}: {}", e.message), "")
+}
+
+extern "C" fn plugin_info() -> PluginInfo {
+    PluginInfo {
+        name: "opencv-dnn".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        detectors: RVec::from(vec![KindInfo {
+            name: "ssd".into(),
+            description:
+                "OpenCV ResNet-10 SSD face detector (TensorFlow uint8 or Caffe), letterboxed".into(),
+        }]),
+        recognizers: RVec::new(),
+        capabilities: [CAP_DETECT_V1, CAP_PANIC_SAFE]
+            .into_iter()
+            .map(RString::from)
+            .collect(),
+    }
+}
+
+extern "C" fn new_detector(args: &CreateArgs<'_>) -> RResult<DetectorBox, PluginError> {
+    guard("detector creation", || match args.kind.as_str() {
+        "ssd" => Ok(Detector_TO::from_value(ssd::Ssd::new(args)?, TD_Opaque)),
+        other => Err(PluginError::new(
+            ErrorCode::UNKNOWN_KIND,
+            format!("the opencv-dnn plugin has no detector kind `{other}`"),
+            "use kind = \"ssd\"",
+        )),
+    })
+}
+
+extern "C" fn new_recognizer(args: &CreateArgs<'_>) -> RResult<RecognizerBox, PluginError> {
+    guard("recognizer creation", || {
+        Err(PluginError::new(
+            ErrorCode::UNKNOWN_KIND,
+            format!(
+                "the opencv-dnn plugin has no recognizer kind `{}`",
+                args.kind
+            ),
+            "this plugin provides detectors only",
+        ))
+    })
+}
+
+/// The export, in its own module: the macro adds an undocumented static.
+#[allow(missing_docs)]
+mod export {
+    use super::*;
+
+    /// The plugin's root module, found by the host through `abi_stable`.
+    #[export_root_module]
+    pub fn root_module() -> PluginModule_Ref {
+        PluginModule {
+            plugin_info,
+            new_detector,
+            new_recognizer,
+        }
+        .leak_into_prefix()
+    }
+}

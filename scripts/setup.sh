@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs what facelab needs to build and run, idempotently, on Debian bookworm.
+#  - Debian packages: OpenCV 4.6 dev files, clang/libclang (for the opencv crate's
+#    binding generator), pkg-config.
+#  - The ONNX Runtime shared library, taken out of the `onnxruntime` wheel on PyPI and
+#    unpacked where the host looks for it: ${XDG_DATA_HOME:-~/.local/share}/facelab/onnxruntime/.
+# Safe to run again: each step checks first and does nothing when already done.
+set -euo pipefail
+
+ORT_VERSION="${FACELAB_ORT_VERSION:-1.32.0}"
+DATA_HOME="${XDG_DATA_HOME:-$HOME/.local/share}"
+ORT_DIR="$DATA_HOME/facelab/onnxruntime"
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+need_apt=()
+for pkg in libopencv-dev clang libclang-dev pkg-config; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  log "installing Debian packages: ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! ls "$ORT_DIR"/libonnxruntime.so.* >/dev/null 2>&1; then
+  command -v python3 >/dev/null || { log "python3 with pip is needed to fetch ONNX Runtime"; exit 1; }
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  log "fetching ONNX Runtime $ORT_VERSION from its PyPI wheel"
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+    --platform manylinux_2_28_x86_64 "onnxruntime==$ORT_VERSION" -d "$tmp"
+  mkdir -p "$ORT_DIR"
+  python3 - "$tmp" "$ORT_DIR" <<'PY'
+import glob, os, sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(src, "onnxruntime-*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    for name in z.namelist():
+        base = os.path.basename(name)
+        if name.startswith("onnxruntime/capi/") and base.startswith("libonnxruntime.so"):
+            tmp = os.path.join(dst, base + ".part")
+            with z.open(name) as f, open(tmp, "wb") as out:
+                out.write(f.read())
+            os.replace(tmp, os.path.join(dst, base))
+PY
+  log "ONNX Runtime unpacked to $ORT_DIR"
+fi
