@@ -167,9 +167,30 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Photo, DecodeError> {
         e => DecodeError::Corrupt {
             path: path.to_owned(),
             format: format_name.clone(),
-            message: e.to_string(),
+            message: e
+                .to_string()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" "),
         },
     };
+    if format == image::ImageFormat::Jpeg {
+        // The JPEG decoder fills a truncated scan with grey and reports success; a library
+        // must not store faces from half a photo, so a missing end marker is an error.
+        let bytes = std::fs::read(path).map_err(io)?;
+        if !bytes.starts_with(&[0xFF, 0xD8]) {
+            return Err(DecodeError::UnknownFormat {
+                path: path.to_owned(),
+            });
+        }
+        if !jpeg_is_complete(&bytes) {
+            return Err(DecodeError::Corrupt {
+                path: path.to_owned(),
+                format: format_name,
+                message: "the data ends before the end-of-image marker (truncated file)".into(),
+            });
+        }
+    }
     let mut decoder = reader.into_decoder().map_err(corrupt)?;
     let (width, height) = decoder.dimensions();
     let pixels = width as u64 * height as u64;
@@ -190,4 +211,62 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Photo, DecodeError> {
     let mut photo = Photo::from_image(path.to_owned(), img);
     photo.exif_orientation = orientation.to_exif();
     Ok(photo)
+}
+
+/// Whether a JPEG stream reaches its end-of-image marker. Walks the marker segments (so an
+/// EXIF thumbnail's own end marker inside APP1 does not count) and the entropy-coded scans,
+/// where a real marker is `FF` followed by anything but `00` (stuffing) or `D0..D7`
+/// (restart markers).
+pub fn jpeg_is_complete(data: &[u8]) -> bool {
+    if data.len() < 4 || data[0] != 0xFF || data[1] != 0xD8 {
+        return false;
+    }
+    let mut i = 2;
+    while i + 1 < data.len() {
+        if data[i] != 0xFF {
+            return false;
+        }
+        let marker = data[i + 1];
+        match marker {
+            0xD9 => return true,
+            0xFF => i += 1, // fill byte
+            0x01 | 0xD0..=0xD7 => i += 2,
+            _ => {
+                if i + 3 >= data.len() {
+                    return false;
+                }
+                let len = u16::from_be_bytes([data[i + 2], data[i + 3]]) as usize;
+                i += 2 + len;
+                if marker == 0xDA {
+                    // Entropy-coded data runs to the next real marker.
+                    while i + 1 < data.len()
+                        && !(data[i] == 0xFF
+                            && data[i + 1] != 0x00
+                            && !(0xD0..=0xD7).contains(&data[i + 1]))
+                    {
+                        i += 1;
+                    }
+                }
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_completeness_sees_truncation_and_ignores_thumbnail_end_markers() {
+        // SOI, APP1 holding a fake thumbnail's EOI, SOS with stuffed and restart bytes, EOI.
+        let full = [
+            0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0x00, 0x00, 0xFF, 0xDA, 0x00, 0x02,
+            0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56, 0xFF, 0xD9,
+        ];
+        assert!(jpeg_is_complete(&full));
+        for cut in [4, 9, 12, 16, 20, 22] {
+            assert!(!jpeg_is_complete(&full[..cut]), "cut at {cut}");
+        }
+    }
 }

@@ -31,7 +31,7 @@ pub enum PipelineError {
         /// The kind.
         kind: String,
         /// The plugin's error.
-        error: PluginError,
+        error: Box<PluginError>,
     },
 }
 
@@ -96,7 +96,7 @@ impl FaceDetector {
                 section: "detector",
                 plugin: section.plugin.clone(),
                 kind: section.kind.clone(),
-                error,
+                error: Box::new(error),
             })?;
         let info = inner.info();
         Ok(FaceDetector {

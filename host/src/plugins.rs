@@ -234,6 +234,15 @@ impl fmt::Debug for LoadedPlugin {
 /// Loads one plugin library and checks its ABI and capabilities.
 pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
     let header = lib_header_from_path(path).map_err(|e| classify(path, e))?;
+    // Check the version first: abi_stable would report it inside a layout report of
+    // thousands of lines.
+    let found = header.version_strings();
+    if !abi_compatible(found.version.as_str(), ABI_VERSION) {
+        return Err(LoadError::AbiVersion {
+            path: path.to_owned(),
+            found: found.version.to_string(),
+        });
+    }
     let module = header
         .init_root_module::<PluginModule_Ref>()
         .map_err(|e| classify(path, e))?;
@@ -253,6 +262,22 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
         module,
         info,
     })
+}
+
+/// Semver compatibility as abi_stable applies it: same major, and same minor while 0.x.
+fn abi_compatible(found: &str, ours: &str) -> bool {
+    let parts = |v: &str| -> Vec<u64> {
+        v.split('.')
+            .take(2)
+            .map(|p| p.parse().unwrap_or(u64::MAX))
+            .collect()
+    };
+    let (f, o) = (parts(found), parts(ours));
+    match (f.as_slice(), o.as_slice()) {
+        ([0, fm], [0, om]) => fm == om,
+        ([fmaj, ..], [omaj, ..]) => fmaj == omaj,
+        _ => false,
+    }
 }
 
 fn classify(path: &Path, e: LibraryError) -> LoadError {
@@ -317,5 +342,25 @@ impl PluginSet {
     /// The plugin the config calls `name`.
     pub fn get(&self, name: &str) -> Option<&LoadedPlugin> {
         self.plugins.get(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abi_compatibility_follows_semver_with_0x_minor_as_breaking() {
+        assert!(abi_compatible("0.1.0", "0.1.0"));
+        assert!(abi_compatible("0.1.7", "0.1.0"));
+        assert!(!abi_compatible("0.2.0", "0.1.0"));
+        assert!(abi_compatible("1.4.0", "1.0.2"));
+        assert!(!abi_compatible("2.0.0", "1.0.0"));
+        assert!(!abi_compatible("garbage", "0.1.0"));
+    }
+
+    #[test]
+    fn plugin_names_map_to_library_files() {
+        assert_eq!(library_file_name("opencv-dnn"), "libfacelab_opencv_dnn.so");
     }
 }

@@ -1,0 +1,108 @@
+//! Shared test support: where the repo, the built plugins and `../shared` are.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// The cargo profile folder the tests were built into (`target/release` or `target/debug`).
+pub fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().unwrap().parent().unwrap().to_owned()
+}
+
+/// A built plugin library. The test command builds the workspace before testing.
+pub fn plugin_lib(name: &str) -> PathBuf {
+    let path = profile_dir().join(facelab::plugins::library_file_name(name));
+    assert!(
+        path.is_file(),
+        "{} is missing: build the plugins first with `cargo build --release --workspace` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+/// `../shared` beside the repository (or `$FACELAB_SHARED`), when present.
+pub fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("FACELAB_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("../shared"));
+    dir.join("datasets").is_dir().then_some(dir)
+}
+
+/// Returns `../shared`, or skips the calling test with a clear message.
+#[macro_export]
+macro_rules! require_shared {
+    () => {
+        match common::shared() {
+            Some(dir) => dir,
+            None => {
+                eprintln!("SKIPPED: ../shared (models and datasets) not found beside the repository; set FACELAB_SHARED to run this test");
+                return;
+            }
+        }
+    };
+}
+
+/// The real `facelab` binary, run from the repository root with no inherited config.
+pub fn facelab() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_facelab"));
+    cmd.current_dir(repo_root())
+        .env_remove("FACELAB_CONFIG")
+        .env_remove("FACELAB_PLUGIN_PATH");
+    cmd
+}
+
+/// Runs a command and returns (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().expect("facelab runs");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
+
+/// Writes a config file into `dir` and returns its path.
+pub fn write_config(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("facelab.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A config for the example plugin's whole-image detector with extra option lines.
+pub fn example_config(options: &str) -> String {
+    format!(
+        "[detector]\nplugin = \"example\"\nkind = \"whole-image\"\n[detector.options]\n{options}\n"
+    )
+}
+
+/// A config for the SSD on the shared TensorFlow model.
+pub fn ssd_config(shared: &Path, options: &str) -> String {
+    let m = shared.join("models/ssd-tf");
+    format!(
+        "[detector]\nplugin = \"opencv-dnn\"\nkind = \"ssd\"\nmodel_files = [\"{}\", \"{}\"]\n[detector.options]\n{options}\n",
+        m.join("opencv_face_detector_uint8.pb").display(),
+        m.join("opencv_face_detector.pbtxt").display()
+    )
+}
+
+/// Writes a grey PNG of the given size.
+pub fn write_png(path: &Path, width: u32, height: u32) {
+    image::GrayImage::from_fn(width, height, |x, y| {
+        image::Luma([((x * 7 + y * 3) % 256) as u8])
+    })
+    .save(path)
+    .unwrap();
+}

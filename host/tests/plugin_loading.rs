@@ -1,0 +1,165 @@
+//! The loader against real plugin `.so` files: both plugins load, a plugin built against
+//! another plugin-api version is refused with a short message, and every load failure is
+//! reported together.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use facelab::plugins::{load, LoadError};
+
+#[test]
+fn loads_both_plugins_and_lists_their_kinds() {
+    let example = load(&common::plugin_lib("example")).expect("example plugin loads");
+    assert_eq!(example.info.name.as_str(), "example");
+    assert_eq!(example.info.detectors[0].name.as_str(), "whole-image");
+    assert_eq!(example.info.recognizers[0].name.as_str(), "pixels");
+
+    let opencv = load(&common::plugin_lib("opencv-dnn")).expect("opencv-dnn plugin loads");
+    assert_eq!(opencv.info.name.as_str(), "opencv-dnn");
+    assert!(opencv
+        .info
+        .detectors
+        .iter()
+        .any(|k| k.name.as_str() == "ssd"));
+
+    let (code, out, err) = common::run(common::facelab().args(["plugins", "--json"]));
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = doc["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"example") && names.contains(&"opencv-dnn"),
+        "{names:?}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Builds the example plugin against a copy of plugin-api whose version is 0.2.0.
+fn build_mismatched_example() -> PathBuf {
+    let root = common::repo_root();
+    let work = root.join("target/abi-mismatch");
+    let src = work.join("src");
+    let _ = std::fs::remove_dir_all(&src);
+    for dir in ["plugin-api", "plugins/kit", "plugins/example"] {
+        copy_dir(&root.join(dir), &src.join(dir));
+    }
+    let bump = |path: PathBuf, from: &str, to: &str| {
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{} has no `{from}`", path.display());
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    };
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let members = "members = [\"plugin-api\", \"plugins/kit\", \"plugins/example\"]\ndefault-members = [\"plugins/example\"]\n";
+    let manifest: String = manifest
+        .lines()
+        .filter(|l| !l.starts_with("members") && !l.starts_with("default-members"))
+        .map(|l| {
+            if l == "resolver = \"2\"" {
+                format!("{l}\n{members}")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(src.join("Cargo.toml"), manifest).unwrap();
+    std::fs::copy(root.join("Cargo.lock"), src.join("Cargo.lock")).unwrap();
+    bump(
+        src.join("plugin-api/Cargo.toml"),
+        "version = \"0.1.0\"",
+        "version = \"0.2.0\"",
+    );
+    bump(
+        src.join("Cargo.toml"),
+        "version = \"0.1.0\"",
+        "version = \"0.2.0\"",
+    );
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--offline", "-p", "facelab-example"])
+        .current_dir(&src)
+        .env("CARGO_TARGET_DIR", work.join("target"))
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the mismatched plugin failed");
+    let lib = work
+        .join("target/debug")
+        .join(facelab::plugins::library_file_name("example"));
+    assert!(lib.is_file());
+    lib
+}
+
+#[test]
+fn refuses_a_plugin_built_against_another_abi_version() {
+    let lib = build_mismatched_example();
+    match load(&lib) {
+        Err(e @ LoadError::AbiVersion { .. }) => {
+            let msg = e.to_string();
+            assert!(msg.contains(&lib.display().to_string()), "{msg}");
+            assert!(msg.contains("0.2.0") && msg.contains("0.1.0"), "{msg}");
+            assert!(msg.contains("cargo build --release"), "{msg}");
+            assert!(
+                msg.lines().count() == 1 && msg.len() < 600,
+                "the summary stays short: {msg}"
+            );
+        }
+        other => panic!("expected an ABI version error, got {other:?}"),
+    }
+
+    // The CLI reports it too, and still lists the good plugins.
+    let (code, out, err) = common::run(
+        common::facelab()
+            .args(["plugins"])
+            .env("FACELAB_PLUGIN_PATH", lib.parent().unwrap()),
+    );
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("built for plugin ABI 0.2.0"), "{err}");
+    assert!(out.contains("opencv-dnn"), "{out}");
+}
+
+#[test]
+fn reports_every_plugin_load_failure_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_a_plugin = dir.path().join("libfacelab_bogus.so");
+    std::fs::write(&not_a_plugin, b"not a shared library").unwrap();
+    let config = common::write_config(
+        dir.path(),
+        &format!(
+            "[detector]\nplugin = \"no-such-plugin\"\nkind = \"x\"\n[recognizer]\nplugin = \"{}\"\nkind = \"y\"\n",
+            not_a_plugin.display()
+        ),
+    );
+    let (code, _, err) = common::run(
+        common::facelab()
+            .arg("--config")
+            .arg(&config)
+            .args(["detect", "x.jpg"]),
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("2 plugin(s) failed to load"), "{err}");
+    assert!(
+        err.contains("libfacelab_no_such_plugin.so not found in"),
+        "{err}"
+    );
+    assert!(
+        err.contains("cannot open plugin") && err.contains("libfacelab_bogus.so"),
+        "{err}"
+    );
+}
