@@ -13,6 +13,7 @@ if [ ! -d "$samples" ]; then
   exit 1
 fi
 ./target/release/facelab plugins
+./target/release/facelab models list
 ./target/release/facelab detect "$samples"/voc-groups/*.jpg "$samples"/sprint/*.jpg "$samples"/bbt/*.jpg --draw out/detect
 ./target/release/facelab eval-voc "$samples/voc-groups/testing.xml"
 echo "drawn photos: out/detect/" >&2

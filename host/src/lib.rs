@@ -6,13 +6,14 @@
 //! exit code. Each module here owns one concern: [`config`] validates the TOML once into
 //! typed values; [`plugins`] finds and loads plugin libraries and reports every failure
 //! together; [`pipeline`] turns config sections into detector instances; [`photo`] decodes
-//! images; [`draw`] renders results for a person to check; [`voc`] measures detection
+//! images; [`models`] is the model registry (manifest, sources, verified cache); [`draw`] renders results for a person to check; [`voc`] measures detection
 //! accuracy against labelled boxes.
 #![deny(missing_docs)]
 
 pub mod cli;
 pub mod config;
 pub mod draw;
+pub mod models;
 pub mod photo;
 pub mod pipeline;
 pub mod plugins;

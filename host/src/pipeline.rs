@@ -7,6 +7,12 @@ use abi_stable::std_types::{RResult, RSlice, RStr};
 use facelab_plugin_api::{CreateArgs, DetectorBox, Face, LicenceClass, ModelInfo, PluginError};
 
 use crate::config::{Config, ConfigError, ModelSection};
+use crate::models::fetch::{hash_file, FetchObserver};
+use crate::models::manifest::Threshold;
+use crate::models::{
+    FetchError, LicenceClass as ManifestLicence, Manifest, ManifestError, ModelStore, Role,
+    StoreSettings,
+};
 use crate::photo::Photo;
 use crate::plugins::{LoadErrors, PluginSet, SearchPath};
 
@@ -19,6 +25,12 @@ pub enum PipelineError {
     /// Plugins failed to load.
     #[error(transparent)]
     Load(#[from] LoadErrors),
+    /// The manifest is invalid.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// A model could not be fetched.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
     /// The plugin refused to create the detector or recognizer.
     #[error("{config}: [{section}] plugin `{plugin}`, kind `{kind}`: {error}")]
     Create {
@@ -33,6 +45,135 @@ pub enum PipelineError {
         /// The plugin's error.
         error: Box<PluginError>,
     },
+}
+
+/// The model store a config describes; `cache_dir` (from `--cache-dir`) wins over the
+/// config's.
+pub fn model_store(
+    config: &Config,
+    cache_dir: Option<&std::path::Path>,
+) -> Result<ModelStore, ManifestError> {
+    let manifest = match &config.models.manifest {
+        Some(path) => Manifest::load(path)?,
+        None => Manifest::embedded(),
+    };
+    let settings = StoreSettings {
+        cache_dir: cache_dir
+            .map(PathBuf::from)
+            .or_else(|| config.models.cache_dir.clone())
+            .unwrap_or_else(StoreSettings::default_cache_dir),
+        mirror: config
+            .models
+            .mirror
+            .clone()
+            .or_else(StoreSettings::default_mirror),
+        python: config
+            .models
+            .python
+            .clone()
+            .unwrap_or_else(|| "python3".to_owned()),
+        http_timeout: std::time::Duration::from_secs(config.models.http_timeout_secs.unwrap_or(30)),
+    };
+    Ok(ModelStore::new(manifest, settings))
+}
+
+/// A section's model, resolved to verified local files.
+#[derive(Debug, Clone)]
+pub struct ResolvedModel {
+    /// The id (manifest id, or the config's label for user files).
+    pub id: String,
+    /// Absolute or config-relative paths of its files.
+    pub files: Vec<PathBuf>,
+    /// The licence class, when the manifest knows the model.
+    pub licence: Option<ManifestLicence>,
+    /// The manifest's threshold, when it has one.
+    pub threshold: Option<Threshold>,
+    /// The plugin kinds (`plugin:kind`) the manifest says run it.
+    pub runs_on: Vec<String>,
+}
+
+/// Resolves `[<section>]`'s model: a manifest id is fetched and verified through `store`;
+/// user files are checked for existence and, when given, their sha256.
+pub fn resolve_model(
+    config: &Config,
+    name: &'static str,
+    role: Role,
+    section: &ModelSection,
+    store: &ModelStore,
+    observer: &dyn FetchObserver,
+) -> Result<ResolvedModel, PipelineError> {
+    if !section.model_files.is_empty() || section.model.is_empty() {
+        for (i, file) in section.model_files.iter().enumerate() {
+            if !file.is_file() {
+                return Err(config
+                    .invalid(
+                        format!("{name}.model_files[{i}]"),
+                        format!("names {}, which does not exist", file.display()),
+                        "fix the path (relative paths are relative to the config file)",
+                    )
+                    .into());
+            }
+            if let Some(expected) = section.model_sha256.get(i) {
+                let (actual, _) = hash_file(file).map_err(|e| {
+                    config.invalid(
+                        format!("{name}.model_files[{i}]"),
+                        format!("cannot read {}: {e}", file.display()),
+                        "check the file's permissions",
+                    )
+                })?;
+                if !actual.eq_ignore_ascii_case(expected) {
+                    return Err(config
+                        .invalid(
+                            format!("{name}.model_sha256[{i}]"),
+                            format!("does not match {}: expected {expected}, the file has {actual}", file.display()),
+                            "the file is corrupt or a different version; fetch it again or fix the sha256",
+                        )
+                        .into());
+                }
+            }
+        }
+        let known = store.manifest.get(&section.model);
+        return Ok(ResolvedModel {
+            id: if section.model.is_empty() {
+                section.kind.clone()
+            } else {
+                section.model.clone()
+            },
+            files: section.model_files.clone(),
+            licence: known.map(|m| m.licence.class),
+            threshold: known.and_then(|m| m.threshold),
+            runs_on: known.map(|m| m.runs_on.clone()).unwrap_or_default(),
+        });
+    }
+    let model = store.model(&section.model).map_err(|e| {
+        config.invalid(
+            format!("{name}.model"),
+            format!("= \"{}\" is not a known model", section.model),
+            e.to_string(),
+        )
+    })?;
+    if model.role != role {
+        return Err(config
+            .invalid(
+                format!("{name}.model"),
+                format!(
+                    "= \"{}\" is a {} model, not a {}",
+                    model.id,
+                    model.role.name(),
+                    role.name()
+                ),
+                "pick a model of the right role from `facelab models list`",
+            )
+            .into());
+    }
+    let files = store.fetch(model, observer)?;
+    Ok(ResolvedModel {
+        id: model.id.clone(),
+        files,
+        licence: Some(model.licence.class),
+        threshold: model.threshold,
+        runs_on: model.runs_on.clone(),
+    })
 }
 
 /// The plugins a config names, loaded from the config's search path.
@@ -52,11 +193,17 @@ pub struct FaceDetector {
     pub kind: String,
     /// The model's facts.
     pub info: ModelInfo,
+    /// Things the user should know about this configuration.
+    pub warnings: Vec<String>,
 }
 
 impl FaceDetector {
-    /// Builds the `[detector]` of `config` from `plugins`.
-    pub fn from_config(config: &Config, plugins: &PluginSet) -> Result<Self, PipelineError> {
+    /// Builds the `[detector]` of `config` from `plugins`, with its model resolved.
+    pub fn from_config(
+        config: &Config,
+        plugins: &PluginSet,
+        model: &ResolvedModel,
+    ) -> Result<Self, PipelineError> {
         let section = &config.detector;
         let plugin = plugins
             .get(&section.plugin)
@@ -89,7 +236,30 @@ impl FaceDetector {
                 .into());
         }
         let create = plugin.module.new_detector();
-        let inner = with_args(section, |args| create(args))
+        let mut options = section.options.clone();
+        let mut warnings = Vec::new();
+        // One default in one place: the manifest's threshold for this model, for the plugin
+        // kinds the manifest says run it, unless the user set one.
+        let plugin_kind = format!("{}:{}", section.plugin, section.kind);
+        if let Some(t) = model
+            .threshold
+            .filter(|_| model.runs_on.contains(&plugin_kind))
+        {
+            let set = options
+                .get("score_threshold")
+                .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
+            match set {
+                None => {
+                    options.insert("score_threshold".into(), toml::Value::Float(t.default as f64));
+                }
+                Some(v) if v < t.min as f64 || v > t.max as f64 => warnings.push(format!(
+                    "detector.options.score_threshold = {v} is outside the usable range {}..{} of model `{}`",
+                    t.min, t.max, model.id
+                )),
+                Some(_) => {}
+            }
+        }
+        let inner = with_args(section, model, &options, |args| create(args))
             .into_result()
             .map_err(|error| PipelineError::Create {
                 config: config.source.clone(),
@@ -104,6 +274,7 @@ impl FaceDetector {
             plugin: section.plugin.clone(),
             kind: section.kind.clone(),
             info,
+            warnings,
         })
     }
 
@@ -116,9 +287,16 @@ impl FaceDetector {
     }
 }
 
-/// A one-line notice for models that are not free for commercial use, or `None`.
-pub fn licence_notice(info: &ModelInfo) -> Option<String> {
-    match info.licence {
+/// A one-line notice for models that are not free for commercial use, or `None`. The
+/// manifest's class wins over what the plugin reports.
+pub fn licence_notice(info: &ModelInfo, model: &ResolvedModel) -> Option<String> {
+    let class = match model.licence {
+        Some(ManifestLicence::Permissive) => LicenceClass::Permissive,
+        Some(ManifestLicence::Research) => LicenceClass::Research,
+        Some(ManifestLicence::Unknown) => LicenceClass::Unknown,
+        None => info.licence,
+    };
+    match class {
         LicenceClass::Permissive => None,
         LicenceClass::Research => Some(format!(
             "notice: model `{}` is licensed for non-commercial research only",
@@ -134,18 +312,25 @@ pub fn licence_notice(info: &ModelInfo) -> Option<String> {
 /// Calls `f` with the ABI arguments for `section`.
 fn with_args<T>(
     section: &ModelSection,
+    model: &ResolvedModel,
+    options: &toml::Table,
     f: impl FnOnce(&CreateArgs<'_>) -> RResult<T, PluginError>,
 ) -> RResult<T, PluginError> {
-    let options = toml::to_string(&section.options).unwrap_or_default();
-    let files: Vec<String> = section
-        .model_files
+    let options = toml::to_string(options).unwrap_or_default();
+    let files: Vec<String> = model
+        .files
         .iter()
-        .map(|p| p.display().to_string())
+        .map(|p| {
+            std::path::absolute(p)
+                .unwrap_or_else(|_| p.clone())
+                .display()
+                .to_string()
+        })
         .collect();
     let file_strs: Vec<RStr<'_>> = files.iter().map(|s| RStr::from(s.as_str())).collect();
     let args = CreateArgs {
         kind: section.kind.as_str().into(),
-        model_id: section.model_id.as_str().into(),
+        model_id: model.id.as_str().into(),
         model_files: RSlice::from_slice(&file_strs),
         options_toml: options.as_str().into(),
     };

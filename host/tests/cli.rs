@@ -257,7 +257,7 @@ fn crc32(data: &[u8]) -> u32 {
 fn ssd_finds_the_labelled_faces_of_voc_groups() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
-    let config = common::write_config(dir.path(), &common::ssd_config(&shared, ""));
+    let config = common::write_config(dir.path(), &common::ssd_config(&shared, dir.path(), ""));
     let xml = shared.join("datasets/samples/voc-groups/testing.xml");
     let (code, out, err) = common::run(
         common::facelab()
@@ -283,7 +283,7 @@ fn ssd_finds_the_labelled_faces_of_voc_groups() {
 fn ssd_box_lands_on_the_face() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
-    let config = common::write_config(dir.path(), &common::ssd_config(&shared, ""));
+    let config = common::write_config(dir.path(), &common::ssd_config(&shared, dir.path(), ""));
     // 2008_002506.jpg: three labelled faces; the largest is at left 329, top 78, 109 x 109.
     let photo = shared.join("datasets/samples/voc-groups/2008_002506.jpg");
     let (code, results, err) = detect_json(&config, &[&photo]);
@@ -317,7 +317,7 @@ fn a_corrupt_or_missing_model_file_is_a_clear_error() {
                 dir.path().join("gone.pb").display(),
                 pbtxt.display()
             ),
-            "cannot read model file",
+            "`detector.model_files[0]` names",
         ),
         // A real model of the wrong kind: YuNet is not an SSD.
         (

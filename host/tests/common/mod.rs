@@ -88,13 +88,13 @@ pub fn example_config(options: &str) -> String {
     )
 }
 
-/// A config for the SSD on the shared TensorFlow model.
-pub fn ssd_config(shared: &Path, options: &str) -> String {
-    let m = shared.join("models/ssd-tf");
+/// A config for the SSD on the shared TensorFlow model, by id, with a private cache
+/// inside `dir`.
+pub fn ssd_config(shared: &Path, dir: &Path, options: &str) -> String {
     format!(
-        "[detector]\nplugin = \"opencv-dnn\"\nkind = \"ssd\"\nmodel_files = [\"{}\", \"{}\"]\n[detector.options]\n{options}\n",
-        m.join("opencv_face_detector_uint8.pb").display(),
-        m.join("opencv_face_detector.pbtxt").display()
+        "[detector]\nplugin = \"opencv-dnn\"\nkind = \"ssd\"\nmodel = \"ssd-tf-uint8\"\n[detector.options]\n{options}\n[models]\nmirror = \"{}\"\ncache_dir = \"{}\"\n",
+        shared.join("models").display(),
+        dir.join("cache").display()
     )
 }
 

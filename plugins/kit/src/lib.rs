@@ -82,7 +82,7 @@ pub fn model_file<'a>(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                "list the model's files in the config's `model_files`",
+                "name a model id with `model` (see `facelab models list`), or list its files in `model_files`",
             )
         })
 }

