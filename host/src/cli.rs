@@ -17,6 +17,7 @@ use crate::models::{FileState, ModelStore, Role};
 use crate::photo::{decode, Photo};
 use crate::pipeline::{licence_notice, load_plugins, model_store, resolve_model, FaceDetector};
 use crate::plugins::{load, LoadedPlugin, SearchPath};
+use crate::robust::Pass;
 use crate::{draw, voc};
 
 /// facelab: a face engine for photo libraries.
@@ -50,6 +51,9 @@ pub enum Command {
     /// Measure the configured detector's recall and precision against an imglab XML file
     /// (for example ../shared/datasets/samples/voc-groups/testing.xml).
     EvalVoc(EvalVocArgs),
+    /// Average precision of the configured detector on WIDER FACE (easy, medium, hard) by
+    /// the official rules, with its median time per photo.
+    EvalWider(EvalWiderArgs),
 }
 
 /// `facelab models ...`.
@@ -121,6 +125,39 @@ pub struct EvalVocArgs {
     pub json: bool,
 }
 
+/// `facelab eval-wider`.
+#[derive(Debug, Args)]
+pub struct EvalWiderArgs {
+    /// The WIDER FACE folder (images/, wider_face_val_bbx_gt.txt, difficulty.txt).
+    #[arg(default_value = "../shared/datasets/wider-face-val-mini")]
+    pub root: PathBuf,
+    /// Override a detector option for this run, e.g. `-o score_threshold=0.02` (the
+    /// evaluation wants low-score detections for a full PR curve).
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+    /// Evaluate only the first N images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print JSON (with the PR curves) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Applies `KEY=VALUE` overrides (values in TOML syntax) to the detector's options.
+fn override_options(config: &Config, overrides: &[String]) -> anyhow::Result<Config> {
+    let mut config = config.clone();
+    for o in overrides {
+        let (key, value) = o
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--option {o}: expected KEY=VALUE"))?;
+        let value: toml::Value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .map(|mut t| t.remove("v").expect("parsed"))
+            .or_else(|_| Ok::<_, anyhow::Error>(toml::Value::String(value.to_owned())))?;
+        config.detector.options.insert(key.trim().to_owned(), value);
+    }
+    Ok(config)
+}
+
 /// How a command ended, for the exit code.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -158,6 +195,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Detect(a) => detect(&ctx, &a),
         Command::Models(m) => models(&ctx, m),
         Command::EvalVoc(a) => eval_voc(&ctx, &a),
+        Command::EvalWider(a) => eval_wider(&ctx, &a),
     }
 }
 
@@ -373,6 +411,9 @@ struct PhotoResult {
     faces: Vec<FaceJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     detect_ms: Option<f64>,
+    /// Which robust pass found the faces, when not the direct one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pass: Option<Pass>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -409,6 +450,7 @@ impl From<&Face> for FaceJson {
 struct Detection {
     photo: Result<Photo, String>,
     faces: Vec<Face>,
+    pass: Option<Pass>,
     ms: f64,
     error: Option<String>,
 }
@@ -435,6 +477,7 @@ fn detect_all(
                 Err(e) => Detection {
                     photo: Err(e.to_string()),
                     faces: vec![],
+                    pass: None,
                     ms: 0.0,
                     error: Some(e.to_string()),
                 },
@@ -442,10 +485,11 @@ fn detect_all(
                     let start = Instant::now();
                     let result = detector.detect(&photo);
                     let ms = start.elapsed().as_secs_f64() * 1e3;
-                    let (faces, error) = match result {
-                        Ok(f) => (f, None),
+                    let (faces, pass, error) = match result {
+                        Ok((f, pass)) => (f, Some(pass).filter(|p| *p != Pass::Direct), None),
                         Err(e) => (
                             vec![],
+                            None,
                             Some(format!(
                                 "{}: detector `{}` failed: {e}",
                                 path.display(),
@@ -456,6 +500,7 @@ fn detect_all(
                     Detection {
                         photo: Ok(photo),
                         faces,
+                        pass,
                         ms,
                         error,
                     }
@@ -566,6 +611,7 @@ fn detect(ctx: &RunContext, args: &DetectArgs) -> anyhow::Result<Outcome> {
                 exif_orientation: photo.map(|p| p.exif_orientation),
                 faces: d.faces.iter().map(FaceJson::from).collect(),
                 detect_ms: photo.map(|_| d.ms),
+                pass: d.pass,
                 error: d.error,
             });
         } else if d.error.is_none() {
@@ -917,4 +963,84 @@ fn models(ctx: &RunContext, command: ModelsCommand) -> anyhow::Result<Outcome> {
             Ok(Outcome::Success)
         }
     }
+}
+
+fn eval_wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome> {
+    let mut set = crate::wider::WiderSet::load(&args.root)?;
+    if let Some(n) = args.limit {
+        set.images.truncate(n);
+    }
+    let config = override_options(&ctx.config, &args.options)?;
+    let ctx = RunContext {
+        config,
+        cache_dir: ctx.cache_dir.clone(),
+        verbose: ctx.verbose,
+    };
+    let mut detector = open_detector(&ctx)?;
+    let paths: Vec<PathBuf> = set.images.iter().map(|i| i.path.clone()).collect();
+    let mut detections = Vec::with_capacity(paths.len());
+    let mut times = Vec::new();
+    let mut failed = 0;
+    let bar = progress(paths.len());
+    detect_all(&ctx.config, &mut detector, &paths, |_, d| {
+        bar.inc(1);
+        if let Some(e) = &d.error {
+            failed += 1;
+            bar.suspend(|| eprintln!("facelab: {e}"));
+        } else {
+            times.push(d.ms);
+        }
+        detections.push(d.faces);
+    });
+    bar.finish_and_clear();
+    let results = crate::wider::evaluate(&set, &detections, 0.5);
+    let median_ms = median(&mut times.clone());
+    let p90 = {
+        times.sort_by(f64::total_cmp);
+        times
+            .get(((times.len() as f64) * 0.9).ceil() as usize - 1)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if args.json {
+        let doc = serde_json::json!({
+            "root": args.root,
+            "images": set.images.len(),
+            "detector": {"plugin": detector.plugin, "kind": detector.kind, "model": ModelJson::from(&detector.info)},
+            "options": ctx.config.detector.options,
+            "detection": ctx.config.detection,
+            "levels": results,
+            "median_ms": median_ms,
+            "p90_ms": p90,
+            "failed_images": failed,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        writeln!(
+            out,
+            "{} ({}, {}) on {} images of {}",
+            detector.info.id,
+            detector.plugin,
+            detector.kind,
+            set.images.len(),
+            args.root.display()
+        )?;
+        for r in &results {
+            writeln!(
+                out,
+                "  {:<6} AP {:.3}  ({} faces)",
+                r.level.name(),
+                r.ap,
+                r.faces
+            )?;
+        }
+        writeln!(out, "  median {median_ms:.1} ms/photo, p90 {p90:.1} ms")?;
+    }
+    Ok(if failed == 0 {
+        Outcome::Success
+    } else {
+        Outcome::SomeFailed
+    })
 }

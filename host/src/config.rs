@@ -71,6 +71,9 @@ pub struct Config {
     /// Model manifest, mirror and cache.
     #[serde(default)]
     pub models: ModelsSection,
+    /// Robust detection: tiling, close-up padding, rotation retry.
+    #[serde(default)]
+    pub detection: crate::robust::RobustOptions,
     /// The file this was read from (empty when built in code).
     #[serde(skip)]
     pub source: PathBuf,
@@ -242,6 +245,28 @@ impl Config {
                     "give one sha256 per file, in the same order, or none",
                 ));
             }
+        }
+        let d = &self.detection;
+        if !(0.0..=0.9).contains(&d.tile_overlap) {
+            return Err(self.invalid(
+                "detection.tile_overlap".into(),
+                format!("= {} is out of range", d.tile_overlap),
+                "use a fraction from 0 to 0.9",
+            ));
+        }
+        if !(0.25..=8.0).contains(&d.tile_scale) {
+            return Err(self.invalid(
+                "detection.tile_scale".into(),
+                format!("= {} is out of range", d.tile_scale),
+                "use a value from 0.25 to 8",
+            ));
+        }
+        if !(0.0..=2.0).contains(&d.closeup_padding) {
+            return Err(self.invalid(
+                "detection.closeup_padding".into(),
+                format!("= {} is out of range", d.closeup_padding),
+                "use a fraction from 0 (off) to 2",
+            ));
         }
         if self.images.max_pixels == 0 {
             return Err(self.invalid(

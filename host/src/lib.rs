@@ -17,4 +17,6 @@ pub mod models;
 pub mod photo;
 pub mod pipeline;
 pub mod plugins;
+pub mod robust;
 pub mod voc;
+pub mod wider;

@@ -51,6 +51,19 @@ impl Photo {
         }
     }
 
+    /// A photo with the same path, format and orientation but no pixels, for building
+    /// derived images (crops, rotations) with `..photo.clone_header()`.
+    pub fn clone_header(&self) -> Photo {
+        Photo {
+            path: self.path.clone(),
+            pixels: Vec::new(),
+            width: 0,
+            height: 0,
+            format: self.format,
+            exif_orientation: self.exif_orientation,
+        }
+    }
+
     /// An RGB copy, for drawing.
     pub fn to_rgb(&self) -> image::RgbImage {
         match self.format {

@@ -15,6 +15,7 @@ use crate::models::{
 };
 use crate::photo::Photo;
 use crate::plugins::{LoadErrors, PluginSet, SearchPath};
+use crate::robust::{detect_robust, Pass, RobustOptions};
 
 /// Why the configured pipeline could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +196,8 @@ pub struct FaceDetector {
     pub info: ModelInfo,
     /// Things the user should know about this configuration.
     pub warnings: Vec<String>,
+    /// Tiling, padding and rotation options.
+    pub robust: RobustOptions,
 }
 
 impl FaceDetector {
@@ -275,15 +278,26 @@ impl FaceDetector {
             kind: section.kind.clone(),
             info,
             warnings,
+            robust: config.detection,
         })
     }
 
-    /// Finds the faces in `photo`. A plugin error (or caught panic) fails this photo only.
-    pub fn detect(&mut self, photo: &Photo) -> Result<Vec<Face>, PluginError> {
+    /// Finds the faces in `photo` with one pass of the plugin.
+    pub fn detect_once(&mut self, photo: &Photo) -> Result<Vec<Face>, PluginError> {
         self.inner
             .detect(photo.view())
             .into_result()
             .map(|v| v.into_vec())
+    }
+
+    /// Finds the faces in `photo` with the configured robust options (tiling, close-up
+    /// padding, rotation retry), and says which pass found them. A plugin error (or caught
+    /// panic) fails this photo only.
+    pub fn detect(&mut self, photo: &Photo) -> Result<(Vec<Face>, Pass), PluginError> {
+        let side = self.info.input_width.max(self.info.input_height);
+        let side = if side == 0 { 640 } else { side };
+        let robust = self.robust;
+        detect_robust(photo, &robust, side, &mut |p| self.detect_once(p))
     }
 }
 

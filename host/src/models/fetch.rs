@@ -38,18 +38,16 @@ impl StoreSettings {
     }
 
     /// The mirror folder when none is configured: `$FACELAB_MODEL_MIRROR`, else the first
-    /// existing `shared/models` beside the working folder or beside the repository that
-    /// holds the running binary.
+    /// existing `shared/models` beside the working folder or in a folder above the running
+    /// binary (so `<repo>/../shared/models` for a binary built in the repository).
     pub fn default_mirror() -> Option<PathBuf> {
         if let Some(dir) = std::env::var_os("FACELAB_MODEL_MIRROR").filter(|v| !v.is_empty()) {
             return Some(PathBuf::from(dir));
         }
         let mut candidates = vec![PathBuf::from("../shared/models")];
         if let Ok(exe) = std::env::current_exe() {
-            // <repo>/target/<profile>/facelab → <repo>/../shared/models
-            if let Some(repo) = exe.parent().and_then(Path::parent).and_then(Path::parent) {
-                candidates.push(repo.join("../shared/models"));
-            }
+            // <repo>/target/<profile>[/deps]/facelab → <repo>/../shared/models
+            candidates.extend(exe.ancestors().skip(1).map(|a| a.join("shared/models")));
         }
         candidates.into_iter().find(|c| c.is_dir())
     }

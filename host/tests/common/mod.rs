@@ -88,6 +88,57 @@ pub fn example_config(options: &str) -> String {
     )
 }
 
+/// A config for an OpenCV detector `kind` running manifest model `model`, with extra
+/// `[detector.options]` and `[detection]` lines, and a private cache inside `dir`.
+pub fn opencv_config(
+    shared: &Path,
+    dir: &Path,
+    kind: &str,
+    model: &str,
+    options: &str,
+    detection: &str,
+) -> String {
+    format!(
+        "[detector]\nplugin = \"opencv-dnn\"\nkind = \"{kind}\"\nmodel = \"{model}\"\n[detector.options]\n{options}\n[detection]\n{detection}\n[models]\nmirror = \"{}\"\ncache_dir = \"{}\"\n",
+        shared.join("models").display(),
+        dir.join("cache").display()
+    )
+}
+
+/// Runs `facelab detect --json` with a config text; returns the parsed per-photo results.
+pub fn detect_with(config_text: &str, dir: &Path, photos: &[&Path]) -> Vec<serde_json::Value> {
+    let config = write_config(dir, config_text);
+    let (code, out, err) = run(facelab()
+        .arg("--config")
+        .arg(&config)
+        .arg("detect")
+        .arg("--json")
+        .args(photos));
+    assert!(code == 0 || code == 1, "{err}");
+    serde_json::from_str::<serde_json::Value>(&out)
+        .unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Faces in one `detect --json` result.
+pub fn faces(result: &serde_json::Value) -> Vec<facelab_plugin_api::BBox> {
+    result["faces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            facelab_plugin_api::BBox::new(
+                f["x"].as_f64().unwrap() as f32,
+                f["y"].as_f64().unwrap() as f32,
+                f["width"].as_f64().unwrap() as f32,
+                f["height"].as_f64().unwrap() as f32,
+            )
+        })
+        .collect()
+}
+
 /// A config for the SSD on the shared TensorFlow model, by id, with a private cache
 /// inside `dir`.
 pub fn ssd_config(shared: &Path, dir: &Path, options: &str) -> String {

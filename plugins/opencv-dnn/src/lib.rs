@@ -1,18 +1,23 @@
 //! facelab plugin for face detectors that run on OpenCV's DNN module (Debian's OpenCV 4.6).
 //!
-//! Kinds:
+//! Kinds, all letterboxed (aspect-preserving) with boxes mapped back to photo pixels:
 //! - `ssd`: OpenCV's ResNet-10 SSD face detector, as the TensorFlow 8-bit graph
-//!   (`.pb` + `.pbtxt`) or the Caffe model (`.caffemodel` + `.prototxt`). The photo is
-//!   letterboxed to the square network input so non-square photos are not distorted, and
-//!   boxes are mapped back to the photo's pixels.
+//!   (`.pb` + `.pbtxt`) or the Caffe model (`.caffemodel` + `.prototxt`);
+//! - `yunet`: YuNet 2023mar (`.onnx`) with 5 landmarks, decoded here because OpenCV 4.6's
+//!   `FaceDetectorYN` cannot load it;
+//! - `yolo`: Darknet YOLOv3-family face detectors (`.cfg` + `.weights`), with the input size
+//!   and heads read from the `.cfg`.
 //!
 //! Every exported function runs behind [`facelab_plugin_kit::guard`], and OpenCV errors
 //! become [`PluginError`]s that name the model file.
 #![deny(missing_docs)]
 #![allow(non_local_definitions)]
 
+mod darknet;
+mod dnn;
 mod image;
 mod ssd;
+mod yunet;
 
 use abi_stable::{
     export_root_module,
@@ -24,7 +29,14 @@ use facelab_plugin_kit::api::{
     CreateArgs, DetectorBox, Detector_TO, ErrorCode, KindInfo, PluginError, PluginInfo,
     PluginModule, PluginModule_Ref, RecognizerBox, CAP_DETECT_V1, CAP_PANIC_SAFE,
 };
-use facelab_plugin_kit::guard;
+use facelab_plugin_kit::{guard, parse_options};
+
+fn kind(name: &str, description: &str) -> KindInfo {
+    KindInfo {
+        name: name.into(),
+        description: description.into(),
+    }
+}
 
 /// The OpenCV version string, for [`facelab_plugin_kit::api::ModelInfo::backend`].
 pub(crate) fn backend_name() -> RString {
@@ -44,11 +56,20 @@ extern "C" fn plugin_info() -> PluginInfo {
     PluginInfo {
         name: "opencv-dnn".into(),
         version: env!("CARGO_PKG_VERSION").into(),
-        detectors: RVec::from(vec![KindInfo {
-            name: "ssd".into(),
-            description:
-                "OpenCV ResNet-10 SSD face detector (TensorFlow uint8 or Caffe), letterboxed".into(),
-        }]),
+        detectors: RVec::from(vec![
+            kind(
+                "ssd",
+                "OpenCV ResNet-10 SSD face detector (TensorFlow uint8 or Caffe), letterboxed",
+            ),
+            kind(
+                "yunet",
+                "YuNet face detector with 5 landmarks (ONNX, 2023mar), letterboxed",
+            ),
+            kind(
+                "yolo",
+                "Darknet YOLOv3-family face detector (.cfg + .weights), letterboxed",
+            ),
+        ]),
         recognizers: RVec::new(),
         capabilities: [CAP_DETECT_V1, CAP_PANIC_SAFE]
             .into_iter()
@@ -58,13 +79,29 @@ extern "C" fn plugin_info() -> PluginInfo {
 }
 
 extern "C" fn new_detector(args: &CreateArgs<'_>) -> RResult<DetectorBox, PluginError> {
-    guard("detector creation", || match args.kind.as_str() {
-        "ssd" => Ok(Detector_TO::from_value(ssd::Ssd::new(args)?, TD_Opaque)),
-        other => Err(PluginError::new(
-            ErrorCode::UNKNOWN_KIND,
-            format!("the opencv-dnn plugin has no detector kind `{other}`"),
-            "use kind = \"ssd\"",
-        )),
+    guard("detector creation", || {
+        let options: dnn::DetectorOptions =
+            parse_options(args.options_toml.as_str(), "detector.options")?;
+        options.validate()?;
+        match args.kind.as_str() {
+            "ssd" => Ok(Detector_TO::from_value(
+                ssd::load(args, options)?,
+                TD_Opaque,
+            )),
+            "yunet" => Ok(Detector_TO::from_value(
+                yunet::load(args, options)?,
+                TD_Opaque,
+            )),
+            "yolo" => Ok(Detector_TO::from_value(
+                darknet::load(args, options)?,
+                TD_Opaque,
+            )),
+            other => Err(PluginError::new(
+                ErrorCode::UNKNOWN_KIND,
+                format!("the opencv-dnn plugin has no detector kind `{other}`"),
+                "use kind = \"ssd\", \"yunet\" or \"yolo\"",
+            )),
+        }
     })
 }
 

@@ -1,0 +1,86 @@
+//! Shared set-up for the criterion benches: load a detector through the real plugin loader
+//! from a config text, and pick benchmark photos from `../shared` by a fixed rule.
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use facelab::config::Config;
+use facelab::models::fetch::FetchObserver;
+use facelab::models::Role;
+use facelab::photo::{decode, Photo};
+use facelab::pipeline::{load_plugins, model_store, resolve_model, FaceDetector};
+
+/// `../shared` beside the repository, or `$FACELAB_SHARED`.
+pub fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("FACELAB_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared"));
+    dir.join("datasets").is_dir().then_some(dir)
+}
+
+struct Silent;
+impl FetchObserver for Silent {}
+
+/// A detector built from config text (as `facelab` would from a file in the repo root).
+pub fn detector(config_text: &str) -> FaceDetector {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = Config::parse(config_text, &root.join("bench.toml")).expect("valid bench config");
+    let plugins = load_plugins(&config)
+        .expect("plugins load (build them with cargo build --release --workspace)");
+    let store = model_store(&config, None).expect("manifest");
+    let model = resolve_model(
+        &config,
+        "detector",
+        Role::Detector,
+        &config.detector,
+        &store,
+        &Silent,
+    )
+    .expect("model resolves");
+    FaceDetector::from_config(&config, &plugins, &model).expect("detector builds")
+}
+
+/// The benchmark photos: the first `n` WIDER FACE mini images in path order (a fixed rule,
+/// not a choice of easy or hard images), decoded.
+pub fn wider_photos(shared: &Path, n: usize) -> Vec<Photo> {
+    let mut paths: Vec<PathBuf> =
+        std::fs::read_dir(shared.join("datasets/wider-face-val-mini/images"))
+            .expect("wider-face-val-mini/images")
+            .flatten()
+            .flat_map(|event| {
+                std::fs::read_dir(event.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|e| e.path())
+            })
+            .collect();
+    paths.sort();
+    paths
+        .iter()
+        .take(n)
+        .map(|p| decode(p, u64::MAX).expect("decodes"))
+        .collect()
+}
+
+/// The photo resized so its long side is `long_side` (bilinear), keeping the aspect ratio.
+pub fn resized(photo: &Photo, long_side: u32) -> Photo {
+    let img = image::RgbImage::from_raw(photo.width, photo.height, photo.to_rgb().into_raw())
+        .expect("rgb");
+    let scale = long_side as f32 / photo.width.max(photo.height) as f32;
+    let (w, h) = (
+        ((photo.width as f32) * scale).round() as u32,
+        ((photo.height as f32) * scale).round() as u32,
+    );
+    let small = image::imageops::resize(&img, w, h, image::imageops::FilterType::Triangle);
+    Photo::from_image(photo.path.clone(), image::DynamicImage::ImageRgb8(small))
+}
+
+/// Config text for an OpenCV detector kind and model id, with `threads` OpenCV threads,
+/// plugins from `target/release` and models from the shared mirror.
+pub fn opencv_config(shared: &Path, kind: &str, model: &str, threads: u32) -> String {
+    format!(
+        "[plugins]\nsearch_path = [\"target/release\"]\n[detector]\nplugin = \"opencv-dnn\"\nkind = \"{kind}\"\nmodel = \"{model}\"\n[detector.options]\nthreads = {threads}\n[models]\nmirror = \"{}\"\n",
+        shared.join("models").display()
+    )
+}

@@ -1,0 +1,308 @@
+//! What the OpenCV detectors share: options, loading with clear errors, and the
+//! letterbox → forward → decode → map back → filter pipeline. Each family only says how
+//! to make its blob and how to decode its outputs.
+
+use abi_stable::std_types::{RResult, RVec};
+use facelab_plugin_kit::api::{Detector, ErrorCode, Face, ImageView, ModelInfo, PluginError};
+use facelab_plugin_kit::geometry::{FaceFilter, Letterbox};
+use facelab_plugin_kit::guard;
+use opencv::core::{Mat, Scalar, Vector};
+use opencv::dnn::Net;
+use opencv::prelude::*;
+use serde::Deserialize;
+
+use crate::{cv_error, image};
+
+/// `[detector.options]` of every OpenCV detector kind.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectorOptions {
+    /// Faces scoring below this are dropped. facelab sets it from the model manifest's
+    /// default when the config does not.
+    pub score_threshold: f32,
+    /// Faces whose shorter side is below this many photo pixels are dropped.
+    pub min_face_size: f32,
+    /// Boxes overlapping more than this IoU are merged by NMS.
+    pub nms_iou: f32,
+    /// Keep the aspect ratio (pad) instead of stretching the photo to the input shape.
+    pub letterbox: bool,
+    /// Network input width; default: the model's own.
+    pub input_width: Option<u32>,
+    /// Network input height; default: the model's own.
+    pub input_height: Option<u32>,
+    /// Run the network at the photo's own size (long side capped at `max_input_side`,
+    /// rounded up to a multiple of 32), as OpenCV's `FaceDetectorYN` does, instead of at a
+    /// fixed input size. Default: on for YuNet, off for SSD and YOLO (trained at one size).
+    pub photo_sized_input: Option<bool>,
+    /// The longest input side with `photo_sized_input`.
+    pub max_input_side: u32,
+    /// OpenCV worker threads; 0 keeps OpenCV's default (all cores).
+    pub threads: u32,
+}
+
+impl Default for DetectorOptions {
+    fn default() -> Self {
+        DetectorOptions {
+            score_threshold: 0.5,
+            min_face_size: 10.0,
+            nms_iou: 0.4,
+            letterbox: true,
+            input_width: None,
+            input_height: None,
+            photo_sized_input: None,
+            max_input_side: 1280,
+            threads: 0,
+        }
+    }
+}
+
+impl DetectorOptions {
+    /// Checks ranges and applies the thread count.
+    pub fn validate(&self) -> Result<(), PluginError> {
+        let bad = |key: &str, value: String, help: &str| {
+            Err(PluginError::new(
+                ErrorCode::INVALID_CONFIG,
+                format!("detector.options.{key} = {value} is out of range"),
+                help,
+            ))
+        };
+        if !(0.0..=1.0).contains(&self.score_threshold) {
+            return bad(
+                "score_threshold",
+                self.score_threshold.to_string(),
+                "use a value from 0 to 1",
+            );
+        }
+        if !(0.0..=1.0).contains(&self.nms_iou) {
+            return bad(
+                "nms_iou",
+                self.nms_iou.to_string(),
+                "use a value from 0 to 1; 0.4 is usual",
+            );
+        }
+        for (key, v) in [
+            ("input_width", self.input_width),
+            ("input_height", self.input_height),
+        ] {
+            if let Some(v) = v {
+                if !(32..=4096).contains(&v) {
+                    return bad(key, v.to_string(), "use a size from 32 to 4096");
+                }
+            }
+        }
+        if !(32..=8192).contains(&self.max_input_side) {
+            return bad(
+                "max_input_side",
+                self.max_input_side.to_string(),
+                "use a size from 32 to 8192",
+            );
+        }
+        if self.threads > 0 {
+            opencv::core::set_num_threads(self.threads as i32)
+                .map_err(|e| cv_error(ErrorCode::OTHER, "set_num_threads", e))?;
+        }
+        Ok(())
+    }
+
+    fn filter(&self) -> FaceFilter {
+        FaceFilter {
+            score_threshold: self.score_threshold,
+            min_face_size: self.min_face_size,
+            nms_iou: self.nms_iou,
+        }
+    }
+}
+
+/// How a family turns pixels into a blob.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobSpec {
+    /// Mean subtracted per channel (in the blob's channel order).
+    pub mean: Scalar,
+    /// Factor applied after subtracting the mean.
+    pub scale: f64,
+    /// Swap BGR to RGB.
+    pub swap_rb: bool,
+    /// Padding colour (BGR); the mean, so padding reads as zero.
+    pub pad: Scalar,
+}
+
+/// One detector family on OpenCV DNN.
+pub trait Family: Send {
+    /// Blob parameters.
+    fn blob(&self) -> BlobSpec;
+    /// Decodes the outputs (in `output_names` order) into faces in network pixels.
+    fn decode(
+        &self,
+        outputs: &[Mat],
+        input_w: u32,
+        input_h: u32,
+        min_score: f32,
+    ) -> Result<Vec<Face>, PluginError>;
+}
+
+/// A loaded network of some family.
+pub struct DnnDetector<F: Family> {
+    net: Net,
+    family: F,
+    outputs: Vector<String>,
+    input_w: u32,
+    input_h: u32,
+    options: DetectorOptions,
+    info: ModelInfo,
+}
+
+/// An error for a model that loads but is not what the kind expects.
+pub fn mismatch(file: &str, kind: &str, what: String, help: &str) -> PluginError {
+    PluginError::new(
+        ErrorCode::MODEL,
+        format!("{file} is not a {kind} model: {what}"),
+        help,
+    )
+}
+
+/// An error for a model file OpenCV cannot read.
+pub fn load_error(file: &str, e: opencv::Error) -> PluginError {
+    PluginError::new(
+        ErrorCode::MODEL,
+        format!("cannot load model {file}: {}", e.message.lines().next().unwrap_or("")),
+        "the file is corrupt or not the format its name says; `facelab models verify` re-checks cached models",
+    )
+}
+
+impl<F: Family> DnnDetector<F> {
+    /// Wraps a loaded network; checks that it has `expected_outputs` (when given) and that a
+    /// probe forward succeeds and decodes.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        net: Net,
+        family: F,
+        file: &str,
+        kind: &str,
+        expected_outputs: Option<&[&str]>,
+        (input_w, input_h): (u32, u32),
+        options: DetectorOptions,
+        info: ModelInfo,
+    ) -> Result<Self, PluginError> {
+        if net.empty().unwrap_or(true) {
+            return Err(mismatch(file, kind, "the network is empty".into(), ""));
+        }
+        let outputs = net
+            .get_unconnected_out_layers_names()
+            .map_err(|e| load_error(file, e))?;
+        if let Some(expected) = expected_outputs {
+            let found = outputs.to_vec();
+            let missing: Vec<_> = expected
+                .iter()
+                .filter(|e| !found.iter().any(|f| f == *e))
+                .collect();
+            if !missing.is_empty() {
+                return Err(mismatch(
+                    file,
+                    kind,
+                    format!("outputs {missing:?} missing (found {found:?})"),
+                    "check model_files / the model id",
+                ));
+            }
+        }
+        let mut detector = DnnDetector {
+            net,
+            family,
+            outputs: expected_outputs
+                .map(|e| Vector::from_iter(e.iter().copied()))
+                .unwrap_or(outputs),
+            input_w,
+            input_h,
+            options,
+            info,
+        };
+        let probe =
+            Mat::new_rows_cols_with_default(64, 64, opencv::core::CV_8UC3, Scalar::all(0.0))
+                .map_err(|e| load_error(file, e))?;
+        let lb = Letterbox::fit(64, 64, input_w, input_h);
+        detector.run(&probe, &lb).map_err(|e| {
+            mismatch(
+                file,
+                kind,
+                e.message.to_string(),
+                "check model_files / the model id",
+            )
+        })?;
+        Ok(detector)
+    }
+
+    /// The network input for a `width × height` photo.
+    fn input_size(&self, width: u32, height: u32) -> (u32, u32) {
+        if !self.options.photo_sized_input.unwrap_or(false) {
+            return (self.input_w, self.input_h);
+        }
+        let scale = (self.options.max_input_side as f32 / width.max(height) as f32).min(1.0);
+        let up = |v: u32| ((v as f32 * scale).round() as u32).max(32).div_ceil(32) * 32;
+        (up(width), up(height))
+    }
+
+    fn run(&mut self, bgr: &Mat, lb: &Letterbox) -> Result<Vec<Face>, PluginError> {
+        let spec = self.family.blob();
+        let blob = image::letterbox_blob(bgr, lb, spec.pad, spec.mean, spec.scale, spec.swap_rb)?;
+        self.net
+            .set_input(&blob, "", 1.0, Scalar::default())
+            .map_err(|e| cv_error(ErrorCode::INFERENCE, "set_input", e))?;
+        let mut outs = Vector::<Mat>::new();
+        self.net
+            .forward(&mut outs, &self.outputs)
+            .map_err(|e| cv_error(ErrorCode::INFERENCE, "forward", e))?;
+        self.family.decode(
+            &outs.to_vec(),
+            lb.dst_w,
+            lb.dst_h,
+            self.options.score_threshold,
+        )
+    }
+
+    fn detect_faces(&mut self, view: &ImageView<'_>) -> Result<Vec<Face>, PluginError> {
+        let bgr = image::to_bgr_mat(view)?;
+        let (in_w, in_h) = self.input_size(view.width, view.height);
+        let lb = if self.options.letterbox {
+            Letterbox::fit(view.width, view.height, in_w, in_h)
+        } else {
+            Letterbox::stretch(view.width, view.height, in_w, in_h)
+        };
+        let faces = self
+            .run(&bgr, &lb)?
+            .into_iter()
+            .map(|mut f| {
+                let b = f.bbox;
+                f.bbox = lb.box_to_src(b.x, b.y, b.x + b.width, b.y + b.height);
+                f.landmarks = f.landmarks.map(|l| lb.landmarks_to_src(&l));
+                f
+            })
+            .collect();
+        Ok(self.options.filter().apply(faces, view.width, view.height))
+    }
+}
+
+impl<F: Family> Detector for DnnDetector<F> {
+    fn info(&self) -> ModelInfo {
+        self.info.clone()
+    }
+
+    fn detect(&mut self, image: ImageView<'_>) -> RResult<RVec<Face>, PluginError> {
+        guard("detection", || self.detect_faces(&image).map(RVec::from))
+    }
+}
+
+/// The f32 data of output `index`, named `name` for messages.
+pub fn output_data<'a>(
+    outputs: &'a [Mat],
+    index: usize,
+    name: &str,
+) -> Result<&'a [f32], PluginError> {
+    let m = outputs.get(index).ok_or_else(|| {
+        PluginError::new(
+            ErrorCode::INFERENCE,
+            format!("output {name} is missing"),
+            "",
+        )
+    })?;
+    m.data_typed::<f32>()
+        .map_err(|e| cv_error(ErrorCode::INFERENCE, &format!("output {name}"), e))
+}
