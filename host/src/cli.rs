@@ -15,7 +15,9 @@ use crate::config::Config;
 use crate::models::fetch::FetchObserver;
 use crate::models::{FileState, ModelStore, Role};
 use crate::photo::{decode, Photo};
-use crate::pipeline::{licence_notice, load_plugins, model_store, resolve_model, FaceDetector};
+use crate::pipeline::{
+    cosine, licence_notice, load_plugins, model_store, resolve_model, FaceDetector, FaceRecognizer,
+};
 use crate::plugins::{load, LoadedPlugin, SearchPath};
 use crate::robust::Pass;
 use crate::{draw, voc};
@@ -45,12 +47,50 @@ pub enum Command {
     Plugins(JsonFlag),
     /// Detect faces in photos.
     Detect(DetectArgs),
+    /// Detect, align and embed the faces in photos with the configured recognizer.
+    Embed(DetectArgs),
+    /// The similarity of the largest face in each of two photos, and the model's verdict.
+    Compare {
+        /// First photo.
+        a: PathBuf,
+        /// Second photo.
+        b: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// List, fetch, verify and describe the models of the manifest.
     #[command(subcommand)]
     Models(ModelsCommand),
     /// Measure the configured detector's recall and precision against an imglab XML file
     /// (for example ../shared/datasets/samples/voc-groups/testing.xml).
     EvalVoc(EvalVocArgs),
+    /// ORL identification with the configured pipeline: a fraction of each subject's images
+    /// tagged, the rest predicted by nearest class centroid (cosine) and by 1-NN.
+    EvalOrl {
+        /// The ORL folder (sX/Y.pgm).
+        #[arg(default_value = "../shared/datasets/orl")]
+        root: PathBuf,
+        /// Fractions of each subject's 10 images that are tagged.
+        #[arg(long, value_delimiter = ',', default_value = "0.1,0.2,0.5")]
+        tagged: Vec<f64>,
+        /// Seeded random splits per fraction.
+        #[arg(long, default_value_t = 10)]
+        splits: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// LFW View 2 verification with the configured pipeline: 10-fold accuracy, ROC AUC,
+    /// TAR at FAR 1e-3.
+    EvalLfw {
+        /// The LFW folder (pairs.txt, images/).
+        #[arg(default_value = "../shared/datasets/lfw")]
+        root: PathBuf,
+        /// Print JSON (with the ROC curve).
+        #[arg(long)]
+        json: bool,
+    },
     /// Average precision of the configured detector on WIDER FACE (easy, medium, hard) by
     /// the official rules, with its median time per photo.
     EvalWider(EvalWiderArgs),
@@ -193,9 +233,18 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Plugins(a) => plugins(&ctx, a.json),
         Command::Detect(a) => detect(&ctx, &a),
+        Command::Embed(a) => embed(&ctx, &a),
+        Command::Compare { a, b, json } => compare(&ctx, &a, &b, json),
         Command::Models(m) => models(&ctx, m),
         Command::EvalVoc(a) => eval_voc(&ctx, &a),
         Command::EvalWider(a) => eval_wider(&ctx, &a),
+        Command::EvalOrl {
+            root,
+            tagged,
+            splits,
+            json,
+        } => eval_orl(&ctx, &root, &tagged, splits, json),
+        Command::EvalLfw { root, json } => eval_lfw(&ctx, &root, json),
     }
 }
 
@@ -1043,4 +1092,357 @@ fn eval_wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome>
     } else {
         Outcome::SomeFailed
     })
+}
+
+/// Loads the configured detector and recognizer.
+pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceRecognizer)> {
+    let detector = open_detector(ctx)?;
+    let config = &ctx.config;
+    let section = config.recognizer.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: no [recognizer] section (help: add one; config/facelab.toml shows how)",
+            config.source.display()
+        )
+    })?;
+    let plugins = load_plugins(config)?;
+    let store = ctx.store()?;
+    let model = resolve_model(
+        config,
+        "recognizer",
+        Role::Recognizer,
+        section,
+        &store,
+        &FetchBars::default(),
+    )?;
+    let recognizer = FaceRecognizer::from_config(config, &plugins, &model)?;
+    for notice in licence_notice(&recognizer.info, &model)
+        .iter()
+        .chain(&recognizer.warnings)
+    {
+        eprintln!("facelab: {notice}");
+    }
+    Ok((detector, recognizer))
+}
+
+/// The largest face, the one a "compare these two photos" user means.
+pub fn largest(faces: &[Face]) -> Option<&Face> {
+    faces
+        .iter()
+        .max_by(|a, b| (a.bbox.width * a.bbox.height).total_cmp(&(b.bbox.width * b.bbox.height)))
+}
+
+fn embed(ctx: &RunContext, args: &DetectArgs) -> anyhow::Result<Outcome> {
+    let (mut detector, mut recognizer) = open_pipeline(ctx)?;
+    if let Some(dir) = &args.draw {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create --draw folder {}", dir.display()))?;
+    }
+    let bar = progress(args.photos.len());
+    let mut failed = 0;
+    let mut results = Vec::new();
+    let stdout = std::io::stdout();
+    let profile = recognizer
+        .profile
+        .as_deref()
+        .and_then(facelab_plugin_kit::align::Profile::parse);
+    detect_all(&ctx.config, &mut detector, &args.photos, |path, d| {
+        bar.inc(1);
+        let mut error = d.error.clone();
+        let mut embeddings = Vec::new();
+        if let (Ok(photo), None) = (&d.photo, &error) {
+            match recognizer.embed(photo, &d.faces) {
+                Ok(e) => embeddings = e,
+                Err(e) => {
+                    error = Some(format!(
+                        "{}: recognizer `{}` failed: {e}",
+                        path.display(),
+                        recognizer.kind
+                    ))
+                }
+            }
+            if let (Some(dir), Some(profile)) = (&args.draw, profile) {
+                for (i, face) in d.faces.iter().enumerate() {
+                    let m =
+                        profile.crop_to_photo(&face.bbox, face.landmarks.as_ref().into_option());
+                    let crop =
+                        facelab_plugin_kit::align::warp(&photo.view(), &m, profile.size(), true);
+                    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
+                    let out = dir.join(format!("{stem}-face{}.png", i + 1));
+                    if let Some(img) =
+                        image::RgbImage::from_raw(profile.size(), profile.size(), crop)
+                    {
+                        let _ = img.save(&out);
+                    }
+                }
+            }
+        }
+        if let Some(e) = &error {
+            failed += 1;
+            bar.suspend(|| eprintln!("facelab: {e}"));
+        }
+        let faces: Vec<serde_json::Value> = d
+            .faces
+            .iter()
+            .zip(embeddings.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(f, e)| serde_json::json!({"face": FaceJson::from(f), "embedding": e.map(|e| e.values.to_vec()), "normalized": e.map(|e| e.normalized)}))
+            .collect();
+        if args.json {
+            results.push(serde_json::json!({"path": path.display().to_string(), "faces": faces, "error": error}));
+        } else if error.is_none() {
+            bar.suspend(|| {
+                let mut out = stdout.lock();
+                for (i, e) in embeddings.iter().enumerate() {
+                    let head: Vec<String> =
+                        e.values.iter().take(4).map(|v| format!("{v:.3}")).collect();
+                    let _ = writeln!(
+                        out,
+                        "{}\tface {}\t{}-D\t[{}, …]",
+                        path.display(),
+                        i + 1,
+                        e.dim(),
+                        head.join(", ")
+                    );
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    if args.json {
+        writeln!(
+            stdout.lock(),
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "model": ModelJson::from(&recognizer.info),
+                "photos": results,
+            }))?
+        )?;
+    }
+    Ok(if failed == 0 {
+        Outcome::Success
+    } else {
+        Outcome::SomeFailed
+    })
+}
+
+fn compare(ctx: &RunContext, a: &Path, b: &Path, json: bool) -> anyhow::Result<Outcome> {
+    let (mut detector, mut recognizer) = open_pipeline(ctx)?;
+    let mut vectors = Vec::new();
+    for path in [a, b] {
+        let photo = decode(path, ctx.config.images.max_pixels)?;
+        let (faces, _) = detector
+            .detect(&photo)
+            .map_err(|e| anyhow::anyhow!("{}: detector failed: {e}", path.display()))?;
+        let face = largest(&faces).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no face found (help: try [detection] closeup_padding or rotation_retry)",
+                path.display()
+            )
+        })?;
+        let e = recognizer
+            .embed(&photo, std::slice::from_ref(face))
+            .map_err(|e| anyhow::anyhow!("{}: recognizer failed: {e}", path.display()))?;
+        vectors.push(e[0].values.to_vec());
+    }
+    let similarity = cosine(&vectors[0], &vectors[1]);
+    let threshold = recognizer.threshold.map(|t| t.default);
+    let same = threshold.map(|t| similarity >= t);
+    if json {
+        writeln!(
+            std::io::stdout(),
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "a": a, "b": b, "model": recognizer.info.id.to_string(), "similarity": similarity, "threshold": threshold, "same_person": same,
+            }))?
+        )?;
+    } else {
+        let verdict = match same {
+            Some(true) => "same person",
+            Some(false) => "different people",
+            None => "no calibrated threshold for this model",
+        };
+        writeln!(
+            std::io::stdout(),
+            "similarity {similarity:.3} ({}; threshold {}) — {verdict}",
+            recognizer.info.id,
+            threshold.map(|t| format!("{t:.3}")).unwrap_or("-".into())
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// Embeddings of the largest face of each photo. A photo where the detector finds nothing
+/// is embedded from its whole frame (the sets are face crops), and counted.
+pub struct PhotoEmbeddings {
+    /// One vector per photo (`None` when the photo failed).
+    pub vectors: Vec<Option<Vec<f32>>>,
+    /// Photos embedded from the whole frame because no face was found.
+    pub whole_frame: usize,
+    /// Embedding time per face (alignment + forward), ms.
+    pub embed_ms: Vec<f64>,
+}
+
+/// Detects, picks the largest face and embeds it, for every photo.
+pub fn embed_photos(
+    config: &Config,
+    detector: &mut FaceDetector,
+    recognizer: &mut FaceRecognizer,
+    paths: &[PathBuf],
+) -> PhotoEmbeddings {
+    let bar = progress(paths.len());
+    let mut out = PhotoEmbeddings {
+        vectors: Vec::with_capacity(paths.len()),
+        whole_frame: 0,
+        embed_ms: Vec::new(),
+    };
+    detect_all(config, detector, paths, |path, d| {
+        bar.inc(1);
+        let vector = match (&d.photo, &d.error) {
+            (Ok(photo), None) => {
+                let face = largest(&d.faces).copied().unwrap_or_else(|| {
+                    out.whole_frame += 1;
+                    Face::new(
+                        facelab_plugin_api::BBox::new(
+                            0.0,
+                            0.0,
+                            photo.width as f32,
+                            photo.height as f32,
+                        ),
+                        0.0,
+                    )
+                });
+                let start = Instant::now();
+                let r = recognizer.embed(photo, &[face]);
+                out.embed_ms.push(start.elapsed().as_secs_f64() * 1e3);
+                match r {
+                    Ok(e) => Some(e[0].values.to_vec()),
+                    Err(e) => {
+                        bar.suspend(|| eprintln!("facelab: {}: {e}", path.display()));
+                        None
+                    }
+                }
+            }
+            (_, Some(e)) | (Err(e), _) => {
+                bar.suspend(|| eprintln!("facelab: {e}"));
+                None
+            }
+        };
+        out.vectors.push(vector);
+    });
+    bar.finish_and_clear();
+    out
+}
+
+fn pipeline_json(detector: &FaceDetector, recognizer: &FaceRecognizer) -> serde_json::Value {
+    serde_json::json!({"detector": ModelJson::from(&detector.info), "recognizer": ModelJson::from(&recognizer.info)})
+}
+
+fn eval_orl(
+    ctx: &RunContext,
+    root: &Path,
+    tagged: &[f64],
+    splits: u64,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let images = crate::faceeval::orl_images(root)?;
+    let (mut detector, mut recognizer) = open_pipeline(ctx)?;
+    let paths: Vec<PathBuf> = images.iter().map(|(p, _)| p.clone()).collect();
+    let embedded = embed_photos(&ctx.config, &mut detector, &mut recognizer, &paths);
+    if embedded.vectors.iter().any(Option::is_none) {
+        anyhow::bail!("some ORL images could not be embedded (see above)");
+    }
+    let vectors: Vec<Vec<f32>> = embedded.vectors.into_iter().flatten().collect();
+    let labels: Vec<usize> = images.iter().map(|(_, l)| *l).collect();
+    let mut rows = Vec::new();
+    for &fraction in tagged {
+        let per = ((fraction * 10.0).round() as usize).clamp(1, 9);
+        let (mut c, mut k) = (Vec::new(), Vec::new());
+        for seed in 0..splits {
+            let (ac, ak) = crate::faceeval::identification(&vectors, &labels, per, seed);
+            c.push(ac);
+            k.push(ak);
+        }
+        let (cm, cs) = crate::faceeval::mean_sd(&c);
+        let (km, ks) = crate::faceeval::mean_sd(&k);
+        rows.push(serde_json::json!({"tagged": fraction, "tagged_per_subject": per, "centroid": {"mean": cm, "sd": cs}, "knn": {"mean": km, "sd": ks}}));
+    }
+    let mut ms = embedded.embed_ms.clone();
+    let median_ms = median(&mut ms);
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"pipeline": pipeline_json(&detector, &recognizer), "splits": splits, "results": rows, "whole_frame": embedded.whole_frame, "median_embed_ms": median_ms})
+            )?
+        )?;
+    } else {
+        writeln!(
+            out,
+            "ORL, {} + {}, {splits} seeded splits ({} of 400 photos embedded from the whole frame)",
+            detector.info.id, recognizer.info.id, embedded.whole_frame
+        )?;
+        for r in &rows {
+            writeln!(
+                out,
+                "  {:>3.0}% tagged: nearest centroid {:.2}% ± {:.2}, 1-NN {:.2}% ± {:.2}",
+                r["tagged"].as_f64().unwrap_or(0.0) * 100.0,
+                r["centroid"]["mean"].as_f64().unwrap_or(0.0) * 100.0,
+                r["centroid"]["sd"].as_f64().unwrap_or(0.0) * 100.0,
+                r["knn"]["mean"].as_f64().unwrap_or(0.0) * 100.0,
+                r["knn"]["sd"].as_f64().unwrap_or(0.0) * 100.0
+            )?;
+        }
+        writeln!(out, "  median embed {median_ms:.1} ms/face")?;
+    }
+    Ok(Outcome::Success)
+}
+
+fn eval_lfw(ctx: &RunContext, root: &Path, json: bool) -> anyhow::Result<Outcome> {
+    let pairs = crate::faceeval::lfw_pairs(root)?;
+    let mut unique: Vec<PathBuf> = pairs
+        .iter()
+        .flat_map(|p| [p.a.clone(), p.b.clone()])
+        .collect();
+    unique.sort();
+    unique.dedup();
+    let (mut detector, mut recognizer) = open_pipeline(ctx)?;
+    let embedded = embed_photos(&ctx.config, &mut detector, &mut recognizer, &unique);
+    let index = |p: &PathBuf| {
+        unique
+            .binary_search(p)
+            .ok()
+            .and_then(|i| embedded.vectors[i].as_ref())
+    };
+    let mut scores = Vec::with_capacity(pairs.len());
+    let mut missing = 0;
+    for p in &pairs {
+        scores.push(match (index(&p.a), index(&p.b)) {
+            (Some(a), Some(b)) => cosine(a, b) as f64,
+            _ => {
+                missing += 1;
+                -1.0
+            }
+        });
+    }
+    let v = crate::faceeval::verification(&scores, &pairs);
+    let mut ms = embedded.embed_ms.clone();
+    let median_ms = median(&mut ms);
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"pipeline": pipeline_json(&detector, &recognizer), "pairs": pairs.len(), "images": unique.len(), "unreadable_pairs": missing, "whole_frame": embedded.whole_frame, "median_embed_ms": median_ms, "verification": v})
+            )?
+        )?;
+    } else {
+        writeln!(
+            out,
+            "LFW View 2, {} + {}: accuracy {:.4} ± {:.4}, ROC AUC {:.4}, TAR@FAR=1e-3 {:.4}, threshold {:.3} ({} images, {} from the whole frame, {missing} pairs unreadable); median embed {median_ms:.1} ms/face",
+            detector.info.id, recognizer.info.id, v.accuracy, v.accuracy_sd, v.roc_auc, v.tar_at_far_1e3, v.threshold, unique.len(), embedded.whole_frame
+        )?;
+    }
+    Ok(Outcome::Success)
 }

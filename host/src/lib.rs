@@ -13,6 +13,7 @@
 pub mod cli;
 pub mod config;
 pub mod draw;
+pub mod faceeval;
 pub mod models;
 pub mod photo;
 pub mod pipeline;

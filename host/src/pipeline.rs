@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use abi_stable::std_types::{RResult, RSlice, RStr};
-use facelab_plugin_api::{CreateArgs, DetectorBox, Face, LicenceClass, ModelInfo, PluginError};
+use facelab_plugin_api::{
+    CreateArgs, DetectorBox, Embedding, Face, LicenceClass, ModelInfo, PluginError, RecognizerBox,
+};
 
 use crate::config::{Config, ConfigError, ModelSection};
 use crate::models::fetch::{hash_file, FetchObserver};
@@ -91,6 +93,8 @@ pub struct ResolvedModel {
     pub threshold: Option<Threshold>,
     /// The plugin kinds (`plugin:kind`) the manifest says run it.
     pub runs_on: Vec<String>,
+    /// The manifest entry, when the manifest knows the model.
+    pub manifest: Option<crate::models::Model>,
 }
 
 /// Resolves `[<section>]`'s model: a manifest id is fetched and verified through `store`;
@@ -144,6 +148,7 @@ pub fn resolve_model(
             licence: known.map(|m| m.licence.class),
             threshold: known.and_then(|m| m.threshold),
             runs_on: known.map(|m| m.runs_on.clone()).unwrap_or_default(),
+            manifest: known.cloned(),
         });
     }
     let model = store.model(&section.model).map_err(|e| {
@@ -174,6 +179,7 @@ pub fn resolve_model(
         licence: Some(model.licence.class),
         threshold: model.threshold,
         runs_on: model.runs_on.clone(),
+        manifest: Some(model.clone()),
     })
 }
 
@@ -200,6 +206,101 @@ pub struct FaceDetector {
     pub robust: RobustOptions,
 }
 
+/// Checks that `section.kind` is one of `kinds` and merges the manifest's declared facts
+/// into the plugin's options (for the plugin kinds the manifest says run the model), so
+/// each default lives in one place: the manifest.
+fn prepared_options(
+    config: &Config,
+    name: &'static str,
+    section: &ModelSection,
+    kinds: &abi_stable::std_types::RVec<facelab_plugin_api::KindInfo>,
+    model: &ResolvedModel,
+    warnings: &mut Vec<String>,
+) -> Result<toml::Table, PipelineError> {
+    if !kinds.iter().any(|k| k.name == section.kind.as_str()) {
+        let known: Vec<_> = kinds.iter().map(|k| k.name.to_string()).collect();
+        return Err(config
+            .invalid(
+                format!("{name}.kind"),
+                format!(
+                    "= \"{}\" is not a {name} of plugin `{}`",
+                    section.kind, section.plugin
+                ),
+                if known.is_empty() {
+                    format!("this plugin has no {name}s; choose another plugin")
+                } else {
+                    format!("use one of: {}", known.join(", "))
+                },
+            )
+            .into());
+    }
+    let mut options = section.options.clone();
+    let plugin_kind = format!("{}:{}", section.plugin, section.kind);
+    let Some(m) = model
+        .manifest
+        .as_ref()
+        .filter(|_| model.runs_on.contains(&plugin_kind))
+    else {
+        return Ok(options);
+    };
+    match m.role {
+        Role::Detector => {
+            if let Some(t) = m.threshold {
+                let set = options
+                    .get("score_threshold")
+                    .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
+                match set {
+                    None => {
+                        options.insert("score_threshold".into(), toml::Value::Float(t.default as f64));
+                    }
+                    Some(v) if v < t.min as f64 || v > t.max as f64 => warnings.push(format!(
+                        "{name}.options.score_threshold = {v} is outside the usable range {}..{} of model `{}`",
+                        t.min, t.max, m.id
+                    )),
+                    Some(_) => {}
+                }
+            }
+        }
+        Role::Recognizer => {
+            // Declared, never guessed: the alignment profile and input spec come from the
+            // manifest entry of the model.
+            let float = |v: f32| toml::Value::Float(v as f64);
+            options
+                .entry("profile")
+                .or_insert(toml::Value::String(m.preprocessing.clone()));
+            options
+                .entry("colour")
+                .or_insert(toml::Value::String(m.input.colour.clone()));
+            options.entry("mean").or_insert(toml::Value::Array(
+                m.input.mean.iter().map(|v| float(*v)).collect(),
+            ));
+            options.entry("scale").or_insert(float(m.input.scale));
+            if let Some(e) = m.embedding {
+                options
+                    .entry("dim")
+                    .or_insert(toml::Value::Integer(e.dim as i64));
+            }
+        }
+        Role::Landmarks => {}
+    }
+    Ok(options)
+}
+
+fn create_error(
+    config: &Config,
+    section_name: &'static str,
+    section: &ModelSection,
+    error: PluginError,
+) -> PipelineError {
+    PipelineError::Create {
+        config: config.source.clone(),
+        section: section_name,
+        plugin: section.plugin.clone(),
+        kind: section.kind.clone(),
+        error: Box::new(error),
+    }
+}
+
 impl FaceDetector {
     /// Builds the `[detector]` of `config` from `plugins`, with its model resolved.
     pub fn from_config(
@@ -211,66 +312,19 @@ impl FaceDetector {
         let plugin = plugins
             .get(&section.plugin)
             .expect("load_plugins loads every configured plugin");
-        if !plugin
-            .info
-            .detectors
-            .iter()
-            .any(|k| k.name == section.kind.as_str())
-        {
-            let known: Vec<_> = plugin
-                .info
-                .detectors
-                .iter()
-                .map(|k| k.name.to_string())
-                .collect();
-            return Err(config
-                .invalid(
-                    "detector.kind".into(),
-                    format!(
-                        "= \"{}\" is not a detector of plugin `{}`",
-                        section.kind, section.plugin
-                    ),
-                    if known.is_empty() {
-                        "this plugin has no detectors; choose another plugin".to_owned()
-                    } else {
-                        format!("use one of: {}", known.join(", "))
-                    },
-                )
-                .into());
-        }
-        let create = plugin.module.new_detector();
-        let mut options = section.options.clone();
         let mut warnings = Vec::new();
-        // One default in one place: the manifest's threshold for this model, for the plugin
-        // kinds the manifest says run it, unless the user set one.
-        let plugin_kind = format!("{}:{}", section.plugin, section.kind);
-        if let Some(t) = model
-            .threshold
-            .filter(|_| model.runs_on.contains(&plugin_kind))
-        {
-            let set = options
-                .get("score_threshold")
-                .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
-            match set {
-                None => {
-                    options.insert("score_threshold".into(), toml::Value::Float(t.default as f64));
-                }
-                Some(v) if v < t.min as f64 || v > t.max as f64 => warnings.push(format!(
-                    "detector.options.score_threshold = {v} is outside the usable range {}..{} of model `{}`",
-                    t.min, t.max, model.id
-                )),
-                Some(_) => {}
-            }
-        }
+        let options = prepared_options(
+            config,
+            "detector",
+            section,
+            &plugin.info.detectors,
+            model,
+            &mut warnings,
+        )?;
+        let create = plugin.module.new_detector();
         let inner = with_args(section, model, &options, |args| create(args))
             .into_result()
-            .map_err(|error| PipelineError::Create {
-                config: config.source.clone(),
-                section: "detector",
-                plugin: section.plugin.clone(),
-                kind: section.kind.clone(),
-                error: Box::new(error),
-            })?;
+            .map_err(|e| create_error(config, "detector", section, e))?;
         let info = inner.info();
         Ok(FaceDetector {
             inner,
@@ -349,4 +403,104 @@ fn with_args<T>(
         options_toml: options.as_str().into(),
     };
     f(&args)
+}
+
+/// A recognizer instance with the facts the host shows about it.
+pub struct FaceRecognizer {
+    inner: RecognizerBox,
+    /// The plugin's name as the config gives it.
+    pub plugin: String,
+    /// The recognizer kind.
+    pub kind: String,
+    /// The model's facts, including the embedding's dimension.
+    pub info: ModelInfo,
+    /// The model's same-person threshold (cosine similarity), from the manifest.
+    pub threshold: Option<Threshold>,
+    /// The manifest's alignment profile, for drawing aligned crops.
+    pub profile: Option<String>,
+    /// Things the user should know about this configuration.
+    pub warnings: Vec<String>,
+}
+
+impl FaceRecognizer {
+    /// Builds the `[recognizer]` of `config` from `plugins`, with its model resolved.
+    pub fn from_config(
+        config: &Config,
+        plugins: &PluginSet,
+        model: &ResolvedModel,
+    ) -> Result<Self, PipelineError> {
+        let section = config.recognizer.as_ref().ok_or_else(|| {
+            config.invalid(
+                "recognizer".into(),
+                "is missing",
+                "add a [recognizer] section; config/facelab.toml shows one",
+            )
+        })?;
+        let plugin = plugins
+            .get(&section.plugin)
+            .expect("load_plugins loads every configured plugin");
+        let mut warnings = Vec::new();
+        let options = prepared_options(
+            config,
+            "recognizer",
+            section,
+            &plugin.info.recognizers,
+            model,
+            &mut warnings,
+        )?;
+        let profile = options
+            .get("profile")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned);
+        let create = plugin.module.new_recognizer();
+        let inner = with_args(section, model, &options, |args| create(args))
+            .into_result()
+            .map_err(|e| create_error(config, "recognizer", section, e))?;
+        let info = inner.info();
+        Ok(FaceRecognizer {
+            inner,
+            plugin: section.plugin.clone(),
+            kind: section.kind.clone(),
+            info,
+            threshold: model.threshold,
+            profile,
+            warnings,
+        })
+    }
+
+    /// Embeds `faces` of `photo`, one embedding per face. A plugin error fails this photo.
+    pub fn embed(&mut self, photo: &Photo, faces: &[Face]) -> Result<Vec<Embedding>, PluginError> {
+        let out = self
+            .inner
+            .embed(photo.view(), RSlice::from_slice(faces))
+            .into_result()?
+            .into_vec();
+        if out.len() != faces.len() {
+            return Err(PluginError::new(
+                facelab_plugin_api::ErrorCode::INFERENCE,
+                format!(
+                    "recognizer returned {} embeddings for {} faces",
+                    out.len(),
+                    faces.len()
+                ),
+                "this is a bug in the plugin",
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// Cosine similarity of two vectors (0 when either is zero).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0.0f32, 0.0f32, 0.0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        dot / (na.sqrt() * nb.sqrt())
+    }
 }

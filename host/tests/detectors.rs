@@ -253,7 +253,7 @@ fn wrong_corrupt_or_missing_models_are_clear_errors() {
         (
             "yunet",
             vec![m("ultraface/version-RFB-320.onnx")],
-            "is not a YuNet model: outputs",
+            "does not fit kind YuNet: outputs",
         ),
         (
             "yunet",

@@ -8,6 +8,7 @@
 //! back to the photo the same way.
 #![deny(missing_docs)]
 
+pub mod align;
 pub mod decode;
 pub mod geometry;
 pub mod pixels;

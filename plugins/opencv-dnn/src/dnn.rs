@@ -155,7 +155,7 @@ pub struct DnnDetector<F: Family> {
 pub fn mismatch(file: &str, kind: &str, what: String, help: &str) -> PluginError {
     PluginError::new(
         ErrorCode::MODEL,
-        format!("{file} is not a {kind} model: {what}"),
+        format!("{file} does not fit kind {kind}: {what}"),
         help,
     )
 }

@@ -15,6 +15,7 @@
 
 mod darknet;
 mod dnn;
+mod embedder;
 mod image;
 mod ssd;
 mod yunet;
@@ -27,7 +28,8 @@ use abi_stable::{
 };
 use facelab_plugin_kit::api::{
     CreateArgs, DetectorBox, Detector_TO, ErrorCode, KindInfo, PluginError, PluginInfo,
-    PluginModule, PluginModule_Ref, RecognizerBox, CAP_DETECT_V1, CAP_PANIC_SAFE,
+    PluginModule, PluginModule_Ref, RecognizerBox, Recognizer_TO, CAP_DETECT_V1, CAP_EMBED_V1,
+    CAP_PANIC_SAFE,
 };
 use facelab_plugin_kit::{guard, parse_options};
 
@@ -45,6 +47,18 @@ pub(crate) fn backend_name() -> RString {
         opencv::core::get_version_string().unwrap_or_default()
     )
     .into()
+}
+
+/// OpenCV prints its own `[ERROR]` lines to stderr; its errors reach the user as facelab
+/// errors naming the file, so its log is kept to fatal messages unless `OPENCV_LOG_LEVEL`
+/// asks for more.
+fn quiet_opencv_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("OPENCV_LOG_LEVEL").is_none() {
+            let _ = opencv::core::set_log_level(opencv::core::LogLevel::LOG_LEVEL_FATAL);
+        }
+    });
 }
 
 /// Maps an OpenCV error to a [`PluginError`] with context.
@@ -70,8 +84,11 @@ extern "C" fn plugin_info() -> PluginInfo {
                 "Darknet YOLOv3-family face detector (.cfg + .weights), letterboxed",
             ),
         ]),
-        recognizers: RVec::new(),
-        capabilities: [CAP_DETECT_V1, CAP_PANIC_SAFE]
+        recognizers: RVec::from(vec![kind(
+            "embedder",
+            "face embedding network (ONNX, TensorFlow .pb or Torch .t7) with its declared alignment profile",
+        )]),
+        capabilities: [CAP_DETECT_V1, CAP_EMBED_V1, CAP_PANIC_SAFE]
             .into_iter()
             .map(RString::from)
             .collect(),
@@ -80,6 +97,7 @@ extern "C" fn plugin_info() -> PluginInfo {
 
 extern "C" fn new_detector(args: &CreateArgs<'_>) -> RResult<DetectorBox, PluginError> {
     guard("detector creation", || {
+        quiet_opencv_log();
         let options: dnn::DetectorOptions =
             parse_options(args.options_toml.as_str(), "detector.options")?;
         options.validate()?;
@@ -107,14 +125,18 @@ extern "C" fn new_detector(args: &CreateArgs<'_>) -> RResult<DetectorBox, Plugin
 
 extern "C" fn new_recognizer(args: &CreateArgs<'_>) -> RResult<RecognizerBox, PluginError> {
     guard("recognizer creation", || {
-        Err(PluginError::new(
-            ErrorCode::UNKNOWN_KIND,
-            format!(
-                "the opencv-dnn plugin has no recognizer kind `{}`",
-                args.kind
-            ),
-            "this plugin provides detectors only",
-        ))
+        quiet_opencv_log();
+        match args.kind.as_str() {
+            "embedder" => Ok(Recognizer_TO::from_value(
+                embedder::Embedder::new(args)?,
+                TD_Opaque,
+            )),
+            other => Err(PluginError::new(
+                ErrorCode::UNKNOWN_KIND,
+                format!("the opencv-dnn plugin has no recognizer kind `{other}`"),
+                "use kind = \"embedder\"",
+            )),
+        }
     })
 }
 
