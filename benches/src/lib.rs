@@ -8,7 +8,7 @@ use facelab::config::Config;
 use facelab::models::fetch::FetchObserver;
 use facelab::models::Role;
 use facelab::photo::{decode, Photo};
-use facelab::pipeline::{load_plugins, model_store, resolve_model, FaceDetector};
+use facelab::pipeline::{load_plugins, model_store, resolve_model, FaceDetector, FaceRecognizer};
 
 /// `../shared` beside the repository, or `$FACELAB_SHARED`.
 pub fn shared() -> Option<PathBuf> {
@@ -83,4 +83,49 @@ pub fn opencv_config(shared: &Path, kind: &str, model: &str, threads: u32) -> St
         "[plugins]\nsearch_path = [\"target/release\"]\n[detector]\nplugin = \"opencv-dnn\"\nkind = \"{kind}\"\nmodel = \"{model}\"\n[detector.options]\nthreads = {threads}\n[models]\nmirror = \"{}\"\n",
         shared.join("models").display()
     )
+}
+
+/// A recognizer built from config text with a `[recognizer]` section.
+pub fn recognizer(config_text: &str) -> FaceRecognizer {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = Config::parse(config_text, &root.join("bench.toml")).expect("valid bench config");
+    let plugins = load_plugins(&config)
+        .expect("plugins load (build them with cargo build --release --workspace)");
+    let store = model_store(&config, None).expect("manifest");
+    let section = config.recognizer.as_ref().expect("[recognizer]");
+    let model = resolve_model(
+        &config,
+        "recognizer",
+        Role::Recognizer,
+        section,
+        &store,
+        &Silent,
+    )
+    .expect("model resolves");
+    FaceRecognizer::from_config(&config, &plugins, &model).expect("recognizer builds")
+}
+
+/// Config text with an OpenCV YuNet detector and a recognizer of `plugin:kind` running
+/// manifest model `model`.
+pub fn pipeline_config(
+    shared: &Path,
+    plugin: &str,
+    kind: &str,
+    model: &str,
+    threads: u32,
+) -> String {
+    format!(
+        "{}[recognizer]\nplugin = \"{plugin}\"\nkind = \"{kind}\"\nmodel = \"{model}\"\n[recognizer.options]\nthreads = {threads}\n",
+        opencv_config(shared, "yunet", "yunet-2023mar", threads)
+    )
+}
+
+/// The first `n` LFW View 2 images (pairs.txt order, first image of each pair), decoded.
+pub fn lfw_photos(shared: &Path, n: usize) -> Vec<Photo> {
+    let pairs = facelab::faceeval::lfw_pairs(&shared.join("datasets/lfw")).expect("pairs.txt");
+    pairs
+        .iter()
+        .take(n)
+        .map(|p| decode(&p.a, u64::MAX).expect("decodes"))
+        .collect()
 }

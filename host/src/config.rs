@@ -108,6 +108,11 @@ pub struct ModelSection {
     /// Optional sha256 of each of `model_files`, in the same order, checked at load.
     #[serde(default)]
     pub model_sha256: Vec<String>,
+    /// For a recognizer: a landmark model id (`landmark106`) that gives the five alignment
+    /// points of faces whose detector has none (SSD, YOLO). Without it, the points are
+    /// placed by the face box (a documented, less precise fallback).
+    #[serde(default)]
+    pub landmarks: Option<String>,
     /// The plugin's own options, passed to it as TOML text and validated by it.
     #[serde(default)]
     pub options: toml::Table,
@@ -230,6 +235,13 @@ impl Config {
                     format!("{name}.kind"),
                     "is empty",
                     "name a kind; `facelab plugins` lists them",
+                ));
+            }
+            if name == "detector" && section.landmarks.is_some() {
+                return Err(self.invalid(
+                    "detector.landmarks".into(),
+                    "is only for [recognizer]",
+                    "move it to the [recognizer] section",
                 ));
             }
             if !section.model_sha256.is_empty()

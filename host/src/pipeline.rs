@@ -172,7 +172,26 @@ pub fn resolve_model(
             )
             .into());
     }
-    let files = store.fetch(model, observer)?;
+    let mut files = store.fetch(model, observer)?;
+    if let Some(id) = &section.landmarks {
+        let lm = store.model(id).map_err(|e| {
+            config.invalid(
+                format!("{name}.landmarks"),
+                format!("= \"{id}\" is not a known model"),
+                e.to_string(),
+            )
+        })?;
+        if lm.role != Role::Landmarks {
+            return Err(config
+                .invalid(
+                    format!("{name}.landmarks"),
+                    format!("= \"{id}\" is a {} model", lm.role.name()),
+                    "use a landmarks model, e.g. \"landmark106\"",
+                )
+                .into());
+        }
+        files.extend(store.fetch(lm, observer)?);
+    }
     Ok(ResolvedModel {
         id: model.id.clone(),
         files,
@@ -279,6 +298,11 @@ fn prepared_options(
                 options
                     .entry("dim")
                     .or_insert(toml::Value::Integer(e.dim as i64));
+            }
+            if let Some(id) = &section.landmarks {
+                options
+                    .entry("landmarks")
+                    .or_insert(toml::Value::String(id.clone()));
             }
         }
         Role::Landmarks => {}

@@ -220,3 +220,39 @@ fn a_model_that_does_not_fit_its_profile_is_a_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn landmark106_aligns_faces_from_a_detector_without_landmarks_better_than_the_box() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let orl_accuracy = |landmarks: &str| {
+        let text = pipeline_config(&shared, dir.path(), "")
+            .replace(
+                "kind = \"yunet\"\nmodel = \"yunet-2023mar\"",
+                "kind = \"ssd\"\nmodel = \"ssd-tf-uint8\"",
+            )
+            .replace(
+                "model = \"mobilefacenet-128\"",
+                &format!("model = \"mobilefacenet-128\"\n{landmarks}"),
+            );
+        let config = common::write_config(dir.path(), &text);
+        let (code, out, err) = common::run(
+            common::facelab()
+                .arg("--config")
+                .arg(&config)
+                .arg("eval-orl")
+                .arg(shared.join("datasets/orl"))
+                .args(["--tagged", "0.2", "--json"]),
+        );
+        assert_eq!(code, 0, "{err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        doc["results"][0]["centroid"]["mean"].as_f64().unwrap()
+    };
+    // Measured with the SSD (no landmarks): box fallback 97.72%, landmark106 100.00%.
+    let (boxed, lm106) = (
+        orl_accuracy(""),
+        orl_accuracy("landmarks = \"landmark106\""),
+    );
+    assert!(lm106 >= 0.99, "landmark106: {lm106}");
+    assert!(lm106 > boxed, "landmark106 {lm106} vs box {boxed}");
+}

@@ -5,8 +5,8 @@
 use abi_stable::std_types::{RResult, RSlice, RVec};
 use facelab_plugin_kit::align::{warp, Profile};
 use facelab_plugin_kit::api::{
-    CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, LicenceClass, Metric,
-    ModelInfo, PluginError, Recognizer,
+    CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, Landmarks5, LicenceClass,
+    Metric, ModelInfo, PluginError, Point2, Recognizer,
 };
 use facelab_plugin_kit::{check_readable, guard, model_file, parse_options, pixels};
 use opencv::core::{self, Mat, Scalar, Size, Vector};
@@ -41,6 +41,89 @@ pub struct EmbedderOptions {
     /// OpenCV worker threads; 0 keeps OpenCV's default.
     #[serde(default)]
     pub threads: u32,
+    /// Where the five alignment points come from when the detector gives none: `box`
+    /// (their mean positions in the face box) or `landmark106` (the 106-point Caffe model,
+    /// whose files facelab appends to the model files).
+    #[serde(default = "box_landmarks")]
+    pub landmarks: String,
+}
+
+fn box_landmarks() -> String {
+    "box".into()
+}
+
+/// The 106-point landmark model (JD-106 layout), used for faces without landmarks.
+struct Landmark106 {
+    net: Net,
+}
+
+/// JD-106 indices of the five alignment points, in [`Landmarks5`] order: pupils 104 and
+/// 105, nose tip 46, mouth corners 84 and 90. (Checked against YuNet's five points on 18
+/// LFW faces: these are the nearest indices, at 3–7% of the face width.)
+const JD106_FIVE: [usize; 5] = [104, 105, 46, 84, 90];
+
+impl Landmark106 {
+    fn load(files: &[abi_stable::std_types::RStr<'_>]) -> Result<Self, PluginError> {
+        let model = model_file(files, &[".caffemodel"], "landmark106")?;
+        let proto = model_file(files, &[".prototxt"], "landmark106")?;
+        check_readable(model)?;
+        check_readable(proto)?;
+        let net = dnn::read_net_from_caffe(proto, model).map_err(|e| load_error(model, e))?;
+        Ok(Landmark106 { net })
+    }
+
+    /// The five alignment points of the face in `bbox`.
+    fn five(
+        &mut self,
+        image: &ImageView<'_>,
+        bbox: &facelab_plugin_kit::api::BBox,
+    ) -> Result<Landmarks5, PluginError> {
+        let m = [
+            bbox.width / 112.0,
+            0.0,
+            bbox.x,
+            0.0,
+            bbox.height / 112.0,
+            bbox.y,
+        ];
+        let bytes = warp(image, &m, 112, false);
+        let crop = Mat::from_slice(&bytes)
+            .and_then(|m| m.reshape(3, 112).and_then(|m| m.try_clone()))
+            .map_err(|e| cv_error(ErrorCode::INFERENCE, "landmark crop", e))?;
+        let blob = dnn::blob_from_image(
+            &crop,
+            1.0 / 127.5,
+            Size::new(112, 112),
+            Scalar::all(127.5),
+            false,
+            false,
+            core::CV_32F,
+        )
+        .map_err(|e| cv_error(ErrorCode::INFERENCE, "landmark blob", e))?;
+        self.net
+            .set_input(&blob, "", 1.0, Scalar::default())
+            .map_err(|e| cv_error(ErrorCode::INFERENCE, "landmark input", e))?;
+        let out = self
+            .net
+            .forward_single("bn6_3_scale")
+            .map_err(|e| cv_error(ErrorCode::INFERENCE, "landmark forward", e))?;
+        let p = out
+            .data_typed::<f32>()
+            .map_err(|e| cv_error(ErrorCode::INFERENCE, "landmark output", e))?;
+        if p.len() < 212 {
+            return Err(PluginError::new(
+                ErrorCode::INFERENCE,
+                format!("landmark106 gave {} values, expected 212", p.len()),
+                "",
+            ));
+        }
+        Ok(Landmarks5 {
+            points: JD106_FIVE.map(|i| Point2 {
+                x: bbox.x + p[2 * i] * bbox.width,
+                y: bbox.y + p[2 * i + 1] * bbox.height,
+            }),
+        })
+    }
 }
 
 fn default_colour() -> String {
@@ -62,6 +145,7 @@ pub struct Embedder {
     scale: f64,
     normalize: bool,
     info: ModelInfo,
+    landmarks: Option<Landmark106>,
 }
 
 impl Embedder {
@@ -104,6 +188,15 @@ impl Embedder {
                 .map_err(|e| cv_error(ErrorCode::OTHER, "set_num_threads", e))?;
         }
         let files = args.model_files.as_slice();
+        let landmarks = match o.landmarks.as_str() {
+            "box" => None,
+            "landmark106" => Some(Landmark106::load(files)?),
+            other => return Err(PluginError::new(
+                ErrorCode::INVALID_CONFIG,
+                format!("recognizer.options.landmarks = \"{other}\""),
+                "use \"box\" or \"landmark106\" (with [recognizer] landmarks = \"landmark106\")",
+            )),
+        };
         let (net, file) = if let Ok(onnx) = model_file(files, &[".onnx"], "embedder") {
             check_readable(onnx)?;
             (
@@ -131,6 +224,7 @@ impl Embedder {
             mean,
             scale: o.scale as f64,
             normalize: o.normalize,
+            landmarks,
             info: ModelInfo {
                 id: if args.model_id.is_empty() {
                     "embedder".into()
@@ -220,11 +314,17 @@ impl Embedder {
     }
 
     /// Aligns one face into a crop `Mat` in the network's channel order.
-    pub fn align(&self, image: &ImageView<'_>, face: &Face) -> Result<Mat, PluginError> {
+    pub fn align(&mut self, image: &ImageView<'_>, face: &Face) -> Result<Mat, PluginError> {
         let size = self.profile.size();
-        let m = self
-            .profile
-            .crop_to_photo(&face.bbox, face.landmarks.as_ref().into_option());
+        let found = match (
+            face.landmarks.as_ref().into_option(),
+            self.landmarks.as_mut(),
+        ) {
+            (Some(l), _) => Some(*l),
+            (None, Some(model)) => Some(model.five(image, &face.bbox)?),
+            (None, None) => None,
+        };
+        let m = self.profile.crop_to_photo(&face.bbox, found.as_ref());
         let bytes = warp(image, &m, size, self.rgb);
         let flat =
             Mat::from_slice(&bytes).map_err(|e| cv_error(ErrorCode::INFERENCE, "crop", e))?;
