@@ -25,7 +25,10 @@ fn embedding(c: &mut Criterion) {
         .unzip();
     let mut group = c.benchmark_group("embed");
     group.sample_size(30);
-    let embedders: &[(&str, &str, &str)] = &[("opencv-dnn", "embedder", "mobilefacenet-128")];
+    let embedders: &[(&str, &str, &str)] = &[
+        ("onnx-runtime", "embedder", "mobilefacenet-128"),
+        ("opencv-dnn", "embedder", "mobilefacenet-128"),
+    ];
     for &(plugin, kind, model) in embedders {
         let mut rec = recognizer(&pipeline_config(&shared, plugin, kind, model, 2));
         let mut i = 0;

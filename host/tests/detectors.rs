@@ -308,3 +308,42 @@ fn wrong_corrupt_or_missing_models_are_clear_errors() {
         assert_eq!(err.lines().count(), 1, "one clear line: {err}");
     }
 }
+
+#[test]
+fn onnx_runtime_detectors_find_the_voc_group_faces_through_the_loader() {
+    let shared = require_shared!();
+    let xml = shared.join("datasets/samples/voc-groups/testing.xml");
+    // (kind, model): recall and precision measured 1.00 / 1.00 for each.
+    for (kind, model) in [
+        ("yunet", "yunet-s-dynamic"),
+        ("scrfd", "scrfd-500m"),
+        ("ultraface", "ultraface-rfb-320"),
+        ("retinaface", "retinaface-mnet025"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let text = common::opencv_config(&shared, dir.path(), kind, model, "", "")
+            .replace("plugin = \"opencv-dnn\"", "plugin = \"onnx-runtime\"");
+        let config = common::write_config(dir.path(), &text);
+        let (code, out, err) = common::run(
+            common::facelab()
+                .arg("--config")
+                .arg(&config)
+                .arg("eval-voc")
+                .arg(&xml)
+                .arg("--json"),
+        );
+        assert_eq!(code, 0, "{model}: {err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let (r, p) = (
+            doc["recall"].as_f64().unwrap(),
+            doc["precision"].as_f64().unwrap(),
+        );
+        assert!(r >= 0.96 && p >= 0.96, "{model}: recall {r}, precision {p}");
+        if model.starts_with("scrfd") || model.starts_with("retinaface") {
+            assert!(
+                err.contains("non-commercial research only"),
+                "{model}: licence notice missing: {err}"
+            );
+        }
+    }
+}

@@ -256,3 +256,47 @@ fn landmark106_aligns_faces_from_a_detector_without_landmarks_better_than_the_bo
     assert!(lm106 >= 0.99, "landmark106: {lm106}");
     assert!(lm106 > boxed, "landmark106 {lm106} vs box {boxed}");
 }
+
+#[test]
+fn onnx_runtime_and_opencv_give_the_same_embedding_for_the_same_face() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photo = shared.join("datasets/samples/voc-groups/2008_002506.jpg");
+    let embeddings = |plugin: &str| {
+        let text = pipeline_config(&shared, dir.path(), "").replace(
+            "[recognizer]\nplugin = \"opencv-dnn\"",
+            &format!("[recognizer]\nplugin = \"{plugin}\""),
+        );
+        let config = common::write_config(dir.path(), &text);
+        let (code, out, err) = common::run(
+            common::facelab()
+                .arg("--config")
+                .arg(&config)
+                .arg("embed")
+                .arg("--json")
+                .arg(&photo),
+        );
+        assert_eq!(code, 0, "{plugin}: {err}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        doc["photos"][0]["faces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                f["embedding"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap())
+                    .collect::<Vec<f64>>()
+            })
+            .collect::<Vec<_>>()
+    };
+    let (ort, cv) = (embeddings("onnx-runtime"), embeddings("opencv-dnn"));
+    assert_eq!(ort.len(), 3);
+    for (a, b) in ort.iter().zip(&cv) {
+        let cos: f64 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        // Measured: 1.0000 for all three faces.
+        assert!(cos > 0.999, "cosine {cos}");
+    }
+}

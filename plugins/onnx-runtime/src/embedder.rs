@@ -1,0 +1,375 @@
+//! Face embedders on ONNX Runtime: each face is aligned with the model's declared profile
+//! (`facelab_plugin_kit::align`, the same code as the OpenCV embedder), normalised as the
+//! manifest declares, batched, and embedded.
+
+use abi_stable::std_types::{RResult, RSlice, RVec};
+use facelab_plugin_kit::align::{warp, Profile};
+use facelab_plugin_kit::api::{
+    CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, LicenceClass, Metric,
+    ModelInfo, PluginError, Recognizer,
+};
+use facelab_plugin_kit::{check_readable, guard, model_file, parse_options, pixels};
+use ort::session::Session;
+use ort::value::{TensorElementType, TensorRef};
+use serde::Deserialize;
+
+use crate::runtime::{open_session, Provider, SessionConfig};
+
+/// `[recognizer.options]` of kind `embedder`. facelab fills `profile`, `colour`, `mean`,
+/// `scale` and `dim` from the model manifest when the config does not set them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbedderOptions {
+    /// Alignment profile: `arcface-112`, `openface-96` or `facenet-160`.
+    pub profile: String,
+    /// Channel order the network expects: `bgr` or `rgb`.
+    #[serde(default = "default_colour")]
+    pub colour: String,
+    /// Mean subtracted per channel (one value, or one per channel in network order).
+    #[serde(default)]
+    pub mean: Vec<f32>,
+    /// Factor applied after subtracting the mean.
+    #[serde(default = "one")]
+    pub scale: f32,
+    /// The embedding's dimension, checked at load time.
+    pub dim: Option<u32>,
+    /// L2-normalise the output.
+    #[serde(default = "yes")]
+    pub normalize: bool,
+    /// Where alignment points come from for faces without landmarks; only `box` here (the
+    /// landmark106 model is Caffe, run by the opencv-dnn embedder).
+    #[serde(default = "box_landmarks")]
+    pub landmarks: String,
+    /// Intra-op threads.
+    #[serde(default = "two")]
+    pub threads: u32,
+    /// Where to run: `cpu`, `cuda` or `openvino`.
+    #[serde(default = "cpu")]
+    pub execution_provider: Provider,
+    /// An explicit ONNX Runtime library file.
+    pub ort_library: Option<String>,
+}
+
+fn default_colour() -> String {
+    "bgr".into()
+}
+fn one() -> f32 {
+    1.0
+}
+fn yes() -> bool {
+    true
+}
+fn two() -> u32 {
+    2
+}
+fn cpu() -> Provider {
+    Provider::Cpu
+}
+fn box_landmarks() -> String {
+    "box".into()
+}
+
+/// A loaded embedding model.
+pub struct Embedder {
+    session: Session,
+    input: String,
+    output: String,
+    /// A fixed batch size from the graph, or `None` when the batch is dynamic.
+    fixed_batch: Option<usize>,
+    profile: Profile,
+    rgb: bool,
+    mean: [f32; 3],
+    scale: f32,
+    normalize: bool,
+    dim: usize,
+    info: ModelInfo,
+    buffer: Vec<f32>,
+}
+
+fn mismatch(file: &str, what: String, help: &str) -> PluginError {
+    PluginError::new(
+        ErrorCode::MODEL,
+        format!("{file} does not fit the embedder: {what}"),
+        help,
+    )
+}
+
+impl Embedder {
+    /// Loads the `.onnx` in `args` and checks its interface against the declared profile.
+    pub fn new(args: &CreateArgs<'_>) -> Result<Self, PluginError> {
+        let o: EmbedderOptions = parse_options(args.options_toml.as_str(), "recognizer.options")?;
+        let profile =
+            Profile::parse(&o.profile).ok_or_else(|| {
+                PluginError::new(
+                ErrorCode::INVALID_CONFIG,
+                format!("recognizer.options.profile = \"{}\" is not a known profile", o.profile),
+                "use arcface-112, openface-96 or facenet-160, as the model's documentation says",
+            )
+            })?;
+        if o.landmarks != "box" {
+            return Err(PluginError::new(
+                ErrorCode::INVALID_CONFIG,
+                format!(
+                    "recognizer.options.landmarks = \"{}\" is not available on ONNX Runtime",
+                    o.landmarks
+                ),
+                "use the opencv-dnn embedder for landmark106 points, or drop `landmarks`",
+            ));
+        }
+        let rgb = match o.colour.as_str() {
+            "rgb" => true,
+            "bgr" => false,
+            other => {
+                return Err(PluginError::new(
+                    ErrorCode::INVALID_CONFIG,
+                    format!("recognizer.options.colour = \"{other}\""),
+                    "use \"bgr\" or \"rgb\"",
+                ))
+            }
+        };
+        let mean = match o.mean.as_slice() {
+            [] => [0.0; 3],
+            [m] => [*m; 3],
+            [a, b, c, ..] => [*a, *b, *c],
+            _ => unreachable!("slice patterns above are exhaustive for 0, 1 and 3+ values"),
+        };
+        let file = model_file(args.model_files.as_slice(), &[".onnx"], "embedder")?;
+        check_readable(file)?;
+        let session = open_session(
+            file,
+            &SessionConfig {
+                ort_library: o.ort_library.as_deref(),
+                threads: o.threads,
+                provider: o.execution_provider,
+            },
+        )?;
+        let [input] = session.inputs() else {
+            return Err(mismatch(
+                file,
+                format!(
+                    "{} inputs, expected one image input",
+                    session.inputs().len()
+                ),
+                "check model_files",
+            ));
+        };
+        let shape = input
+            .dtype()
+            .tensor_shape()
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
+        let size = profile.size() as i64;
+        let fixed_batch = match shape.as_slice() {
+            [n, 3, h, w]
+                if input.dtype().tensor_type() == Some(TensorElementType::Float32)
+                    && *h == size
+                    && *w == size =>
+            {
+                (*n > 0).then_some(*n as usize)
+            }
+            _ => return Err(mismatch(
+                file,
+                format!(
+                    "input `{}` is {shape:?}, but profile {} needs float32 [N, 3, {size}, {size}]",
+                    input.name(),
+                    o.profile
+                ),
+                "this model needs a different profile",
+            )),
+        };
+        let input = input.name().to_owned();
+        let Some(output) = session.outputs().first() else {
+            return Err(mismatch(file, "no output".into(), "check model_files"));
+        };
+        let out_shape = output
+            .dtype()
+            .tensor_shape()
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
+        let dim = out_shape.last().copied().unwrap_or(-1);
+        if let Some(expected) = o.dim {
+            if dim > 0 && dim as u32 != expected {
+                return Err(mismatch(
+                    file,
+                    format!("it gives {dim}-D embeddings, the manifest says {expected}"),
+                    "check model_files",
+                ));
+            }
+        }
+        let output = output.name().to_owned();
+        let mut e = Embedder {
+            session,
+            input,
+            output,
+            fixed_batch,
+            profile,
+            rgb,
+            mean,
+            scale: o.scale,
+            normalize: o.normalize,
+            dim: dim.max(0) as usize,
+            info: ModelInfo {
+                id: if args.model_id.is_empty() {
+                    "embedder".into()
+                } else {
+                    args.model_id.into()
+                },
+                backend: "onnx-runtime".into(),
+                licence: LicenceClass::Unknown,
+                input_width: profile.size(),
+                input_height: profile.size(),
+                embedding: None.into(),
+            },
+            buffer: Vec::new(),
+        };
+        // Probe with a grey crop: one vector of the declared size must come out.
+        let n = (3 * size * size) as usize;
+        e.buffer = vec![0.0; n];
+        let out = e.forward(1).map_err(|err| {
+            mismatch(
+                file,
+                format!("a probe run fails: {}", err.message),
+                "check model_files",
+            )
+        })?;
+        e.dim = out[0].len();
+        if let Some(expected) = o.dim.filter(|d| *d as usize != e.dim) {
+            return Err(mismatch(
+                file,
+                format!(
+                    "it gives {}-D embeddings, the manifest says {expected}",
+                    e.dim
+                ),
+                "check model_files",
+            ));
+        }
+        e.info.embedding = Some(EmbeddingSpec {
+            dim: e.dim as u32,
+            metric: Metric::Cosine,
+        })
+        .into();
+        Ok(e)
+    }
+
+    /// Runs the first `n` crops of the buffer; returns one vector each.
+    fn forward(&mut self, n: usize) -> Result<Vec<Vec<f32>>, PluginError> {
+        let s = self.profile.size() as usize;
+        let per = 3 * s * s;
+        let fail = |stage: &str, e: ort::Error| {
+            PluginError::new(
+                ErrorCode::INFERENCE,
+                format!("{} ({stage}): {e}", self.info.id),
+                "",
+            )
+        };
+        let mut all = Vec::with_capacity(n);
+        let step = self.fixed_batch.unwrap_or(n.max(1));
+        let mut start = 0;
+        while start < n {
+            let count = step.min(n - start);
+            // A fixed batch larger than what is left is padded with the last crop.
+            let batch = self.fixed_batch.unwrap_or(count);
+            let mut data = self.buffer[start * per..(start + count) * per].to_vec();
+            while data.len() < batch * per {
+                let last = data[data.len() - per..].to_vec();
+                data.extend_from_slice(&last);
+            }
+            let input = TensorRef::from_array_view(([batch, 3, s, s], data.as_slice()))
+                .map_err(|e| fail("input tensor", e))?;
+            let results = self
+                .session
+                .run(ort::inputs![self.input.as_str() => input])
+                .map_err(|e| fail("run", e))?;
+            let value = results.get(&self.output).ok_or_else(|| {
+                PluginError::new(
+                    ErrorCode::INFERENCE,
+                    format!("{}: output missing", self.info.id),
+                    "",
+                )
+            })?;
+            let (_, out) = value
+                .try_extract_tensor::<f32>()
+                .map_err(|e| fail("output", e))?;
+            let dim = out.len() / batch.max(1);
+            for v in out.chunks_exact(dim.max(1)).take(count) {
+                let mut v = v.to_vec();
+                if self.normalize {
+                    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    if norm > 0.0 {
+                        v.iter_mut().for_each(|x| *x /= norm);
+                    }
+                }
+                all.push(v);
+            }
+            start += count;
+        }
+        Ok(all)
+    }
+
+    /// Aligns `face` and writes it as NCHW floats at crop slot `slot` of the buffer.
+    fn fill(&mut self, image: &ImageView<'_>, face: &Face, slot: usize) {
+        let s = self.profile.size();
+        let m = self
+            .profile
+            .crop_to_photo(&face.bbox, face.landmarks.as_ref().into_option());
+        let bytes = warp(image, &m, s, self.rgb);
+        let plane = (s * s) as usize;
+        let dst = &mut self.buffer[slot * 3 * plane..(slot + 1) * 3 * plane];
+        if self.profile == Profile::Facenet160 {
+            // FaceNet's per-image standardisation.
+            let n = bytes.len() as f32;
+            let mean = bytes.iter().map(|&b| b as f32).sum::<f32>() / n;
+            let std = (bytes
+                .iter()
+                .map(|&b| (b as f32 - mean).powi(2))
+                .sum::<f32>()
+                / n)
+                .sqrt()
+                .max(1.0 / n.sqrt());
+            for (i, px) in bytes.chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    dst[c * plane + i] = (px[c] as f32 - mean) / std;
+                }
+            }
+        } else {
+            for (i, px) in bytes.chunks_exact(3).enumerate() {
+                for c in 0..3 {
+                    dst[c * plane + i] = (px[c] as f32 - self.mean[c]) * self.scale;
+                }
+            }
+        }
+    }
+}
+
+impl Recognizer for Embedder {
+    fn info(&self) -> ModelInfo {
+        self.info.clone()
+    }
+
+    fn embed(
+        &mut self,
+        image: ImageView<'_>,
+        faces: RSlice<'_, Face>,
+    ) -> RResult<RVec<Embedding>, PluginError> {
+        guard("embedding", || {
+            pixels::validate(&image)?;
+            if faces.is_empty() {
+                return Ok(RVec::new());
+            }
+            let s = self.profile.size() as usize;
+            self.buffer.resize(faces.len() * 3 * s * s, 0.0);
+            for (slot, face) in faces.iter().enumerate() {
+                self.fill(&image, face, slot);
+            }
+            let normalized = self.normalize;
+            Ok(self
+                .forward(faces.len())?
+                .into_iter()
+                .map(|v| Embedding {
+                    values: RVec::from(v),
+                    normalized,
+                })
+                .collect())
+        })
+    }
+}

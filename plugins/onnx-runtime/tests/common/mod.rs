@@ -1,0 +1,270 @@
+//! Shared by the integration tests and the `eval_voc` example: the shared models and
+//! photos, creating detectors through the plugin's root module exactly as the host does,
+//! and recall/precision against dlib imglab labels.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use abi_stable::std_types::{RStr, RVec};
+use facelab_onnx_runtime::root_module;
+use facelab_plugin_kit::api::{
+    BBox, CreateArgs, DetectorBox, Face, ImageView, PixelFormat, PluginError,
+};
+use facelab_plugin_kit::geometry::iou;
+
+/// `../shared` beside the repository (or `$FACELAB_SHARED`), when present.
+pub fn shared() -> Option<PathBuf> {
+    let dir = std::env::var_os("FACELAB_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    dir.join("models").is_dir().then_some(dir)
+}
+
+/// Returns `../shared`, or skips the calling test with a clear message.
+#[macro_export]
+macro_rules! require_shared {
+    () => {
+        match common::shared() {
+            Some(dir) => dir,
+            None => {
+                eprintln!(
+                    "SKIPPED: ../shared (models and photos) not found beside the repository; \
+                     set FACELAB_SHARED to run this test"
+                );
+                return;
+            }
+        }
+    };
+}
+
+/// A detector kind with its model file (relative to `shared/models`) and options.
+#[derive(Debug, Clone, Copy)]
+pub struct Setup {
+    /// The plugin kind.
+    pub kind: &'static str,
+    /// The model file under `shared/models`.
+    pub model: &'static str,
+    /// Extra `[detector.options]` lines.
+    pub options: &'static str,
+}
+
+/// Every kind with each model it supports, at the manifest's default thresholds.
+pub const SETUPS: [Setup; 7] = [
+    Setup {
+        kind: "yunet",
+        model: "yunet/yunet_s_dynamic.onnx",
+        options: "score_threshold = 0.9",
+    },
+    Setup {
+        kind: "yunet",
+        model: "yunet/face_detection_yunet_2023mar.onnx",
+        options: "score_threshold = 0.9",
+    },
+    Setup {
+        kind: "scrfd",
+        model: "scrfd/scrfd_500m_bnkps.onnx",
+        options: "score_threshold = 0.5",
+    },
+    Setup {
+        kind: "scrfd",
+        model: "scrfd/scrfd_2.5g_bnkps.onnx",
+        options: "score_threshold = 0.5",
+    },
+    Setup {
+        kind: "ultraface",
+        model: "ultraface/version-RFB-320.onnx",
+        options: "score_threshold = 0.7",
+    },
+    Setup {
+        kind: "ultraface",
+        model: "ultraface/version-RFB-640.onnx",
+        options: "score_threshold = 0.7",
+    },
+    Setup {
+        kind: "retinaface",
+        model: "retinaface/retinaface_mbnet0.25.onnx",
+        options: "score_threshold = 0.5",
+    },
+];
+
+/// Creates a detector through the root module's `new_detector`, as the host does.
+pub fn create(kind: &str, files: &[&str], options: &str) -> Result<DetectorBox, PluginError> {
+    let files: Vec<RStr<'_>> = files.iter().map(|f| RStr::from_str(f)).collect();
+    let args = CreateArgs {
+        kind: kind.into(),
+        model_id: "".into(),
+        model_files: files.as_slice().into(),
+        options_toml: options.into(),
+    };
+    (root_module().new_detector())(&args).into_result()
+}
+
+/// Creates the detector of `setup`, panicking with the plugin's message on failure.
+pub fn create_setup(shared: &Path, setup: &Setup) -> DetectorBox {
+    let model = shared.join("models").join(setup.model);
+    create(setup.kind, &[model.to_str().unwrap()], setup.options)
+        .unwrap_or_else(|e| panic!("{} with {}: {e}", setup.kind, setup.model))
+}
+
+/// A decoded photo, tightly packed RGB.
+pub struct Photo {
+    /// The file.
+    pub path: PathBuf,
+    /// RGB bytes.
+    pub rgb: Vec<u8>,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
+
+impl Photo {
+    /// Decodes a JPEG or PNG.
+    pub fn open(path: &Path) -> Photo {
+        let img = image::open(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .to_rgb8();
+        Photo {
+            path: path.to_owned(),
+            width: img.width(),
+            height: img.height(),
+            rgb: img.into_raw(),
+        }
+    }
+
+    /// The photo as an [`ImageView`].
+    pub fn view(&self) -> ImageView<'_> {
+        ImageView::packed(&self.rgb, self.width, self.height, PixelFormat::Rgb8).unwrap()
+    }
+}
+
+/// One labelled photo of an imglab XML file.
+pub struct Labelled {
+    /// The photo.
+    pub photo: Photo,
+    /// The labelled faces (boxes marked `ignore='1'` left out).
+    pub boxes: Vec<BBox>,
+}
+
+/// The value of `name='…'` or `name="…"` in one XML tag.
+fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
+    for quote in ['\'', '"'] {
+        let key = format!(" {name}={quote}");
+        if let Some(start) = tag.find(&key) {
+            let rest = &tag[start + key.len()..];
+            return rest.find(quote).map(|end| &rest[..end]);
+        }
+    }
+    None
+}
+
+/// Reads dlib's imglab XML minimally: `<image file=…>` and its `<box top left width height>`.
+pub fn read_imglab(xml: &Path) -> Vec<Labelled> {
+    let text = std::fs::read_to_string(xml).unwrap();
+    let dir = xml.parent().unwrap();
+    let mut out: Vec<Labelled> = Vec::new();
+    for tag in text.split('<').map(|t| t.split('>').next().unwrap_or("")) {
+        if tag.starts_with("image ") {
+            let file = attribute(tag, "file").expect("<image> without file");
+            out.push(Labelled {
+                photo: Photo::open(&dir.join(file)),
+                boxes: Vec::new(),
+            });
+        } else if tag.starts_with("box ") && attribute(tag, "ignore") != Some("1") {
+            let num = |n: &str| -> f32 { attribute(tag, n).unwrap().parse().unwrap() };
+            out.last_mut()
+                .expect("<box> outside <image>")
+                .boxes
+                .push(BBox::new(
+                    num("left"),
+                    num("top"),
+                    num("width"),
+                    num("height"),
+                ));
+        }
+    }
+    out
+}
+
+/// How many faces match a label one-to-one at IoU ≥ `min_iou`, best score first.
+pub fn matched(labels: &[BBox], faces: &[Face], min_iou: f32) -> usize {
+    let mut order: Vec<&Face> = faces.iter().collect();
+    order.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let mut taken = vec![false; labels.len()];
+    let mut n = 0;
+    for face in order {
+        let best = labels
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !taken[*i])
+            .map(|(i, l)| (i, iou(l, &face.bbox)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        if let Some((i, v)) = best {
+            if v >= min_iou {
+                taken[i] = true;
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Results of one detector over a labelled set.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Labelled faces.
+    pub labelled: usize,
+    /// Detections.
+    pub detected: usize,
+    /// Detections matched to a label.
+    pub matched: usize,
+    /// Milliseconds per `detect()` call, one per photo.
+    pub millis: Vec<f64>,
+    /// The faces found in each photo, in the set's order.
+    pub faces: Vec<Vec<Face>>,
+}
+
+impl Evaluation {
+    /// Matched / labelled.
+    pub fn recall(&self) -> f64 {
+        self.matched as f64 / self.labelled.max(1) as f64
+    }
+
+    /// Matched / detected.
+    pub fn precision(&self) -> f64 {
+        self.matched as f64 / self.detected.max(1) as f64
+    }
+
+    /// Median milliseconds per photo.
+    pub fn median_ms(&self) -> f64 {
+        let mut v = self.millis.clone();
+        v.sort_by(f64::total_cmp);
+        match v.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => v[n / 2],
+            n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+        }
+    }
+}
+
+/// Runs `detector` on every photo of `set` (`rounds` times, keeping the last results and
+/// every timing) and matches at IoU ≥ 0.5.
+pub fn evaluate(detector: &mut DetectorBox, set: &[Labelled], rounds: usize) -> Evaluation {
+    let mut e = Evaluation::default();
+    for (round, item) in (0..rounds).flat_map(|r| set.iter().map(move |i| (r, i))) {
+        let start = Instant::now();
+        let faces: RVec<Face> = detector
+            .detect(item.photo.view())
+            .into_result()
+            .unwrap_or_else(|err| panic!("{}: {err}", item.photo.path.display()));
+        e.millis.push(start.elapsed().as_secs_f64() * 1000.0);
+        if round + 1 == rounds {
+            e.labelled += item.boxes.len();
+            e.detected += faces.len();
+            e.matched += matched(&item.boxes, &faces, 0.5);
+            e.faces.push(faces.into_vec());
+        }
+    }
+    e
+}
