@@ -48,6 +48,10 @@ pub struct EmbedderOptions {
     pub execution_provider: Provider,
     /// An explicit ONNX Runtime library file.
     pub ort_library: Option<String>,
+    /// Let idle ONNX Runtime workers spin between operators (lower latency on an idle
+    /// machine, slower when the cores are shared).
+    #[serde(default)]
+    pub intra_op_spinning: bool,
 }
 
 fn default_colour() -> String {
@@ -141,6 +145,7 @@ impl Embedder {
                 ort_library: o.ort_library.as_deref(),
                 threads: o.threads,
                 provider: o.execution_provider,
+                spinning: o.intra_op_spinning,
             },
         )?;
         let [input] = session.inputs() else {
@@ -167,15 +172,17 @@ impl Embedder {
             {
                 (*n > 0).then_some(*n as usize)
             }
-            _ => return Err(mismatch(
-                file,
-                format!(
+            _ => {
+                return Err(mismatch(
+                    file,
+                    format!(
                     "input `{}` is {shape:?}, but profile {} needs float32 [N, 3, {size}, {size}]",
                     input.name(),
                     o.profile
                 ),
-                "this model needs a different profile",
-            )),
+                    "this model needs a different profile",
+                ))
+            }
         };
         let input = input.name().to_owned();
         let Some(output) = session.outputs().first() else {

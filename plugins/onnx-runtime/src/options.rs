@@ -40,6 +40,9 @@ pub struct DetectorOptions {
     /// The ONNX Runtime library file; default: `ORT_DYLIB_PATH`, else the newest
     /// `libonnxruntime.so.1.*` that `scripts/setup.sh` unpacked.
     pub ort_library: Option<String>,
+    /// Let idle ONNX Runtime workers spin between operators (lower latency on an idle
+    /// machine, slower when the cores are shared).
+    pub intra_op_spinning: bool,
 }
 
 impl Default for DetectorOptions {
@@ -56,6 +59,7 @@ impl Default for DetectorOptions {
             threads: 2,
             execution_provider: Provider::Cpu,
             ort_library: None,
+            intra_op_spinning: false,
         }
     }
 }
@@ -133,6 +137,7 @@ impl DetectorOptions {
             ort_library: self.ort_library.as_deref(),
             threads: self.threads,
             provider: self.execution_provider,
+            spinning: self.intra_op_spinning,
         }
     }
 }
