@@ -2,7 +2,9 @@
 //! once, so these checks need a process where nothing has loaded it yet. Keep this file
 //! to this one test.
 //!
-//! `FACELAB_OLD_ORT_LIBRARY=/path/libonnxruntime.so.1.20.1` adds the too-old-library check.
+//! The too-old-library check uses `FACELAB_OLD_ORT_LIBRARY` when set, else fetches
+//! `libonnxruntime.so.1.20.1` from the `onnxruntime==1.20.1` wheel on PyPI once (kept in
+//! `target/old-ort/`), as `scripts/setup.sh` does for the real one.
 
 mod common;
 
@@ -45,8 +47,8 @@ fn bad_library_paths_are_clear_errors_and_do_not_stop_a_later_good_load() {
     // A library older than ONNX Runtime 1.31 (api-31): `ort` refuses it, and so do we,
     // with the version in the message. Only when FACELAB_OLD_ORT_LIBRARY names one, for
     // example libonnxruntime.so.1.20.1 from the onnxruntime==1.20.1 wheel.
-    match std::env::var("FACELAB_OLD_ORT_LIBRARY") {
-        Ok(old) => {
+    match old_library() {
+        Some(old) => {
             let e = common::create("scrfd", &[model], &format!("ort_library = \"{old}\""))
                 .map(|_| ())
                 .unwrap_err();
@@ -58,12 +60,58 @@ fn bad_library_paths_are_clear_errors_and_do_not_stop_a_later_good_load() {
             );
             assert!(e.help.contains("bash scripts/setup.sh"), "{e}");
         }
-        Err(_) => {
-            eprintln!("SKIPPED (part): set FACELAB_OLD_ORT_LIBRARY to check a too-old library")
-        }
+        None => eprintln!(
+            "SKIPPED (part): no too-old ONNX Runtime library (pip could not fetch onnxruntime==1.20.1); set FACELAB_OLD_ORT_LIBRARY"
+        ),
     }
 
     // The failed attempts left nothing behind: the installed library now loads.
     let detector = common::create("scrfd", &[model], "");
     assert!(detector.is_ok(), "{}", detector.err().unwrap());
+}
+
+/// An ONNX Runtime library older than 1.31: `FACELAB_OLD_ORT_LIBRARY`, or 1.20.1 taken out
+/// of its PyPI wheel into `target/old-ort/` (fetched once).
+fn old_library() -> Option<String> {
+    if let Ok(p) = std::env::var("FACELAB_OLD_ORT_LIBRARY") {
+        return Some(p);
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/old-ort");
+    let lib = dir.join("libonnxruntime.so.1.20.1");
+    if !lib.is_file() {
+        std::fs::create_dir_all(&dir).ok()?;
+        let fetched = std::process::Command::new("python3")
+            .args([
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.12",
+            ])
+            .args([
+                "--platform",
+                "manylinux_2_28_x86_64",
+                "onnxruntime==1.20.1",
+                "-d",
+            ])
+            .arg(&dir)
+            .status()
+            .ok()?
+            .success();
+        let script = "import glob,sys,zipfile\nw=glob.glob(sys.argv[1]+'/onnxruntime-1.20.1-*.whl')[0]\nz=zipfile.ZipFile(w)\nopen(sys.argv[1]+'/libonnxruntime.so.1.20.1','wb').write(z.read('onnxruntime/capi/libonnxruntime.so.1.20.1'))\n";
+        let extracted = fetched
+            && std::process::Command::new("python3")
+                .args(["-c", script])
+                .arg(&dir)
+                .status()
+                .ok()?
+                .success();
+        if !extracted {
+            return None;
+        }
+    }
+    lib.to_str().map(str::to_owned)
 }
