@@ -345,6 +345,23 @@ mod tests {
         "[detector]\nplugin = \"example\"\nkind = \"whole-image\"\nmodel_files = [\"m.onnx\"]\n";
 
     #[test]
+    fn every_example_config_is_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/examples");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert!(
+                config.recognizer.is_some(),
+                "{} has no [recognizer]",
+                path.display()
+            );
+            n += 1;
+        }
+        assert!(n >= 5);
+    }
+
+    #[test]
     fn the_built_in_default_config_is_valid() {
         let c = Config::parse(EMBEDDED_CONFIG, Path::new("built-in")).unwrap();
         assert_eq!(c.detector.model, "ssd-tf-uint8");
