@@ -13,7 +13,9 @@
 //!   their mean positions inside the box (the ArcFace template scaled to the box), which
 //!   gives a usable but less precise alignment.
 
-use facelab_plugin_api::{BBox, ImageView, Landmarks5, PixelFormat, Point2};
+use facelab_plugin_api::{
+    BBox, ErrorCode, ImageView, Landmarks5, PixelFormat, PluginError, Point2,
+};
 
 /// The ArcFace 5-point template in a 112×112 crop, in [`Landmarks5`] order.
 pub const ARCFACE_112: [[f32; 2]; 5] = [
@@ -125,6 +127,81 @@ pub fn landmarks_from_box(b: &BBox) -> Landmarks5 {
             x: b.x + x / 112.0 * b.width,
             y: b.y + y / 112.0 * b.height,
         }),
+    }
+}
+
+/// What an embedding model declares about its input: profile, channel order, mean and
+/// scale. Both embedder backends validate their options through [`EmbedSpec::parse`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EmbedSpec {
+    /// The alignment profile.
+    pub profile: Profile,
+    /// RGB (true) or BGR channel order.
+    pub rgb: bool,
+    /// Mean subtracted per channel, in the network's channel order.
+    pub mean: [f32; 3],
+    /// Factor applied after subtracting the mean.
+    pub scale: f32,
+}
+
+impl EmbedSpec {
+    /// Validates `[recognizer.options]` values, naming the key that is wrong.
+    pub fn parse(
+        profile: &str,
+        colour: &str,
+        mean: &[f32],
+        scale: f32,
+    ) -> Result<EmbedSpec, PluginError> {
+        let bad = |key: &str, value: String, help: &str| {
+            PluginError::new(
+                ErrorCode::INVALID_CONFIG,
+                format!("recognizer.options.{key} = {value} is not valid"),
+                help,
+            )
+        };
+        let profile = Profile::parse(profile).ok_or_else(|| {
+            bad(
+                "profile",
+                format!("\"{profile}\""),
+                "use arcface-112, openface-96 or facenet-160, as the model's documentation says",
+            )
+        })?;
+        let rgb = match colour {
+            "rgb" => true,
+            "bgr" => false,
+            other => {
+                return Err(bad(
+                    "colour",
+                    format!("\"{other}\""),
+                    "use \"bgr\" or \"rgb\"",
+                ))
+            }
+        };
+        let mean = match mean {
+            [] => [0.0; 3],
+            [m] => [*m; 3],
+            [a, b, c] => [*a, *b, *c],
+            other => {
+                return Err(bad(
+                    "mean",
+                    format!("{other:?}"),
+                    "give one value, or one per channel",
+                ))
+            }
+        };
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(bad(
+                "scale",
+                scale.to_string(),
+                "use a positive factor, e.g. 0.0078125 for 1/128",
+            ));
+        }
+        Ok(EmbedSpec {
+            profile,
+            rgb,
+            mean,
+            scale,
+        })
     }
 }
 

@@ -74,6 +74,14 @@ impl Letterbox {
         BBox::new(a.x, a.y, b.x - a.x, b.y - a.y)
     }
 
+    /// Maps a face (box and landmarks) in network pixels back to photo pixels.
+    pub fn face_to_src(&self, mut f: Face) -> Face {
+        let b = f.bbox;
+        f.bbox = self.box_to_src(b.x, b.y, b.x + b.width, b.y + b.height);
+        f.landmarks = f.landmarks.map(|l| self.landmarks_to_src(&l));
+        f
+    }
+
     /// Maps landmarks in network pixels back to photo pixels.
     pub fn landmarks_to_src(&self, lm: &Landmarks5) -> Landmarks5 {
         Landmarks5 {

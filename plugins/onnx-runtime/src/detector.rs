@@ -400,12 +400,7 @@ impl<F: Family> OrtDetector<F> {
         let faces = self
             .run(&lb)?
             .into_iter()
-            .map(|mut f| {
-                let b = f.bbox;
-                f.bbox = lb.box_to_src(b.x, b.y, b.x + b.width, b.y + b.height);
-                f.landmarks = f.landmarks.map(|l| lb.landmarks_to_src(&l));
-                f
-            })
+            .map(|f| lb.face_to_src(f))
             .collect();
         Ok(self.options.filter().apply(faces, view.width, view.height))
     }

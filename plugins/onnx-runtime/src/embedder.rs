@@ -3,7 +3,7 @@
 //! manifest declares, batched, and embedded.
 
 use abi_stable::std_types::{RResult, RSlice, RVec};
-use facelab_plugin_kit::align::{warp, Profile};
+use facelab_plugin_kit::align::{warp, EmbedSpec, Profile};
 use facelab_plugin_kit::api::{
     CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, LicenceClass, Metric,
     ModelInfo, PluginError, Recognizer,
@@ -102,14 +102,8 @@ impl Embedder {
     /// Loads the `.onnx` in `args` and checks its interface against the declared profile.
     pub fn new(args: &CreateArgs<'_>) -> Result<Self, PluginError> {
         let o: EmbedderOptions = parse_options(args.options_toml.as_str(), "recognizer.options")?;
-        let profile =
-            Profile::parse(&o.profile).ok_or_else(|| {
-                PluginError::new(
-                ErrorCode::INVALID_CONFIG,
-                format!("recognizer.options.profile = \"{}\" is not a known profile", o.profile),
-                "use arcface-112, openface-96 or facenet-160, as the model's documentation says",
-            )
-            })?;
+        let spec = EmbedSpec::parse(&o.profile, &o.colour, &o.mean, o.scale)?;
+        let (profile, rgb, mean) = (spec.profile, spec.rgb, spec.mean);
         if o.landmarks != "box" {
             return Err(PluginError::new(
                 ErrorCode::INVALID_CONFIG,
@@ -120,23 +114,6 @@ impl Embedder {
                 "use the opencv-dnn embedder for landmark106 points, or drop `landmarks`",
             ));
         }
-        let rgb = match o.colour.as_str() {
-            "rgb" => true,
-            "bgr" => false,
-            other => {
-                return Err(PluginError::new(
-                    ErrorCode::INVALID_CONFIG,
-                    format!("recognizer.options.colour = \"{other}\""),
-                    "use \"bgr\" or \"rgb\"",
-                ))
-            }
-        };
-        let mean = match o.mean.as_slice() {
-            [] => [0.0; 3],
-            [m] => [*m; 3],
-            [a, b, c, ..] => [*a, *b, *c],
-            _ => unreachable!("slice patterns above are exhaustive for 0, 1 and 3+ values"),
-        };
         let file = model_file(args.model_files.as_slice(), &[".onnx"], "embedder")?;
         check_readable(file)?;
         let session = open_session(

@@ -269,12 +269,7 @@ impl<F: Family> DnnDetector<F> {
         let faces = self
             .run(&bgr, &lb)?
             .into_iter()
-            .map(|mut f| {
-                let b = f.bbox;
-                f.bbox = lb.box_to_src(b.x, b.y, b.x + b.width, b.y + b.height);
-                f.landmarks = f.landmarks.map(|l| lb.landmarks_to_src(&l));
-                f
-            })
+            .map(|f| lb.face_to_src(f))
             .collect();
         Ok(self.options.filter().apply(faces, view.width, view.height))
     }

@@ -3,7 +3,7 @@
 //! batched into one blob, and embedded.
 
 use abi_stable::std_types::{RResult, RSlice, RVec};
-use facelab_plugin_kit::align::{warp, Profile};
+use facelab_plugin_kit::align::{warp, EmbedSpec, Profile};
 use facelab_plugin_kit::api::{
     CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, Landmarks5, LicenceClass,
     Metric, ModelInfo, PluginError, Point2, Recognizer,
@@ -152,37 +152,14 @@ impl Embedder {
     /// Loads the model in `args` and checks it against the declared profile.
     pub fn new(args: &CreateArgs<'_>) -> Result<Self, PluginError> {
         let o: EmbedderOptions = parse_options(args.options_toml.as_str(), "recognizer.options")?;
-        let profile =
-            Profile::parse(&o.profile).ok_or_else(|| {
-                PluginError::new(
-                ErrorCode::INVALID_CONFIG,
-                format!("recognizer.options.profile = \"{}\" is not a known profile", o.profile),
-                "use arcface-112, openface-96 or facenet-160, as the model's documentation says",
-            )
-            })?;
-        let rgb = match o.colour.as_str() {
-            "rgb" => true,
-            "bgr" => false,
-            other => {
-                return Err(PluginError::new(
-                    ErrorCode::INVALID_CONFIG,
-                    format!("recognizer.options.colour = \"{other}\""),
-                    "use \"bgr\" or \"rgb\"",
-                ))
-            }
-        };
-        let mean = match o.mean.as_slice() {
-            [] => Scalar::all(0.0),
-            [m] => Scalar::all(*m as f64),
-            [a, b, c, ..] => Scalar::new(*a as f64, *b as f64, *c as f64, 0.0),
-            _ => {
-                return Err(PluginError::new(
-                    ErrorCode::INVALID_CONFIG,
-                    "recognizer.options.mean needs 1 or 3 values",
-                    "",
-                ))
-            }
-        };
+        let spec = EmbedSpec::parse(&o.profile, &o.colour, &o.mean, o.scale)?;
+        let (profile, rgb) = (spec.profile, spec.rgb);
+        let mean = Scalar::new(
+            spec.mean[0] as f64,
+            spec.mean[1] as f64,
+            spec.mean[2] as f64,
+            0.0,
+        );
         if o.threads > 0 {
             core::set_num_threads(o.threads as i32)
                 .map_err(|e| cv_error(ErrorCode::OTHER, "set_num_threads", e))?;
