@@ -11,7 +11,6 @@ use facelab_onnx_runtime::root_module;
 use facelab_plugin_kit::api::{
     BBox, CreateArgs, DetectorBox, Face, ImageView, PixelFormat, PluginError,
 };
-use facelab_plugin_kit::geometry::iou;
 
 /// `../shared` beside the repository (or `$FACELAB_SHARED`), when present.
 pub fn shared() -> Option<PathBuf> {
@@ -147,67 +146,22 @@ pub struct Labelled {
     pub boxes: Vec<BBox>,
 }
 
-/// The value of `name='…'` or `name="…"` in one XML tag.
-fn attribute<'a>(tag: &'a str, name: &str) -> Option<&'a str> {
-    for quote in ['\'', '"'] {
-        let key = format!(" {name}={quote}");
-        if let Some(start) = tag.find(&key) {
-            let rest = &tag[start + key.len()..];
-            return rest.find(quote).map(|end| &rest[..end]);
-        }
-    }
-    None
-}
-
-/// Reads dlib's imglab XML minimally: `<image file=…>` and its `<box top left width height>`.
+/// Reads dlib's imglab XML with the host's reader and decodes each photo.
 pub fn read_imglab(xml: &Path) -> Vec<Labelled> {
-    let text = std::fs::read_to_string(xml).unwrap();
-    let dir = xml.parent().unwrap();
-    let mut out: Vec<Labelled> = Vec::new();
-    for tag in text.split('<').map(|t| t.split('>').next().unwrap_or("")) {
-        if tag.starts_with("image ") {
-            let file = attribute(tag, "file").expect("<image> without file");
-            out.push(Labelled {
-                photo: Photo::open(&dir.join(file)),
-                boxes: Vec::new(),
-            });
-        } else if tag.starts_with("box ") && attribute(tag, "ignore") != Some("1") {
-            let num = |n: &str| -> f32 { attribute(tag, n).unwrap().parse().unwrap() };
-            out.last_mut()
-                .expect("<box> outside <image>")
-                .boxes
-                .push(BBox::new(
-                    num("left"),
-                    num("top"),
-                    num("width"),
-                    num("height"),
-                ));
-        }
-    }
-    out
+    facelab::voc::read_imglab(xml)
+        .unwrap()
+        .into_iter()
+        .map(|image| Labelled {
+            photo: Photo::open(&image.path),
+            boxes: image.boxes,
+        })
+        .collect()
 }
 
-/// How many faces match a label one-to-one at IoU ≥ `min_iou`, best score first.
+/// How many faces match a label one-to-one at IoU ≥ `min_iou`, best score first (the
+/// host's matcher).
 pub fn matched(labels: &[BBox], faces: &[Face], min_iou: f32) -> usize {
-    let mut order: Vec<&Face> = faces.iter().collect();
-    order.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let mut taken = vec![false; labels.len()];
-    let mut n = 0;
-    for face in order {
-        let best = labels
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !taken[*i])
-            .map(|(i, l)| (i, iou(l, &face.bbox)))
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((i, v)) = best {
-            if v >= min_iou {
-                taken[i] = true;
-                n += 1;
-            }
-        }
-    }
-    n
+    facelab::voc::match_faces(labels, faces, min_iou).matched
 }
 
 /// Results of one detector over a labelled set.
