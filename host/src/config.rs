@@ -364,7 +364,7 @@ mod tests {
     #[test]
     fn the_built_in_default_config_is_valid() {
         let c = Config::parse(EMBEDDED_CONFIG, Path::new("built-in")).unwrap();
-        assert_eq!(c.detector.model, "ssd-tf-uint8");
+        assert_eq!(c.detector.model, "yunet-2023mar");
     }
 
     #[test]
