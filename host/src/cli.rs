@@ -1047,7 +1047,7 @@ fn eval_wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome>
     let p90 = {
         times.sort_by(f64::total_cmp);
         times
-            .get(((times.len() as f64) * 0.9).ceil() as usize - 1)
+            .get((((times.len() as f64) * 0.9).ceil() as usize).saturating_sub(1))
             .copied()
             .unwrap_or(f64::NAN)
     };
