@@ -158,10 +158,16 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Photo, DecodeError> {
             path: path.to_owned(),
         });
     }
-    let mut reader = ImageReader::open(path)
-        .map_err(io)?
+    // Read once: the JPEG completeness check and the decoder share the bytes.
+    let bytes = std::fs::read(path).map_err(io)?;
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes.as_slice()))
         .with_guessed_format()
         .map_err(io)?;
+    if reader.format().is_none() {
+        if let Ok(by_name) = image::ImageFormat::from_path(path) {
+            reader.set_format(by_name);
+        }
+    }
     let Some(format) = reader.format() else {
         return Err(DecodeError::UnknownFormat {
             path: path.to_owned(),
@@ -190,7 +196,6 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Photo, DecodeError> {
     if format == image::ImageFormat::Jpeg {
         // The JPEG decoder fills a truncated scan with grey and reports success; a library
         // must not store faces from half a photo, so a missing end marker is an error.
-        let bytes = std::fs::read(path).map_err(io)?;
         if !bytes.starts_with(&[0xFF, 0xD8]) {
             return Err(DecodeError::UnknownFormat {
                 path: path.to_owned(),
