@@ -207,6 +207,17 @@ pub enum Outcome {
     SomeFailed,
 }
 
+impl Outcome {
+    /// Success when nothing failed.
+    pub fn from_failures(failed: usize) -> Outcome {
+        if failed == 0 {
+            Outcome::Success
+        } else {
+            Outcome::SomeFailed
+        }
+    }
+}
+
 /// What every command needs: the validated config and the global flags.
 pub struct RunContext {
     /// The config.
@@ -440,11 +451,7 @@ fn plugins(ctx: &RunContext, json: bool) -> anyhow::Result<Outcome> {
     for f in &failures {
         eprintln!("facelab: {f}");
     }
-    Ok(if failures.is_empty() {
-        Outcome::Success
-    } else {
-        Outcome::SomeFailed
-    })
+    Ok(Outcome::from_failures(failures.len()))
 }
 
 /// One photo's result, as printed with `--json`.
@@ -575,18 +582,26 @@ fn progress(n: usize) -> indicatif::ProgressBar {
 }
 
 fn open_detector(ctx: &RunContext) -> anyhow::Result<FaceDetector> {
+    let plugins = load_plugins(&ctx.config)?;
+    open_detector_with(ctx, &plugins, &ctx.store()?)
+}
+
+/// The configured detector from already loaded plugins and manifest, with its notices.
+fn open_detector_with(
+    ctx: &RunContext,
+    plugins: &crate::plugins::PluginSet,
+    store: &ModelStore,
+) -> anyhow::Result<FaceDetector> {
     let config = &ctx.config;
-    let plugins = load_plugins(config)?;
-    let store = ctx.store()?;
     let model = resolve_model(
         config,
         "detector",
         Role::Detector,
         &config.detector,
-        &store,
+        store,
         &FetchBars::default(),
     )?;
-    let detector = FaceDetector::from_config(config, &plugins, &model)?;
+    let detector = FaceDetector::from_config(config, plugins, &model)?;
     for notice in licence_notice(&detector.info, &model)
         .iter()
         .chain(&detector.warnings)
@@ -689,11 +704,7 @@ fn detect(ctx: &RunContext, args: &DetectArgs) -> anyhow::Result<Outcome> {
     if args.json {
         writeln!(stdout.lock(), "{}", serde_json::to_string_pretty(&results)?)?;
     }
-    Ok(if failed == 0 {
-        Outcome::Success
-    } else {
-        Outcome::SomeFailed
-    })
+    Ok(Outcome::from_failures(failed))
 }
 
 /// Median of a non-empty slice (sorted in place).
@@ -768,11 +779,7 @@ fn eval_voc(ctx: &RunContext, args: &EvalVocArgs) -> anyhow::Result<Outcome> {
             times.len()
         )?;
     }
-    Ok(if failed == 0 {
-        Outcome::Success
-    } else {
-        Outcome::SomeFailed
-    })
+    Ok(Outcome::from_failures(failed))
 }
 
 fn human_size(bytes: u64) -> String {
@@ -875,11 +882,7 @@ fn models(ctx: &RunContext, command: ModelsCommand) -> anyhow::Result<Outcome> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             }
-            Ok(if failed == 0 {
-                Outcome::Success
-            } else {
-                Outcome::SomeFailed
-            })
+            Ok(Outcome::from_failures(failed))
         }
         ModelsCommand::Verify { ids, json } => {
             let models: Vec<_> = if ids.is_empty() {
@@ -943,11 +946,7 @@ fn models(ctx: &RunContext, command: ModelsCommand) -> anyhow::Result<Outcome> {
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
             }
-            Ok(if bad == 0 {
-                Outcome::Success
-            } else {
-                Outcome::SomeFailed
-            })
+            Ok(Outcome::from_failures(bad))
         }
         ModelsCommand::Info { id, json } => {
             let m = store.model(&id)?;
@@ -1087,25 +1086,22 @@ fn eval_wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome>
         }
         writeln!(out, "  median {median_ms:.1} ms/photo, p90 {p90:.1} ms")?;
     }
-    Ok(if failed == 0 {
-        Outcome::Success
-    } else {
-        Outcome::SomeFailed
-    })
+    Ok(Outcome::from_failures(failed))
 }
 
 /// Loads the configured detector and recognizer.
 pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceRecognizer)> {
-    let detector = open_detector(ctx)?;
     let config = &ctx.config;
+    // One load of the plugins and the manifest serves both models.
+    let plugins = load_plugins(config)?;
+    let store = ctx.store()?;
+    let detector = open_detector_with(ctx, &plugins, &store)?;
     let section = config.recognizer.as_ref().ok_or_else(|| {
         anyhow::anyhow!(
             "{}: no [recognizer] section (help: add one; config/facelab.toml shows how)",
             config.source.display()
         )
     })?;
-    let plugins = load_plugins(config)?;
-    let store = ctx.store()?;
     let model = resolve_model(
         config,
         "recognizer",
@@ -1217,11 +1213,7 @@ fn embed(ctx: &RunContext, args: &DetectArgs) -> anyhow::Result<Outcome> {
             }))?
         )?;
     }
-    Ok(if failed == 0 {
-        Outcome::Success
-    } else {
-        Outcome::SomeFailed
-    })
+    Ok(Outcome::from_failures(failed))
 }
 
 fn compare(ctx: &RunContext, a: &Path, b: &Path, json: bool) -> anyhow::Result<Outcome> {
