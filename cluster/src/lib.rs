@@ -1,0 +1,1 @@
+//! Clustering of face embeddings (filled in by issue 7).
