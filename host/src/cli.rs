@@ -32,6 +32,10 @@ pub struct Cli {
     /// Model cache folder [default: models.cache_dir, else $XDG_CACHE_HOME/facelab/models].
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Face library database [default: library.path, else
+    /// $XDG_DATA_HOME/facelab/library.sqlite].
+    #[arg(long, global = true, env = "FACELAB_LIBRARY", value_name = "FILE")]
+    pub library: Option<PathBuf>,
     /// Show full error details (for example abi_stable's layout report).
     #[arg(long, short, global = true)]
     pub verbose: bool,
@@ -94,6 +98,9 @@ pub enum Command {
     /// Average precision of the configured detector on WIDER FACE (easy, medium, hard) by
     /// the official rules, with its median time per photo.
     EvalWider(EvalWiderArgs),
+    /// The face library commands.
+    #[command(flatten)]
+    Library(crate::library_cli::LibraryCommand),
 }
 
 /// `facelab models ...`.
@@ -226,10 +233,13 @@ pub struct RunContext {
     pub cache_dir: Option<PathBuf>,
     /// `--verbose`.
     pub verbose: bool,
+    /// `--library`.
+    pub library: Option<PathBuf>,
 }
 
 impl RunContext {
-    fn store(&self) -> anyhow::Result<ModelStore> {
+    /// The model store (manifest, mirror, cache) of the config.
+    pub fn store(&self) -> anyhow::Result<ModelStore> {
         Ok(model_store(&self.config, self.cache_dir.as_deref())?)
     }
 }
@@ -240,6 +250,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         config: Config::load_or_default(cli.config.as_deref())?,
         cache_dir: cli.cache_dir,
         verbose: cli.verbose,
+        library: cli.library,
     };
     match cli.command {
         Command::Plugins(a) => plugins(&ctx, a.json),
@@ -256,6 +267,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             json,
         } => eval_orl(&ctx, &root, &tagged, splits, json),
         Command::EvalLfw { root, json } => eval_lfw(&ctx, &root, json),
+        Command::Library(c) => crate::library_cli::run(&ctx, c),
     }
 }
 
@@ -567,7 +579,8 @@ fn detect_all(
     });
 }
 
-fn progress(n: usize) -> indicatif::ProgressBar {
+/// A progress bar for `n` photos (hidden for fewer than two).
+pub fn progress(n: usize) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(n as u64);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
@@ -1023,6 +1036,7 @@ fn eval_wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome>
         config,
         cache_dir: ctx.cache_dir.clone(),
         verbose: ctx.verbose,
+        library: ctx.library.clone(),
     };
     let mut detector = open_detector(&ctx)?;
     let paths: Vec<PathBuf> = set.images.iter().map(|i| i.path.clone()).collect();
@@ -1092,16 +1106,28 @@ fn eval_wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome>
 /// Loads the configured detector and recognizer.
 pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceRecognizer)> {
     let config = &ctx.config;
+    if config.recognizer.is_none() {
+        anyhow::bail!(
+            "{}: no [recognizer] section (help: add one; config/facelab.toml shows how)",
+            config.source.display()
+        );
+    }
+    let (detector, recognizer) = open_detector_and_recognizer(ctx)?;
+    Ok((detector, recognizer.expect("checked above")))
+}
+
+/// Loads the configured detector and, when the config has one, the recognizer.
+pub fn open_detector_and_recognizer(
+    ctx: &RunContext,
+) -> anyhow::Result<(FaceDetector, Option<FaceRecognizer>)> {
+    let config = &ctx.config;
     // One load of the plugins and the manifest serves both models.
     let plugins = load_plugins(config)?;
     let store = ctx.store()?;
     let detector = open_detector_with(ctx, &plugins, &store)?;
-    let section = config.recognizer.as_ref().ok_or_else(|| {
-        anyhow::anyhow!(
-            "{}: no [recognizer] section (help: add one; config/facelab.toml shows how)",
-            config.source.display()
-        )
-    })?;
+    let Some(section) = config.recognizer.as_ref() else {
+        return Ok((detector, None));
+    };
     let model = resolve_model(
         config,
         "recognizer",
@@ -1117,7 +1143,7 @@ pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceReco
     {
         eprintln!("facelab: {notice}");
     }
-    Ok((detector, recognizer))
+    Ok((detector, Some(recognizer)))
 }
 
 /// The largest face, the one a "compare these two photos" user means.

@@ -74,6 +74,9 @@ pub struct Config {
     /// Robust detection: tiling, close-up padding, rotation retry.
     #[serde(default)]
     pub detection: crate::robust::RobustOptions,
+    /// The face library: where it lives, what a scan takes, how the suggester decides.
+    #[serde(default)]
+    pub library: LibrarySection,
     /// The file this was read from (empty when built in code).
     #[serde(skip)]
     pub source: PathBuf,
@@ -152,6 +155,58 @@ impl Default for ImagesSection {
     }
 }
 
+/// `[library]`: the SQLite face library and what `facelab scan` takes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LibrarySection {
+    /// The database file [default: $XDG_DATA_HOME/facelab/library.sqlite].
+    pub path: Option<PathBuf>,
+    /// Files a scan takes (globs on the path, case-insensitive).
+    pub include: Vec<String>,
+    /// Files and folders a scan skips (globs on the path, case-insensitive).
+    pub exclude: Vec<String>,
+    /// Photos written per transaction.
+    pub batch_size: usize,
+    /// How long a command waits for a library locked by another process, in ms.
+    pub busy_timeout_ms: u64,
+    /// Suggestions whose best and second-best people score closer than this are "unknown".
+    pub suggest_margin: f32,
+}
+
+impl Default for LibrarySection {
+    fn default() -> Self {
+        LibrarySection {
+            path: None,
+            include: [
+                "jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp", "gif", "pgm", "ppm", "pnm",
+            ]
+            .iter()
+            .map(|e| format!("**/*.{e}"))
+            .collect(),
+            exclude: vec!["**/.*/**".into(), "**/@eaDir/**".into(), "**/.*".into()],
+            batch_size: 32,
+            busy_timeout_ms: 10_000,
+            suggest_margin: 0.03,
+        }
+    }
+}
+
+impl LibrarySection {
+    /// The database path: `path`, else `$XDG_DATA_HOME/facelab/library.sqlite`, else
+    /// `~/.local/share/facelab/library.sqlite`.
+    pub fn db_path(&self) -> PathBuf {
+        if let Some(p) = &self.path {
+            return p.clone();
+        }
+        let data = std::env::var_os("XDG_DATA_HOME")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/share")))
+            .unwrap_or_else(|| PathBuf::from("."));
+        data.join("facelab").join("library.sqlite")
+    }
+}
+
 /// The default config, built into the binary and used when no config file is given and
 /// `config/facelab.toml` does not exist in the working folder.
 pub const EMBEDDED_CONFIG: &str = include_str!("../../config/facelab.toml");
@@ -204,6 +259,7 @@ impl Config {
             .chain(config.models.manifest.as_mut())
             .chain(config.models.mirror.as_mut())
             .chain(config.models.cache_dir.as_mut())
+            .chain(config.library.path.as_mut())
         {
             *dir = base.join(&*dir);
         }
@@ -278,6 +334,32 @@ impl Config {
                 "detection.closeup_padding".into(),
                 format!("= {} is out of range", d.closeup_padding),
                 "use a fraction from 0 (off) to 2",
+            ));
+        }
+        let lib = &self.library;
+        for (key, globs) in [("library.include", &lib.include), ("library.exclude", &lib.exclude)] {
+            for g in globs {
+                if let Err(e) = globset::Glob::new(g) {
+                    return Err(self.invalid(
+                        key.into(),
+                        format!("has an invalid glob {g:?}: {}", e.kind()),
+                        "use globs like \"**/*.jpg\" or \"**/Trash/**\"",
+                    ));
+                }
+            }
+        }
+        if lib.batch_size == 0 {
+            return Err(self.invalid(
+                "library.batch_size".into(),
+                "= 0",
+                "use a positive number of photos per transaction, for example 32",
+            ));
+        }
+        if !(0.0..=1.0).contains(&lib.suggest_margin) {
+            return Err(self.invalid(
+                "library.suggest_margin".into(),
+                format!("= {} is out of range", lib.suggest_margin),
+                "use a similarity margin from 0 to 1, for example 0.03",
             ));
         }
         if self.images.max_pixels == 0 {

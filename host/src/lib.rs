@@ -14,6 +14,8 @@ pub mod cli;
 pub mod config;
 pub mod draw;
 pub mod faceeval;
+pub mod library;
+pub mod library_cli;
 pub mod models;
 pub mod photo;
 pub mod pipeline;

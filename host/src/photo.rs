@@ -160,7 +160,22 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Photo, DecodeError> {
     }
     // Read once: the JPEG completeness check and the decoder share the bytes.
     let bytes = std::fs::read(path).map_err(io)?;
-    let mut reader = ImageReader::new(std::io::Cursor::new(bytes.as_slice()))
+    decode_bytes(path, &bytes, max_pixels)
+}
+
+/// Decodes the bytes of the file at `path` (already read, so a caller can also hash them),
+/// with the same checks and orientation as [`decode`].
+pub fn decode_bytes(path: &Path, bytes: &[u8], max_pixels: u64) -> Result<Photo, DecodeError> {
+    let io = |source| DecodeError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if bytes.is_empty() {
+        return Err(DecodeError::Empty {
+            path: path.to_owned(),
+        });
+    }
+    let mut reader = ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
         .map_err(io)?;
     if reader.format().is_none() {
@@ -201,7 +216,7 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Photo, DecodeError> {
                 path: path.to_owned(),
             });
         }
-        if !jpeg_is_complete(&bytes) {
+        if !jpeg_is_complete(bytes) {
             return Err(DecodeError::Corrupt {
                 path: path.to_owned(),
                 format: format_name,

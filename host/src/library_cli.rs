@@ -1,0 +1,600 @@
+//! The face library's commands: `scan`, `people`, `tag`, `untag`, `import-labels`,
+//! `suggest`, `confirm`, `reject`, `faces`, `export`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::cli::{open_detector_and_recognizer, progress, Outcome, RunContext};
+use crate::config::{Config, ModelSection};
+use crate::library::scan::{self, Pipeline, ScanOptions, Summary};
+use crate::library::suggest::{self, Prior};
+use crate::library::{FaceRow, Library};
+
+/// The face library commands.
+#[derive(Debug, Subcommand)]
+pub enum LibraryCommand {
+    /// Scan folders into the face library: new and changed photos are detected and
+    /// embedded, unchanged ones skipped, moved ones followed.
+    Scan(ScanArgs),
+    /// People: list, add, rename, merge.
+    #[command(subcommand)]
+    People(PeopleCommand),
+    /// Name a face (ids from `facelab faces`); the person is added if new.
+    Tag {
+        /// Face id.
+        face: i64,
+        /// Person's name.
+        person: String,
+    },
+    /// Remove a face's name.
+    Untag {
+        /// Face id.
+        face: i64,
+    },
+    /// Name faces from a folder-per-person layout (DIR/<person>/<photo>): scans DIR, then
+    /// confirms the largest face of each photo as its folder's person.
+    ImportLabels {
+        /// The folder of person folders.
+        dir: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Suggest a person (or "unknown") for every face without a name.
+    Suggest {
+        /// Also list the faces whose answer is "unknown".
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accept a suggestion (or name PERSON directly).
+    Confirm {
+        /// Face id.
+        face: i64,
+        /// Person [default: the pending suggestion].
+        person: Option<String>,
+    },
+    /// Decline a suggestion (or PERSON): that pair is never suggested again.
+    Reject {
+        /// Face id.
+        face: i64,
+        /// Person [default: the pending suggestion].
+        person: Option<String>,
+    },
+    /// List faces with their names and suggestions.
+    Faces {
+        /// Only the faces confirmed as this person.
+        #[arg(long)]
+        person: Option<String>,
+        /// Only faces without a name.
+        #[arg(long)]
+        unlabelled: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export every face with its photo, box and names.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        /// Output file [default: standard output].
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// `facelab export --format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON document.
+    Json,
+    /// Comma-separated values with a header line.
+    Csv,
+}
+
+/// `facelab scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Folders to scan (recursively).
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Re-detect every photo, not only those found by another detector.
+    #[arg(long)]
+    pub redetect: bool,
+    /// Retry photos that failed before even if they have not changed.
+    #[arg(long)]
+    pub retry_failed: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `facelab people`.
+#[derive(Debug, Subcommand)]
+pub enum PeopleCommand {
+    /// Everyone, with their number of named faces.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a person.
+    Add {
+        /// Name.
+        name: String,
+    },
+    /// Rename a person; their faces keep the name.
+    Rename {
+        /// Current name.
+        old: String,
+        /// New name.
+        new: String,
+    },
+    /// Move every face of FROM to INTO and remove FROM.
+    Merge {
+        /// The person that goes away.
+        from: String,
+        /// The person that stays.
+        into: String,
+    },
+}
+
+/// The key stored with each face: which detector found it.
+pub fn detector_key(section: &ModelSection) -> String {
+    let model = if section.model.is_empty() {
+        &section.kind
+    } else {
+        &section.model
+    };
+    format!("{}:{}:{model}", section.plugin, section.kind)
+}
+
+/// The key stored with each embedding: the recognizer's model id, plus its landmark model
+/// when one re-derives the alignment points (the vectors differ).
+pub fn model_key(section: &ModelSection) -> String {
+    let model = if section.model.is_empty() {
+        &section.kind
+    } else {
+        &section.model
+    };
+    match &section.landmarks {
+        Some(l) => format!("{model}+{l}"),
+        None => model.clone(),
+    }
+}
+
+/// Opens the library named by `--library`, else the config.
+pub fn open_library(ctx: &RunContext) -> anyhow::Result<Library> {
+    let path = ctx
+        .library
+        .clone()
+        .unwrap_or_else(|| ctx.config.library.db_path());
+    Ok(Library::open(&path, ctx.config.library.busy_timeout_ms)?)
+}
+
+fn scan_options(config: &Config, redetect: bool, retry_failed: bool) -> ScanOptions {
+    ScanOptions {
+        include: config.library.include.clone(),
+        exclude: config.library.exclude.clone(),
+        batch_size: config.library.batch_size,
+        max_pixels: config.images.max_pixels,
+        redetect,
+        retry_failed,
+        threads: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    }
+}
+
+/// Runs a library command.
+pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome> {
+    match command {
+        LibraryCommand::Scan(a) => {
+            let mut lib = open_library(ctx)?;
+            let summary = scan_dirs(ctx, &mut lib, &a.dirs, a.redetect, a.retry_failed)?;
+            print_summary(&lib, &summary, a.json)?;
+            Ok(Outcome::from_failures(summary.failed.len()))
+        }
+        LibraryCommand::People(c) => people(ctx, c),
+        LibraryCommand::Tag { face, person } => {
+            let mut lib = open_library(ctx)?;
+            let added = lib.person(&person)?.is_none();
+            let p = lib.confirm(face, &person, "user")?;
+            if added {
+                eprintln!("facelab: added a new person {:?}", p.name);
+            }
+            println!("face {face} is {}", p.name);
+            Ok(Outcome::Success)
+        }
+        LibraryCommand::Untag { face } => {
+            let mut lib = open_library(ctx)?;
+            match lib.untag(face)? {
+                Some(old) => println!("face {face} is no longer {old}"),
+                None => println!("face {face} had no name"),
+            }
+            Ok(Outcome::Success)
+        }
+        LibraryCommand::ImportLabels { dir, json } => import_labels(ctx, &dir, json),
+        LibraryCommand::Suggest { all, json } => suggest_cmd(ctx, all, json),
+        LibraryCommand::Confirm { face, person } => {
+            let mut lib = open_library(ctx)?;
+            let person = pending_or(&lib, face, person)?;
+            let p = lib.confirm(face, &person, "user")?;
+            println!("face {face} is {}", p.name);
+            Ok(Outcome::Success)
+        }
+        LibraryCommand::Reject { face, person } => {
+            let mut lib = open_library(ctx)?;
+            let person = pending_or(&lib, face, person)?;
+            let p = lib.reject(face, &person)?;
+            println!("face {face} is not {} (never suggested again)", p.name);
+            Ok(Outcome::Success)
+        }
+        LibraryCommand::Faces {
+            person,
+            unlabelled,
+            json,
+        } => {
+            let lib = open_library(ctx)?;
+            let mut faces = lib.faces(person.as_deref())?;
+            if unlabelled {
+                faces.retain(|f| f.person.is_none());
+            }
+            let mut out = std::io::stdout().lock();
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&faces)?)?;
+            } else {
+                for f in &faces {
+                    let name = match (&f.person, &f.suggestion) {
+                        (Some(p), _) => p.clone(),
+                        (None, Some((s, v))) => format!("{s}? ({v:.2})"),
+                        (None, None) => "-".into(),
+                    };
+                    writeln!(
+                        out,
+                        "{}\t{}\t{:.0},{:.0} {:.0}x{:.0}\t{name}",
+                        f.id, f.path, f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3]
+                    )?;
+                }
+            }
+            Ok(Outcome::Success)
+        }
+        LibraryCommand::Export { format, output } => {
+            let lib = open_library(ctx)?;
+            let faces = lib.faces(None)?;
+            let text = match format {
+                ExportFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
+                    "library": lib.path(),
+                    "schema_version": crate::library::SCHEMA_VERSION,
+                    "faces": faces,
+                }))? + "\n",
+                ExportFormat::Csv => csv(&faces),
+            };
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => std::io::stdout().lock().write_all(text.as_bytes())?,
+            }
+            Ok(Outcome::Success)
+        }
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn csv(faces: &[FaceRow]) -> String {
+    let mut out = String::from(
+        "face_id,path,x,y,width,height,score,detector,person,suggestion,suggestion_score,rejected\n",
+    );
+    for f in faces {
+        let (s, sv) = match &f.suggestion {
+            Some((s, v)) => (s.clone(), format!("{v:.4}")),
+            None => (String::new(), String::new()),
+        };
+        out += &format!(
+            "{},{},{:.1},{:.1},{:.1},{:.1},{:.4},{},{},{},{},{}\n",
+            f.id,
+            csv_field(&f.path),
+            f.bbox[0],
+            f.bbox[1],
+            f.bbox[2],
+            f.bbox[3],
+            f.score,
+            csv_field(&f.detector),
+            csv_field(f.person.as_deref().unwrap_or("")),
+            csv_field(&s),
+            sv,
+            csv_field(&f.rejected.join(";")),
+        );
+    }
+    out
+}
+
+fn pending_or(lib: &Library, face: i64, person: Option<String>) -> anyhow::Result<String> {
+    match person {
+        Some(p) => Ok(p),
+        None => lib.suggestion(face)?.map(|(p, _)| p).ok_or_else(|| {
+            anyhow::anyhow!(
+                "face {face} has no pending suggestion (help: run `facelab suggest`, or name the person: `facelab confirm {face} NAME`)"
+            )
+        }),
+    }
+}
+
+/// Scans `dirs` into `lib` with the configured pipeline.
+pub fn scan_dirs(
+    ctx: &RunContext,
+    lib: &mut Library,
+    dirs: &[PathBuf],
+    redetect: bool,
+    retry_failed: bool,
+) -> anyhow::Result<Summary> {
+    let config = &ctx.config;
+    let opts = scan_options(config, redetect, retry_failed);
+    let detector_key = detector_key(&config.detector);
+    let model = config.recognizer.as_ref().map(model_key);
+    let plan = scan::plan(lib, dirs, &opts, &detector_key, model.as_deref())?;
+    for e in &plan.walk_errors {
+        eprintln!("facelab: {e}");
+    }
+    if !plan.walk_errors.is_empty() && plan.items.is_empty() && plan.unchanged == 0 {
+        anyhow::bail!("nothing to scan: no folder could be read");
+    }
+    if plan.items.is_empty() {
+        // Nothing to decode: no model is loaded, so an unchanged rescan stays fast.
+        return Ok(scan::finish_without_work(lib, plan)?);
+    }
+    let (mut detector, mut recognizer) = open_detector_and_recognizer(ctx)?;
+    if recognizer.is_none() {
+        eprintln!(
+            "facelab: no [recognizer] in {}: faces are stored without embeddings, so `suggest` and `cluster` have nothing to compare (help: add a [recognizer]; config/examples/ has some)",
+            config.source.display()
+        );
+    }
+    let mut pipe = Pipeline {
+        detector: &mut detector,
+        detector_key,
+        model: recognizer.as_ref().and(model),
+        recognizer: recognizer.as_mut(),
+    };
+    let bar = progress(plan.items.len());
+    let summary = scan::execute(lib, plan, &mut pipe, &opts, &bar);
+    bar.finish_and_clear();
+    Ok(summary?)
+}
+
+fn print_summary(lib: &Library, s: &Summary, json: bool) -> anyhow::Result<()> {
+    let counts = lib.counts()?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"scan": s, "library": counts}))?
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "scanned {} files in {:.1} s ({:.1} photos/s): {} new, {} changed, {} moved, {} re-detected, {} embedded for the active recognizer, {} unchanged, {} failed, {} missing",
+        s.files,
+        s.seconds,
+        s.photos_per_second,
+        s.new,
+        s.changed + s.touched,
+        s.moved,
+        s.redetected,
+        s.embedded,
+        s.unchanged,
+        s.failed.len(),
+        s.missing + s.vanished_during_scan,
+    )?;
+    writeln!(
+        out,
+        "library {}: {} photos, {} faces, {} embeddings, {} people, {} named faces ({} failed, {} missing photos)",
+        lib.path().display(),
+        counts.images,
+        counts.faces,
+        counts.embeddings,
+        counts.people,
+        counts.confirmed,
+        counts.failed,
+        counts.missing
+    )?;
+    Ok(())
+}
+
+fn people(ctx: &RunContext, command: PeopleCommand) -> anyhow::Result<Outcome> {
+    let mut lib = open_library(ctx)?;
+    match command {
+        PeopleCommand::List { json } => {
+            let people = lib.people()?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&people)?)?;
+            } else {
+                for p in people {
+                    writeln!(out, "{}\t{} faces", p.name, p.faces)?;
+                }
+            }
+        }
+        PeopleCommand::Add { name } => {
+            let p = lib.add_person(&name)?;
+            println!("added {}", p.name);
+        }
+        PeopleCommand::Rename { old, new } => {
+            lib.rename_person(&old, &new)?;
+            println!("renamed {old} to {new}");
+        }
+        PeopleCommand::Merge { from, into } => {
+            let n = lib.merge_people(&from, &into)?;
+            println!("merged {from} into {into} ({n} labels moved)");
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+fn import_labels(ctx: &RunContext, dir: &Path, json: bool) -> anyhow::Result<Outcome> {
+    let mut lib = open_library(ctx)?;
+    let root = std::fs::canonicalize(dir).with_context(|| {
+        format!(
+            "{}: cannot read (help: give a folder with one sub-folder per person)",
+            dir.display()
+        )
+    })?;
+    let summary = scan_dirs(ctx, &mut lib, std::slice::from_ref(&root), false, false)?;
+    let include = scan_options(&ctx.config, false, false);
+    let mut person_dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .with_context(|| format!("cannot list {}", root.display()))?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    person_dirs.sort();
+    let (mut labelled, mut no_face, mut kept, mut not_scanned) = (0usize, 0usize, 0usize, 0usize);
+    let mut people = 0usize;
+    for pdir in &person_dirs {
+        let name = pdir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with('.') {
+            continue;
+        }
+        let plan_files: Vec<PathBuf> = walkdir::WalkDir::new(pdir)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+            .collect();
+        let mut any = false;
+        for file in plan_files {
+            let Some(image) = lib.image_id(&file)? else {
+                if is_image_name(&file, &include) {
+                    not_scanned += 1;
+                }
+                continue;
+            };
+            let faces = lib.image_faces(image)?;
+            let Some((face, _)) = faces.first() else {
+                no_face += 1;
+                continue;
+            };
+            let current = lib.person_of(*face)?;
+            match current {
+                Some(p) if !p.eq_ignore_ascii_case(&name) => {
+                    kept += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            lib.confirm(*face, &name, "import")?;
+            labelled += 1;
+            any = true;
+        }
+        people += usize::from(any);
+    }
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "scan": summary, "labelled": labelled, "people": people, "no_face": no_face,
+                "kept_other_name": kept, "failed": summary.failed.len(),
+            }))?
+        )?;
+    } else {
+        writeln!(
+            out,
+            "named {labelled} faces of {people} people; {no_face} photos had no face, {kept} faces kept the different name they already had, {} photos failed",
+            summary.failed.len() + not_scanned
+        )?;
+    }
+    Ok(Outcome::from_failures(summary.failed.len()))
+}
+
+fn is_image_name(path: &Path, opts: &ScanOptions) -> bool {
+    let name = path.to_string_lossy().to_lowercase();
+    opts.include.iter().any(|g| {
+        g.rsplit_once("*.")
+            .is_some_and(|(_, ext)| name.ends_with(&format!(".{ext}")))
+    })
+}
+
+fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcome> {
+    let section = ctx.config.recognizer.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: no [recognizer] section: suggestions compare embeddings (help: add a [recognizer] and run `facelab scan` again)",
+            ctx.config.source.display()
+        )
+    })?;
+    let model = model_key(section);
+    let prior = ctx
+        .store()
+        .ok()
+        .and_then(|s| s.manifest.get(&section.model).and_then(|m| m.threshold))
+        .map(|t| Prior {
+            default: t.default,
+            min: t.min,
+            max: t.max,
+        });
+    let mut lib = open_library(ctx)?;
+    let (suggestions, threshold) =
+        suggest::suggest(&mut lib, &model, prior, ctx.config.library.suggest_margin)?;
+    let named = suggestions.iter().filter(|s| s.person.is_some()).count();
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "model": model, "threshold": threshold, "suggestions": suggestions,
+            }))?
+        )?;
+        return Ok(Outcome::Success);
+    }
+    for s in &suggestions {
+        match &s.person {
+            Some(p) => writeln!(out, "{}\t{}\t{p}\t{:.3}", s.face, s.path, s.score)?,
+            None if all => writeln!(
+                out,
+                "{}\t{}\tunknown\t{:.3}\t{}",
+                s.face,
+                s.path,
+                s.score,
+                s.reason.as_deref().unwrap_or("")
+            )?,
+            None => {}
+        }
+    }
+    eprintln!(
+        "facelab: {named} of {} faces without a name have a suggestion, {} are unknown; threshold {:.3} ({}{})",
+        suggestions.len(),
+        suggestions.len() - named,
+        threshold.value,
+        threshold.source,
+        if threshold.source == "calibrated" {
+            format!(
+                " on {} own-person and {} other-person scores of your named faces",
+                threshold.genuine, threshold.impostor
+            )
+        } else {
+            String::new()
+        }
+    );
+    Ok(Outcome::Success)
+}
