@@ -337,7 +337,10 @@ impl Config {
             ));
         }
         let lib = &self.library;
-        for (key, globs) in [("library.include", &lib.include), ("library.exclude", &lib.exclude)] {
+        for (key, globs) in [
+            ("library.include", &lib.include),
+            ("library.exclude", &lib.exclude),
+        ] {
             for g in globs {
                 if let Err(e) = globset::Glob::new(g) {
                     return Err(self.invalid(

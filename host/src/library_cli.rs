@@ -269,11 +269,13 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             let lib = open_library(ctx)?;
             let faces = lib.faces(None)?;
             let text = match format {
-                ExportFormat::Json => serde_json::to_string_pretty(&serde_json::json!({
-                    "library": lib.path(),
-                    "schema_version": crate::library::SCHEMA_VERSION,
-                    "faces": faces,
-                }))? + "\n",
+                ExportFormat::Json => {
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "library": lib.path(),
+                        "schema_version": crate::library::SCHEMA_VERSION,
+                        "faces": faces,
+                    }))? + "\n"
+                }
                 ExportFormat::Csv => csv(&faces),
             };
             match output {

@@ -5,11 +5,10 @@
 //! Names attach to faces, never to embeddings, so a recognizer switch only adds embeddings,
 //! and a detector switch matches new boxes to old faces by IoU and keeps their ids.
 
-pub mod schema;
 pub mod scan;
+pub mod schema;
 pub mod search;
 pub mod suggest;
-
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -146,9 +145,9 @@ impl Library {
             .busy_timeout(Duration::from_millis(busy_timeout_ms))
             .map_err(|e| lib.err(e))?;
         // journal_mode needs the lock briefly; a locked database reports busy here.
-        let setup = lib.conn.query_row("PRAGMA journal_mode = WAL", [], |r| {
-            r.get::<_, String>(0)
-        });
+        let setup = lib
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
         if let Err(e) = setup {
             return Err(match e {
                 rusqlite::Error::SqliteFailure(f, _)
@@ -221,7 +220,10 @@ impl Library {
 
     /// The person called `name` (ignoring case).
     pub fn person(&self, name: &str) -> Result<Option<Person>> {
-        Ok(self.people()?.into_iter().find(|p| p.name.eq_ignore_ascii_case(name.trim())))
+        Ok(self
+            .people()?
+            .into_iter()
+            .find(|p| p.name.eq_ignore_ascii_case(name.trim())))
     }
 
     fn person_or_err(&self, name: &str) -> Result<Person> {
@@ -270,8 +272,11 @@ impl Library {
             }
         }
         self.write(|tx| {
-            tx.execute("UPDATE people SET name = ?1 WHERE id = ?2", params![new, p.id])
-                .map(|_| ())
+            tx.execute(
+                "UPDATE people SET name = ?1 WHERE id = ?2",
+                params![new, p.id],
+            )
+            .map(|_| ())
         })
     }
 
@@ -286,15 +291,32 @@ impl Library {
             )));
         }
         self.write(|tx| {
-            let moved = tx.execute(
-                "INSERT INTO labels(face_id, person_id, state, score, source, at)
-                 SELECT face_id, ?2, state, score, source, at FROM labels WHERE person_id = ?1 AND true
-                 ON CONFLICT(face_id, person_id) DO UPDATE SET
-                   state = CASE WHEN 'confirmed' IN (labels.state, excluded.state) THEN 'confirmed'
-                                WHEN 'rejected' IN (labels.state, excluded.state) THEN 'rejected'
-                                ELSE labels.state END",
+            // Labels of faces that `into` has no label for move over as they are.
+            let mut moved = tx.execute(
+                "UPDATE labels SET person_id = ?2 WHERE person_id = ?1
+                 AND NOT EXISTS (SELECT 1 FROM labels l2 WHERE l2.face_id = labels.face_id AND l2.person_id = ?2)",
                 params![a.id, b.id],
             )?;
+            // Faces labelled for both: confirmed beats rejected beats suggested.
+            let both: Vec<(i64, String)> = tx
+                .prepare("SELECT face_id, state FROM labels WHERE person_id = ?1")?
+                .query_map([a.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for (face, state) in both {
+                tx.execute(
+                    "DELETE FROM labels WHERE face_id = ?1 AND person_id = ?2",
+                    params![face, a.id],
+                )?;
+                tx.execute(
+                    "UPDATE labels SET state = CASE
+                       WHEN 'confirmed' IN (state, ?3) THEN 'confirmed'
+                       WHEN 'rejected' IN (state, ?3) THEN 'rejected'
+                       ELSE state END
+                     WHERE face_id = ?1 AND person_id = ?2",
+                    params![face, b.id, state],
+                )?;
+                moved += 1;
+            }
             tx.execute("DELETE FROM people WHERE id = ?1", params![a.id])?;
             Ok(moved as i64)
         })
@@ -549,4 +571,3 @@ pub fn from_blob(blob: &[u8]) -> Vec<f32> {
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
 }
-

@@ -230,7 +230,10 @@ pub fn plan(
             let entry = match entry {
                 Ok(e) => e,
                 Err(e) => {
-                    let at = e.path().map(|p| p.display().to_string()).unwrap_or_default();
+                    let at = e
+                        .path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default();
                     out.walk_errors.push(format!(
                         "{at}: cannot read: {e} (help: check permissions; the rest of the scan goes on)"
                     ));
@@ -247,7 +250,8 @@ pub fn plan(
             let meta = match entry.metadata() {
                 Ok(m) => m,
                 Err(e) => {
-                    out.walk_errors.push(format!("{}: cannot stat: {e}", entry.path().display()));
+                    out.walk_errors
+                        .push(format!("{}: cannot stat: {e}", entry.path().display()));
                     continue;
                 }
             };
@@ -267,21 +271,26 @@ pub fn plan(
             };
             match known.get(&key) {
                 None => out.items.push(item(Work::New, None, None)),
-                Some(k) if k.size != size as i64 || k.mtime_ns != mtime || k.status == "missing" => {
-                    out.items.push(item(Work::Changed, Some(k.id), k.hash.clone()))
+                Some(k)
+                    if k.size != size as i64 || k.mtime_ns != mtime || k.status == "missing" =>
+                {
+                    out.items
+                        .push(item(Work::Changed, Some(k.id), k.hash.clone()))
                 }
                 Some(k) if k.status == "failed" => {
                     if opts.retry_failed {
-                        out.items.push(item(Work::Retry, Some(k.id), k.hash.clone()))
+                        out.items
+                            .push(item(Work::Retry, Some(k.id), k.hash.clone()))
                     } else {
                         out.unchanged += 1
                     }
                 }
-                Some(k) if opts.redetect || k.detector.as_deref() != Some(detector) => {
-                    out.items.push(item(Work::Redetect, Some(k.id), k.hash.clone()))
-                }
+                Some(k) if opts.redetect || k.detector.as_deref() != Some(detector) => out
+                    .items
+                    .push(item(Work::Redetect, Some(k.id), k.hash.clone())),
                 Some(k) if lacking.contains(&k.id) => {
-                    out.items.push(item(Work::Embed, Some(k.id), k.hash.clone()))
+                    out.items
+                        .push(item(Work::Embed, Some(k.id), k.hash.clone()))
                 }
                 Some(_) => out.unchanged += 1,
             }
@@ -304,10 +313,7 @@ enum Read {
     /// The file is gone.
     Vanished,
     /// Unreadable or undecodable.
-    Failed {
-        hash: Option<String>,
-        error: String,
-    },
+    Failed { hash: Option<String>, error: String },
     /// Size/mtime changed, content did not.
     Same { hash: String },
     /// Decoded.
@@ -565,7 +571,9 @@ pub fn execute(
                     let mut id = item.id;
                     let mut work = item.work.clone();
                     if id.is_none() {
-                        if let Some((old, _)) = movable.get(&hash).filter(|(o, _)| !moved_from.contains(o)) {
+                        if let Some((old, _)) =
+                            movable.get(&hash).filter(|(o, _)| !moved_from.contains(o))
+                        {
                             moved_from.insert(*old);
                             id = Some(*old);
                             summary.moved += 1;
@@ -793,8 +801,18 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<usize> {
                    detector = COALESCE(?11, detector), scanned_at = ?12
                  WHERE id = ?1",
                 params![
-                    id, w.path, w.size as i64, w.mtime_ns, w.hash, width, height, orientation,
-                    w.status, w.error, w.detector, t
+                    id,
+                    w.path,
+                    w.size as i64,
+                    w.mtime_ns,
+                    w.hash,
+                    width,
+                    height,
+                    orientation,
+                    w.status,
+                    w.error,
+                    w.detector,
+                    t
                 ],
             )?;
             id
@@ -812,7 +830,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<usize> {
                     w.error, w.detector, t
                 ],
             )?;
-            tx.query_row("SELECT id FROM images WHERE path = ?1", [&w.path], |r| r.get(0))?
+            tx.query_row("SELECT id FROM images WHERE path = ?1", [&w.path], |r| {
+                r.get(0)
+            })?
         }
     };
     for face in &w.delete {
@@ -835,8 +855,15 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<usize> {
             "INSERT INTO faces(image_id, x, y, w, h, landmarks, score, detector, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
-                id, f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height, landmarks_blob(f), f.score,
-                w.detector, t
+                id,
+                f.bbox.x,
+                f.bbox.y,
+                f.bbox.width,
+                f.bbox.height,
+                landmarks_blob(f),
+                f.score,
+                w.detector,
+                t
             ],
         )?;
         new_ids.push(tx.last_insert_rowid());

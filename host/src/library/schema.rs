@@ -100,22 +100,27 @@ fn version(lib: &Library) -> Result<i64> {
         if tables > 0 || (app != 0 && app != APPLICATION_ID) {
             return Err(LibraryError::Foreign {
                 path: lib.path().to_owned(),
-                reason: format!("an SQLite database with {tables} other objects and no facelab meta table"),
+                reason: format!(
+                    "an SQLite database with {tables} other objects and no facelab meta table"
+                ),
             });
         }
         return Ok(0);
     }
     let v: Option<String> = lib
         .conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| {
-            r.get(0)
-        })
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(|e| lib.err(e))?;
-    v.and_then(|v| v.parse().ok()).ok_or_else(|| LibraryError::Foreign {
-        path: lib.path().to_owned(),
-        reason: "its meta table has no schema_version".into(),
-    })
+    v.and_then(|v| v.parse().ok())
+        .ok_or_else(|| LibraryError::Foreign {
+            path: lib.path().to_owned(),
+            reason: "its meta table has no schema_version".into(),
+        })
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`], one transaction per step.

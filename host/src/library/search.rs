@@ -93,7 +93,9 @@ pub fn norm(v: &[f32]) -> f32 {
 /// `v` scaled to unit length (unchanged when zero).
 pub fn normalized(v: &[f32]) -> Vec<f32> {
     let n = norm(v);
-    v.iter().map(|x| if n > 0.0 { x / n } else { 0.0 }).collect()
+    v.iter()
+        .map(|x| if n > 0.0 { x / n } else { 0.0 })
+        .collect()
 }
 
 /// Dot product of two equal-length slices.

@@ -111,8 +111,14 @@ fn kmeans_prototypes(rows: &[&[f32]], dim: usize) -> Vec<Vec<f32>> {
     while centres.len() < k {
         let far = (0..n)
             .min_by(|&a, &b| {
-                let sa = centres.iter().map(|c| dot(rows[a], c)).fold(f32::MIN, f32::max);
-                let sb = centres.iter().map(|c| dot(rows[b], c)).fold(f32::MIN, f32::max);
+                let sa = centres
+                    .iter()
+                    .map(|c| dot(rows[a], c))
+                    .fold(f32::MIN, f32::max);
+                let sb = centres
+                    .iter()
+                    .map(|c| dot(rows[b], c))
+                    .fold(f32::MIN, f32::max);
                 sa.total_cmp(&sb)
             })
             .unwrap_or(0);
@@ -162,7 +168,11 @@ impl Gallery {
         let protos: Vec<(usize, Vec<f32>)> = by_person
             .iter()
             .enumerate()
-            .flat_map(|(p, rows)| kmeans_prototypes(rows, dim).into_iter().map(move |c| (p, c)))
+            .flat_map(|(p, rows)| {
+                kmeans_prototypes(rows, dim)
+                    .into_iter()
+                    .map(move |c| (p, c))
+            })
             .collect();
         for (p, c) in protos {
             prototypes.push(p as i64, &c);
@@ -412,8 +422,10 @@ pub fn suggest(
             impostor: impostor.len(),
         },
     };
-    let rows: Vec<(i64, usize, &[f32])> =
-        confirmed.iter().map(|(f, p, v)| (*f, *p, v.as_slice())).collect();
+    let rows: Vec<(i64, usize, &[f32])> = confirmed
+        .iter()
+        .map(|(f, p, v)| (*f, *p, v.as_slice()))
+        .collect();
     let gallery = Gallery::new(names.clone(), dim.max(1), &rows);
     let decide = |chunk: &[(i64, String, Vec<f32>)]| -> Vec<Suggestion> {
         let mut sims = Vec::new();
@@ -439,9 +451,14 @@ pub fn suggest(
                     reason: None,
                 };
                 match best {
-                    None => s.reason = Some("no people with confirmed faces to compare with".into()),
+                    None => {
+                        s.reason = Some("no people with confirmed faces to compare with".into())
+                    }
                     Some((_, b)) if b < threshold.value => {
-                        s.reason = Some(format!("best score {b:.3} is below the threshold {:.3}", threshold.value))
+                        s.reason = Some(format!(
+                            "best score {b:.3} is below the threshold {:.3}",
+                            threshold.value
+                        ))
                     }
                     Some((_, b)) if second.is_some_and(|(_, v)| b - v < margin) => {
                         s.reason = Some(format!(

@@ -157,3 +157,43 @@ pub fn write_png(path: &Path, width: u32, height: u32) {
     .save(path)
     .unwrap();
 }
+
+/// A valid PNG header declaring 50,000 x 50,000 pixels: a decompression bomb.
+pub fn bomb_png() -> Vec<u8> {
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        c.extend_from_slice(kind);
+        c.extend_from_slice(data);
+        c.extend_from_slice(&crc32(&[kind, data].concat()).to_be_bytes());
+        c
+    };
+    let mut ihdr = 50_000u32.to_be_bytes().to_vec();
+    ihdr.extend_from_slice(&50_000u32.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &ihdr));
+    // One zlib stored block holding a single filter byte: enough for the header to parse.
+    png.extend(chunk(
+        b"IDAT",
+        &[
+            0x78, 0x01, 0x01, 0x01, 0x00, 0xFE, 0xFF, 0x00, 0x00, 0x01, 0x00, 0x01,
+        ],
+    ));
+    png.extend(chunk(b"IEND", b""));
+    png
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in data {
+        crc ^= b as u32;
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    !crc
+}
