@@ -98,6 +98,8 @@ pub enum Command {
     /// Average precision of the configured detector on WIDER FACE (easy, medium, hard) by
     /// the official rules, with its median time per photo.
     EvalWider(EvalWiderArgs),
+    /// Compare pipelines on ORL, LFW, WIDER FACE, clustering and speed; write a report.
+    Bench(crate::bench::BenchArgs),
     /// The face library commands.
     #[command(flatten)]
     Library(crate::library_cli::LibraryCommand),
@@ -267,6 +269,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             json,
         } => eval_orl(&ctx, &root, &tagged, splits, json),
         Command::EvalLfw { root, json } => eval_lfw(&ctx, &root, json),
+        Command::Bench(a) => crate::bench::run(&ctx, &a),
         Command::Library(c) => crate::library_cli::run(&ctx, c),
     }
 }

@@ -10,6 +10,7 @@
 //! accuracy against labelled boxes.
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod draw;

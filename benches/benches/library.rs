@@ -1,0 +1,108 @@
+//! The face library's speed targets (issue 6):
+//! - `library/rescan-unchanged-10k`: a rescan of an unchanged library of 10,000 photos
+//!   (generated 32×32 greyscale PGMs, first scanned with the example plugin), target ≤ 2 s;
+//! - `library/identify-100k`: one face against 100,000 stored 128-D embeddings, exact
+//!   search with the SIMD dot product, target ≤ 5 ms median;
+//! - `library/identify-1m`: the same at 1,000,000, to judge whether an approximate index
+//!   would be worth it.
+//!
+//! `cargo bench -p facelab-benches --bench library`
+
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use facelab::cli::RunContext;
+use facelab::config::Config;
+use facelab::library::search::Matrix;
+
+/// A deterministic pseudo-random stream (SplitMix64).
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+    }
+}
+
+fn write_photos(dir: &Path, n: usize) {
+    let mut rng = Rng(7);
+    for i in 0..n {
+        let sub = dir.join(format!("{:03}", i / 100));
+        std::fs::create_dir_all(&sub).unwrap();
+        let mut pgm = b"P5\n32 32\n255\n".to_vec();
+        pgm.extend((0..32 * 32).map(|_| (rng.next() & 0xFF) as u8));
+        std::fs::write(sub.join(format!("{i:05}.pgm")), pgm).unwrap();
+    }
+}
+
+fn rescan(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    write_photos(&photos, 10_000);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = format!(
+        "[detector]\nplugin = \"example\"\nkind = \"whole-image\"\n[recognizer]\nplugin = \"example\"\nkind = \"pixels\"\n[library]\npath = \"{}\"\nbatch_size = 500\n",
+        dir.path().join("library.sqlite").display()
+    );
+    let ctx = RunContext {
+        config: Config::parse(&text, &root.join("bench.toml")).expect("valid bench config"),
+        cache_dir: None,
+        verbose: false,
+        library: None,
+    };
+    let mut lib = facelab::library_cli::open_library(&ctx).unwrap();
+    let first = facelab::library_cli::scan_dirs(&ctx, &mut lib, &[photos.clone()], false, false)
+        .unwrap();
+    assert_eq!(first.new, 10_000);
+    let mut group = c.benchmark_group("library");
+    group.sample_size(10);
+    group.bench_function("rescan-unchanged-10k", |b| {
+        b.iter(|| {
+            // A whole `facelab scan` minus process start: open, walk, compare, finish.
+            let mut lib = facelab::library_cli::open_library(&ctx).unwrap();
+            let s = facelab::library_cli::scan_dirs(&ctx, &mut lib, &[photos.clone()], false, false)
+                .unwrap();
+            assert_eq!(s.unchanged, 10_000);
+        })
+    });
+    group.finish();
+    drop(lib);
+}
+
+fn matrix(n: usize, dim: usize, seed: u64) -> Matrix {
+    let mut rng = Rng(seed);
+    let mut m = Matrix::new(dim);
+    let mut v = vec![0.0f32; dim];
+    for i in 0..n {
+        v.iter_mut().for_each(|x| *x = rng.unit());
+        m.push(i as i64, &v);
+    }
+    m
+}
+
+fn identify(c: &mut Criterion) {
+    let mut group = c.benchmark_group("library");
+    for (name, n) in [("identify-100k", 100_000usize), ("identify-1m", 1_000_000)] {
+        let m = matrix(n, 128, 11);
+        let queries = matrix(64, 128, 13);
+        let mut i = 0;
+        group.sample_size(if n > 100_000 { 10 } else { 50 });
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let q = queries.row(i % queries.len());
+                i += 1;
+                m.top_k(q, 10)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, rescan, identify);
+criterion_main!(benches);
