@@ -57,8 +57,14 @@ fn rescan(c: &mut Criterion) {
         library: None,
     };
     let mut lib = facelab::library_cli::open_library(&ctx).unwrap();
-    let first = facelab::library_cli::scan_dirs(&ctx, &mut lib, &[photos.clone()], false, false)
-        .unwrap();
+    let first = facelab::library_cli::scan_dirs(
+        &ctx,
+        &mut lib,
+        std::slice::from_ref(&photos),
+        false,
+        false,
+    )
+    .unwrap();
     assert_eq!(first.new, 10_000);
     let mut group = c.benchmark_group("library");
     group.sample_size(10);
@@ -66,8 +72,14 @@ fn rescan(c: &mut Criterion) {
         b.iter(|| {
             // A whole `facelab scan` minus process start: open, walk, compare, finish.
             let mut lib = facelab::library_cli::open_library(&ctx).unwrap();
-            let s = facelab::library_cli::scan_dirs(&ctx, &mut lib, &[photos.clone()], false, false)
-                .unwrap();
+            let s = facelab::library_cli::scan_dirs(
+                &ctx,
+                &mut lib,
+                std::slice::from_ref(&photos),
+                false,
+                false,
+            )
+            .unwrap();
             assert_eq!(s.unchanged, 10_000);
         })
     });

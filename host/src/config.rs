@@ -74,6 +74,9 @@ pub struct Config {
     /// Robust detection: tiling, close-up padding, rotation retry.
     #[serde(default)]
     pub detection: crate::robust::RobustOptions,
+    /// How `facelab cluster` groups unknown faces.
+    #[serde(default)]
+    pub cluster: crate::library::algo::Algorithm,
     /// The face library: where it lives, what a scan takes, how the suggester decides.
     #[serde(default)]
     pub library: LibrarySection,

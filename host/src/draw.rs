@@ -45,3 +45,39 @@ pub fn draw_faces(img: &mut RgbImage, faces: &[Face]) {
         }
     }
 }
+
+/// A square crop of `bbox` (grown by a fifth on each side, clamped to the photo), scaled to
+/// `side` pixels, for contact sheets.
+pub fn face_tile(img: &RgbImage, bbox: &facelab_plugin_api::BBox, side: u32) -> RgbImage {
+    let cx = bbox.x + bbox.width / 2.0;
+    let cy = bbox.y + bbox.height / 2.0;
+    let half = (bbox.width.max(bbox.height) * 0.7).max(1.0);
+    let x0 = (cx - half).max(0.0) as u32;
+    let y0 = (cy - half).max(0.0) as u32;
+    let x1 = ((cx + half) as u32).min(img.width()).max(x0 + 1);
+    let y1 = ((cy + half) as u32).min(img.height()).max(y0 + 1);
+    let crop = image::imageops::crop_imm(img, x0, y0, x1 - x0, y1 - y0).to_image();
+    image::imageops::resize(&crop, side, side, image::imageops::FilterType::Triangle)
+}
+
+/// Tiles on a grid of `columns`, with a 2-pixel grey gutter.
+pub fn contact_sheet(tiles: &[RgbImage], columns: u32, side: u32) -> RgbImage {
+    let columns = columns.max(1);
+    let rows = (tiles.len() as u32).div_ceil(columns).max(1);
+    let gap = 2;
+    let mut sheet = RgbImage::from_pixel(
+        columns * (side + gap) + gap,
+        rows * (side + gap) + gap,
+        Rgb([60, 60, 60]),
+    );
+    for (i, t) in tiles.iter().enumerate() {
+        let (c, r) = (i as u32 % columns, i as u32 / columns);
+        image::imageops::replace(
+            &mut sheet,
+            t,
+            (gap + c * (side + gap)) as i64,
+            (gap + r * (side + gap)) as i64,
+        );
+    }
+    sheet
+}

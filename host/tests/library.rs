@@ -317,8 +317,14 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
     let det_key = facelab::library_cli::detector_key(&ctx.config.detector);
     let model = facelab::library_cli::model_key(ctx.config.recognizer.as_ref().unwrap());
     // The walk sees six photos; one is deleted before it is read.
-    let plan = facelab::library::scan::plan(&lib, &[photos.clone()], &opts, &det_key, Some(&model))
-        .unwrap();
+    let plan = facelab::library::scan::plan(
+        &lib,
+        std::slice::from_ref(&photos),
+        &opts,
+        &det_key,
+        Some(&model),
+    )
+    .unwrap();
     assert_eq!(plan.items.len(), 6);
     std::fs::remove_file(photos.join("s2/2.pgm")).unwrap();
     let (mut detector, mut recognizer) = facelab::cli::open_detector_and_recognizer(&ctx).unwrap();

@@ -73,6 +73,19 @@ const MIGRATIONS: &[&str] = &[
        PRIMARY KEY (face_id, cluster_id)
      ) WITHOUT ROWID;
      CREATE INDEX cluster_members_cluster ON cluster_members(cluster_id);",
+    // 1 → 2: clustering of unknown faces. Cluster ids come from a counter, so an id is
+    // never reused for another group; user splits are cannot-link pairs.
+    "ALTER TABLE clusters ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+     INSERT INTO meta(key, value) VALUES ('next_cluster_id', (SELECT coalesce(max(id), 0) + 1 FROM clusters));
+     CREATE TABLE cannot_link(
+       a INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+       b INTEGER NOT NULL REFERENCES faces(id) ON DELETE CASCADE,
+       source TEXT NOT NULL,
+       at INTEGER NOT NULL,
+       PRIMARY KEY (a, b),
+       CHECK (a < b)
+     ) WITHOUT ROWID;
+     CREATE INDEX clusters_model ON clusters(model_id);",
 ];
 
 /// The schema version this program writes.
@@ -159,4 +172,52 @@ pub(super) fn migrate(lib: &mut Library) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_library_is_migrated_step_by_step_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        {
+            // A library as the first release wrote it.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('schema_version', '1');
+                 INSERT INTO people(name, created_at) VALUES ('Ada', 0);
+                 INSERT INTO clusters(id, model_id, created_at) VALUES (7, 'm', 0);",
+            )
+            .unwrap();
+        }
+        let lib = Library::open(&path, 1000).unwrap();
+        assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
+        let name: String = lib
+            .conn
+            .query_row("SELECT name FROM people", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(name, "Ada");
+        // Cluster ids continue after the highest one ever used.
+        let next: String = lib
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'next_cluster_id'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(next, "8");
+        let app: i64 = lib
+            .conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(app, APPLICATION_ID);
+        drop(lib);
+        // Opening again is a no-op.
+        let lib = Library::open(&path, 1000).unwrap();
+        assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
+    }
 }

@@ -255,8 +255,8 @@ pub fn separating_threshold(genuine: &[f32], impostor: &[f32]) -> Option<f32> {
     // Threshold below all[i]: genuine errors = genuine before i, impostor errors = impostor from i.
     let mut errors = impostor.len();
     let (mut best, mut best_at) = (errors, vec![0usize]);
-    for i in 0..all.len() {
-        if all[i].1 {
+    for (i, &(_, is_genuine)) in all.iter().enumerate() {
+        if is_genuine {
             errors += 1;
         } else {
             errors -= 1;
@@ -328,14 +328,69 @@ pub fn calibrate(
     (genuine, impostor)
 }
 
-/// Suggestions for every face with an embedding of `model` and no confirmed person; the
-/// result is stored as `suggested` labels (replacing earlier ones) and returned.
-pub fn suggest(
-    lib: &mut Library,
-    model: &str,
-    prior: Option<Prior>,
-    margin: f32,
-) -> Result<(Vec<Suggestion>, ThresholdUsed)> {
+/// Faces of one model, split into named (gallery) and unnamed, with the rejections.
+pub struct Known {
+    /// Person names; index = person index.
+    pub names: Vec<String>,
+    /// Database person id → person index.
+    pub person_index: HashMap<i64, usize>,
+    /// Named faces: (face id, person index, vector).
+    pub confirmed: Vec<(i64, usize, Vec<f32>)>,
+    /// Faces without a name: (face id, photo path, vector).
+    pub unlabelled: Vec<(i64, String, Vec<f32>)>,
+    /// (face id, person index) pairs the user rejected.
+    pub rejected: HashSet<(i64, usize)>,
+    /// Embedding dimension (0 when there are none).
+    pub dim: usize,
+}
+
+impl Known {
+    /// The gallery of named faces.
+    pub fn gallery(&self) -> Gallery {
+        let rows: Vec<(i64, usize, &[f32])> = self
+            .confirmed
+            .iter()
+            .map(|(f, p, v)| (*f, *p, v.as_slice()))
+            .collect();
+        Gallery::new(self.names.clone(), self.dim.max(1), &rows)
+    }
+
+    /// The threshold: calibrated on the named faces when there are enough, else `prior`.
+    pub fn threshold(&self, prior: Option<Prior>) -> ThresholdUsed {
+        let (names, dim, confirmed) = (&self.names, self.dim, &self.confirmed);
+        let (genuine, impostor) = calibrate(names, dim, confirmed);
+        match (prior, genuine.len().min(impostor.len()) >= MIN_CALIBRATION) {
+            (p, true) => {
+                let t = separating_threshold(&genuine, &impostor).unwrap_or(0.5);
+                let t = match p {
+                    Some(p) => t.clamp(p.min, p.max),
+                    None => t,
+                };
+                ThresholdUsed {
+                    value: t,
+                    source: "calibrated".into(),
+                    genuine: genuine.len(),
+                    impostor: impostor.len(),
+                }
+            }
+            (Some(p), false) => ThresholdUsed {
+                value: p.default,
+                source: "manifest".into(),
+                genuine: genuine.len(),
+                impostor: impostor.len(),
+            },
+            (None, false) => ThresholdUsed {
+                value: 0.5,
+                source: "fallback".into(),
+                genuine: genuine.len(),
+                impostor: impostor.len(),
+            },
+        }
+    }
+}
+
+/// Loads the faces with an embedding of `model` (in photos that are in the library).
+pub fn load(lib: &Library, model: &str) -> Result<Known> {
     let mut names: Vec<String> = Vec::new();
     let mut person_index: HashMap<i64, usize> = HashMap::new();
     let mut confirmed: Vec<(i64, usize, Vec<f32>)> = Vec::new();
@@ -394,39 +449,34 @@ pub fn suggest(
             }
         }
     }
-    let (genuine, impostor) = calibrate(&names, dim, &confirmed);
-    let threshold = match (prior, genuine.len().min(impostor.len()) >= MIN_CALIBRATION) {
-        (p, true) => {
-            let t = separating_threshold(&genuine, &impostor).unwrap_or(0.5);
-            let t = match p {
-                Some(p) => t.clamp(p.min, p.max),
-                None => t,
-            };
-            ThresholdUsed {
-                value: t,
-                source: "calibrated".into(),
-                genuine: genuine.len(),
-                impostor: impostor.len(),
-            }
-        }
-        (Some(p), false) => ThresholdUsed {
-            value: p.default,
-            source: "manifest".into(),
-            genuine: genuine.len(),
-            impostor: impostor.len(),
-        },
-        (None, false) => ThresholdUsed {
-            value: 0.5,
-            source: "fallback".into(),
-            genuine: genuine.len(),
-            impostor: impostor.len(),
-        },
-    };
-    let rows: Vec<(i64, usize, &[f32])> = confirmed
-        .iter()
-        .map(|(f, p, v)| (*f, *p, v.as_slice()))
-        .collect();
-    let gallery = Gallery::new(names.clone(), dim.max(1), &rows);
+    Ok(Known {
+        names,
+        person_index,
+        confirmed,
+        unlabelled,
+        rejected,
+        dim,
+    })
+}
+
+/// Suggestions for every face with an embedding of `model` and no confirmed person; the
+/// result is stored as `suggested` labels (replacing earlier ones) and returned.
+pub fn suggest(
+    lib: &mut Library,
+    model: &str,
+    prior: Option<Prior>,
+    margin: f32,
+) -> Result<(Vec<Suggestion>, ThresholdUsed)> {
+    let known = load(lib, model)?;
+    let threshold = known.threshold(prior);
+    let gallery = known.gallery();
+    let Known {
+        names,
+        person_index,
+        unlabelled,
+        rejected,
+        ..
+    } = known;
     let decide = |chunk: &[(i64, String, Vec<f32>)]| -> Vec<Suggestion> {
         let mut sims = Vec::new();
         chunk
@@ -518,6 +568,32 @@ mod tests {
         let t = separating_threshold(&g, &i).unwrap();
         assert!(t > 0.3 && t < 0.6, "{t}");
         assert_eq!(separating_threshold(&[], &i), None);
+    }
+
+    #[test]
+    fn calibration_on_named_faces_separates_own_from_other_people() {
+        // Eight people, six faces each, spread around a centre per person.
+        let dim = 32;
+        let mut rng = crate::faceeval::SplitMix::new(3);
+        let mut unit = || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        let names: Vec<String> = (0..8).map(|p| format!("p{p}")).collect();
+        let mut confirmed = Vec::new();
+        for p in 0..8 {
+            let centre: Vec<f32> = (0..dim).map(|_| unit()).collect();
+            for k in 0..6 {
+                let v: Vec<f32> = centre.iter().map(|c| c + 0.6 * unit()).collect();
+                confirmed.push(((p * 10 + k) as i64, p, normalized(&v)));
+            }
+        }
+        let (genuine, impostor) = calibrate(&names, dim, &confirmed);
+        assert_eq!(genuine.len(), 48);
+        assert_eq!(impostor.len(), 48);
+        let t = separating_threshold(&genuine, &impostor).unwrap();
+        let errors = genuine.iter().filter(|&&g| g < t).count()
+            + impostor.iter().filter(|&&i| i >= t).count();
+        assert!(errors <= 4, "threshold {t} makes {errors} errors");
+        let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+        assert!(mean(&genuine) > t && t > mean(&impostor));
     }
 
     #[test]

@@ -1,0 +1,318 @@
+//! Clustering unknown faces through the real binary on real photos: quality on ORL, stable
+//! ids, incremental joins, cannot-link from splits, naming, merge/split round trips, and
+//! the degenerate libraries.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use common::{facelab, run};
+
+fn config(shared: &Path, dir: &Path) -> PathBuf {
+    common::write_config(
+        dir,
+        &format!(
+            "[detector]\nplugin = \"opencv-dnn\"\nkind = \"yunet\"\nmodel = \"yunet-2023mar\"\n[recognizer]\nplugin = \"opencv-dnn\"\nkind = \"embedder\"\nmodel = \"mobilefacenet-128\"\n[models]\nmirror = \"{}\"\ncache_dir = \"{}\"\n[library]\npath = \"{}\"\n",
+            shared.join("models").display(),
+            dir.join("cache").display(),
+            dir.join("library.sqlite").display(),
+        ),
+    )
+}
+
+fn copy_orl(shared: &Path, dir: &Path, subjects: std::ops::RangeInclusive<u32>, images: &[u32]) {
+    for s in subjects {
+        let to = dir.join(format!("s{s}"));
+        std::fs::create_dir_all(&to).unwrap();
+        for i in images {
+            std::fs::copy(
+                shared.join(format!("datasets/orl/s{s}/{i}.pgm")),
+                to.join(format!("{i}.pgm")),
+            )
+            .unwrap();
+        }
+    }
+}
+
+fn ok(config: &Path, args: &[&str]) -> String {
+    let (code, out, err) = run(facelab().arg("--config").arg(config).args(args));
+    assert_eq!(code, 0, "{args:?}: {err}");
+    out
+}
+
+fn json(config: &Path, args: &[&str]) -> serde_json::Value {
+    let out = ok(config, args);
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// Cluster id → member face ids.
+fn clusters(config: &Path) -> BTreeMap<i64, BTreeSet<i64>> {
+    let list = json(config, &["clusters", "list", "--json"]);
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let id = c["id"].as_i64().unwrap();
+            let members = json(config, &["clusters", "show", &id.to_string(), "--json"]);
+            let faces = members
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["face"].as_i64().unwrap())
+                .collect();
+            (id, faces)
+        })
+        .collect()
+}
+
+/// Face id → ORL subject, from the photo path.
+fn truth(config: &Path) -> BTreeMap<i64, String> {
+    json(config, &["faces", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let path = f["path"].as_str().unwrap();
+            (
+                f["id"].as_i64().unwrap(),
+                path.split('/').rev().nth(1).unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn bcubed_f(truth: &BTreeMap<i64, String>, clusters: &BTreeMap<i64, BTreeSet<i64>>) -> f64 {
+    let faces: Vec<i64> = truth.keys().copied().collect();
+    let t: Vec<usize> = {
+        let names: Vec<&String> = truth
+            .values()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        faces
+            .iter()
+            .map(|f| names.iter().position(|n| *n == &truth[f]).unwrap())
+            .collect()
+    };
+    let p: Vec<Option<u32>> = faces
+        .iter()
+        .map(|f| {
+            clusters
+                .iter()
+                .position(|(_, m)| m.contains(f))
+                .map(|i| i as u32)
+        })
+        .collect();
+    // BCubed (Bagga & Baldwin): per item, precision = share of its cluster with its label,
+    // recall = share of its label in its cluster; unclustered faces are singletons.
+    let n = faces.len();
+    let (mut prec, mut rec) = (0.0, 0.0);
+    for i in 0..n {
+        let same_cluster = |j: usize| i == j || (p[i].is_some() && p[i] == p[j]);
+        let cluster = (0..n).filter(|&j| same_cluster(j)).count() as f64;
+        let label = (0..n).filter(|&j| t[j] == t[i]).count() as f64;
+        let both = (0..n).filter(|&j| same_cluster(j) && t[j] == t[i]).count() as f64;
+        prec += both / cluster;
+        rec += both / label;
+    }
+    let (prec, rec) = (prec / n as f64, rec / n as f64);
+    2.0 * prec * rec / (prec + rec)
+}
+
+#[test]
+fn orl_faces_cluster_into_people_and_ids_stay_when_faces_are_added() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photos = d.join("photos");
+    copy_orl(&shared, &photos, 1..=10, &[1, 2, 3, 4, 5, 6, 7]);
+    let cfg = config(&shared, d);
+    ok(&cfg, &["scan", photos.to_str().unwrap()]);
+    let s = json(&cfg, &["cluster", "--json"]);
+    assert_eq!(s["mode"], "full");
+    assert_eq!(s["faces"], 70);
+    let before = clusters(&cfg);
+    let f = bcubed_f(&truth(&cfg), &before);
+    assert!(f >= 0.85, "BCubed F on ORL: {f}");
+
+    // Three more photos of each person: they join the existing clusters; ids and old
+    // members stay.
+    copy_orl(&shared, &photos, 1..=10, &[8, 9, 10]);
+    ok(&cfg, &["scan", photos.to_str().unwrap()]);
+    let s = json(&cfg, &["cluster", "--json"]);
+    assert_eq!(s["mode"], "incremental");
+    assert!(s["joined"].as_i64().unwrap() >= 20, "{s}");
+    let after = clusters(&cfg);
+    for (id, members) in &before {
+        let now = after
+            .get(id)
+            .unwrap_or_else(|| panic!("cluster {id} lost its id"));
+        assert!(members.is_subset(now), "cluster {id} lost members");
+    }
+    let f = bcubed_f(&truth(&cfg), &after);
+    assert!(f >= 0.85, "BCubed F after the incremental run: {f}");
+
+    // A full recluster gives the same groups their old ids.
+    json(&cfg, &["cluster", "--full", "--json"]);
+    let again = clusters(&cfg);
+    let kept = again
+        .iter()
+        .filter(|(id, m)| after.get(id).is_some_and(|old| old == *m))
+        .count();
+    assert!(
+        kept * 10 >= after.len() * 8,
+        "{kept} of {} ids kept",
+        after.len()
+    );
+}
+
+#[test]
+fn split_is_a_cannot_link_merge_undoes_it_and_naming_labels_every_member() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photos = d.join("photos");
+    copy_orl(&shared, &photos, 1..=4, &[1, 2, 3, 4, 5, 6]);
+    let cfg = config(&shared, d);
+    ok(&cfg, &["scan", photos.to_str().unwrap()]);
+    json(&cfg, &["cluster", "--json"]);
+    let all = clusters(&cfg);
+    let (&id, members) = all.iter().max_by_key(|(_, m)| m.len()).unwrap();
+    assert!(members.len() >= 4);
+    let out = ok(&cfg, &["clusters", "split", &id.to_string()]);
+    assert!(out.contains("split cluster"), "{out}");
+    let split = clusters(&cfg);
+    let halves: Vec<(&i64, &BTreeSet<i64>)> =
+        split.iter().filter(|(_, m)| m.is_subset(members)).collect();
+    assert_eq!(halves.len(), 2, "{split:?}");
+    assert!(split.contains_key(&id), "the typical half keeps the id");
+    // The halves are never joined again, not even by a full recluster.
+    json(&cfg, &["cluster", "--full", "--json"]);
+    let re = clusters(&cfg);
+    let (a, b) = (halves[0].1, halves[1].1);
+    for m in re.values() {
+        assert!(
+            !(m.intersection(a).next().is_some() && m.intersection(b).next().is_some()),
+            "a cannot-link pair ended up together: {m:?}"
+        );
+    }
+    // Merge undoes the split.
+    let ids: Vec<i64> = re
+        .iter()
+        .filter(|(_, m)| !m.is_disjoint(members))
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(ids.len(), 2, "{re:?}");
+    ok(
+        &cfg,
+        &[
+            "clusters",
+            "merge",
+            &ids[0].to_string(),
+            &ids[1].to_string(),
+        ],
+    );
+    let merged = clusters(&cfg);
+    assert_eq!(
+        &merged[&ids[0]], members,
+        "merge gives back the original members"
+    );
+    assert!(!merged.contains_key(&ids[1]));
+
+    // A face rejected for a person is left out when the cluster is named that person.
+    let rejected = *members.iter().next().unwrap();
+    ok(&cfg, &["people", "add", "Zed"]);
+    ok(&cfg, &["reject", &rejected.to_string(), "Zed"]);
+    let out = ok(&cfg, &["clusters", "name", &ids[0].to_string(), "Zed"]);
+    assert!(
+        out.contains(&format!("named {} faces", members.len() - 1)),
+        "{out}"
+    );
+    let zed = json(&cfg, &["faces", "--person", "Zed", "--json"]);
+    let zed: BTreeSet<i64> = zed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_i64().unwrap())
+        .collect();
+    let mut expected = members.clone();
+    expected.remove(&rejected);
+    assert_eq!(zed, expected);
+    assert!(
+        !clusters(&cfg).contains_key(&ids[0]),
+        "a named cluster is gone"
+    );
+}
+
+#[test]
+fn a_cluster_close_to_a_named_person_is_suggested_as_that_person() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_orl(&shared, &d.join("named"), 1..=3, &[1, 2]);
+    copy_orl(&shared, &d.join("photos"), 1..=3, &[3, 4, 5, 6, 7, 8]);
+    let cfg = config(&shared, d);
+    ok(&cfg, &["scan", d.join("photos").to_str().unwrap()]);
+    ok(&cfg, &["import-labels", d.join("named").to_str().unwrap()]);
+    json(&cfg, &["cluster", "--json"]);
+    let list = json(&cfg, &["clusters", "list", "--json"]);
+    let t = truth(&cfg);
+    let mut checked = 0;
+    for c in list.as_array().unwrap() {
+        let rep = c["representative"].as_i64().unwrap();
+        if let Some(s) = c["suggestion"].as_array() {
+            assert_eq!(s[0].as_str().unwrap(), t[&rep], "{c}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "{list}");
+    // The contact sheet is a real picture of the members.
+    let sheet = d.join("sheet.png");
+    let id = list[0]["id"].as_i64().unwrap().to_string();
+    ok(
+        &cfg,
+        &["clusters", "show", &id, "--draw", sheet.to_str().unwrap()],
+    );
+    let img = image::open(&sheet).unwrap();
+    assert!(img.width() >= 112 && img.height() >= 112);
+}
+
+#[test]
+fn empty_single_and_identical_libraries_give_sensible_answers() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = config(&shared, d);
+    let s = json(&cfg, &["cluster", "--json"]);
+    assert_eq!(s["faces"], 0);
+    assert_eq!(s["clusters"], 0);
+    assert_eq!(
+        json(&cfg, &["clusters", "list", "--json"]),
+        serde_json::json!([])
+    );
+    let photos = d.join("photos");
+    copy_orl(&shared, &photos, 1..=1, &[1]);
+    ok(&cfg, &["scan", photos.to_str().unwrap()]);
+    let s = json(&cfg, &["cluster", "--json"]);
+    assert_eq!(s["faces"], 1);
+    // Five copies of one photo: identical embeddings are one person.
+    for i in 2..=6 {
+        std::fs::copy(
+            photos.join("s1/1.pgm"),
+            photos.join(format!("s1/copy{i}.pgm")),
+        )
+        .unwrap();
+    }
+    ok(&cfg, &["scan", photos.to_str().unwrap()]);
+    json(&cfg, &["cluster", "--full", "--json"]);
+    let c = clusters(&cfg);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c.values().next().unwrap().len(), 6);
+    let (code, _, err) = run(facelab()
+        .arg("--config")
+        .arg(&cfg)
+        .args(["clusters", "show", "999"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("no cluster with id 999"), "{err}");
+}
