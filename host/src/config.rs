@@ -76,7 +76,7 @@ pub struct Config {
     pub detection: crate::robust::RobustOptions,
     /// How `facelab cluster` groups unknown faces.
     #[serde(default)]
-    pub cluster: crate::library::algo::Algorithm,
+    pub cluster: facelab_cluster::Algorithm,
     /// The face library: where it lives, what a scan takes, how the suggester decides.
     #[serde(default)]
     pub library: LibrarySection,

@@ -80,6 +80,11 @@ fn suggestions_name_known_people_say_unknown_for_strangers_and_rejections_stick(
     assert!(out.contains("named 20 faces of 10 people"), "{out}");
 
     let s = json(&config, &["suggest", "--json"]);
+    // 20 named faces of 10 people are enough to calibrate the threshold on them.
+    assert_eq!(s["threshold"]["source"], "calibrated", "{}", s["threshold"]);
+    let t = s["threshold"]["value"].as_f64().unwrap();
+    assert!((0.1..=0.8).contains(&t), "within the manifest's range: {t}");
+    eprintln!("calibrated threshold {t}");
     let all = s["suggestions"].as_array().unwrap();
     assert_eq!(all.len(), 96);
     let subject = |path: &str| path.split('/').rev().nth(1).unwrap().to_owned();

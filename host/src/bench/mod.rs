@@ -1,10 +1,37 @@
 //! `facelab bench`: comparative accuracy and speed of detector × recognizer pipelines on
 //! the standard test sets, written as a report (Markdown, HTML with SVG charts, JSON).
+//!
+//! A suite file ([`suite`]) lists pipelines and tasks. Each pipeline is opened once
+//! ([`pipeline::Opened`]) and runs every task that applies to it; detections and embeddings
+//! go through a per-pipeline cache ([`cache`]) so `--resume` picks up an interrupted run.
+//! The results are one [`report::Report`], written as `report.json` (schema in
+//! `docs/bench.schema.json`), `report.md` ([`markdown`]) and `report.html` ([`html`]).
+//! A task whose data set is missing is skipped with a notice, never an error.
 
+pub mod cache;
+mod cluster_backend;
+pub mod clustering;
+pub mod environment;
+pub mod harness;
+pub mod html;
+pub mod markdown;
+pub mod pipeline;
+pub mod report;
+pub mod speed;
+pub mod suite;
+pub mod tasks;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
 use clap::Args;
-use std::path::PathBuf;
 
 use crate::cli::{Outcome, RunContext};
+use pipeline::{CacheScope, Opened};
+use report::{HeadlineRow, MeanSd, PipelineEntry, Report, StageEntry, Status, Task, TaskResults};
+use suite::{PipelineSpec, Suite, TaskPlan, TASK_NAMES};
 
 /// `facelab bench`.
 #[derive(Debug, Args)]
@@ -18,9 +45,523 @@ pub struct BenchArgs {
     /// Reuse cached detections and embeddings of an interrupted run.
     #[arg(long)]
     pub resume: bool,
+    /// The data-set folder the tasks' paths are relative to [default: the suite's
+    /// `[datasets] root`, else $FACELAB_SHARED/datasets, else ../shared/datasets].
+    #[arg(long, value_name = "DIR")]
+    pub datasets: Option<PathBuf>,
+    /// Run only these pipelines (by name; repeatable).
+    #[arg(long = "pipeline", value_name = "NAME")]
+    pub pipelines: Vec<String>,
+    /// Run only these tasks (orl, lfw, wider, voc, clustering, speed; repeatable).
+    #[arg(long = "task", value_name = "NAME")]
+    pub tasks: Vec<String>,
+}
+
+/// The data of every task that can run, loaded once for all pipelines.
+#[derive(Default)]
+struct Data {
+    orl: Option<Vec<(PathBuf, usize)>>,
+    lfw: Option<tasks::LfwData>,
+    people: Option<tasks::PeopleData>,
+    wider: Option<crate::wider::WiderSet>,
+    voc: Option<Vec<crate::voc::LabelledImage>>,
+    speed: Option<Vec<PathBuf>>,
+}
+
+fn skipped<R>(reason: String, dataset: Option<&Path>) -> Task<R> {
+    Task {
+        status: Status::Skipped,
+        reason: Some(reason),
+        dataset: dataset.map(|d| d.display().to_string()),
+        results: Vec::new(),
+    }
+}
+
+fn ran<R>(dataset: Option<&Path>) -> Task<R> {
+    Task {
+        status: Status::Ran,
+        reason: None,
+        dataset: dataset.map(|d| d.display().to_string()),
+        results: Vec::new(),
+    }
+}
+
+/// Loads the data of one task, or says why it cannot run.
+fn load_task_data(
+    name: &str,
+    suite: &Suite,
+    plan: &TaskPlan,
+    root: &Path,
+    data: &mut Data,
+) -> Result<(), String> {
+    let path = plan.path.as_deref().unwrap_or(root);
+    let missing = |what: &str| format!("{what} not found at {}", path.display());
+    let t = &suite.tasks;
+    match name {
+        "orl" => {
+            if !path.is_dir() {
+                return Err(missing("ORL"));
+            }
+            data.orl = Some(crate::faceeval::orl_images(path).map_err(|e| format!("{e:#}"))?);
+        }
+        "lfw" => {
+            if !path.join("pairs.txt").is_file() {
+                return Err(missing("LFW (pairs.txt)"));
+            }
+            data.lfw = Some(tasks::load_lfw(path).map_err(|e| format!("{e:#}"))?);
+        }
+        "clustering" => {
+            if !path.join("images").is_dir() {
+                return Err(missing("LFW (images/)"));
+            }
+            let task = t.clustering.as_ref().expect("planned");
+            if task.methods.is_empty() {
+                return Err("no methods in [tasks.clustering]".into());
+            }
+            let backend = clustering::backend();
+            for m in &task.methods {
+                backend.describe(m).map_err(|e| format!("{e:#}"))?;
+            }
+            data.people =
+                Some(tasks::load_people(path, task.min_images).map_err(|e| format!("{e:#}"))?);
+        }
+        "wider" => {
+            if !path.join("wider_face_val_bbx_gt.txt").is_file() {
+                return Err(missing("WIDER FACE (wider_face_val_bbx_gt.txt)"));
+            }
+            let mut set = crate::wider::WiderSet::load(path).map_err(|e| format!("{e:#}"))?;
+            if let Some(n) = t.wider.as_ref().and_then(|w| w.limit) {
+                set.images.truncate(n);
+            }
+            data.wider = Some(set);
+        }
+        "voc" => {
+            if !path.is_file() {
+                return Err(missing("voc-groups XML"));
+            }
+            data.voc = Some(crate::voc::read_imglab(path).map_err(|e| format!("{e:#}"))?);
+        }
+        "speed" => {
+            let task = t.speed.as_ref().expect("planned");
+            let photos = speed::photos(task, root);
+            if photos.is_empty() {
+                return Err(format!(
+                    "no photos found at {:?} under {}",
+                    task.photos,
+                    root.display()
+                ));
+            }
+            data.speed = Some(photos);
+        }
+        _ => unreachable!("task names are checked"),
+    }
+    Ok(())
+}
+
+fn stage(section: &crate::config::ModelSection, licence: &str) -> StageEntry {
+    StageEntry {
+        plugin: section.plugin.clone(),
+        kind: section.kind.clone(),
+        model: if section.model.is_empty() {
+            section.kind.clone()
+        } else {
+            section.model.clone()
+        },
+        licence_class: licence.to_owned(),
+        landmarks: section.landmarks.clone(),
+        options: serde_json::to_value(&section.options).unwrap_or_default(),
+    }
+}
+
+/// What every pipeline's tasks read: the suite, the task plans and the loaded data.
+struct Bench<'a> {
+    suite: &'a Suite,
+    plans: HashMap<&'static str, TaskPlan>,
+    data: Data,
 }
 
 /// Runs a suite and writes its report.
-pub fn run(_ctx: &RunContext, _args: &BenchArgs) -> anyhow::Result<Outcome> {
-    anyhow::bail!("facelab bench is not built yet")
+pub fn run(ctx: &RunContext, args: &BenchArgs) -> anyhow::Result<Outcome> {
+    let wall = Instant::now();
+    let suite = Suite::load(&args.suite)?;
+    for name in &args.pipelines {
+        if !suite.pipelines.iter().any(|p| &p.name == name) {
+            anyhow::bail!(
+                "--pipeline {name}: {} has no such pipeline (help: it has {})",
+                args.suite.display(),
+                suite
+                    .pipelines
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    for name in &args.tasks {
+        if !TASK_NAMES.contains(&name.as_str()) {
+            anyhow::bail!(
+                "--task {name}: unknown task (help: use one of {})",
+                TASK_NAMES.join(", ")
+            );
+        }
+    }
+    let root = suite.datasets_root(args.datasets.as_deref());
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create the report folder {}", args.out.display()))?;
+    let cache_root = args.out.join("cache");
+
+    let mut notices = Vec::new();
+    let mut plans: HashMap<&'static str, TaskPlan> = HashMap::new();
+    let mut data = Data::default();
+    let mut results = TaskResults {
+        orl: Task::off(),
+        lfw: Task::off(),
+        wider: Task::off(),
+        voc: Task::off(),
+        clustering: Task::off(),
+        speed: Task::off(),
+    };
+    let selected: Vec<(usize, &PipelineSpec)> = suite
+        .pipelines
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| args.pipelines.is_empty() || args.pipelines.contains(&p.name))
+        .collect();
+    for name in TASK_NAMES {
+        let mut plan = suite.task(name, Some(&root));
+        if !args.tasks.is_empty() && !args.tasks.iter().any(|t| t == name) {
+            plan.enabled = false;
+        }
+        if !plan.enabled {
+            plans.insert(name, plan);
+            continue;
+        }
+        let dataset = plan.path.clone();
+        let outcome = if !selected.iter().any(|(_, p)| plan.applies_to(p)) {
+            Err("no selected pipeline applies (the recognition tasks need a recognizer)".into())
+        } else {
+            load_task_data(name, &suite, &plan, &root, &mut data)
+        };
+        if let Err(reason) = &outcome {
+            let notice = format!("skipped: {name}: {reason}");
+            eprintln!("bench: {notice}");
+            notices.push(notice);
+            plan.enabled = false;
+        }
+        macro_rules! set {
+            ($field:ident) => {
+                results.$field = match outcome {
+                    Ok(()) => ran(dataset.as_deref()),
+                    Err(reason) => skipped(reason, dataset.as_deref()),
+                }
+            };
+        }
+        match name {
+            "orl" => set!(orl),
+            "lfw" => set!(lfw),
+            "wider" => set!(wider),
+            "voc" => set!(voc),
+            "clustering" => set!(clustering),
+            _ => set!(speed),
+        }
+        plans.insert(name, plan);
+    }
+
+    let bench = Bench {
+        suite: &suite,
+        plans,
+        data,
+    };
+    let mut pipelines = Vec::new();
+    let mut models: Vec<report::ModelEntry> = Vec::new();
+    let mut failures = 0;
+    for (index, spec) in &selected {
+        let raw = suite
+            .raw_pipelines
+            .get(*index)
+            .map(String::as_str)
+            .unwrap_or("");
+        eprintln!("bench: pipeline {}", spec.name);
+        let reset = environment::reset_peak_rss();
+        let config = suite.pipeline_config(&ctx.config, spec);
+        let mut entry = PipelineEntry {
+            name: spec.name.clone(),
+            description: spec.description.clone(),
+            detector: stage(&spec.detector, "unknown"),
+            recognizer: spec.recognizer.as_ref().map(|r| stage(r, "unknown")),
+            research_only: false,
+            error: None,
+        };
+        let mut opened = match Opened::open(ctx, config, raw) {
+            Ok(o) => o,
+            Err(e) => {
+                let message = format!("{e:#}");
+                eprintln!("facelab: pipeline {}: {message}", spec.name);
+                notices.push(format!("pipeline {} could not run: {message}", spec.name));
+                entry.error = Some(message);
+                pipelines.push(entry);
+                failures += 1;
+                continue;
+            }
+        };
+        // Licence classes from the models actually loaded.
+        let class_of = |id: &str| {
+            opened
+                .models
+                .iter()
+                .find(|m| m.id == id)
+                .map(|m| m.licence_class.clone())
+                .unwrap_or_else(|| "unknown".into())
+        };
+        entry.detector.licence_class = class_of(&entry.detector.model);
+        if let Some(r) = entry.recognizer.as_mut() {
+            r.licence_class = class_of(&r.model);
+        }
+        entry.research_only = opened.models.iter().any(|m| m.licence_class == "research");
+        for m in &opened.models {
+            if !models.iter().any(|k| k.id == m.id) {
+                models.push(m.clone());
+            }
+        }
+        let identity = opened.identity.clone();
+        let scope = CacheScope {
+            dir: cache_root.join(&spec.name),
+            identity: &identity,
+            resume: args.resume,
+        };
+        for (task, e) in run_tasks(&bench, spec, &mut opened, &scope, &mut results) {
+            let message = format!("pipeline {}, task {task}: {e:#}", spec.name);
+            eprintln!("facelab: {message}");
+            notices.push(message);
+            failures += 1;
+        }
+        if !reset
+            && results
+                .speed
+                .results
+                .iter()
+                .any(|r| r.pipeline == spec.name)
+        {
+            notices.push(format!(
+                "peak RSS of {} could not be reset before it ran: it is the process's peak so far",
+                spec.name
+            ));
+        }
+        pipelines.push(entry);
+        drop(opened);
+        environment::release_free_memory();
+    }
+
+    let headline = headline(&pipelines, &results, &suite);
+    let harness_check = harness::checks(&pipelines, &results);
+    let report = Report {
+        schema_version: report::SCHEMA_VERSION,
+        generated_by: format!("facelab {}", env!("CARGO_PKG_VERSION")),
+        suite: args.suite.display().to_string(),
+        datasets_root: root.display().to_string(),
+        resumed: args.resume,
+        wall_seconds: wall.elapsed().as_secs_f64(),
+        environment: environment::detect(&models),
+        models,
+        pipelines,
+        tasks: results,
+        headline,
+        harness_check,
+        notices,
+    };
+    write_report(&report, &args.out)?;
+    print!("{}", markdown::headline_table(&report));
+    println!(
+        "\nreport: {} (and report.md, report.json) in {:.0} s",
+        args.out.join("report.html").display(),
+        report.wall_seconds
+    );
+    Ok(Outcome::from_failures(failures))
+}
+
+/// Every task that applies to one opened pipeline; returns the tasks that failed.
+fn run_tasks(
+    bench: &Bench<'_>,
+    spec: &PipelineSpec,
+    opened: &mut Opened,
+    scope: &CacheScope<'_>,
+    results: &mut TaskResults,
+) -> Vec<(&'static str, anyhow::Error)> {
+    let mut failed = Vec::new();
+    let (suite, data) = (bench.suite, &bench.data);
+    let applies = |task: &str| bench.plans[task].applies_to(spec);
+    if let (true, Some(photos), Some(task)) = (applies("speed"), &data.speed, &suite.tasks.speed) {
+        let label = format!("{} speed", spec.name);
+        match speed::measure(opened, task, photos, &label) {
+            Ok(mut r) => {
+                r.pipeline = spec.name.clone();
+                // Loading the pipeline and the speed task only: the accuracy tasks run at
+                // other settings (WIDER's low score threshold) and hold their data sets.
+                r.peak_rss_mib = environment::peak_rss_mib();
+                results.speed.results.push(r);
+            }
+            Err(e) => failed.push(("speed", e)),
+        }
+    }
+    if let Err(e) = run_recognition(bench, spec, opened, scope, results) {
+        failed.push(("orl/lfw/clustering", e));
+    }
+    if let (true, Some(images), Some(task)) = (applies("voc"), &data.voc, &suite.tasks.voc) {
+        let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
+        let max_pixels = opened.config.images.max_pixels;
+        match tasks::detect_faces(&mut opened.detector, max_pixels, scope, "voc", "", &paths) {
+            Ok((records, _)) => results
+                .voc
+                .results
+                .push(tasks::voc(&spec.name, images, &records, task.iou)),
+            Err(e) => failed.push(("voc", e)),
+        }
+    }
+    if let (true, Some(set), Some(task)) = (applies("wider"), &data.wider, &suite.tasks.wider) {
+        let outcome =
+            opened
+                .detector_with(&spec.wider_options)
+                .and_then(|(mut detector, config)| {
+                    let paths: Vec<PathBuf> = set.images.iter().map(|i| i.path.clone()).collect();
+                    let extra = toml::to_string(&spec.wider_options).unwrap_or_default();
+                    let (records, cached) = tasks::detect_faces(
+                        &mut detector,
+                        config.images.max_pixels,
+                        scope,
+                        "wider",
+                        &extra,
+                        &paths,
+                    )?;
+                    let options =
+                        serde_json::to_value(&config.detector.options).unwrap_or_default();
+                    Ok(tasks::wider(
+                        &spec.name, task, set, &records, cached, options,
+                    ))
+                });
+        match outcome {
+            Ok(r) => results.wider.results.push(r),
+            Err(e) => failed.push(("wider", e)),
+        }
+    }
+    failed
+}
+
+/// ORL, LFW and clustering for one pipeline: the face sets they share are embedded once.
+fn run_recognition(
+    bench: &Bench<'_>,
+    spec: &PipelineSpec,
+    opened: &mut Opened,
+    scope: &CacheScope<'_>,
+    results: &mut TaskResults,
+) -> anyhow::Result<()> {
+    let (suite, data) = (bench.suite, &bench.data);
+    let applies = |task: &str| bench.plans[task].applies_to(spec);
+    let name = spec.name.as_str();
+    if let (true, Some(images), Some(task)) = (applies("orl"), &data.orl, &suite.tasks.orl) {
+        let paths: Vec<PathBuf> = images.iter().map(|(p, _)| p.clone()).collect();
+        let (records, stats) = tasks::embed_faces(opened, scope, "orl", &paths)?;
+        results
+            .orl
+            .results
+            .push(tasks::orl(name, task, images, &records, stats));
+    }
+    let lfw = data.lfw.as_ref().filter(|_| applies("lfw"));
+    let people = data.people.as_ref().filter(|_| applies("clustering"));
+    if lfw.is_none() && people.is_none() {
+        return Ok(());
+    }
+    // One pass over the images of both tasks (the same LFW images, by default).
+    let paths = tasks::union(
+        lfw.map(|l| l.images.as_slice()).unwrap_or_default(),
+        people.map(|p| p.images.as_slice()).unwrap_or_default(),
+    );
+    let (records, lfw_stats) = tasks::embed_faces(opened, scope, "lfw", &paths)?;
+    let index: HashMap<&Path, &pipeline::EmbedRecord> =
+        paths.iter().map(PathBuf::as_path).zip(&records).collect();
+    if let Some(l) = lfw {
+        let mut stats = lfw_stats;
+        // The counts describe the pairs' images only.
+        stats.images = l.images.len();
+        stats.whole_frame = l
+            .images
+            .iter()
+            .filter(|p| {
+                index
+                    .get(p.as_path())
+                    .is_some_and(|r| r.face.is_none() && r.embedding.is_some())
+            })
+            .count();
+        stats.failed = l
+            .images
+            .iter()
+            .filter(|p| index.get(p.as_path()).is_none_or(|r| r.embedding.is_none()))
+            .count();
+        results.lfw.results.push(tasks::lfw(name, l, &index, stats));
+    }
+    if let (Some(p), Some(task)) = (people, &suite.tasks.clustering) {
+        let backend = clustering::backend();
+        results.clustering.results.push(tasks::clustering(
+            name,
+            task,
+            backend.as_ref(),
+            p,
+            &index,
+        )?);
+    }
+    Ok(())
+}
+
+/// One headline row per pipeline that ran.
+fn headline(pipelines: &[PipelineEntry], tasks: &TaskResults, suite: &Suite) -> Vec<HeadlineRow> {
+    let size = suite.tasks.speed.as_ref().map(|s| s.headline_size);
+    pipelines
+        .iter()
+        .filter(|p| p.error.is_none())
+        .map(|p| {
+            let orl = tasks.orl.results.iter().find(|r| r.pipeline == p.name);
+            let lfw = tasks.lfw.results.iter().find(|r| r.pipeline == p.name);
+            let wider = tasks.wider.results.iter().find(|r| r.pipeline == p.name);
+            let speed = tasks.speed.results.iter().find(|r| r.pipeline == p.name);
+            let ap = |level: &str| {
+                wider.and_then(|w| w.levels.iter().find(|l| l.level == level).map(|l| l.ap))
+            };
+            HeadlineRow {
+                pipeline: p.name.clone(),
+                research_only: p.research_only,
+                orl_20: orl.and_then(|o| {
+                    o.fractions
+                        .iter()
+                        .find(|f| (f.tagged - 0.2).abs() < 1e-9)
+                        .map(|f| f.centroid)
+                }),
+                lfw: lfw.map(|l| MeanSd {
+                    mean: l.accuracy,
+                    sd: l.accuracy_sd,
+                }),
+                wider_easy: ap("easy"),
+                wider_medium: ap("medium"),
+                wider_hard: ap("hard"),
+                ms_per_photo: speed.and_then(|s| {
+                    s.detect
+                        .iter()
+                        .find(|d| Some(d.size) == size)
+                        .map(|d| d.median_ms)
+                }),
+                ms_per_face: speed.and_then(|s| s.embed_median_ms),
+            }
+        })
+        .collect()
+}
+
+/// Writes `report.json`, `report.md` and `report.html` into `out`.
+pub fn write_report(report: &Report, out: &Path) -> anyhow::Result<()> {
+    let write = |name: &str, text: String| {
+        let path = out.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    };
+    write("report.json", serde_json::to_string_pretty(report)? + "\n")?;
+    write("report.md", markdown::render(report))?;
+    write("report.html", html::render(report))?;
+    Ok(())
 }

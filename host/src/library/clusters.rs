@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::algo::{self as facelab_cluster, Algorithm};
+use facelab_cluster::Algorithm;
 use rusqlite::{params, OptionalExtension};
 
 use super::search::{dot, normalized};

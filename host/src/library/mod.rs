@@ -5,7 +5,6 @@
 //! Names attach to faces, never to embeddings, so a recognizer switch only adds embeddings,
 //! and a detector switch matches new boxes to old faces by IoU and keeps their ids.
 
-pub mod algo;
 pub mod clusters;
 pub mod scan;
 pub mod schema;

@@ -1,0 +1,268 @@
+//! End-to-end behaviour of the public API on synthetic face-like embeddings, plus an optional
+//! real-data check (`FACELAB_LFW_EMBEDDINGS=/path/lfw.tsv`).
+
+use facelab_cluster::linalg::{dot, normalize, Rng};
+use facelab_cluster::metrics::{bcubed, evaluate};
+use facelab_cluster::*;
+
+#[path = "../examples/common/mod.rs"]
+mod common;
+
+/// `per` faces for each of `ids` identities: unit centre + noise, same-identity cosine ≈ 0.7.
+fn faces(ids: usize, per: usize, dim: usize, seed: u64) -> (Vec<f32>, Vec<u32>) {
+    let mut r = Rng::new(seed);
+    let mut centres = vec![0f32; ids * dim];
+    for c in centres.chunks_exact_mut(dim) {
+        c.iter_mut().for_each(|x| *x = r.gaussian() as f32);
+        normalize(c);
+    }
+    let (mut data, mut truth) = (Vec::new(), Vec::new());
+    for i in 0..ids * per {
+        let id = i % ids;
+        let mut v: Vec<f32> = centres[id * dim..(id + 1) * dim]
+            .iter()
+            .map(|c| c + 0.65 * r.gaussian() as f32 / (dim as f32).sqrt())
+            .collect();
+        normalize(&mut v);
+        data.extend(v);
+        truth.push(id as u32);
+    }
+    (data, truth)
+}
+
+fn all_methods() -> Vec<Algorithm> {
+    vec![
+        Algorithm::default(),
+        Algorithm::ChineseWhispers(WhispersParams::default()),
+        Algorithm::Agglomerative(AgglomerativeParams::default()),
+        Algorithm::Dbscan(DbscanParams::default()),
+    ]
+}
+
+#[test]
+fn every_method_recovers_well_separated_people() {
+    let (data, truth) = faces(20, 10, 64, 1);
+    for a in all_methods() {
+        let labels = cluster(&data, 64, &a, &[]).unwrap();
+        let f = bcubed(&truth, &labels).f;
+        assert!(f > 0.97, "{a}: BCubed F {f}");
+    }
+}
+
+#[test]
+fn approximate_graph_clusters_as_well_as_exact() {
+    let (data, truth) = faces(300, 10, 64, 2);
+    let knn = KnnConfig {
+        exact_below: 1000,
+        ..KnnConfig::default()
+    };
+    for (approx, exact) in [
+        (
+            Algorithm::ChineseWhispers(WhispersParams {
+                knn: knn.clone(),
+                ..Default::default()
+            }),
+            Algorithm::ChineseWhispers(WhispersParams::default()),
+        ),
+        (
+            Algorithm::Agglomerative(AgglomerativeParams {
+                knn: knn.clone(),
+                ..Default::default()
+            }),
+            Algorithm::Agglomerative(AgglomerativeParams::default()),
+        ),
+        (
+            Algorithm::Dbscan(DbscanParams {
+                knn: knn.clone(),
+                ..Default::default()
+            }),
+            Algorithm::Dbscan(DbscanParams::default()),
+        ),
+    ] {
+        let ra = evaluate(&truth, &cluster(&data, 64, &approx, &[]).unwrap());
+        let re = evaluate(&truth, &cluster(&data, 64, &exact, &[]).unwrap());
+        assert!(
+            ra.bcubed.f > re.bcubed.f - 0.01,
+            "{approx}: {ra:?} vs exact {re:?}"
+        );
+    }
+    let g = knn::build(&data, 64, &knn);
+    let queries: Vec<u32> = (0..3000).step_by(7).collect();
+    assert!(knn::recall_above(&g, &data, 64, &queries, 0.4) > 0.95);
+}
+
+#[test]
+fn cannot_link_pairs_never_share_a_cluster() {
+    let (data, _) = faces(4, 10, 32, 3);
+    // Faces 0, 4, 8, … are one person: forbid pairs inside that person and across people.
+    let cl = [(0, 4), (8, 12), (0, 36), (1, 2), (5, 5)];
+    for a in all_methods() {
+        let labels = cluster(&data, 32, &a, &cl).unwrap();
+        assert!(respects(&labels, &cl), "{a}: {labels:?}");
+        // The constraints cost nothing elsewhere: persons 1 and 3 (faces 1, 5, 9, … and
+        // 3, 7, 11, …) stay whole and apart.
+        for p in [1, 3] {
+            assert!(
+                labels[p].is_some() && (p..40).step_by(4).all(|i| labels[i] == labels[p]),
+                "{a}: {labels:?}"
+            );
+        }
+        assert_ne!(labels[1], labels[3]);
+    }
+    // Every face forbidden from every other: nothing can be grouped.
+    let (data, _) = faces(1, 6, 16, 4);
+    let all: Vec<(u32, u32)> = (0..6)
+        .flat_map(|a| (a + 1..6).map(move |b| (a, b)))
+        .collect();
+    for a in all_methods() {
+        assert_eq!(cluster(&data, 16, &a, &all).unwrap(), vec![None; 6], "{a}");
+    }
+}
+
+#[test]
+fn empty_single_and_identical_inputs() {
+    for a in all_methods() {
+        assert_eq!(cluster(&[], 128, &a, &[]).unwrap(), vec![]);
+        assert_eq!(cluster(&[], 0, &a, &[]).unwrap(), vec![]);
+        assert_eq!(cluster(&[0.6, 0.8], 2, &a, &[]).unwrap(), vec![None]);
+        let same: Vec<f32> = [0.6f32, 0.8].repeat(7);
+        assert_eq!(cluster(&same, 2, &a, &[]).unwrap(), vec![Some(0); 7], "{a}");
+        // Unnormalised and zero rows are accepted (normalised on a copy; zero matches nothing).
+        let mixed = [3.0, 4.0, 6.0, 8.0, 0.3, 0.4, 0.0, 0.0];
+        assert_eq!(
+            cluster(&mixed, 2, &a, &[]).unwrap(),
+            vec![Some(0), Some(0), Some(0), None],
+            "{a}"
+        );
+    }
+    let one = Algorithm::ChineseWhispers(WhispersParams {
+        min_cluster_size: 1,
+        ..Default::default()
+    });
+    assert_eq!(cluster(&[1.0, 0.0], 2, &one, &[]).unwrap(), vec![Some(0)]);
+}
+
+#[test]
+fn invalid_input_is_an_error_not_a_panic() {
+    let a = Algorithm::default();
+    assert_eq!(
+        cluster(&[1.0, 0.0, 1.0], 2, &a, &[]),
+        Err(Error::Shape { len: 3, dim: 2 })
+    );
+    assert_eq!(cluster(&[1.0], 0, &a, &[]), Err(Error::ZeroDimension));
+    assert_eq!(
+        cluster(&[1.0, 0.0, f32::NAN, 0.0], 2, &a, &[]),
+        Err(Error::NonFinite { row: 1 })
+    );
+    assert_eq!(
+        cluster(&[1.0, 0.0], 2, &a, &[(0, 1)]),
+        Err(Error::CannotLinkOutOfRange { a: 0, b: 1, n: 1 })
+    );
+    assert!(assign_new(&[1.0, 0.0], &[1.0], 2, 0.5).is_err());
+    assert!(centroids(&[1.0, 0.0], 2, &[]).is_err());
+}
+
+#[test]
+fn ids_stay_stable_when_new_faces_arrive() {
+    let (data, truth) = faces(20, 12, 64, 5);
+    let dim = 64;
+    let algo = Algorithm::default();
+    // Yesterday: the first 200 faces, cluster ids 500 + label.
+    let old_labels = cluster(&data[..200 * dim], dim, &algo, &[]).unwrap();
+    let old: Vec<(u64, u64)> = old_labels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.map(|l| (1000 + i as u64, 500 + l as u64)))
+        .collect();
+    assert_eq!(old.len(), 200);
+    // Today: 40 more faces, full recluster. Every old face keeps its cluster id.
+    let new_labels = cluster(&data, dim, &algo, &[]).unwrap();
+    let new: Vec<(u64, u32)> = new_labels
+        .iter()
+        .enumerate()
+        .filter_map(|(i, l)| l.map(|l| (1000 + i as u64, l)))
+        .collect();
+    let mapping = match_ids(&old, &new);
+    assert_eq!(mapping.len(), 20);
+    for &(item, old_id) in &old {
+        let l = new_labels[(item - 1000) as usize].unwrap();
+        assert_eq!(mapping.get(&l), Some(&old_id));
+    }
+    // Incremental instead: the new faces join yesterday's clusters by centroid.
+    let cent = centroids(&data[..200 * dim], dim, &old_labels).unwrap();
+    let joined = assign_new(&cent, &data[200 * dim..], dim, algo.join_similarity()).unwrap();
+    let by_members = assign_new_by_members(
+        &data[..200 * dim],
+        &old_labels.iter().map(|l| l.unwrap()).collect::<Vec<_>>(),
+        &data[200 * dim..],
+        dim,
+        5,
+        algo.join_similarity(),
+    )
+    .unwrap();
+    for (j, (a, b)) in joined.iter().zip(&by_members).enumerate() {
+        let same_person = (0..200).find(|&i| truth[i] == truth[200 + j]).unwrap();
+        assert_eq!(*a, old_labels[same_person]);
+        assert_eq!(*b, old_labels[same_person]);
+    }
+}
+
+#[test]
+fn split_then_merge_round_trips() {
+    let (data, truth) = faces(2, 15, 64, 6);
+    let dim = 64;
+    let halves = split(&data, dim);
+    // The split finds the two people.
+    for (h, t) in halves.iter().zip(&truth) {
+        assert_eq!(*h == halves[0], *t == truth[0]);
+    }
+    // Merging the halves back gives the same members and the same centre.
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for (i, h) in halves.iter().enumerate() {
+        if *h == 0 { &mut a } else { &mut b }.push(i);
+    }
+    let merged: Vec<usize> = {
+        let mut m: Vec<usize> = a.iter().chain(&b).copied().collect();
+        m.sort();
+        m
+    };
+    assert_eq!(merged, (0..30).collect::<Vec<_>>());
+    let rows: Vec<f32> = merged
+        .iter()
+        .flat_map(|&i| data[i * dim..(i + 1) * dim].to_vec())
+        .collect();
+    let before = centroids(&data, dim, &[Some(0); 30]).unwrap();
+    let after = centroids(&rows, dim, &[Some(0); 30]).unwrap();
+    assert!(dot(&before, &after) > 0.9999);
+    // Once split, a cannot-link across the halves keeps a recluster from rejoining them even
+    // at a threshold that would.
+    let cl: Vec<(u32, u32)> = a
+        .iter()
+        .flat_map(|&x| b.iter().map(move |&y| (x as u32, y as u32)))
+        .collect();
+    let loose = Algorithm::Agglomerative(AgglomerativeParams {
+        threshold: -1.0,
+        ..Default::default()
+    });
+    assert_eq!(cluster(&data, dim, &loose, &[]).unwrap(), vec![Some(0); 30]);
+    let labels = cluster(&data, dim, &loose, &cl).unwrap();
+    assert!(respects(&labels, &cl));
+    assert_eq!(bcubed(&halves, &labels).f, 1.0);
+}
+
+#[test]
+fn real_lfw_embeddings_if_present() {
+    let Some(path) =
+        std::env::var_os("FACELAB_LFW_EMBEDDINGS").filter(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("skipped: set FACELAB_LFW_EMBEDDINGS to an embeddings file (see cluster/README.md) to run");
+        return;
+    };
+    let d = common::read(std::path::Path::new(&path)).unwrap();
+    let r = evaluate(
+        &d.truth,
+        &cluster(&d.data, d.dim, &Algorithm::default(), &[]).unwrap(),
+    );
+    eprintln!("LFW with the default algorithm: {r:?}");
+    assert!(r.bcubed.f >= 0.95, "{r:?}");
+}

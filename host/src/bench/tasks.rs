@@ -1,0 +1,369 @@
+//! The accuracy tasks: the data each one reads (loaded once for all pipelines), and one
+//! function per task that turns an opened pipeline's detections or embeddings into results,
+//! with the protocols of `../shared/datasets/README.md`.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::clustering::{self, ClusterBackend};
+use super::pipeline::{
+    detect_set, embed_set, from_row, CacheScope, DetectRecord, EmbedRecord, Opened,
+};
+use super::report::{
+    ClusteringResult, EmbedStats, LfwResult, MeanSd, OrlFraction, OrlResult, VocResult, WiderLevel,
+    WiderResult,
+};
+use super::suite::{ClusteringTask, OrlTask, WiderTask};
+use crate::cli::median;
+use crate::faceeval::{identification, mean_sd, verification, Pair};
+use crate::pipeline::cosine;
+use crate::voc::{match_faces, LabelledImage, MatchCounts};
+use crate::wider::{evaluate, WiderSet};
+
+/// The LFW pairs and the images they use.
+pub struct LfwData {
+    /// The 6,000 pairs in 10 folds.
+    pub pairs: Vec<Pair>,
+    /// Every image of the pairs, sorted, once.
+    pub images: Vec<PathBuf>,
+}
+
+/// The people of the clustering task: every image of every person with enough images.
+pub struct PeopleData {
+    /// Image paths, sorted.
+    pub images: Vec<PathBuf>,
+    /// The person of each image (0-based, in name order).
+    pub labels: Vec<usize>,
+    /// People.
+    pub identities: usize,
+}
+
+/// Reads the LFW View 2 pairs; an error when the set is not there.
+pub fn load_lfw(root: &Path) -> anyhow::Result<LfwData> {
+    let pairs = crate::faceeval::lfw_pairs(root)?;
+    let mut images: Vec<PathBuf> = pairs
+        .iter()
+        .flat_map(|p| [p.a.clone(), p.b.clone()])
+        .collect();
+    images.sort();
+    images.dedup();
+    if let Some(missing) = images.iter().find(|p| !p.is_file()) {
+        anyhow::bail!("{} is listed in pairs.txt but missing", missing.display());
+    }
+    Ok(LfwData { pairs, images })
+}
+
+/// Lists `root/images/<Name>/*.jpg` and keeps the people with at least `min_images`.
+pub fn load_people(root: &Path, min_images: usize) -> anyhow::Result<PeopleData> {
+    let dir = root.join("images");
+    let mut people: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot list {}", dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    people.sort();
+    let (mut images, mut labels, mut identities) = (Vec::new(), Vec::new(), 0);
+    for person in people {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&person)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg")))
+            .collect();
+        if files.len() < min_images {
+            continue;
+        }
+        files.sort();
+        labels.extend(std::iter::repeat_n(identities, files.len()));
+        images.extend(files);
+        identities += 1;
+    }
+    if identities == 0 {
+        anyhow::bail!(
+            "no person in {} has {min_images} or more images",
+            dir.display()
+        );
+    }
+    Ok(PeopleData {
+        images,
+        labels,
+        identities,
+    })
+}
+
+/// The union of two sorted path lists, sorted.
+pub fn union(a: &[PathBuf], b: &[PathBuf]) -> Vec<PathBuf> {
+    let mut all: Vec<PathBuf> = a.iter().chain(b).cloned().collect();
+    all.sort();
+    all.dedup();
+    all
+}
+
+/// Embeds a face set through the cache, failing when no recognizer is configured.
+pub fn embed_faces(
+    opened: &mut Opened,
+    scope: &CacheScope<'_>,
+    set: &str,
+    paths: &[PathBuf],
+) -> anyhow::Result<(Vec<EmbedRecord>, EmbedStats)> {
+    let mut cache = scope.open(set, "")?;
+    let label = format!(
+        "{} {set}",
+        scope.dir.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    );
+    let recognizer = opened
+        .recognizer
+        .as_mut()
+        .context("this pipeline has no recognizer")?;
+    let max_pixels = opened.config.images.max_pixels;
+    embed_set(
+        &mut opened.detector,
+        recognizer,
+        max_pixels,
+        &mut cache,
+        paths,
+        &label,
+    )
+}
+
+/// ORL identification: every fraction, `splits` seeded splits, nearest centroid and 1-NN.
+pub fn orl(
+    pipeline: &str,
+    task: &OrlTask,
+    images: &[(PathBuf, usize)],
+    records: &[EmbedRecord],
+    embedding: EmbedStats,
+) -> OrlResult {
+    let mut result = OrlResult {
+        pipeline: pipeline.to_owned(),
+        splits: task.splits,
+        embedding,
+        fractions: Vec::new(),
+        error: None,
+    };
+    let vectors: Option<Vec<Vec<f32>>> = records.iter().map(|r| r.embedding.clone()).collect();
+    let Some(vectors) = vectors else {
+        result.error = Some(format!(
+            "{} of {} images could not be embedded",
+            result.embedding.failed,
+            images.len()
+        ));
+        return result;
+    };
+    let labels: Vec<usize> = images.iter().map(|(_, l)| *l).collect();
+    let per_class = labels.iter().filter(|&&l| l == 0).count().max(2);
+    for &fraction in &task.tagged {
+        let per = ((fraction * per_class as f64).round() as usize).clamp(1, per_class - 1);
+        let (mut c, mut k) = (Vec::new(), Vec::new());
+        for seed in 0..task.splits {
+            let (ac, ak) = identification(&vectors, &labels, per, seed);
+            c.push(ac);
+            k.push(ak);
+        }
+        let (cm, cs) = mean_sd(&c);
+        let (km, ks) = mean_sd(&k);
+        result.fractions.push(OrlFraction {
+            tagged: fraction,
+            tagged_per_subject: per,
+            centroid: MeanSd { mean: cm, sd: cs },
+            knn: MeanSd { mean: km, sd: ks },
+        });
+    }
+    result
+}
+
+/// Keeps the ROC's shape in a few hundred points: a point is kept when FAR grows by 5% (in
+/// log terms) or TAR by 0.002 since the last kept one; the ends are always kept.
+pub fn thin_roc(roc: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for (i, &(far, tar)) in roc.iter().enumerate() {
+        let keep = match out.last() {
+            None => true,
+            Some(&(lf, lt)) => i + 1 == roc.len() || far > lf.max(1e-6) * 1.05 || tar > lt + 0.002,
+        };
+        if keep {
+            out.push((far, tar));
+        }
+    }
+    out
+}
+
+/// LFW View 2 verification by cosine similarity of the two images' embeddings.
+pub fn lfw(
+    pipeline: &str,
+    data: &LfwData,
+    embedded: &HashMap<&Path, &EmbedRecord>,
+    embedding: EmbedStats,
+) -> LfwResult {
+    let vector = |p: &Path| embedded.get(p).and_then(|r| r.embedding.as_ref());
+    let mut unreadable = 0;
+    let scores: Vec<f64> = data
+        .pairs
+        .iter()
+        .map(|p| match (vector(&p.a), vector(&p.b)) {
+            (Some(a), Some(b)) => f64::from(cosine(a, b)),
+            _ => {
+                unreadable += 1;
+                -1.0
+            }
+        })
+        .collect();
+    let v = verification(&scores, &data.pairs);
+    LfwResult {
+        pipeline: pipeline.to_owned(),
+        pairs: data.pairs.len(),
+        unreadable_pairs: unreadable,
+        embedding,
+        accuracy: v.accuracy,
+        accuracy_sd: v.accuracy_sd,
+        fold_accuracy: v.fold_accuracy,
+        roc_auc: v.roc_auc,
+        tar_at_far_1e3: v.tar_at_far_1e3,
+        threshold: v.threshold,
+        roc: thin_roc(&v.roc),
+    }
+}
+
+/// Clustering of the people's embeddings with every method of the task.
+pub fn clustering(
+    pipeline: &str,
+    task: &ClusteringTask,
+    backend: &dyn ClusterBackend,
+    people: &PeopleData,
+    embedded: &HashMap<&Path, &EmbedRecord>,
+) -> anyhow::Result<ClusteringResult> {
+    let (mut data, mut truth, mut dim) = (Vec::new(), Vec::new(), 0);
+    for (path, &label) in people.images.iter().zip(&people.labels) {
+        if let Some(v) = embedded
+            .get(path.as_path())
+            .and_then(|r| r.embedding.as_ref())
+        {
+            dim = v.len();
+            data.extend_from_slice(v);
+            truth.push(label);
+        }
+    }
+    let mut identities = truth.clone();
+    identities.sort_unstable();
+    identities.dedup();
+    Ok(ClusteringResult {
+        pipeline: pipeline.to_owned(),
+        faces: truth.len(),
+        identities: identities.len(),
+        methods: clustering::compare(backend, &task.methods, &data, dim, &truth)?,
+    })
+}
+
+/// Detects a detection set through the cache with `detector`.
+pub fn detect_faces(
+    detector: &mut crate::pipeline::FaceDetector,
+    max_pixels: u64,
+    scope: &CacheScope<'_>,
+    set: &str,
+    extra: &str,
+    paths: &[PathBuf],
+) -> anyhow::Result<(Vec<DetectRecord>, usize)> {
+    let mut cache = scope.open(set, extra)?;
+    let label = format!(
+        "{} {set}",
+        scope.dir.file_name().and_then(|n| n.to_str()).unwrap_or("")
+    );
+    detect_set(detector, max_pixels, &mut cache, paths, &label)
+}
+
+/// Keeps every 10th point of a 1,000-point PR curve, and the last.
+fn thin_pr(curve: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    curve
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 10 == 9 || *i + 1 == curve.len())
+        .map(|(_, p)| *p)
+        .collect()
+}
+
+/// WIDER FACE AP at the three levels by the official rules.
+pub fn wider(
+    pipeline: &str,
+    task: &WiderTask,
+    set: &WiderSet,
+    records: &[DetectRecord],
+    cached: usize,
+    options: serde_json::Value,
+) -> WiderResult {
+    let detections: Vec<Vec<facelab_plugin_api::Face>> = records
+        .iter()
+        .map(|r| r.faces.iter().map(from_row).collect())
+        .collect();
+    let levels = evaluate(set, &detections, task.iou);
+    let mut times: Vec<f64> = records
+        .iter()
+        .filter(|r| r.error.is_none())
+        .map(|r| r.detect_ms)
+        .collect();
+    WiderResult {
+        pipeline: pipeline.to_owned(),
+        images: set.images.len(),
+        cached,
+        failed: records.iter().filter(|r| r.error.is_some()).count(),
+        options,
+        iou: task.iou,
+        levels: levels
+            .iter()
+            .map(|l| WiderLevel {
+                level: l.level.name().to_owned(),
+                ap: l.ap,
+                faces: l.faces,
+                pr_curve: thin_pr(&l.pr_curve),
+            })
+            .collect(),
+        median_ms: (!times.is_empty()).then(|| median(&mut times)),
+    }
+}
+
+/// voc-groups recall and precision, one-to-one matching at `iou`.
+pub fn voc(
+    pipeline: &str,
+    images: &[LabelledImage],
+    records: &[DetectRecord],
+    iou: f32,
+) -> VocResult {
+    let mut total = MatchCounts::default();
+    for (image, r) in images.iter().zip(records) {
+        let faces: Vec<_> = r.faces.iter().map(from_row).collect();
+        total.add(match_faces(&image.boxes, &faces, iou));
+    }
+    VocResult {
+        pipeline: pipeline.to_owned(),
+        labelled: total.labelled,
+        detected: total.detected,
+        matched: total.matched,
+        recall: total.recall(),
+        precision: total.precision(),
+        failed: records.iter().filter(|r| r.error.is_some()).count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thinning_keeps_the_ends_and_the_shape() {
+        let roc: Vec<(f64, f64)> = (0..=6000)
+            .map(|i| {
+                let far = i as f64 / 6000.0;
+                (far, far.sqrt())
+            })
+            .collect();
+        let thin = thin_roc(&roc);
+        assert!(thin.len() < 600, "{}", thin.len());
+        assert_eq!(thin.first(), Some(&(0.0, 0.0)));
+        assert_eq!(thin.last(), Some(&(1.0, 1.0)));
+        assert!(thin.windows(2).all(|w| w[1].0 >= w[0].0));
+        let pr: Vec<(f64, f64)> = (0..1000).map(|i| (i as f64, 0.0)).collect();
+        let t = thin_pr(&pr);
+        assert_eq!((t.len(), t[0].0, t[99].0), (100, 9.0, 999.0));
+    }
+}

@@ -1,0 +1,594 @@
+//! `facelab bench`: the evaluation pieces on hand-made cases with known answers, and the
+//! real binary on a synthetic data root (every task, with the example plugin, so it runs
+//! without `../shared` in a few seconds): its report validates against
+//! `docs/bench.schema.json`, `--resume` reuses the cache, a missing data set is skipped
+//! cleanly, and a bad suite key is an error that names it. One test runs YuNet on the shared
+//! voc-groups photos when `../shared` is there.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use facelab::faceeval::{verification, Pair};
+use facelab::wider::{evaluate, WiderSet};
+use facelab_plugin_api::{BBox, Face};
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------
+// A minimal JSON Schema validator for the keywords docs/bench.schema.json uses: type,
+// const, enum, required, properties, items, minItems, maxItems, minimum, maximum, anyOf
+// and local $ref. (No JSON Schema crate is a dependency; this is enough to pin the report's
+// shape.)
+
+fn type_matches(t: &str, v: &Value) -> bool {
+    match t {
+        "object" => v.is_object(),
+        "array" => v.is_array(),
+        "string" => v.is_string(),
+        "number" => v.is_number(),
+        "integer" => v.is_u64() || v.is_i64(),
+        "boolean" => v.is_boolean(),
+        "null" => v.is_null(),
+        other => panic!("schema uses unknown type {other}"),
+    }
+}
+
+fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.strip_prefix("#/$defs/").expect("local $ref");
+        validate(root, &root["$defs"][name], v, at, errors);
+    }
+    if let Some(t) = schema.get("type") {
+        let ok = match t {
+            Value::String(t) => type_matches(t, v),
+            Value::Array(ts) => ts.iter().any(|t| type_matches(t.as_str().unwrap(), v)),
+            _ => panic!("bad type keyword"),
+        };
+        if !ok {
+            errors.push(format!("{at}: {v} is not of type {t}"));
+            return;
+        }
+    }
+    if let Some(c) = schema.get("const") {
+        if c != v {
+            errors.push(format!("{at}: {v} is not {c}"));
+        }
+    }
+    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
+        if !e.contains(v) {
+            errors.push(format!("{at}: {v} is not one of {e:?}"));
+        }
+    }
+    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
+        let ok = any.iter().any(|s| {
+            let mut e = Vec::new();
+            validate(root, s, v, at, &mut e);
+            e.is_empty()
+        });
+        if !ok {
+            errors.push(format!("{at}: {v} matches none of anyOf"));
+        }
+    }
+    if let Some(n) = v.as_f64() {
+        if schema
+            .get("minimum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| n < m)
+        {
+            errors.push(format!("{at}: {n} is below the minimum"));
+        }
+        if schema
+            .get("maximum")
+            .and_then(Value::as_f64)
+            .is_some_and(|m| n > m)
+        {
+            errors.push(format!("{at}: {n} is above the maximum"));
+        }
+    }
+    if let Some(o) = v.as_object() {
+        for key in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if !o.contains_key(key.as_str().unwrap()) {
+                errors.push(format!("{at}: missing required `{key}`"));
+            }
+        }
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (k, s) in props {
+                if let Some(child) = o.get(k) {
+                    validate(root, s, child, &format!("{at}.{k}"), errors);
+                }
+            }
+        }
+    }
+    if let Some(a) = v.as_array() {
+        let len = a.len() as u64;
+        if schema
+            .get("minItems")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| len < m)
+        {
+            errors.push(format!("{at}: fewer than minItems"));
+        }
+        if schema
+            .get("maxItems")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| len > m)
+        {
+            errors.push(format!("{at}: more than maxItems"));
+        }
+        if let Some(items) = schema.get("items") {
+            for (i, child) in a.iter().enumerate() {
+                validate(root, items, child, &format!("{at}[{i}]"), errors);
+            }
+        }
+    }
+}
+
+fn schema() -> Value {
+    let path = common::repo_root().join("docs/bench.schema.json");
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn schema_errors(report: &Value) -> Vec<String> {
+    let schema = schema();
+    let mut errors = Vec::new();
+    validate(&schema, &schema, report, "report", &mut errors);
+    errors
+}
+
+#[test]
+fn the_validator_catches_a_broken_report() {
+    // A test of the test: the validator must fail on missing keys and wrong types.
+    let errors = schema_errors(&serde_json::json!({"schema_version": 2, "wall_seconds": "x"}));
+    assert!(
+        errors.iter().any(|e| e.contains("schema_version")),
+        "{errors:?}"
+    );
+    assert!(
+        errors.iter().any(|e| e.contains("wall_seconds")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("missing required `\"tasks\"`")),
+        "{errors:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Evaluation logic on hand-made cases. host/src/wider.rs unit-tests each rule on its own
+// (perfect, all misses, ignored boxes, duplicates); here one on-disk set in the official
+// layout combines them, read through the public API as the bench reads it.
+
+#[test]
+fn wider_ap_of_a_hand_made_set_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    // Image a: faces A (kept everywhere) and B (ignored at easy); image b: face C (kept
+    // everywhere); image c: no face.
+    let gt = "0--x/a.jpg\n2\n0 0 20 20 0 0 0 0 0 0\n100 0 20 20 0 0 0 0 0 0\n\
+              0--x/b.jpg\n1\n0 0 20 20 0 0 0 0 0 0\n\
+              0--x/c.jpg\n0\n0 0 0 0 0 0 0 0 0 0\n";
+    let difficulty = "0--x/a.jpg easy=1 medium=1,2 hard=1,2\n\
+                      0--x/b.jpg easy=1 medium=1 hard=1\n\
+                      0--x/c.jpg easy= medium= hard=\n";
+    std::fs::write(dir.path().join("wider_face_val_bbx_gt.txt"), gt).unwrap();
+    std::fs::write(dir.path().join("difficulty.txt"), difficulty).unwrap();
+    for name in ["a", "b", "c"] {
+        let p = dir.path().join(format!("images/0--x/{name}.jpg"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"").unwrap();
+    }
+    let set = WiderSet::load(dir.path()).unwrap();
+    let square = |x: f32| BBox::new(x, 0.0, 20.0, 20.0);
+    // Scores are their own normalised values (min 0, max 1).
+    let detections = vec![
+        // B first (ignored at easy; a true positive at medium/hard), then A, then a
+        // duplicate of A (a false positive everywhere), then a miss far away.
+        vec![
+            Face::new(square(100.0), 1.0),
+            Face::new(square(0.0), 0.8),
+            Face::new(square(1.0), 0.6),
+            Face::new(square(5000.0), 0.0),
+        ],
+        // C is found, but with a low score.
+        vec![Face::new(square(0.0), 0.4)],
+        // A false alarm in an image without faces does not count (official rule).
+        vec![Face::new(square(0.0), 0.9)],
+    ];
+    let [easy, medium, hard] = evaluate(&set, &detections, 0.5);
+    assert_eq!((easy.faces, medium.faces, hard.faces), (2, 3, 3));
+    // Easy, ranked: B ignored, A hit (P 1, R 1/2), duplicate (P 1/2), C hit (P 2/3, R 1),
+    // miss (P 2/4). Envelope: 1 up to R 1/2, then 2/3. AP = 1/2 + 1/2 × 2/3 = 5/6.
+    assert!((easy.ap - 5.0 / 6.0).abs() < 1e-9, "easy {}", easy.ap);
+    // Medium and hard: B hit, A hit (P 1, R 2/3), duplicate (P 2/3), C hit (P 3/4, R 1).
+    // AP = 2/3 × 1 + 1/3 × 3/4 = 11/12.
+    for level in [medium, hard] {
+        assert!(
+            (level.ap - 11.0 / 12.0).abs() < 1e-9,
+            "{:?} {}",
+            level.level,
+            level.ap
+        );
+    }
+}
+
+fn pair(same: bool, fold: usize) -> Pair {
+    Pair {
+        a: PathBuf::from("a.jpg"),
+        b: PathBuf::from("b.jpg"),
+        same,
+        fold,
+    }
+}
+
+#[test]
+fn lfw_folds_choose_the_threshold_on_the_other_nine() {
+    // Ten folds of four pairs: same 0.8 and 0.7, different 0.3 and 0.2; fold 0's second
+    // same pair scores 0.25 instead. The threshold learned on the other folds lies in
+    // (0.3, 0.7), so fold 0 gets 3 of 4 right and every other fold 4 of 4. Mean 0.975;
+    // sd sqrt((0.225² + 9 × 0.025²) / 10) = 0.075. AUC: the 0.25 pair beats half the
+    // different pairs, so (19 + 0.5) / 20 = 0.975. At FAR 1e-3 (no false accept) 19 of the
+    // 20 same pairs are accepted.
+    let (mut pairs, mut scores) = (Vec::new(), Vec::new());
+    for fold in 0..10 {
+        let second = if fold == 0 { 0.25 } else { 0.7 };
+        for (s, same) in [(0.8, true), (second, true), (0.3, false), (0.2, false)] {
+            pairs.push(pair(same, fold));
+            scores.push(s);
+        }
+    }
+    let v = verification(&scores, &pairs);
+    assert_eq!(v.fold_accuracy[0], 0.75);
+    assert!(v.fold_accuracy[1..].iter().all(|&a| a == 1.0), "{v:?}");
+    assert!((v.accuracy - 0.975).abs() < 1e-12, "{}", v.accuracy);
+    assert!((v.accuracy_sd - 0.075).abs() < 1e-12, "{}", v.accuracy_sd);
+    assert!((v.roc_auc - 0.975).abs() < 1e-12, "{}", v.roc_auc);
+    assert!(
+        (v.tar_at_far_1e3 - 0.95).abs() < 1e-12,
+        "{}",
+        v.tar_at_far_1e3
+    );
+    assert!(v.threshold > 0.3 && v.threshold < 0.7, "{}", v.threshold);
+}
+
+// ---------------------------------------------------------------------------------------
+// The real binary on a synthetic data root.
+
+/// A `size × size` grey image of person `person` (a fixed random pattern) with a little
+/// noise that depends on `shot`.
+fn face(person: u64, shot: u64, size: u32) -> image::GrayImage {
+    let mut rng = facelab::faceeval::SplitMix::new(person * 7919 + 1);
+    let pattern: Vec<u8> = (0..size * size)
+        .map(|_| (rng.next_u64() % 200) as u8)
+        .collect();
+    let mut noise = facelab::faceeval::SplitMix::new(person * 104_729 + shot + 17);
+    image::GrayImage::from_fn(size, size, |x, y| {
+        let v = pattern[(y * size + x) as usize] as u64 + noise.next_u64() % 12;
+        image::Luma([v as u8])
+    })
+}
+
+/// Writes every data set in miniature under `root`: ORL (40 × 10), LFW (3 people, 2 folds
+/// of 2 + 2 pairs), WIDER (2 images), voc-groups (1 image) and 2 speed photos.
+fn synthetic_datasets(root: &Path) {
+    for s in 1..=40u64 {
+        let dir = root.join(format!("orl/s{s}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 1..=10u64 {
+            face(s, i, 24).save(dir.join(format!("{i}.pgm"))).unwrap();
+        }
+    }
+    let people = ["Ada_L", "Bob_K", "Cy_T"];
+    for (p, name) in people.iter().enumerate() {
+        let dir = root.join(format!("lfw/images/{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 1..=5u64 {
+            face(100 + p as u64, i, 32)
+                .save(dir.join(format!("{name}_{i:04}.jpg")))
+                .unwrap();
+        }
+    }
+    std::fs::write(
+        root.join("lfw/pairs.txt"),
+        "2\t2\nAda_L\t1\t2\nBob_K\t1\t3\nAda_L\t1\tBob_K\t2\nBob_K\t4\tCy_T\t1\n\
+         Cy_T\t1\t2\nAda_L\t3\t4\nCy_T\t3\tAda_L\t5\nBob_K\t5\tCy_T\t4\n",
+    )
+    .unwrap();
+    let wider = root.join("wider");
+    for name in ["a", "b"] {
+        let p = wider.join(format!("images/0--x/{name}.jpg"));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        face(200, 0, 64).save(&p).unwrap();
+    }
+    std::fs::write(
+        wider.join("wider_face_val_bbx_gt.txt"),
+        "0--x/a.jpg\n1\n0 0 63 63 0 0 0 0 0 0\n0--x/b.jpg\n1\n0 0 63 63 0 0 0 0 0 0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        wider.join("difficulty.txt"),
+        "0--x/a.jpg easy=1 medium=1 hard=1\n0--x/b.jpg easy= medium=1 hard=1\n",
+    )
+    .unwrap();
+    let voc = root.join("voc");
+    std::fs::create_dir_all(&voc).unwrap();
+    face(300, 0, 48).save(voc.join("group.png")).unwrap();
+    std::fs::write(
+        voc.join("testing.xml"),
+        "<dataset><images><image file='group.png'><box top='0' left='0' width='48' height='48'/></image></images></dataset>",
+    )
+    .unwrap();
+    let speed = root.join("speed");
+    std::fs::create_dir_all(&speed).unwrap();
+    for i in 0..2 {
+        face(400 + i, 0, 80)
+            .save(speed.join(format!("p{i}.png")))
+            .unwrap();
+    }
+}
+
+const EXAMPLE_SUITE: &str = r#"
+[[pipeline]]
+name = "example-pixels"
+description = "the example plugin: whole image, grey thumbnail"
+[pipeline.detector]
+plugin = "example"
+kind = "whole-image"
+[pipeline.recognizer]
+plugin = "example"
+kind = "pixels"
+
+[[pipeline]]
+name = "example-detector-only"
+[pipeline.detector]
+plugin = "example"
+kind = "whole-image"
+
+[tasks.orl]
+path = "orl"
+splits = 3
+[tasks.lfw]
+path = "lfw"
+[tasks.wider]
+path = "wider"
+[tasks.voc]
+path = "voc/testing.xml"
+[tasks.clustering]
+path = "lfw"
+min_images = 5
+methods = [{ method = "chinese-whispers", threshold = 0.5 }]
+[tasks.speed]
+photos = ["speed"]
+sizes = [64, 128]
+headline_size = 128
+repeats = 2
+"#;
+
+/// Runs `facelab bench` and returns (exit code, report.json if written, stderr).
+fn bench(
+    suite: &Path,
+    datasets: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> (i32, Option<Value>, String) {
+    common::plugin_lib("example");
+    let (code, _, err) = common::run(
+        common::facelab()
+            .arg("--cache-dir")
+            .arg(out.join("models"))
+            .arg("bench")
+            .arg("--suite")
+            .arg(suite)
+            .arg("--datasets")
+            .arg(datasets)
+            .arg("--out")
+            .arg(out)
+            .args(extra),
+    );
+    let report = std::fs::read_to_string(out.join("report.json"))
+        .ok()
+        .map(|t| serde_json::from_str(&t).unwrap());
+    (code, report, err)
+}
+
+#[test]
+fn a_synthetic_suite_runs_every_task_and_its_report_validates() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synthetic_datasets(&data);
+    let suite = dir.path().join("bench.toml");
+    std::fs::write(&suite, EXAMPLE_SUITE).unwrap();
+    let out = dir.path().join("out");
+    let (code, report, err) = bench(&suite, &data, &out, &[]);
+    let report = report.unwrap_or_else(|| panic!("no report.json: {err}"));
+    assert_eq!(code, 0, "{err}");
+    let errors = schema_errors(&report);
+    assert!(
+        errors.is_empty(),
+        "report.json does not match the schema: {errors:#?}"
+    );
+
+    let t = &report["tasks"];
+    // Distinct random patterns per subject: identification is perfect, and the recognition
+    // tasks skip the pipeline without a recognizer.
+    assert_eq!(t["orl"]["status"], "ran");
+    let orl = t["orl"]["results"].as_array().unwrap();
+    assert_eq!(orl.len(), 1);
+    assert_eq!(orl[0]["fractions"][1]["tagged_per_subject"], 2);
+    assert_eq!(orl[0]["fractions"][1]["centroid"]["mean"], 1.0);
+    assert_eq!(orl[0]["embedding"]["cached"], 0);
+    let lfw = &t["lfw"]["results"][0];
+    assert_eq!(
+        (lfw["pairs"].as_u64(), lfw["accuracy"].as_f64()),
+        (Some(8), Some(1.0))
+    );
+    assert_eq!(lfw["roc_auc"], 1.0);
+    // The whole-image detector matches the whole-image ground truth box.
+    for (i, level) in ["easy", "medium", "hard"].iter().enumerate() {
+        assert_eq!(t["wider"]["results"][0]["levels"][i]["level"], *level);
+        assert_eq!(t["wider"]["results"][0]["levels"][i]["ap"], 1.0, "{level}");
+    }
+    assert_eq!(t["wider"]["results"].as_array().unwrap().len(), 2);
+    assert_eq!(t["voc"]["results"][0]["recall"], 1.0);
+    let speed = &t["speed"]["results"][0];
+    assert_eq!(speed["photos"], 2);
+    assert_eq!(speed["detect"][1]["size"], 128);
+    assert_eq!(speed["faces_embedded"], 2);
+    assert!(
+        speed["peak_rss_mib"].as_f64().is_some_and(|m| m > 1.0),
+        "{speed}"
+    );
+    // The clustering task ran or says why not.
+    let clustering = &t["clustering"];
+    match clustering["status"].as_str() {
+        Some("ran") => assert_eq!(clustering["results"][0]["identities"], 3),
+        Some("skipped") => assert!(clustering["reason"]
+            .as_str()
+            .unwrap()
+            .contains("facelab-cluster")),
+        other => panic!("clustering status {other:?}"),
+    }
+
+    let h = &report["headline"];
+    assert_eq!(h.as_array().unwrap().len(), 2);
+    assert_eq!(h[0]["orl_20"]["mean"], 1.0);
+    assert!(h[0]["ms_per_photo"].is_number() && h[1]["lfw"].is_null());
+    assert!(report["environment"]["cores"].as_u64().unwrap() >= 1);
+
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| example-pixels | 100.00 ± 0.00 | 1.0000 ± 0.0000 | 1.000 |"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("<svg")
+            && html.contains("WIDER FACE hard")
+            && html.contains("LFW View 2 ROC")
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("src=\""),
+        "self-contained"
+    );
+
+    // Resumed: every detection and embedding comes from the cache, with the same numbers.
+    let (code, resumed, err) = bench(&suite, &data, &out, &["--resume"]);
+    let resumed = resumed.unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(resumed["resumed"], true);
+    assert_eq!(
+        resumed["tasks"]["orl"]["results"][0]["embedding"]["cached"],
+        400
+    );
+    assert_eq!(resumed["tasks"]["wider"]["results"][0]["cached"], 2);
+    assert_eq!(
+        resumed["tasks"]["lfw"]["results"][0]["accuracy"],
+        report["tasks"]["lfw"]["results"][0]["accuracy"]
+    );
+}
+
+#[test]
+fn a_missing_data_set_skips_its_task_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    synthetic_datasets(&data);
+    std::fs::remove_dir_all(data.join("wider")).unwrap();
+    std::fs::remove_file(data.join("lfw/pairs.txt")).unwrap();
+    let suite = dir.path().join("bench.toml");
+    std::fs::write(&suite, EXAMPLE_SUITE).unwrap();
+    let out = dir.path().join("out");
+    let (code, report, err) = bench(
+        &suite,
+        &data,
+        &out,
+        &["--task", "wider", "--task", "lfw", "--task", "orl"],
+    );
+    assert_eq!(code, 0, "a skipped task is not a failure: {err}");
+    assert!(
+        err.contains("skipped: wider: WIDER FACE (wider_face_val_bbx_gt.txt) not found at"),
+        "{err}"
+    );
+    let report = report.unwrap();
+    assert!(schema_errors(&report).is_empty());
+    let t = &report["tasks"];
+    assert_eq!(
+        (t["wider"]["status"].as_str(), t["lfw"]["status"].as_str()),
+        (Some("skipped"), Some("skipped"))
+    );
+    assert!(t["lfw"]["reason"].as_str().unwrap().contains("pairs.txt"));
+    assert_eq!(t["orl"]["status"], "ran");
+    assert_eq!(t["speed"]["status"], "off", "not selected with --task");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("skipped: WIDER FACE"), "{md}");
+    assert!(report["headline"][0]["wider_easy"].is_null());
+}
+
+#[test]
+fn a_bad_suite_key_is_an_error_that_names_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bench.toml");
+    std::fs::write(&suite, EXAMPLE_SUITE.replace("splits = 3", "split = 3")).unwrap();
+    let out = dir.path().join("out");
+    let (code, report, err) = bench(&suite, dir.path(), &out, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(report.is_none());
+    assert!(
+        err.contains("bench.toml:20:1") && err.contains("unknown field `split`"),
+        "{err}"
+    );
+    // A pipeline name a task refers to must exist.
+    std::fs::write(
+        &suite,
+        EXAMPLE_SUITE.replace("path = \"orl\"", "path = \"orl\"\npipelines = [\"nope\"]"),
+    )
+    .unwrap();
+    let (code, _, err) = bench(&suite, dir.path(), &out, &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("`tasks.orl.pipelines` names \"nope\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_default_suite_is_valid_and_yunet_finds_the_voc_groups_faces() {
+    // The shipped suite parses; on the real photos YuNet finds all 25 labelled faces of
+    // voc-groups (plugins/opencv-dnn/README.md), and its model's sha256 is reported.
+    let suite = facelab::bench::suite::Suite::load(&common::repo_root().join("config/bench.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(suite.pipelines.len() >= 3);
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bench.toml");
+    std::fs::write(
+        &suite,
+        "[[pipeline]]\nname = \"yunet\"\n[pipeline.detector]\nplugin = \"opencv-dnn\"\nkind = \"yunet\"\nmodel = \"yunet-2023mar\"\n[tasks.voc]\n[tasks.speed]\nphotos = [\"samples/voc-groups/2008_001322.jpg\"]\nsizes = [640]\nheadline_size = 640\nrepeats = 1\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let (code, report, err) = bench(&suite, &shared.join("datasets"), &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    let report = report.unwrap();
+    assert!(schema_errors(&report).is_empty());
+    let voc = &report["tasks"]["voc"]["results"][0];
+    assert_eq!(
+        (voc["labelled"].as_u64(), voc["matched"].as_u64()),
+        (Some(25), Some(25)),
+        "{voc}"
+    );
+    let models = report["models"].as_array().unwrap();
+    assert!(models.iter().any(|m| m["id"] == "yunet-2023mar"
+        && m["files"][0]["sha256"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64)));
+    assert_eq!(
+        report["tasks"]["speed"]["results"][0]["detect"][0]["runs"],
+        1
+    );
+}
