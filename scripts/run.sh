@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job: installs what is missing, builds, then finds the faces in the sample photos
-# of ../shared/datasets/samples and writes them drawn to out/detect/, and measures the
-# detector on the labelled voc-groups photos.
+# The main job: installs what is missing, builds, fetches the models, draws the faces found in
+# the sample photos (out/detect/), then runs the default benchmark suite (config/bench.toml:
+# three detector → recognizer pipelines on ORL, LFW, WIDER FACE mini, voc-groups, LFW
+# clustering and speed) and writes out/bench/report.{md,html,json}. About 15 minutes on
+# 2 cores. Extra arguments go to `facelab bench` (for example --resume, --task lfw).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -12,8 +14,9 @@ if [ ! -d "$samples" ]; then
   echo "run: $samples not found; point FACELAB_SHARED at the shared folder" >&2
   exit 1
 fi
-./target/release/facelab plugins
-./target/release/facelab models list
-./target/release/facelab detect "$samples"/voc-groups/*.jpg "$samples"/sprint/*.jpg "$samples"/bbt/*.jpg --draw out/detect
-./target/release/facelab eval-voc "$samples/voc-groups/testing.xml"
-echo "drawn photos: out/detect/" >&2
+facelab=./target/release/facelab
+$facelab plugins
+$facelab models list
+$facelab detect "$samples"/voc-groups/*.jpg "$samples"/sprint/*.jpg "$samples"/bbt/*.jpg --draw out/detect >/dev/null
+echo "run: sample photos with their faces drawn: out/detect/" >&2
+$facelab bench --suite config/bench.toml --datasets "$shared/datasets" --out out/bench "$@"

@@ -4,13 +4,16 @@
 //! - `library/identify-100k`: one face against 100,000 stored 128-D embeddings, exact
 //!   search with the SIMD dot product, target ≤ 5 ms median;
 //! - `library/identify-1m`: the same at 1,000,000, to judge whether an approximate index
-//!   would be worth it.
+//!   would be worth it;
+//! - `library/scan-wider-40`: a first scan (decode, EXIF, detect with YuNet, embed with
+//!   MobileFaceNet on ONNX Runtime, store) of the first 40 WIDER FACE mini photos in path
+//!   order into an empty library; criterion's throughput is photos per second.
 //!
 //! `cargo bench -p facelab-benches --bench library`
 
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use facelab::cli::RunContext;
 use facelab::config::Config;
 use facelab::library::search::Matrix;
@@ -116,5 +119,72 @@ fn identify(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, rescan, identify);
+fn scan_throughput(c: &mut Criterion) {
+    let Some(shared) = facelab_benches::shared() else {
+        eprintln!("SKIPPED: library/scan-wider-40: ../shared not found; set FACELAB_SHARED");
+        return;
+    };
+    const N: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let mut paths: Vec<_> = walkdir(&shared.join("datasets/wider-face-val-mini/images"));
+    paths.sort();
+    for p in paths.iter().take(N) {
+        std::fs::copy(p, photos.join(p.file_name().unwrap())).unwrap();
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut run = 0;
+    let mut group = c.benchmark_group("library");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(N as u64));
+    group.bench_function(format!("scan-wider-{N}"), |b| {
+        b.iter_batched(
+            || {
+                run += 1;
+                let text = format!(
+                    "{}[library]\npath = \"{}\"\n",
+                    facelab_benches::pipeline_config(&shared, "onnx-runtime", "embedder", "mobilefacenet-128", 2),
+                    dir.path().join(format!("library-{run}.sqlite")).display()
+                );
+                RunContext {
+                    config: Config::parse(&text, &root.join("bench.toml")).expect("valid bench config"),
+                    cache_dir: None,
+                    verbose: false,
+                    library: None,
+                }
+            },
+            |ctx| {
+                let mut lib = facelab::library_cli::open_library(&ctx).unwrap();
+                let s = facelab::library_cli::scan_dirs(
+                    &ctx,
+                    &mut lib,
+                    std::slice::from_ref(&photos),
+                    false,
+                    false,
+                )
+                .unwrap();
+                assert_eq!(s.new, N);
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+/// Files under `dir`, recursively.
+fn walkdir(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+criterion_group!(benches, rescan, identify, scan_throughput);
 criterion_main!(benches);

@@ -206,7 +206,9 @@ impl Algorithm {
         }
     }
 
-    fn validate(&self) -> Result<()> {
+    /// Checks the parameters' ranges (what [`cluster`] checks first), so a configuration
+    /// can be refused when it is read rather than when it is used.
+    pub fn validate(&self) -> Result<()> {
         let bad = |m: String| Err(Error::InvalidParameter(m));
         let k = self.knn();
         if k.k == 0 {

@@ -368,6 +368,13 @@ impl Config {
                 "use a similarity margin from 0 to 1, for example 0.03",
             ));
         }
+        if let Err(e) = self.cluster.validate() {
+            return Err(self.invalid(
+                "cluster".into(),
+                e.to_string(),
+                "see the [cluster] keys in config/facelab.toml, for example threshold = 0.4",
+            ));
+        }
         if self.images.max_pixels == 0 {
             return Err(self.invalid(
                 "images.max_pixels".into(),
@@ -453,6 +460,34 @@ mod tests {
     fn the_built_in_default_config_is_valid() {
         let c = Config::parse(EMBEDDED_CONFIG, Path::new("built-in")).unwrap();
         assert_eq!(c.detector.model, "yunet-2023mar");
+        // The documented [library] and [cluster] values are the built-in defaults.
+        assert_eq!(c.cluster, facelab_cluster::Algorithm::default());
+        let d = LibrarySection::default();
+        assert_eq!(
+            (c.library.batch_size, c.library.busy_timeout_ms, c.library.suggest_margin),
+            (d.batch_size, d.busy_timeout_ms, d.suggest_margin)
+        );
+    }
+
+    #[test]
+    fn cluster_parameters_are_checked_when_the_config_is_read() {
+        for (text, needle) in [
+            ("[cluster]\nmethod = \"dbscan\"\neps = 3.0\n", "eps 3"),
+            ("[cluster]\nmethod = \"chinese-whispers\"\nthreshold = 1.5\n", "threshold 1.5"),
+            ("[cluster]\nmethod = \"chinese-whispers\"\ntreshold = 0.5\n", "treshold"),
+            ("[cluster]\nmethod = \"k-means\"\n", "k-means"),
+        ] {
+            let err = Config::parse(&format!("{GOOD}{text}"), Path::new("f.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle) && err.contains("f.toml"), "{err}");
+        }
+        let c = Config::parse(
+            &format!("{GOOD}[cluster]\nmethod = \"dbscan\"\neps = 0.5\n"),
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.cluster.join_similarity(), 0.5);
     }
 
     #[test]

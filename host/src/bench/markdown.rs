@@ -256,6 +256,13 @@ pub fn render(r: &Report) -> String {
 
     let _ = writeln!(s, "\n## Clustering (LFW people with enough images)\n");
     if status_line(&mut s, &t.clustering) {
+        for c in &t.clustering.results {
+            let _ = writeln!(
+                s,
+                "{}: {} faces of {} people clustered; {} photos without a detected face left out.\n",
+                c.pipeline, c.faces, c.identities, c.without_face
+            );
+        }
         s.push_str("| pipeline | method | pairwise P / R / F | BCubed P / R / F | clusters (true) | noise | ms |\n|---|---|---|---|---|---|---|\n");
         for c in &t.clustering.results {
             for m in &c.methods {

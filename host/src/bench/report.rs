@@ -344,8 +344,10 @@ pub struct ClusterMethodResult {
 pub struct ClusteringResult {
     /// The pipeline.
     pub pipeline: String,
-    /// Faces clustered.
+    /// Faces clustered (the largest detected face of each photo).
     pub faces: usize,
+    /// Photos left out because the detector found no face in them.
+    pub without_face: usize,
     /// True identities among them.
     pub identities: usize,
     /// One entry per method.

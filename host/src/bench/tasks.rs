@@ -234,15 +234,23 @@ pub fn clustering(
     people: &PeopleData,
     embedded: &HashMap<&Path, &EmbedRecord>,
 ) -> anyhow::Result<ClusteringResult> {
-    let (mut data, mut truth, mut dim) = (Vec::new(), Vec::new(), 0);
+    // Only detected faces: a photo library never holds a whole-frame stand-in, so the photos
+    // where the detector found nothing (the LFW task embeds their whole frame) are left out
+    // and counted.
+    let (mut data, mut truth, mut dim, mut without_face) = (Vec::new(), Vec::new(), 0, 0);
     for (path, &label) in people.images.iter().zip(&people.labels) {
-        if let Some(v) = embedded
-            .get(path.as_path())
-            .and_then(|r| r.embedding.as_ref())
-        {
-            dim = v.len();
-            data.extend_from_slice(v);
-            truth.push(label);
+        match embedded.get(path.as_path()) {
+            Some(EmbedRecord {
+                face: Some(_),
+                embedding: Some(v),
+                ..
+            }) => {
+                dim = v.len();
+                data.extend_from_slice(v);
+                truth.push(label);
+            }
+            Some(EmbedRecord { face: None, .. }) => without_face += 1,
+            _ => {}
         }
     }
     let mut identities = truth.clone();
@@ -251,6 +259,7 @@ pub fn clustering(
     Ok(ClusteringResult {
         pipeline: pipeline.to_owned(),
         faces: truth.len(),
+        without_face,
         identities: identities.len(),
         methods: clustering::compare(backend, &task.methods, &data, dim, &truth)?,
     })
