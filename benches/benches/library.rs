@@ -44,50 +44,43 @@ fn write_photos(dir: &Path, n: usize) {
     }
 }
 
+/// A run context for config text, as `facelab` would build from a file in the repository root.
+fn context(text: &str) -> RunContext {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    RunContext {
+        config: Config::parse(text, &root.join("bench.toml")).expect("valid bench config"),
+        cache_dir: None,
+        verbose: false,
+        library: None,
+    }
+}
+
+/// A whole `facelab scan DIR` minus process start.
+fn scan(ctx: &RunContext, dir: &Path) -> facelab::library::scan::Summary {
+    let mut lib = facelab::library_cli::open_library(ctx).unwrap();
+    facelab::library_cli::scan_dirs(ctx, &mut lib, &[dir.to_path_buf()], false, false).unwrap()
+}
+
 fn rescan(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
     write_photos(&photos, 10_000);
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let text = format!(
         "[detector]\nplugin = \"example\"\nkind = \"whole-image\"\n[recognizer]\nplugin = \"example\"\nkind = \"pixels\"\n[library]\npath = \"{}\"\nbatch_size = 500\n",
         dir.path().join("library.sqlite").display()
     );
-    let ctx = RunContext {
-        config: Config::parse(&text, &root.join("bench.toml")).expect("valid bench config"),
-        cache_dir: None,
-        verbose: false,
-        library: None,
-    };
-    let mut lib = facelab::library_cli::open_library(&ctx).unwrap();
-    let first = facelab::library_cli::scan_dirs(
-        &ctx,
-        &mut lib,
-        std::slice::from_ref(&photos),
-        false,
-        false,
-    )
-    .unwrap();
+    let ctx = context(&text);
+    let first = scan(&ctx, &photos);
     assert_eq!(first.new, 10_000);
     let mut group = c.benchmark_group("library");
     group.sample_size(10);
     group.bench_function("rescan-unchanged-10k", |b| {
         b.iter(|| {
             // A whole `facelab scan` minus process start: open, walk, compare, finish.
-            let mut lib = facelab::library_cli::open_library(&ctx).unwrap();
-            let s = facelab::library_cli::scan_dirs(
-                &ctx,
-                &mut lib,
-                std::slice::from_ref(&photos),
-                false,
-                false,
-            )
-            .unwrap();
-            assert_eq!(s.unchanged, 10_000);
+            assert_eq!(scan(&ctx, &photos).unchanged, 10_000);
         })
     });
     group.finish();
-    drop(lib);
 }
 
 fn matrix(n: usize, dim: usize, seed: u64) -> Matrix {
@@ -133,7 +126,6 @@ fn scan_throughput(c: &mut Criterion) {
     for p in paths.iter().take(N) {
         std::fs::copy(p, photos.join(p.file_name().unwrap())).unwrap();
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut run = 0;
     let mut group = c.benchmark_group("library");
     group.sample_size(10);
@@ -144,28 +136,18 @@ fn scan_throughput(c: &mut Criterion) {
                 run += 1;
                 let text = format!(
                     "{}[library]\npath = \"{}\"\n",
-                    facelab_benches::pipeline_config(&shared, "onnx-runtime", "embedder", "mobilefacenet-128", 2),
+                    facelab_benches::pipeline_config(
+                        &shared,
+                        "onnx-runtime",
+                        "embedder",
+                        "mobilefacenet-128",
+                        2
+                    ),
                     dir.path().join(format!("library-{run}.sqlite")).display()
                 );
-                RunContext {
-                    config: Config::parse(&text, &root.join("bench.toml")).expect("valid bench config"),
-                    cache_dir: None,
-                    verbose: false,
-                    library: None,
-                }
+                context(&text)
             },
-            |ctx| {
-                let mut lib = facelab::library_cli::open_library(&ctx).unwrap();
-                let s = facelab::library_cli::scan_dirs(
-                    &ctx,
-                    &mut lib,
-                    std::slice::from_ref(&photos),
-                    false,
-                    false,
-                )
-                .unwrap();
-                assert_eq!(s.new, N);
-            },
+            |ctx| assert_eq!(scan(&ctx, &photos).new, N),
             BatchSize::PerIteration,
         )
     });

@@ -464,7 +464,11 @@ mod tests {
         assert_eq!(c.cluster, facelab_cluster::Algorithm::default());
         let d = LibrarySection::default();
         assert_eq!(
-            (c.library.batch_size, c.library.busy_timeout_ms, c.library.suggest_margin),
+            (
+                c.library.batch_size,
+                c.library.busy_timeout_ms,
+                c.library.suggest_margin
+            ),
             (d.batch_size, d.busy_timeout_ms, d.suggest_margin)
         );
     }
@@ -473,8 +477,14 @@ mod tests {
     fn cluster_parameters_are_checked_when_the_config_is_read() {
         for (text, needle) in [
             ("[cluster]\nmethod = \"dbscan\"\neps = 3.0\n", "eps 3"),
-            ("[cluster]\nmethod = \"chinese-whispers\"\nthreshold = 1.5\n", "threshold 1.5"),
-            ("[cluster]\nmethod = \"chinese-whispers\"\ntreshold = 0.5\n", "treshold"),
+            (
+                "[cluster]\nmethod = \"chinese-whispers\"\nthreshold = 1.5\n",
+                "threshold 1.5",
+            ),
+            (
+                "[cluster]\nmethod = \"chinese-whispers\"\ntreshold = 0.5\n",
+                "treshold",
+            ),
             ("[cluster]\nmethod = \"k-means\"\n", "k-means"),
         ] {
             let err = Config::parse(&format!("{GOOD}{text}"), Path::new("f.toml"))

@@ -556,6 +556,20 @@ fn a_bad_suite_key_is_an_error_that_names_it() {
     );
 }
 
+/// Runs `suite_text` on the shared data sets; the run must succeed and its report validate.
+fn real_bench(shared: &Path, suite_text: &str) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = dir.path().join("bench.toml");
+    std::fs::write(&suite, suite_text).unwrap();
+    let out = dir.path().join("out");
+    let (code, report, err) = bench(&suite, &shared.join("datasets"), &out, &[]);
+    assert_eq!(code, 0, "{err}");
+    let report = report.unwrap();
+    let errors = schema_errors(&report);
+    assert!(errors.is_empty(), "{errors:?}");
+    report
+}
+
 #[test]
 fn the_default_suite_is_valid_and_yunet_finds_the_voc_groups_faces() {
     // The shipped suite parses; on the real photos YuNet finds all 25 labelled faces of
@@ -564,18 +578,10 @@ fn the_default_suite_is_valid_and_yunet_finds_the_voc_groups_faces() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(suite.pipelines.len() >= 3);
     let shared = require_shared!();
-    let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("bench.toml");
-    std::fs::write(
-        &suite,
+    let report = real_bench(
+        &shared,
         "[[pipeline]]\nname = \"yunet\"\n[pipeline.detector]\nplugin = \"opencv-dnn\"\nkind = \"yunet\"\nmodel = \"yunet-2023mar\"\n[tasks.voc]\n[tasks.speed]\nphotos = [\"samples/voc-groups/2008_001322.jpg\"]\nsizes = [640]\nheadline_size = 640\nrepeats = 1\n",
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let (code, report, err) = bench(&suite, &shared.join("datasets"), &out, &[]);
-    assert_eq!(code, 0, "{err}");
-    let report = report.unwrap();
-    assert!(schema_errors(&report).is_empty());
+    );
     let voc = &report["tasks"]["voc"]["results"][0];
     assert_eq!(
         (voc["labelled"].as_u64(), voc["matched"].as_u64()),
@@ -601,18 +607,10 @@ fn lfw_people_with_five_photos_cluster_above_the_measured_floor() {
     // F 0.976, 423 clusters; DBSCAN BCubed F 0.955. The floors leave room for library and
     // CPU differences (about 0.02 below each measured value; the target is 0.95).
     let shared = require_shared!();
-    let dir = tempfile::tempdir().unwrap();
-    let suite = dir.path().join("bench.toml");
-    std::fs::write(
-        &suite,
+    let report = real_bench(
+        &shared,
         "[[pipeline]]\nname = \"yunet-mobilefacenet\"\n[pipeline.detector]\nplugin = \"opencv-dnn\"\nkind = \"yunet\"\nmodel = \"yunet-2023mar\"\n[pipeline.recognizer]\nplugin = \"onnx-runtime\"\nkind = \"embedder\"\nmodel = \"mobilefacenet-128\"\n[tasks.clustering]\nmethods = [{ method = \"chinese-whispers\", threshold = 0.4 }, { method = \"dbscan\", eps = 0.525, min_points = 3 }]\n",
-    )
-    .unwrap();
-    let out = dir.path().join("out");
-    let (code, report, err) = bench(&suite, &shared.join("datasets"), &out, &[]);
-    assert_eq!(code, 0, "{err}");
-    let report = report.unwrap();
-    assert!(schema_errors(&report).is_empty());
+    );
     let result = &report["tasks"]["clustering"]["results"][0];
     assert_eq!(result["identities"], 423, "{result}");
     // 5,894 photos with a detected face; the ~90 without one are left out, not guessed.
