@@ -134,7 +134,9 @@ fn orl_faces_cluster_into_people_and_ids_stay_when_faces_are_added() {
     assert_eq!(s["faces"], 70);
     let before = clusters(&cfg);
     let f = bcubed_f(&truth(&cfg), &before);
-    assert!(f >= 0.85, "BCubed F on ORL: {f}");
+    eprintln!("BCubed F on ORL (70 faces, 10 people): {f}");
+    // Measured 1.0 with Chinese Whispers at its ORL-chosen defaults.
+    assert!(f >= 0.95, "BCubed F on ORL: {f}");
 
     // Three more photos of each person: they join the existing clusters; ids and old
     // members stay.
@@ -151,7 +153,8 @@ fn orl_faces_cluster_into_people_and_ids_stay_when_faces_are_added() {
         assert!(members.is_subset(now), "cluster {id} lost members");
     }
     let f = bcubed_f(&truth(&cfg), &after);
-    assert!(f >= 0.85, "BCubed F after the incremental run: {f}");
+    eprintln!("BCubed F after the incremental run: {f}");
+    assert!(f >= 0.95, "BCubed F after the incremental run: {f}");
 
     // A full recluster gives the same groups their old ids.
     json(&cfg, &["cluster", "--full", "--json"]);
