@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use facelab::config::Config;
 use facelab::models::fetch::FetchObserver;
-use facelab::models::Role;
 use facelab::photo::{decode, Photo};
-use facelab::pipeline::{load_plugins, model_store, resolve_model, FaceDetector, FaceRecognizer};
+use facelab::pipeline::{
+    load_plugins, model_store, open_detector, open_recognizer, FaceDetector, FaceRecognizer,
+};
 
 /// `../shared` beside the repository, or `$FACELAB_SHARED`.
 pub fn shared() -> Option<PathBuf> {
@@ -28,16 +29,9 @@ pub fn detector(config_text: &str) -> FaceDetector {
     let plugins = load_plugins(&config)
         .expect("plugins load (build them with cargo build --release --workspace)");
     let store = model_store(&config, None).expect("manifest");
-    let model = resolve_model(
-        &config,
-        "detector",
-        Role::Detector,
-        &config.detector,
-        &store,
-        &Silent,
-    )
-    .expect("model resolves");
-    FaceDetector::from_config(&config, &plugins, &model).expect("detector builds")
+    open_detector(&config, &plugins, &store, &Silent)
+        .expect("model resolves and detector builds")
+        .0
 }
 
 /// The benchmark photos: the first `n` WIDER FACE mini images in path order (a fixed rule,
@@ -92,17 +86,10 @@ pub fn recognizer(config_text: &str) -> FaceRecognizer {
     let plugins = load_plugins(&config)
         .expect("plugins load (build them with cargo build --release --workspace)");
     let store = model_store(&config, None).expect("manifest");
-    let section = config.recognizer.as_ref().expect("[recognizer]");
-    let model = resolve_model(
-        &config,
-        "recognizer",
-        Role::Recognizer,
-        section,
-        &store,
-        &Silent,
-    )
-    .expect("model resolves");
-    FaceRecognizer::from_config(&config, &plugins, &model).expect("recognizer builds")
+    open_recognizer(&config, &plugins, &store, &Silent)
+        .expect("model resolves and recognizer builds")
+        .expect("[recognizer]")
+        .0
 }
 
 /// Config text with an OpenCV YuNet detector and a recognizer of `plugin:kind` running

@@ -176,51 +176,54 @@ pub fn search_exact(
     let n = data.len().checked_div(dim).unwrap_or(0);
     let kernel = Kernel::detect();
     let nq = queries.len();
-    let parts = parallel_chunks(
-        nq,
-        QUERY_BLOCK,
-        Vec::new,
-        |out: &mut Vec<(usize, Vec<u32>, Vec<f32>)>, range| {
-            let qn = range.len();
-            let mut qbuf = Vec::with_capacity(qn * dim);
-            for &q in &queries[range.clone()] {
-                qbuf.extend_from_slice(&data[q as usize * dim..(q as usize + 1) * dim]);
-            }
-            let mut tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
-            let mut buf = vec![0f32; qn * ROW_BLOCK];
-            for r0 in (0..n).step_by(ROW_BLOCK) {
-                let r1 = (r0 + ROW_BLOCK).min(n);
-                let nr = r1 - r0;
-                let b = &mut buf[..qn * nr];
-                kernel.sims_block(&qbuf, &data[r0 * dim..r1 * dim], dim, b);
-                for (qi, top) in tops.iter_mut().enumerate() {
-                    let me = queries[range.start + qi] as usize;
-                    let row = &b[qi * nr..(qi + 1) * nr];
-                    for (j, &s) in row.iter().enumerate() {
-                        if r0 + j != me {
-                            top.push(s, (r0 + j) as u32);
-                        }
+    let parts = parallel_chunks(nq, QUERY_BLOCK, Vec::new, |out: &mut Vec<Block>, range| {
+        let qn = range.len();
+        let mut qbuf = Vec::with_capacity(qn * dim);
+        for &q in &queries[range.clone()] {
+            qbuf.extend_from_slice(&data[q as usize * dim..(q as usize + 1) * dim]);
+        }
+        let mut tops: Vec<TopK> = (0..qn).map(|_| TopK::new(k)).collect();
+        let mut buf = vec![0f32; qn * ROW_BLOCK];
+        for r0 in (0..n).step_by(ROW_BLOCK) {
+            let r1 = (r0 + ROW_BLOCK).min(n);
+            let nr = r1 - r0;
+            let b = &mut buf[..qn * nr];
+            kernel.sims_block(&qbuf, &data[r0 * dim..r1 * dim], dim, b);
+            for (qi, top) in tops.iter_mut().enumerate() {
+                let me = queries[range.start + qi] as usize;
+                let row = &b[qi * nr..(qi + 1) * nr];
+                for (j, &s) in row.iter().enumerate() {
+                    if r0 + j != me {
+                        top.push(s, (r0 + j) as u32);
                     }
                 }
             }
-            let mut ids = vec![NONE; qn * k];
-            let mut sims = vec![0f32; qn * k];
-            for (qi, top) in tops.iter().enumerate() {
-                top.write(
-                    &mut ids[qi * k..(qi + 1) * k],
-                    &mut sims[qi * k..(qi + 1) * k],
-                );
-            }
-            out.push((range.start, ids, sims));
-        },
-    );
-    let mut ids = vec![NONE; nq * k];
-    let mut sims = vec![f32::NEG_INFINITY; nq * k];
+        }
+        let mut ids = vec![NONE; qn * k];
+        let mut sims = vec![0f32; qn * k];
+        for (qi, top) in tops.iter().enumerate() {
+            top.write(
+                &mut ids[qi * k..(qi + 1) * k],
+                &mut sims[qi * k..(qi + 1) * k],
+            );
+        }
+        out.push((range.start, ids, sims));
+    });
+    let (ids, sims) = stitch(parts, nq, k);
+    (ids, sims, k)
+}
+
+/// Rows computed in parallel blocks, as `(first row, ids, sims)` per block, put into one
+/// flat `rows × k` pair of arrays (rows no block wrote stay empty: `NONE`, −∞).
+type Block = (usize, Vec<u32>, Vec<f32>);
+fn stitch(parts: Vec<Vec<Block>>, rows: usize, k: usize) -> (Vec<u32>, Vec<f32>) {
+    let mut ids = vec![NONE; rows * k];
+    let mut sims = vec![f32::NEG_INFINITY; rows * k];
     for (start, i, s) in parts.into_iter().flatten() {
         ids[start * k..start * k + i.len()].copy_from_slice(&i);
         sims[start * k..start * k + s.len()].copy_from_slice(&s);
     }
-    (ids, sims, k)
+    (ids, sims)
 }
 
 /// Spherical k-means: `c` unit centroids of `sample` (row-major, `dim` columns).
@@ -340,51 +343,41 @@ pub fn ivf(data: &[f32], dim: usize, k: usize, nlist: usize, nprobe: usize, seed
         .map(|j| offsets[j + 1] - offsets[j])
         .max()
         .unwrap_or(0);
-    let parts = parallel_chunks(
-        n,
-        64,
-        Vec::new,
-        |out: &mut Vec<(usize, Vec<u32>, Vec<f32>)>, range| {
-            let mut csims = vec![0f32; nlist];
-            let mut cells: Vec<u32> = (0..nlist as u32).collect();
-            let mut buf = vec![0f32; max_cell];
-            let mut top = TopK::new(k);
-            let mut ids = vec![NONE; range.len() * k];
-            let mut sims = vec![0f32; range.len() * k];
-            for (qi, q) in range.clone().enumerate() {
-                let qv = &data[q * dim..(q + 1) * dim];
-                kernel.sims(qv, &cent, dim, &mut csims);
-                cells.select_nth_unstable_by(nprobe - 1, |&a, &b| {
-                    csims[b as usize].total_cmp(&csims[a as usize])
-                });
-                let mut probe: Vec<u32> = cells[..nprobe].to_vec();
-                probe.sort_unstable();
-                top.clear();
-                for &c in &probe {
-                    let (a, b) = (offsets[c as usize], offsets[c as usize + 1]);
-                    let out = &mut buf[..b - a];
-                    kernel.sims(qv, &packed[a * dim..b * dim], dim, out);
-                    for (j, &s) in out.iter().enumerate() {
-                        let id = order[a + j];
-                        if id as usize != q {
-                            top.push(s, id);
-                        }
+    let parts = parallel_chunks(n, 64, Vec::new, |out: &mut Vec<Block>, range| {
+        let mut csims = vec![0f32; nlist];
+        let mut cells: Vec<u32> = (0..nlist as u32).collect();
+        let mut buf = vec![0f32; max_cell];
+        let mut top = TopK::new(k);
+        let mut ids = vec![NONE; range.len() * k];
+        let mut sims = vec![0f32; range.len() * k];
+        for (qi, q) in range.clone().enumerate() {
+            let qv = &data[q * dim..(q + 1) * dim];
+            kernel.sims(qv, &cent, dim, &mut csims);
+            cells.select_nth_unstable_by(nprobe - 1, |&a, &b| {
+                csims[b as usize].total_cmp(&csims[a as usize])
+            });
+            let mut probe: Vec<u32> = cells[..nprobe].to_vec();
+            probe.sort_unstable();
+            top.clear();
+            for &c in &probe {
+                let (a, b) = (offsets[c as usize], offsets[c as usize + 1]);
+                let out = &mut buf[..b - a];
+                kernel.sims(qv, &packed[a * dim..b * dim], dim, out);
+                for (j, &s) in out.iter().enumerate() {
+                    let id = order[a + j];
+                    if id as usize != q {
+                        top.push(s, id);
                     }
                 }
-                top.write(
-                    &mut ids[qi * k..(qi + 1) * k],
-                    &mut sims[qi * k..(qi + 1) * k],
-                );
             }
-            out.push((range.start, ids, sims));
-        },
-    );
-    let mut ids = vec![NONE; n * k];
-    let mut sims = vec![f32::NEG_INFINITY; n * k];
-    for (start, i, s) in parts.into_iter().flatten() {
-        ids[start * k..start * k + i.len()].copy_from_slice(&i);
-        sims[start * k..start * k + s.len()].copy_from_slice(&s);
-    }
+            top.write(
+                &mut ids[qi * k..(qi + 1) * k],
+                &mut sims[qi * k..(qi + 1) * k],
+            );
+        }
+        out.push((range.start, ids, sims));
+    });
+    let (ids, sims) = stitch(parts, n, k);
     KnnGraph { n, k, ids, sims }
 }
 
@@ -419,60 +412,50 @@ pub fn refine(data: &[f32], dim: usize, graph: &KnnGraph, fanout: usize) -> KnnG
         }
     }
     let kernel = Kernel::detect();
-    let parts = parallel_chunks(
-        n,
-        256,
-        Vec::new,
-        |out: &mut Vec<(usize, Vec<u32>, Vec<f32>)>, range| {
-            let mut seen = std::collections::HashSet::<u32>::new();
-            let mut top = TopK::new(k);
-            let mut cands: Vec<u32> = Vec::new();
-            let mut ids = vec![NONE; range.len() * k];
-            let mut sims = vec![0f32; range.len() * k];
-            for (qi, i) in range.clone().enumerate() {
-                seen.clear();
-                top.clear();
-                seen.insert(i as u32);
-                for (j, s) in graph.neighbours(i) {
-                    seen.insert(j);
-                    top.push(s, j);
-                }
-                cands.clear();
-                let (r0, r1) = (rev_off[i], rev_off[i + 1]);
-                let rv = &rev[r0..r1.min(r0 + fanout)];
-                let firsts = graph
-                    .neighbours(i)
-                    .take(fanout)
-                    .map(|(j, _)| j)
-                    .chain(rv.iter().copied());
-                for j in firsts {
-                    for (c, _) in graph.neighbours(j as usize).take(fanout) {
-                        if seen.insert(c) {
-                            cands.push(c);
-                        }
+    let parts = parallel_chunks(n, 256, Vec::new, |out: &mut Vec<Block>, range| {
+        let mut seen = std::collections::HashSet::<u32>::new();
+        let mut top = TopK::new(k);
+        let mut cands: Vec<u32> = Vec::new();
+        let mut ids = vec![NONE; range.len() * k];
+        let mut sims = vec![0f32; range.len() * k];
+        for (qi, i) in range.clone().enumerate() {
+            seen.clear();
+            top.clear();
+            seen.insert(i as u32);
+            for (j, s) in graph.neighbours(i) {
+                seen.insert(j);
+                top.push(s, j);
+            }
+            cands.clear();
+            let (r0, r1) = (rev_off[i], rev_off[i + 1]);
+            let rv = &rev[r0..r1.min(r0 + fanout)];
+            let firsts = graph
+                .neighbours(i)
+                .take(fanout)
+                .map(|(j, _)| j)
+                .chain(rv.iter().copied());
+            for j in firsts {
+                for (c, _) in graph.neighbours(j as usize).take(fanout) {
+                    if seen.insert(c) {
+                        cands.push(c);
                     }
                 }
-                let q = &data[i * dim..(i + 1) * dim];
-                for &c in &cands {
-                    top.push(
-                        kernel.dot(q, &data[c as usize * dim..(c as usize + 1) * dim]),
-                        c,
-                    );
-                }
-                top.write(
-                    &mut ids[qi * k..(qi + 1) * k],
-                    &mut sims[qi * k..(qi + 1) * k],
+            }
+            let q = &data[i * dim..(i + 1) * dim];
+            for &c in &cands {
+                top.push(
+                    kernel.dot(q, &data[c as usize * dim..(c as usize + 1) * dim]),
+                    c,
                 );
             }
-            out.push((range.start, ids, sims));
-        },
-    );
-    let mut ids = vec![NONE; n * k];
-    let mut sims = vec![f32::NEG_INFINITY; n * k];
-    for (start, i, s) in parts.into_iter().flatten() {
-        ids[start * k..start * k + i.len()].copy_from_slice(&i);
-        sims[start * k..start * k + s.len()].copy_from_slice(&s);
-    }
+            top.write(
+                &mut ids[qi * k..(qi + 1) * k],
+                &mut sims[qi * k..(qi + 1) * k],
+            );
+        }
+        out.push((range.start, ids, sims));
+    });
+    let (ids, sims) = stitch(parts, n, k);
     KnnGraph { n, k, ids, sims }
 }
 

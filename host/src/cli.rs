@@ -13,10 +13,10 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::models::fetch::FetchObserver;
-use crate::models::{FileState, ModelStore, Role};
+use crate::models::{FileState, ModelStore};
 use crate::photo::{decode, Photo};
 use crate::pipeline::{
-    cosine, licence_notice, load_plugins, model_store, resolve_model, FaceDetector, FaceRecognizer,
+    cosine, load_plugins, model_store, open_recognizer, FaceDetector, FaceRecognizer,
 };
 use crate::plugins::{load, LoadedPlugin, SearchPath};
 use crate::robust::Pass;
@@ -608,23 +608,7 @@ fn open_detector_with(
     plugins: &crate::plugins::PluginSet,
     store: &ModelStore,
 ) -> anyhow::Result<FaceDetector> {
-    let config = &ctx.config;
-    let model = resolve_model(
-        config,
-        "detector",
-        Role::Detector,
-        &config.detector,
-        store,
-        &FetchBars::default(),
-    )?;
-    let detector = FaceDetector::from_config(config, plugins, &model)?;
-    for notice in licence_notice(&detector.info, &model)
-        .iter()
-        .chain(&detector.warnings)
-    {
-        eprintln!("facelab: {notice}");
-    }
-    Ok(detector)
+    Ok(crate::pipeline::open_detector(&ctx.config, plugins, store, &FetchBars::default())?.0)
 }
 
 fn draw_path(dir: &Path, photo: &Path, used: &mut std::collections::HashSet<PathBuf>) -> PathBuf {
@@ -1128,25 +1112,8 @@ pub fn open_detector_and_recognizer(
     let plugins = load_plugins(config)?;
     let store = ctx.store()?;
     let detector = open_detector_with(ctx, &plugins, &store)?;
-    let Some(section) = config.recognizer.as_ref() else {
-        return Ok((detector, None));
-    };
-    let model = resolve_model(
-        config,
-        "recognizer",
-        Role::Recognizer,
-        section,
-        &store,
-        &FetchBars::default(),
-    )?;
-    let recognizer = FaceRecognizer::from_config(config, &plugins, &model)?;
-    for notice in licence_notice(&recognizer.info, &model)
-        .iter()
-        .chain(&recognizer.warnings)
-    {
-        eprintln!("facelab: {notice}");
-    }
-    Ok((detector, Some(recognizer)))
+    let recognizer = open_recognizer(config, &plugins, &store, &FetchBars::default())?;
+    Ok((detector, recognizer.map(|(r, _)| r)))
 }
 
 /// The largest face, the one a "compare these two photos" user means.

@@ -402,6 +402,22 @@ impl Config {
 }
 
 fn parse_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
+    toml_error(
+        text,
+        path,
+        e,
+        "config/facelab.toml in the repository documents every key",
+    )
+}
+
+/// A [`ConfigError::Parse`] for a TOML error in `text` (read from `path`): the line, column
+/// and text of the place, serde's message, and a fix that points at `documented_in`.
+pub(crate) fn toml_error(
+    text: &str,
+    path: &Path,
+    e: &toml::de::Error,
+    documented_in: &str,
+) -> ConfigError {
     let offset = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
@@ -414,13 +430,13 @@ fn parse_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
         .to_owned();
     let message = e.message().trim().to_owned();
     let help = if message.starts_with("unknown field") {
-        "remove or correct the key; config/facelab.toml in the repository documents every key"
+        format!("remove or correct the key; {documented_in}")
     } else if message.starts_with("missing field") {
-        "add the key; config/facelab.toml in the repository shows a complete config"
+        format!("add the key; {documented_in}")
     } else if message.starts_with("invalid type") {
-        "give the value the type named above, e.g. quote strings and leave numbers bare"
+        "give the value the type named above, e.g. quote strings and leave numbers bare".into()
     } else {
-        "fix the TOML syntax at that place"
+        "fix the TOML syntax at that place".into()
     };
     ConfigError::Parse {
         path: path.to_owned(),
@@ -428,7 +444,7 @@ fn parse_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
         column,
         line_text,
         message,
-        help: help.to_owned(),
+        help,
     }
 }
 

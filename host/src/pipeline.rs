@@ -379,6 +379,56 @@ impl FaceDetector {
     }
 }
 
+/// Resolves the `[detector]` model of `config` (fetching through `observer`), builds the
+/// detector and prints its licence notice and option warnings on stderr.
+pub fn open_detector(
+    config: &Config,
+    plugins: &PluginSet,
+    store: &ModelStore,
+    observer: &dyn FetchObserver,
+) -> Result<(FaceDetector, ResolvedModel), PipelineError> {
+    let model = resolve_model(
+        config,
+        "detector",
+        Role::Detector,
+        &config.detector,
+        store,
+        observer,
+    )?;
+    let detector = FaceDetector::from_config(config, plugins, &model)?;
+    print_notices(&detector.info, &model, &detector.warnings);
+    Ok((detector, model))
+}
+
+/// [`open_detector`] for the `[recognizer]`; `None` when the config has none.
+pub fn open_recognizer(
+    config: &Config,
+    plugins: &PluginSet,
+    store: &ModelStore,
+    observer: &dyn FetchObserver,
+) -> Result<Option<(FaceRecognizer, ResolvedModel)>, PipelineError> {
+    let Some(section) = config.recognizer.as_ref() else {
+        return Ok(None);
+    };
+    let model = resolve_model(
+        config,
+        "recognizer",
+        Role::Recognizer,
+        section,
+        store,
+        observer,
+    )?;
+    let recognizer = FaceRecognizer::from_config(config, plugins, &model)?;
+    print_notices(&recognizer.info, &model, &recognizer.warnings);
+    Ok(Some((recognizer, model)))
+}
+
+fn print_notices(info: &ModelInfo, model: &ResolvedModel, warnings: &[String]) {
+    for n in licence_notice(info, model).iter().chain(warnings) {
+        eprintln!("facelab: {n}");
+    }
+}
+
 /// A one-line notice for models that are not free for commercial use, or `None`. The
 /// manifest's class wins over what the plugin reports.
 pub fn licence_notice(info: &ModelInfo, model: &ResolvedModel) -> Option<String> {

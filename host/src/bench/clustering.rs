@@ -1,57 +1,37 @@
-//! The clustering task's boundary with the clustering library.
-//!
-//! The methods and the quality metrics (pairwise and BCubed precision/recall/F) belong to
-//! `facelab-cluster`; the bench only embeds the faces, hands them over and reports. This
-//! trait is all the task needs, so the task is written and tested against it whether or not
-//! the crate is linked into the host.
-//!
-//! TODO(lead): once `host/Cargo.toml` depends on `facelab-cluster`, declare
-//! `mod cluster_backend;` in `bench/mod.rs` and make [`backend`] return
-//! `Some(Box::new(cluster_backend::FacelabCluster))`. `cluster_backend.rs` (in this folder,
-//! not yet compiled) is that adapter.
+//! The clustering task's use of `facelab-cluster`: the suite's method tables are parsed with
+//! the crate's own serde types (so its keys, defaults and checks apply), every method runs on
+//! the same embeddings, and the crate's metrics score it. The bench only embeds the faces,
+//! hands them over and reports.
+
+use facelab_cluster::Algorithm;
 
 use super::report::{ClusterMethodResult, Prf};
 
-/// What the clustering task needs from a clustering library.
-pub trait ClusterBackend {
-    /// Checks a method table of the suite (`method = "..."` plus parameters) and returns
-    /// its display name with the parameters filled in.
-    fn describe(&self, method: &toml::Table) -> anyhow::Result<String>;
-
-    /// Clusters `data` (rows of `dim` floats, compared by cosine similarity) with `method`:
-    /// one label per row, `None` for a face in no cluster.
-    fn cluster(
-        &self,
-        method: &toml::Table,
-        data: &[f32],
-        dim: usize,
-    ) -> anyhow::Result<Vec<Option<u32>>>;
-
-    /// Scores predicted labels against true identities.
-    fn score(&self, truth: &[usize], predicted: &[Option<u32>]) -> Scores;
+/// Parses one method table of the suite (`method = "..."` plus parameters).
+fn algorithm(method: &toml::Table) -> anyhow::Result<Algorithm> {
+    let algo: Algorithm = toml::Value::Table(method.clone())
+        .try_into()
+        .map_err(|e| anyhow::anyhow!("tasks.clustering.methods: {e}"))?;
+    algo.validate()
+        .map_err(|e| anyhow::anyhow!("tasks.clustering.methods: {e}"))?;
+    Ok(algo)
 }
 
-/// The scores of one clustering.
-#[derive(Debug, Clone, Copy)]
-pub struct Scores {
-    /// Pairwise precision/recall/F.
-    pub pairwise: Prf,
-    /// BCubed precision/recall/F.
-    pub bcubed: Prf,
-    /// Clusters (noise not counted).
-    pub clusters: usize,
-    /// Faces in no cluster.
-    pub noise: usize,
+/// Checks a method table and returns its display name with the parameters filled in.
+pub fn describe(method: &toml::Table) -> anyhow::Result<String> {
+    Ok(algorithm(method)?.to_string())
 }
 
-/// The clustering library linked into this build (`facelab-cluster`).
-pub fn backend() -> Box<dyn ClusterBackend> {
-    Box::new(super::cluster_backend::FacelabCluster)
+fn prf(p: facelab_cluster::metrics::Prf) -> Prf {
+    Prf {
+        precision: p.precision,
+        recall: p.recall,
+        f: p.f,
+    }
 }
 
-/// Runs every method on `data` and scores it.
+/// Runs every method on `data` (rows of `dim` floats) and scores it against `truth`.
 pub fn compare(
-    backend: &dyn ClusterBackend,
     methods: &[toml::Table],
     data: &[f32],
     dim: usize,
@@ -59,17 +39,17 @@ pub fn compare(
 ) -> anyhow::Result<Vec<ClusterMethodResult>> {
     let mut out = Vec::new();
     for m in methods {
-        let name = backend.describe(m)?;
+        let algo = algorithm(m)?;
         let start = std::time::Instant::now();
-        let labels = backend.cluster(m, data, dim)?;
+        let labels = facelab_cluster::cluster(data, dim, &algo, &[])?;
         let ms = start.elapsed().as_secs_f64() * 1e3;
-        let s = backend.score(truth, &labels);
+        let r = facelab_cluster::metrics::evaluate(truth, &labels);
         out.push(ClusterMethodResult {
-            method: name,
-            pairwise: s.pairwise,
-            bcubed: s.bcubed,
-            clusters: s.clusters,
-            noise: s.noise,
+            method: algo.to_string(),
+            pairwise: prf(r.pairwise),
+            bcubed: prf(r.bcubed),
+            clusters: r.clusters,
+            noise: r.noise,
             ms,
         });
     }

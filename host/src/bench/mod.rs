@@ -9,7 +9,6 @@
 //! A task whose data set is missing is skipped with a notice, never an error.
 
 pub mod cache;
-mod cluster_backend;
 pub mod clustering;
 pub mod environment;
 pub mod harness;
@@ -118,9 +117,8 @@ fn load_task_data(
             if task.methods.is_empty() {
                 return Err("no methods in [tasks.clustering]".into());
             }
-            let backend = clustering::backend();
             for m in &task.methods {
-                backend.describe(m).map_err(|e| format!("{e:#}"))?;
+                clustering::describe(m).map_err(|e| format!("{e:#}"))?;
             }
             data.people =
                 Some(tasks::load_people(path, task.min_images).map_err(|e| format!("{e:#}"))?);
@@ -500,14 +498,10 @@ fn run_recognition(
         results.lfw.results.push(tasks::lfw(name, l, &index, stats));
     }
     if let (Some(p), Some(task)) = (people, &suite.tasks.clustering) {
-        let backend = clustering::backend();
-        results.clustering.results.push(tasks::clustering(
-            name,
-            task,
-            backend.as_ref(),
-            p,
-            &index,
-        )?);
+        results
+            .clustering
+            .results
+            .push(tasks::clustering(name, task, p, &index)?);
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use crate::models::fetch::{hash_file, FetchObserver};
 use crate::models::{ModelStore, Role};
 use crate::photo::{decode, Photo};
 use crate::pipeline::{
-    licence_notice, load_plugins, model_store, resolve_model, FaceDetector, FaceRecognizer,
+    load_plugins, model_store, open_detector, open_recognizer, FaceDetector, FaceRecognizer,
     ResolvedModel,
 };
 use crate::plugins::PluginSet;
@@ -117,22 +117,8 @@ impl Opened {
         let store = model_store(&config, ctx.cache_dir.as_deref())?;
 
         let start = Instant::now();
-        let detector_model = resolve_model(
-            &config,
-            "detector",
-            Role::Detector,
-            &config.detector,
-            &store,
-            &Notices,
-        )?;
-        let detector = FaceDetector::from_config(&config, &plugins, &detector_model)?;
+        let (detector, detector_model) = open_detector(&config, &plugins, &store, &Notices)?;
         let detector_ms = ms_since(start);
-        for n in licence_notice(&detector.info, &detector_model)
-            .iter()
-            .chain(&detector.warnings)
-        {
-            eprintln!("facelab: {n}");
-        }
         let mut models = model_entries(
             &store,
             Role::Detector,
@@ -141,36 +127,25 @@ impl Opened {
             &detector.info.backend,
         );
 
-        let (recognizer, recognizer_ms) = match &config.recognizer {
-            None => (None, None),
-            Some(section) => {
-                let start = Instant::now();
-                let model = resolve_model(
-                    &config,
-                    "recognizer",
-                    Role::Recognizer,
-                    section,
-                    &store,
-                    &Notices,
-                )?;
-                let recognizer = FaceRecognizer::from_config(&config, &plugins, &model)?;
-                let ms = ms_since(start);
-                for n in licence_notice(&recognizer.info, &model)
-                    .iter()
-                    .chain(&recognizer.warnings)
-                {
-                    eprintln!("facelab: {n}");
+        let start = Instant::now();
+        let (recognizer, recognizer_ms) =
+            match open_recognizer(&config, &plugins, &store, &Notices)? {
+                None => (None, None),
+                Some((recognizer, model)) => {
+                    let ms = ms_since(start);
+                    models.extend(model_entries(
+                        &store,
+                        Role::Recognizer,
+                        &model,
+                        config
+                            .recognizer
+                            .as_ref()
+                            .and_then(|r| r.landmarks.as_deref()),
+                        &recognizer.info.backend,
+                    ));
+                    (Some(recognizer), Some(ms))
                 }
-                models.extend(model_entries(
-                    &store,
-                    Role::Recognizer,
-                    &model,
-                    section.landmarks.as_deref(),
-                    &recognizer.info.backend,
-                ));
-                (Some(recognizer), Some(ms))
-            }
-        };
+            };
 
         let mut identity = format!("pipeline\n{table}\n");
         for section in std::iter::once(&config.detector).chain(config.recognizer.as_ref()) {

@@ -557,34 +557,7 @@ impl TaskPlan {
 }
 
 fn parse_error(text: &str, path: &Path, e: &toml::de::Error) -> ConfigError {
-    let offset = e.span().map(|s| s.start).unwrap_or(0).min(text.len());
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = offset - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    let line_text = text
-        .lines()
-        .nth(line - 1)
-        .unwrap_or("")
-        .trim_end()
-        .to_owned();
-    let message = e.message().trim().to_owned();
-    let help = if message.starts_with("unknown field") {
-        format!("remove or correct the key; {HELP}")
-    } else if message.starts_with("missing field") {
-        format!("add the key; {HELP}")
-    } else if message.starts_with("invalid type") {
-        "give the value the type named above, e.g. quote strings and leave numbers bare".into()
-    } else {
-        "fix the TOML syntax at that place".into()
-    };
-    ConfigError::Parse {
-        path: path.to_owned(),
-        line,
-        column,
-        line_text,
-        message,
-        help,
-    }
+    crate::config::toml_error(text, path, e, HELP)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use super::clustering::{self, ClusterBackend};
+use super::clustering;
 use super::pipeline::{
     detect_set, embed_set, from_row, CacheScope, DetectRecord, EmbedRecord, Opened,
 };
@@ -230,7 +230,6 @@ pub fn lfw(
 pub fn clustering(
     pipeline: &str,
     task: &ClusteringTask,
-    backend: &dyn ClusterBackend,
     people: &PeopleData,
     embedded: &HashMap<&Path, &EmbedRecord>,
 ) -> anyhow::Result<ClusteringResult> {
@@ -261,7 +260,7 @@ pub fn clustering(
         faces: truth.len(),
         without_face,
         identities: identities.len(),
-        methods: clustering::compare(backend, &task.methods, &data, dim, &truth)?,
+        methods: clustering::compare(&task.methods, &data, dim, &truth)?,
     })
 }
 
