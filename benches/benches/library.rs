@@ -14,9 +14,9 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use facelab::cli::RunContext;
 use facelab::config::Config;
 use facelab::library::search::Matrix;
+use facelab::session::RunContext;
 
 /// A deterministic pseudo-random stream (SplitMix64).
 struct Rng(u64);
@@ -57,8 +57,8 @@ fn context(text: &str) -> RunContext {
 
 /// A whole `facelab scan DIR` minus process start.
 fn scan(ctx: &RunContext, dir: &Path) -> facelab::library::scan::Summary {
-    let mut lib = facelab::library_cli::open_library(ctx).unwrap();
-    facelab::library_cli::scan_dirs(ctx, &mut lib, &[dir.to_path_buf()], false, false).unwrap()
+    let mut lib = facelab::cli::library::open_library(ctx).unwrap();
+    facelab::cli::library::scan_dirs(ctx, &mut lib, &[dir.to_path_buf()], false, false).unwrap()
 }
 
 fn rescan(c: &mut Criterion) {

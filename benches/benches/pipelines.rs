@@ -11,9 +11,9 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use facelab::bench::pipeline::Opened;
 use facelab::bench::suite::Suite;
-use facelab::cli::RunContext;
 use facelab::config::Config;
 use facelab::photo::decode;
+use facelab::session::RunContext;
 use facelab_benches::shared;
 
 fn pipelines(c: &mut Criterion) {

@@ -163,6 +163,34 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Photo, DecodeError> {
     decode_bytes(path, &bytes, max_pixels)
 }
 
+/// Decodes `paths` in order on a second thread while `each` works on the previous photo,
+/// so decoding overlaps detection. At most two decoded photos wait in the channel, which
+/// bounds memory. `each` may stop the run by returning an error.
+pub fn decode_ahead<P, E>(
+    paths: &[P],
+    max_pixels: u64,
+    mut each: impl FnMut(&Path, Result<Photo, DecodeError>) -> Result<(), E>,
+) -> Result<(), E>
+where
+    P: AsRef<Path> + Sync,
+{
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        scope.spawn(move || {
+            for path in paths {
+                let path = path.as_ref();
+                if tx.send((path, decode(path, max_pixels))).is_err() {
+                    break;
+                }
+            }
+        });
+        for (path, decoded) in rx {
+            each(path, decoded)?;
+        }
+        Ok(())
+    })
+}
+
 /// Decodes the bytes of the file at `path` (already read, so a caller can also hash them),
 /// with the same checks and orientation as [`decode`].
 pub fn decode_bytes(path: &Path, bytes: &[u8], max_pixels: u64) -> Result<Photo, DecodeError> {

@@ -578,3 +578,11 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
         dot / (na.sqrt() * nb.sqrt())
     }
 }
+
+/// The largest face: the one a single-face photo (a face set's crop, or "compare these two
+/// photos") is about.
+pub fn largest(faces: &[Face]) -> Option<&Face> {
+    faces
+        .iter()
+        .max_by(|a, b| (a.bbox.width * a.bbox.height).total_cmp(&(b.bbox.width * b.bbox.height)))
+}

@@ -312,3 +312,36 @@ fn a_corrupt_or_missing_model_file_is_a_clear_error() {
         assert!(err.contains(expect), "expected `{expect}` in: {err}");
     }
 }
+
+/// `facelab detect --json PHOTOS | head -1` exits 0, as ripgrep does: a reader that closed
+/// its end early is not an error. The read end is closed before facelab writes anything, so
+/// every write meets a broken pipe.
+#[test]
+fn a_closed_stdout_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::write_config(dir.path(), &common::example_config(""));
+    let photos: Vec<_> = (0..3)
+        .map(|i| {
+            let p = dir.path().join(format!("p{i}.png"));
+            common::write_png(&p, 64, 48);
+            p
+        })
+        .collect();
+    for json in [true, false] {
+        let mut cmd = common::facelab();
+        cmd.arg("--config").arg(&config).arg("detect").args(&photos);
+        if json {
+            cmd.arg("--json");
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "json={json}: {err}");
+        assert!(!err.contains("Broken pipe"), "json={json}: {err}");
+    }
+}

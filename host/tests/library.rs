@@ -309,7 +309,7 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
         verbose: false,
         library: None,
     };
-    let mut lib = facelab::library_cli::open_library(&ctx).unwrap();
+    let mut lib = facelab::cli::library::open_library(&ctx).unwrap();
     let opts = facelab::library::scan::ScanOptions {
         include: ctx.config.library.include.clone(),
         exclude: ctx.config.library.exclude.clone(),
@@ -319,8 +319,12 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
         retry_failed: false,
         threads: 2,
     };
-    let det_key = facelab::library_cli::detector_key(&ctx.config.detector);
-    let model = facelab::library_cli::model_key(ctx.config.recognizer.as_ref().unwrap());
+    let det_key = facelab::library::identity::detector_key(&ctx.config).unwrap();
+    let model = facelab::library::identity::embedding_key(
+        &ctx.config,
+        ctx.config.recognizer.as_ref().unwrap(),
+    )
+    .unwrap();
     // The walk sees six photos; one is deleted before it is read.
     let plan = facelab::library::scan::plan(
         &lib,
@@ -332,7 +336,8 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
     .unwrap();
     assert_eq!(plan.items.len(), 6);
     std::fs::remove_file(photos.join("s2/2.pgm")).unwrap();
-    let (mut detector, mut recognizer) = facelab::cli::open_detector_and_recognizer(&ctx).unwrap();
+    let (mut detector, mut recognizer) =
+        facelab::session::open_detector_and_recognizer(&ctx).unwrap();
     let mut pipe = facelab::library::scan::Pipeline {
         detector: &mut detector,
         detector_key: det_key,

@@ -87,7 +87,7 @@ fn orl_identification_with_20_percent_tagged_clears_the_floor() {
     );
     assert_eq!(code, 0, "{err}");
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let acc = doc["results"][0]["centroid"]["mean"].as_f64().unwrap();
+    let acc = doc["fractions"][0]["centroid"]["mean"].as_f64().unwrap();
     // Measured: 99.94% ± 0.13 over 10 seeded splits (digiKam 2019: 90-96%; target >= 99%).
     assert!(acc >= 0.99, "ORL 20% tagged: {acc}");
 }
@@ -246,7 +246,7 @@ fn landmark106_aligns_faces_from_a_detector_without_landmarks_better_than_the_bo
         );
         assert_eq!(code, 0, "{err}");
         let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-        doc["results"][0]["centroid"]["mean"].as_f64().unwrap()
+        doc["fractions"][0]["centroid"]["mean"].as_f64().unwrap()
     };
     // Measured with the SSD (no landmarks): box fallback 97.72%, landmark106 100.00%.
     let (boxed, lm106) = (

@@ -49,7 +49,8 @@ impl KeyBuilder {
 pub struct CacheFile<R> {
     path: PathBuf,
     known: HashMap<String, (u64, R)>,
-    writer: BufWriter<std::fs::File>,
+    /// `None` for a cache that lives in memory only (a single `eval-*` run).
+    writer: Option<BufWriter<std::fs::File>>,
     pending: usize,
 }
 
@@ -104,9 +105,20 @@ impl<R: Serialize + DeserializeOwned + Clone> CacheFile<R> {
                 .into_iter()
                 .map(|(path, size, value)| (path, (size, value)))
                 .collect(),
-            writer,
+            writer: Some(writer),
             pending: 0,
         })
+    }
+
+    /// A cache that keeps records in memory only: the `eval-*` commands run a task once and
+    /// have nothing to resume.
+    pub fn in_memory() -> Self {
+        CacheFile {
+            path: PathBuf::new(),
+            known: HashMap::new(),
+            writer: None,
+            pending: 0,
+        }
     }
 
     /// The file.
@@ -134,19 +146,21 @@ impl<R: Serialize + DeserializeOwned + Clone> CacheFile<R> {
     pub fn put(&mut self, path: &Path, value: R) -> anyhow::Result<()> {
         let key = path.display().to_string();
         let size = file_size(path);
-        serde_json::to_writer(
-            &mut self.writer,
-            &RecordRef {
-                path: &key,
-                size,
-                value: &value,
-            },
-        )?;
-        writeln!(self.writer)?;
-        self.pending += 1;
-        if self.pending >= FLUSH_EVERY {
-            self.writer.flush()?;
-            self.pending = 0;
+        if let Some(writer) = self.writer.as_mut() {
+            serde_json::to_writer(
+                &mut *writer,
+                &RecordRef {
+                    path: &key,
+                    size,
+                    value: &value,
+                },
+            )?;
+            writeln!(writer)?;
+            self.pending += 1;
+            if self.pending >= FLUSH_EVERY {
+                writer.flush()?;
+                self.pending = 0;
+            }
         }
         self.known.insert(key, (size, value));
         Ok(())
@@ -154,15 +168,20 @@ impl<R: Serialize + DeserializeOwned + Clone> CacheFile<R> {
 
     /// Writes what is pending.
     pub fn flush(&mut self) -> anyhow::Result<()> {
-        self.writer
-            .flush()
-            .with_context(|| format!("cannot write {}", self.path.display()))
+        match self.writer.as_mut() {
+            Some(w) => w
+                .flush()
+                .with_context(|| format!("cannot write {}", self.path.display())),
+            None => Ok(()),
+        }
     }
 }
 
 impl<R> Drop for CacheFile<R> {
     fn drop(&mut self) {
-        let _ = self.writer.flush();
+        if let Some(w) = self.writer.as_mut() {
+            let _ = w.flush();
+        }
     }
 }
 

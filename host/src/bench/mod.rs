@@ -21,13 +21,14 @@ pub mod suite;
 pub mod tasks;
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::cli::{Outcome, RunContext};
+use crate::session::{Outcome, RunContext};
 use pipeline::{CacheScope, Opened};
 use report::{HeadlineRow, MeanSd, PipelineEntry, Report, StageEntry, Status, Task, TaskResults};
 use suite::{PipelineSpec, Suite, TaskPlan, TASK_NAMES};
@@ -180,7 +181,6 @@ struct Bench<'a> {
 
 /// Runs a suite and writes its report.
 pub fn run(ctx: &RunContext, args: &BenchArgs) -> anyhow::Result<Outcome> {
-    let wall = Instant::now();
     let suite = Suite::load(&args.suite)?;
     for name in &args.pipelines {
         if !suite.pipelines.iter().any(|p| &p.name == name) {
@@ -204,11 +204,52 @@ pub fn run(ctx: &RunContext, args: &BenchArgs) -> anyhow::Result<Outcome> {
             );
         }
     }
-    let root = suite.datasets_root(args.datasets.as_deref());
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create the report folder {}", args.out.display()))?;
-    let cache_root = args.out.join("cache");
+    let plan = RunPlan {
+        suite: &suite,
+        root: suite.datasets_root(args.datasets.as_deref()),
+        pipelines: &args.pipelines,
+        tasks: &args.tasks,
+        cache: Some(args.out.join("cache")),
+        resume: args.resume,
+    };
+    let (report, failures) = run_suite(ctx, &plan)?;
+    write_report(&report, &args.out)?;
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", markdown::headline_table(&report))?;
+    writeln!(
+        out,
+        "\nreport: {} (and report.md, report.json) in {:.0} s",
+        args.out.join("report.html").display(),
+        report.wall_seconds
+    )?;
+    Ok(Outcome::from_failures(failures))
+}
 
+/// What [`run_suite`] runs: a suite, its data-set root, which of its pipelines and tasks
+/// (all when empty), and where the detection and embedding cache goes.
+pub struct RunPlan<'a> {
+    /// The suite.
+    pub suite: &'a Suite,
+    /// The folder the tasks' data paths are relative to.
+    pub root: PathBuf,
+    /// Only these pipelines (all when empty).
+    pub pipelines: &'a [String],
+    /// Only these tasks (all when empty).
+    pub tasks: &'a [String],
+    /// The cache folder; `None` keeps records in memory (nothing to resume).
+    pub cache: Option<PathBuf>,
+    /// Reuse the cache's records.
+    pub resume: bool,
+}
+
+/// Runs the planned pipelines and tasks into a report (not written), and counts the
+/// pipelines and tasks that failed. `facelab bench` and every `eval-*` command run here,
+/// so each protocol has one implementation.
+pub fn run_suite(ctx: &RunContext, plan: &RunPlan<'_>) -> anyhow::Result<(Report, usize)> {
+    let wall = Instant::now();
+    let (suite, root) = (plan.suite, &plan.root);
     let mut notices = Vec::new();
     let mut plans: HashMap<&'static str, TaskPlan> = HashMap::new();
     let mut data = Data::default();
@@ -224,28 +265,28 @@ pub fn run(ctx: &RunContext, args: &BenchArgs) -> anyhow::Result<Outcome> {
         .pipelines
         .iter()
         .enumerate()
-        .filter(|(_, p)| args.pipelines.is_empty() || args.pipelines.contains(&p.name))
+        .filter(|(_, p)| plan.pipelines.is_empty() || plan.pipelines.contains(&p.name))
         .collect();
     for name in TASK_NAMES {
-        let mut plan = suite.task(name, Some(&root));
-        if !args.tasks.is_empty() && !args.tasks.iter().any(|t| t == name) {
-            plan.enabled = false;
+        let mut task_plan = suite.task(name, Some(root));
+        if !plan.tasks.is_empty() && !plan.tasks.iter().any(|t| t == name) {
+            task_plan.enabled = false;
         }
-        if !plan.enabled {
-            plans.insert(name, plan);
+        if !task_plan.enabled {
+            plans.insert(name, task_plan);
             continue;
         }
-        let dataset = plan.path.clone();
-        let outcome = if !selected.iter().any(|(_, p)| plan.applies_to(p)) {
+        let dataset = task_plan.path.clone();
+        let outcome = if !selected.iter().any(|(_, p)| task_plan.applies_to(p)) {
             Err("no selected pipeline applies (the recognition tasks need a recognizer)".into())
         } else {
-            load_task_data(name, &suite, &plan, &root, &mut data)
+            load_task_data(name, suite, &task_plan, root, &mut data)
         };
         if let Err(reason) = &outcome {
             let notice = format!("skipped: {name}: {reason}");
             eprintln!("bench: {notice}");
             notices.push(notice);
-            plan.enabled = false;
+            task_plan.enabled = false;
         }
         macro_rules! set {
             ($field:ident) => {
@@ -263,14 +304,10 @@ pub fn run(ctx: &RunContext, args: &BenchArgs) -> anyhow::Result<Outcome> {
             "clustering" => set!(clustering),
             _ => set!(speed),
         }
-        plans.insert(name, plan);
+        plans.insert(name, task_plan);
     }
 
-    let bench = Bench {
-        suite: &suite,
-        plans,
-        data,
-    };
+    let bench = Bench { suite, plans, data };
     let mut pipelines = Vec::new();
     let mut models: Vec<report::ModelEntry> = Vec::new();
     let mut failures = 0;
@@ -324,9 +361,10 @@ pub fn run(ctx: &RunContext, args: &BenchArgs) -> anyhow::Result<Outcome> {
         }
         let identity = opened.identity.clone();
         let scope = CacheScope {
-            dir: cache_root.join(&spec.name),
+            dir: plan.cache.as_ref().map(|c| c.join(&spec.name)),
+            label: spec.name.clone(),
             identity: &identity,
-            resume: args.resume,
+            resume: plan.resume,
         };
         for (task, e) in run_tasks(&bench, spec, &mut opened, &scope, &mut results) {
             let message = format!("pipeline {}, task {task}: {e:#}", spec.name);
@@ -351,14 +389,14 @@ pub fn run(ctx: &RunContext, args: &BenchArgs) -> anyhow::Result<Outcome> {
         environment::release_free_memory();
     }
 
-    let headline = headline(&pipelines, &results, &suite);
+    let headline = headline(&pipelines, &results, suite);
     let harness_check = harness::checks(&pipelines, &results);
     let report = Report {
         schema_version: report::SCHEMA_VERSION,
         generated_by: format!("facelab {}", env!("CARGO_PKG_VERSION")),
-        suite: args.suite.display().to_string(),
+        suite: suite.source.display().to_string(),
         datasets_root: root.display().to_string(),
-        resumed: args.resume,
+        resumed: plan.resume,
         wall_seconds: wall.elapsed().as_secs_f64(),
         environment: environment::detect(&models),
         models,
@@ -368,14 +406,7 @@ pub fn run(ctx: &RunContext, args: &BenchArgs) -> anyhow::Result<Outcome> {
         harness_check,
         notices,
     };
-    write_report(&report, &args.out)?;
-    print!("{}", markdown::headline_table(&report));
-    println!(
-        "\nreport: {} (and report.md, report.json) in {:.0} s",
-        args.out.join("report.html").display(),
-        report.wall_seconds
-    );
-    Ok(Outcome::from_failures(failures))
+    Ok((report, failures))
 }
 
 /// Every task that applies to one opened pipeline; returns the tasks that failed.

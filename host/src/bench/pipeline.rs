@@ -2,7 +2,7 @@
 //! model facts, and the two loops every task builds on, each backed by the bench cache:
 //! embed the largest face of every photo of a face set, and detect every face of a photo set.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use facelab_plugin_api::{BBox, Face};
@@ -10,16 +10,18 @@ use serde::{Deserialize, Serialize};
 
 use super::cache::{CacheFile, KeyBuilder};
 use super::report::{EmbedStats, LoadTimes, ModelEntry, ModelFileEntry};
-use crate::cli::{largest, median, RunContext};
 use crate::config::Config;
 use crate::models::fetch::{hash_file, FetchObserver};
 use crate::models::{ModelStore, Role};
-use crate::photo::{decode, Photo};
+use crate::photo::{decode_ahead, Photo};
 use crate::pipeline::{
-    load_plugins, model_store, open_detector, open_recognizer, FaceDetector, FaceRecognizer,
-    ResolvedModel,
+    largest, load_plugins, model_store, open_detector, open_recognizer, FaceDetector,
+    FaceRecognizer, ResolvedModel,
 };
 use crate::plugins::PluginSet;
+use crate::session::RunContext;
+use crate::stats::median;
+use crate::ui::labelled_progress as progress;
 
 /// Model fetch notices go to stderr; downloads are not expected here (a bench run fetches
 /// through the same store as every command, and says so when it does).
@@ -30,7 +32,7 @@ impl FetchObserver for Notices {
         eprintln!("bench: fetching {file} ({total} bytes)");
     }
     fn notice(&self, message: &str) {
-        eprintln!("bench: {message}");
+        eprintln!("facelab: {message}");
     }
 }
 
@@ -223,52 +225,12 @@ pub struct DetectRecord {
     pub detect_ms: f64,
 }
 
-/// A progress bar for `n` photos labelled `label` (hidden for fewer than two, or when
-/// stderr is not a terminal, as indicatif decides).
-pub fn progress(n: usize, label: &str) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(n as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "{prefix:>34} [{elapsed_precise}] {bar:30} {pos}/{len} ({per_sec}, eta {eta})",
-        )
-        .expect("valid template"),
-    );
-    bar.set_prefix(label.to_owned());
-    if n < 2 {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
-    bar
-}
-
-/// Decodes `paths` on a second thread while `each` works on the previous photo.
-fn decode_ahead(
-    paths: &[&PathBuf],
-    max_pixels: u64,
-    mut each: impl FnMut(&Path, Result<Photo, String>) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(2);
-        scope.spawn(move || {
-            for path in paths {
-                if tx
-                    .send((path, decode(path, max_pixels).map_err(|e| e.to_string())))
-                    .is_err()
-                {
-                    break;
-                }
-            }
-        });
-        for (path, decoded) in rx {
-            each(path, decoded)?;
-        }
-        Ok(())
-    })
-}
-
 /// Where one pipeline's cache files go, and whether old records are reused.
 pub struct CacheScope<'a> {
-    /// `DIR/cache/<pipeline>`.
-    pub dir: PathBuf,
+    /// `DIR/cache/<pipeline>`; `None` keeps the records in memory only.
+    pub dir: Option<PathBuf>,
+    /// The pipeline's name, for progress labels.
+    pub label: String,
     /// [`Opened::identity`].
     pub identity: &'a str,
     /// `--resume`.
@@ -287,7 +249,10 @@ impl CacheScope<'_> {
             .part("identity", self.identity)
             .part("extra", extra)
             .finish();
-        CacheFile::open(&self.dir, set, &key, self.resume)
+        match &self.dir {
+            Some(dir) => CacheFile::open(dir, set, &key, self.resume),
+            None => Ok(CacheFile::in_memory()),
+        }
     }
 }
 
@@ -311,7 +276,7 @@ pub fn embed_set(
             Err(e) => EmbedRecord {
                 face: None,
                 embedding: None,
-                error: Some(e),
+                error: Some(e.to_string()),
                 detect_ms: 0.0,
                 embed_ms: 0.0,
             },
@@ -409,7 +374,7 @@ pub fn detect_set(
         let record = match decoded {
             Err(e) => DetectRecord {
                 faces: vec![],
-                error: Some(e),
+                error: Some(e.to_string()),
                 detect_ms: 0.0,
             },
             Ok(photo) => {

@@ -10,11 +10,12 @@ use std::time::Instant;
 
 use image::DynamicImage;
 
-use super::pipeline::{progress, Opened};
+use super::pipeline::Opened;
 use super::report::{SizeTiming, SpeedResult};
 use super::suite::SpeedTask;
-use crate::cli::median;
 use crate::photo::{decode, Photo};
+use crate::stats::{median, percentile};
+use crate::ui::labelled_progress as progress;
 
 /// Image files the speed task takes from a folder (not recursive).
 const EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "pgm", "bmp", "webp"];
@@ -40,16 +41,6 @@ pub fn photos(task: &SpeedTask, root: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// The p-th percentile (nearest rank) of `values`, sorted in place.
-pub fn percentile(values: &mut [f64], p: f64) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let rank = ((values.len() as f64) * p).ceil() as usize;
-    values
-        .get(rank.saturating_sub(1))
-        .copied()
-        .unwrap_or(f64::NAN)
 }
 
 /// `photo` resized so its long side is `side` pixels.
@@ -172,14 +163,6 @@ pub fn measure(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_by_nearest_rank() {
-        let mut v: Vec<f64> = (1..=10).map(f64::from).collect();
-        assert_eq!(percentile(&mut v, 0.9), 9.0);
-        assert_eq!(percentile(&mut v, 0.5), 5.0);
-        assert!(percentile(&mut [], 0.9).is_nan());
-    }
 
     #[test]
     fn resizing_sets_the_long_side() {

@@ -544,6 +544,27 @@ impl Suite {
     }
 }
 
+impl Suite {
+    /// A suite of one pipeline, named `config`: the config's own detector, recognizer and
+    /// robust-detection options, for the `eval-*` commands.
+    pub fn single_pipeline(config: &Config, tasks: Tasks, wider_options: toml::Table) -> Suite {
+        Suite {
+            datasets: DatasetsSection::default(),
+            pipelines: vec![PipelineSpec {
+                name: "config".into(),
+                description: config.source.display().to_string(),
+                detector: config.detector.clone(),
+                recognizer: config.recognizer.clone(),
+                detection: config.detection,
+                wider_options,
+            }],
+            tasks,
+            source: config.source.clone(),
+            raw_pipelines: vec![String::new()],
+        }
+    }
+}
+
 impl TaskPlan {
     /// Whether the task runs on `pipeline`.
     pub fn applies_to(&self, pipeline: &PipelineSpec) -> bool {

@@ -16,9 +16,9 @@ use super::report::{
     WiderResult,
 };
 use super::suite::{ClusteringTask, OrlTask, WiderTask};
-use crate::cli::median;
 use crate::faceeval::{identification, mean_sd, verification, Pair};
 use crate::pipeline::cosine;
+use crate::stats::median;
 use crate::voc::{match_faces, LabelledImage, MatchCounts};
 use crate::wider::{evaluate, WiderSet};
 
@@ -109,10 +109,7 @@ pub fn embed_faces(
     paths: &[PathBuf],
 ) -> anyhow::Result<(Vec<EmbedRecord>, EmbedStats)> {
     let mut cache = scope.open(set, "")?;
-    let label = format!(
-        "{} {set}",
-        scope.dir.file_name().and_then(|n| n.to_str()).unwrap_or("")
-    );
+    let label = format!("{} {set}", scope.label);
     let recognizer = opened
         .recognizer
         .as_mut()
@@ -274,10 +271,7 @@ pub fn detect_faces(
     paths: &[PathBuf],
 ) -> anyhow::Result<(Vec<DetectRecord>, usize)> {
     let mut cache = scope.open(set, extra)?;
-    let label = format!(
-        "{} {set}",
-        scope.dir.file_name().and_then(|n| n.to_str()).unwrap_or("")
-    );
+    let label = format!("{} {set}", scope.label);
     detect_set(detector, max_pixels, &mut cache, paths, &label)
 }
 

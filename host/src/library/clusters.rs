@@ -425,7 +425,7 @@ pub fn list(lib: &Library, model: &str, prior: Option<Prior>) -> Result<Vec<Clus
     };
     ids.sort();
     let known = suggest::load(lib, model)?;
-    let threshold = known.threshold(prior);
+    let threshold = known.threshold(prior)?;
     let gallery = known.gallery();
     let mut out = Vec::new();
     let mut sims = Vec::new();

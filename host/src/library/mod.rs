@@ -6,6 +6,7 @@
 //! and a detector switch matches new boxes to old faces by IoU and keeps their ids.
 
 pub mod clusters;
+pub mod identity;
 pub mod scan;
 pub mod schema;
 pub mod search;

@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::params;
 
 use super::search::{dots, normalized, Matrix};
-use super::{from_blob, now, Library, Result};
+use super::{from_blob, now, Library, LibraryError, Result};
 
 /// Nearest confirmed faces per person that enter the score.
 pub const NEIGHBOURS: usize = 3;
@@ -50,7 +50,7 @@ pub struct Suggestion {
 pub struct ThresholdUsed {
     /// The value.
     pub value: f32,
-    /// `manifest`, `calibrated` or `fallback`.
+    /// `manifest` or `calibrated`.
     pub source: String,
     /// Genuine / impostor scores it was calibrated on (0 when not calibrated).
     pub genuine: usize,
@@ -58,16 +58,8 @@ pub struct ThresholdUsed {
     pub impostor: usize,
 }
 
-/// The manifest's threshold for the recognizer: default, min, max.
-#[derive(Debug, Clone, Copy)]
-pub struct Prior {
-    /// Default.
-    pub default: f32,
-    /// Lowest usable.
-    pub min: f32,
-    /// Highest usable.
-    pub max: f32,
-}
+/// The recognizer's same-person rule from the manifest, as a cosine threshold.
+pub use super::identity::CosineRule as Prior;
 
 /// Confirmed faces of each person, as a gallery to score against.
 pub struct Gallery {
@@ -356,36 +348,31 @@ impl Known {
     }
 
     /// The threshold: calibrated on the named faces when there are enough, else `prior`.
-    pub fn threshold(&self, prior: Option<Prior>) -> ThresholdUsed {
+    /// Without either there is no threshold to apply, and the error says how to get one.
+    pub fn threshold(&self, prior: Option<Prior>) -> Result<ThresholdUsed> {
         let (names, dim, confirmed) = (&self.names, self.dim, &self.confirmed);
         let (genuine, impostor) = calibrate(names, dim, confirmed);
-        match (prior, genuine.len().min(impostor.len()) >= MIN_CALIBRATION) {
-            (p, true) => {
-                let t = separating_threshold(&genuine, &impostor).unwrap_or(0.5);
-                let t = match p {
-                    Some(p) => t.clamp(p.min, p.max),
-                    None => t,
-                };
-                ThresholdUsed {
-                    value: t,
-                    source: "calibrated".into(),
-                    genuine: genuine.len(),
-                    impostor: impostor.len(),
-                }
+        let calibrated = (genuine.len().min(impostor.len()) >= MIN_CALIBRATION)
+            .then(|| separating_threshold(&genuine, &impostor))
+            .flatten();
+        let (value, source) = match (calibrated, prior) {
+            (Some(t), Some(p)) => (t.clamp(p.min, p.max), "calibrated"),
+            (Some(t), None) => (t, "calibrated"),
+            (None, Some(p)) => (p.default, "manifest"),
+            (None, None) => {
+                return Err(LibraryError::Conflict(format!(
+                    "the recognizer's model declares no same-person threshold, and the library has too few named faces to calibrate one ({} same-person and {} different-person scores; {MIN_CALIBRATION} of each are needed) (help: name more faces with `facelab tag` or `import-labels`, or use a model from the manifest, which declares its threshold)",
+                    genuine.len(),
+                    impostor.len()
+                )))
             }
-            (Some(p), false) => ThresholdUsed {
-                value: p.default,
-                source: "manifest".into(),
-                genuine: genuine.len(),
-                impostor: impostor.len(),
-            },
-            (None, false) => ThresholdUsed {
-                value: 0.5,
-                source: "fallback".into(),
-                genuine: genuine.len(),
-                impostor: impostor.len(),
-            },
-        }
+        };
+        Ok(ThresholdUsed {
+            value,
+            source: source.into(),
+            genuine: genuine.len(),
+            impostor: impostor.len(),
+        })
     }
 }
 
@@ -468,7 +455,7 @@ pub fn suggest(
     margin: f32,
 ) -> Result<(Vec<Suggestion>, ThresholdUsed)> {
     let known = load(lib, model)?;
-    let threshold = known.threshold(prior);
+    let threshold = known.threshold(prior)?;
     let gallery = known.gallery();
     let Known {
         names,

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::cli::{open_detector_and_recognizer, progress, Outcome, RunContext};
-use crate::config::{Config, ModelSection};
-use crate::library::clusters;
+use crate::config::Config;
 use crate::library::scan::{self, Pipeline, ScanOptions, Summary};
 use crate::library::suggest::{self, Prior};
+use crate::library::{clusters, identity};
 use crate::library::{FaceRow, Library};
+use crate::session::{open_detector_and_recognizer, Outcome, RunContext};
+use crate::ui::progress;
 
 /// The face library commands.
 #[derive(Debug, Subcommand)]
@@ -200,30 +201,6 @@ pub enum PeopleCommand {
     },
 }
 
-/// The key stored with each face: which detector found it.
-pub fn detector_key(section: &ModelSection) -> String {
-    let model = if section.model.is_empty() {
-        &section.kind
-    } else {
-        &section.model
-    };
-    format!("{}:{}:{model}", section.plugin, section.kind)
-}
-
-/// The key stored with each embedding: the recognizer's model id, plus its landmark model
-/// when one re-derives the alignment points (the vectors differ).
-pub fn model_key(section: &ModelSection) -> String {
-    let model = if section.model.is_empty() {
-        &section.kind
-    } else {
-        &section.model
-    };
-    match &section.landmarks {
-        Some(l) => format!("{model}+{l}"),
-        None => model.clone(),
-    }
-}
-
 /// Opens the library named by `--library`, else the config.
 pub fn open_library(ctx: &RunContext) -> anyhow::Result<Library> {
     let path = ctx
@@ -264,14 +241,14 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             if added {
                 eprintln!("facelab: added a new person {:?}", p.name);
             }
-            println!("face {face} is {}", p.name);
+            writeln!(std::io::stdout(), "face {face} is {}", p.name)?;
             Ok(Outcome::Success)
         }
         LibraryCommand::Untag { face } => {
             let mut lib = open_library(ctx)?;
             match lib.untag(face)? {
-                Some(old) => println!("face {face} is no longer {old}"),
-                None => println!("face {face} had no name"),
+                Some(old) => writeln!(std::io::stdout(), "face {face} is no longer {old}")?,
+                None => writeln!(std::io::stdout(), "face {face} had no name")?,
             }
             Ok(Outcome::Success)
         }
@@ -281,14 +258,18 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             let mut lib = open_library(ctx)?;
             let person = pending_or(&lib, face, person)?;
             let p = lib.confirm(face, &person, "user")?;
-            println!("face {face} is {}", p.name);
+            writeln!(std::io::stdout(), "face {face} is {}", p.name)?;
             Ok(Outcome::Success)
         }
         LibraryCommand::Reject { face, person } => {
             let mut lib = open_library(ctx)?;
             let person = pending_or(&lib, face, person)?;
             let p = lib.reject(face, &person)?;
-            println!("face {face} is not {} (never suggested again)", p.name);
+            writeln!(
+                std::io::stdout(),
+                "face {face} is not {} (never suggested again)",
+                p.name
+            )?;
             Ok(Outcome::Success)
         }
         LibraryCommand::Faces {
@@ -326,12 +307,13 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             let algo = &ctx.config.cluster;
             let s = clusters::run(&mut lib, &model, algo, full)?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
+                writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&s)?)?;
             } else {
-                println!(
+                writeln!(
+                    std::io::stdout(),
                     "{} clustering with {}: {} faces without a name, {} in {} clusters ({} joined existing clusters, {} new clusters, {} ids kept) in {:.2} s",
                     s.mode, s.algorithm, s.faces, s.clustered, s.clusters, s.joined, s.created, s.kept_ids, s.seconds
-                );
+                )?;
             }
             Ok(Outcome::Success)
         }
@@ -416,8 +398,12 @@ pub fn scan_dirs(
 ) -> anyhow::Result<Summary> {
     let config = &ctx.config;
     let opts = scan_options(config, redetect, retry_failed);
-    let detector_key = detector_key(&config.detector);
-    let model = config.recognizer.as_ref().map(model_key);
+    let detector_key = identity::detector_key(config)?;
+    let model = config
+        .recognizer
+        .as_ref()
+        .map(|r| identity::embedding_key(config, r))
+        .transpose()?;
     let plan = scan::plan(lib, dirs, &opts, &detector_key, model.as_deref())?;
     for e in &plan.walk_errors {
         eprintln!("facelab: {e}");
@@ -505,15 +491,18 @@ fn people(ctx: &RunContext, command: PeopleCommand) -> anyhow::Result<Outcome> {
         }
         PeopleCommand::Add { name } => {
             let p = lib.add_person(&name)?;
-            println!("added {}", p.name);
+            writeln!(std::io::stdout(), "added {}", p.name)?;
         }
         PeopleCommand::Rename { old, new } => {
             lib.rename_person(&old, &new)?;
-            println!("renamed {old} to {new}");
+            writeln!(std::io::stdout(), "renamed {old} to {new}")?;
         }
         PeopleCommand::Merge { from, into } => {
             let n = lib.merge_people(&from, &into)?;
-            println!("merged {from} into {into} ({n} labels moved)");
+            writeln!(
+                std::io::stdout(),
+                "merged {from} into {into} ({n} labels moved)"
+            )?;
         }
     }
     Ok(Outcome::Success)
@@ -616,20 +605,22 @@ fn active_model(ctx: &RunContext) -> anyhow::Result<String> {
             ctx.config.source.display()
         )
     })?;
-    Ok(model_key(section))
+    Ok(identity::embedding_key(&ctx.config, section)?)
 }
 
-/// The active recognizer's threshold from the manifest.
-fn prior(ctx: &RunContext) -> Option<Prior> {
-    let section = ctx.config.recognizer.as_ref()?;
-    ctx.store()
-        .ok()
-        .and_then(|s| s.manifest.get(&section.model).and_then(|m| m.threshold))
-        .map(|t| Prior {
-            default: t.default,
-            min: t.min,
-            max: t.max,
-        })
+/// The active recognizer's same-person rule from the manifest, as a cosine threshold;
+/// `None` for a model the manifest does not know (the library then calibrates on the
+/// user's named faces, or says it cannot).
+fn prior(ctx: &RunContext) -> anyhow::Result<Option<Prior>> {
+    let Some(section) = ctx.config.recognizer.as_ref() else {
+        return Ok(None);
+    };
+    let store = ctx.store()?;
+    Ok(store
+        .manifest
+        .get(&section.model)
+        .and_then(|m| m.threshold.as_ref())
+        .and_then(identity::CosineRule::from_threshold))
 }
 
 fn clusters_cmd(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Outcome> {
@@ -638,7 +629,7 @@ fn clusters_cmd(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Ou
     let mut out = std::io::stdout().lock();
     match command {
         ClustersCommand::List { json } => {
-            let list = clusters::list(&lib, &model, prior(ctx))?;
+            let list = clusters::list(&lib, &model, prior(ctx)?)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
             } else if list.is_empty() {
@@ -737,7 +728,7 @@ fn contact_sheet(
 
 fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcome> {
     let model = active_model(ctx)?;
-    let prior = prior(ctx);
+    let prior = prior(ctx)?;
     let mut lib = open_library(ctx)?;
     let (suggestions, threshold) =
         suggest::suggest(&mut lib, &model, prior, ctx.config.library.suggest_margin)?;

@@ -1,0 +1,321 @@
+//! `facelab eval-voc`, `eval-wider`, `eval-orl` and `eval-lfw`: one task of `facelab bench`
+//! run on the configured pipeline. Each protocol has one implementation, in
+//! `bench::tasks`; these commands only build a one-pipeline suite and print its result.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde::Serialize;
+
+use crate::bench::report::{Report, Task};
+use crate::bench::suite::{LfwTask, OrlTask, Suite, Tasks, VocTask, WiderTask};
+use crate::bench::{run_suite, RunPlan};
+use crate::session::{Outcome, RunContext};
+
+/// `facelab eval-voc`.
+#[derive(Debug, Args)]
+pub struct EvalVocArgs {
+    /// The imglab XML file with labelled boxes.
+    pub xml: PathBuf,
+    /// IoU needed to match a detection to a labelled face.
+    #[arg(long, default_value_t = 0.5)]
+    pub iou: f32,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `facelab eval-wider`.
+#[derive(Debug, Args)]
+pub struct EvalWiderArgs {
+    /// The WIDER FACE folder (images/, wider_face_val_bbx_gt.txt, difficulty.txt).
+    #[arg(default_value = "../shared/datasets/wider-face-val-mini")]
+    pub root: PathBuf,
+    /// Override a detector option for this run, e.g. `-o score_threshold=0.02` (the
+    /// evaluation wants low-score detections for a full PR curve).
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    pub options: Vec<String>,
+    /// Evaluate only the first N images.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Print JSON (with the PR curves) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `facelab eval-orl`.
+#[derive(Debug, Args)]
+pub struct EvalOrlArgs {
+    /// The ORL folder (sX/Y.pgm).
+    #[arg(default_value = "../shared/datasets/orl")]
+    pub root: PathBuf,
+    /// Fractions of each subject's 10 images that are tagged.
+    #[arg(long, value_delimiter = ',', default_value = "0.1,0.2,0.5")]
+    pub tagged: Vec<f64>,
+    /// Seeded random splits per fraction.
+    #[arg(long, default_value_t = 10)]
+    pub splits: u64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `facelab eval-lfw`.
+#[derive(Debug, Args)]
+pub struct EvalLfwArgs {
+    /// The LFW folder (pairs.txt, images/).
+    #[arg(default_value = "../shared/datasets/lfw")]
+    pub root: PathBuf,
+    /// Print JSON (with the ROC curve).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Parses `KEY=VALUE` overrides (values in TOML syntax; a bare word is a string).
+fn parse_overrides(overrides: &[String]) -> anyhow::Result<toml::Table> {
+    let mut table = toml::Table::new();
+    for o in overrides {
+        let (key, value) = o
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--option {o}: expected KEY=VALUE"))?;
+        let value = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_owned()));
+        table.insert(key.trim().to_owned(), value);
+    }
+    Ok(table)
+}
+
+/// Runs `tasks` on the configured pipeline and returns the report.
+fn run_one(ctx: &RunContext, tasks: Tasks, wider_options: toml::Table) -> anyhow::Result<Report> {
+    let suite = Suite::single_pipeline(&ctx.config, tasks, wider_options);
+    let plan = RunPlan {
+        suite: &suite,
+        // Task paths are the command's arguments: relative to the working folder.
+        root: PathBuf::from("."),
+        pipelines: &[],
+        tasks: &[],
+        cache: None,
+        resume: false,
+    };
+    let (report, _) = run_suite(ctx, &plan)?;
+    if let Some(e) = report.pipelines.iter().find_map(|p| p.error.as_ref()) {
+        anyhow::bail!("{e}");
+    }
+    Ok(report)
+}
+
+/// The single result of a task, or why there is none (the data set is missing, or the
+/// task failed: its reason was printed on stderr).
+fn only<'a, R>(task: &'a Task<R>, root: &Path) -> anyhow::Result<&'a R> {
+    task.results.first().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: {}",
+            root.display(),
+            task.reason
+                .as_deref()
+                .unwrap_or("the task failed (see the messages above)")
+        )
+    })
+}
+
+/// Prints `result` with the pipeline's models as JSON.
+fn print_json<R: Serialize>(report: &Report, result: &R) -> anyhow::Result<()> {
+    #[derive(Serialize)]
+    struct Doc<'a, R> {
+        pipeline: &'a crate::bench::report::PipelineEntry,
+        #[serde(flatten)]
+        result: &'a R,
+    }
+    let doc = Doc {
+        pipeline: &report.pipelines[0],
+        result,
+    };
+    writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc)?)?;
+    Ok(())
+}
+
+fn models(report: &Report) -> String {
+    let p = &report.pipelines[0];
+    match &p.recognizer {
+        Some(r) => format!("{} + {}", p.detector.model, r.model),
+        None => format!(
+            "{} ({}, {})",
+            p.detector.model, p.detector.plugin, p.detector.kind
+        ),
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into())
+}
+
+/// `facelab eval-voc`.
+pub fn voc(ctx: &RunContext, args: &EvalVocArgs) -> anyhow::Result<Outcome> {
+    let tasks = Tasks {
+        voc: Some(VocTask {
+            enabled: true,
+            path: args.xml.clone(),
+            pipelines: None,
+            iou: args.iou,
+        }),
+        ..Tasks::default()
+    };
+    let report = run_one(ctx, tasks, toml::Table::new())?;
+    let r = only(&report.tasks.voc, &args.xml)?;
+    if args.json {
+        print_json(&report, r)?;
+    } else {
+        writeln!(
+            std::io::stdout(),
+            "{}: {} labelled, {} detected, {} matched at IoU >= {}\nrecall {:.3}  precision {:.3}",
+            models(&report),
+            r.labelled,
+            r.detected,
+            r.matched,
+            args.iou,
+            r.recall,
+            r.precision,
+        )?;
+    }
+    Ok(Outcome::from_failures(r.failed))
+}
+
+/// `facelab eval-wider`.
+pub fn wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome> {
+    let tasks = Tasks {
+        wider: Some(WiderTask {
+            enabled: true,
+            path: args.root.clone(),
+            pipelines: None,
+            iou: 0.5,
+            limit: args.limit,
+        }),
+        ..Tasks::default()
+    };
+    let report = run_one(ctx, tasks, parse_overrides(&args.options)?)?;
+    let r = only(&report.tasks.wider, &args.root)?;
+    if args.json {
+        print_json(&report, r)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{} on {} images of {}",
+            models(&report),
+            r.images,
+            args.root.display()
+        )?;
+        for l in &r.levels {
+            writeln!(out, "  {:<6} AP {:.3}  ({} faces)", l.level, l.ap, l.faces)?;
+        }
+        writeln!(out, "  median {} ms/photo", num(r.median_ms))?;
+    }
+    Ok(Outcome::from_failures(r.failed))
+}
+
+/// `facelab eval-orl`.
+pub fn orl(ctx: &RunContext, args: &EvalOrlArgs) -> anyhow::Result<Outcome> {
+    let tasks = Tasks {
+        orl: Some(OrlTask {
+            enabled: true,
+            path: args.root.clone(),
+            pipelines: None,
+            tagged: args.tagged.clone(),
+            splits: args.splits,
+        }),
+        ..Tasks::default()
+    };
+    let report = run_one(ctx, recognizer_needed(ctx, tasks)?, toml::Table::new())?;
+    let r = only(&report.tasks.orl, &args.root)?;
+    if let Some(e) = &r.error {
+        anyhow::bail!("{}: {e}", args.root.display());
+    }
+    if args.json {
+        print_json(&report, r)?;
+    } else {
+        let mut out = std::io::stdout().lock();
+        let e = &r.embedding;
+        writeln!(
+            out,
+            "ORL, {}, {} seeded splits ({} of {} photos without a detected face, embedded from the whole frame)",
+            models(&report),
+            r.splits,
+            e.whole_frame,
+            e.images
+        )?;
+        for f in &r.fractions {
+            writeln!(
+                out,
+                "  {:>3.0}% tagged: nearest centroid {:.2}% ± {:.2}, 1-NN {:.2}% ± {:.2}",
+                f.tagged * 100.0,
+                f.centroid.mean * 100.0,
+                f.centroid.sd * 100.0,
+                f.knn.mean * 100.0,
+                f.knn.sd * 100.0
+            )?;
+        }
+        writeln!(out, "  median embed {} ms/face", num(e.median_embed_ms))?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// `facelab eval-lfw`.
+pub fn lfw(ctx: &RunContext, args: &EvalLfwArgs) -> anyhow::Result<Outcome> {
+    let tasks = Tasks {
+        lfw: Some(LfwTask {
+            enabled: true,
+            path: args.root.clone(),
+            pipelines: None,
+        }),
+        ..Tasks::default()
+    };
+    let report = run_one(ctx, recognizer_needed(ctx, tasks)?, toml::Table::new())?;
+    let r = only(&report.tasks.lfw, &args.root)?;
+    if args.json {
+        print_json(&report, r)?;
+    } else {
+        let e = &r.embedding;
+        writeln!(
+            std::io::stdout(),
+            "LFW View 2, {}: accuracy {:.4} ± {:.4}, ROC AUC {:.4}, TAR@FAR=1e-3 {:.4}, threshold {:.3} ({} images, {} without a detected face, embedded from the whole frame; {} pairs unreadable); median embed {} ms/face",
+            models(&report),
+            r.accuracy,
+            r.accuracy_sd,
+            r.roc_auc,
+            r.tar_at_far_1e3,
+            r.threshold,
+            e.images,
+            e.whole_frame,
+            r.unreadable_pairs,
+            num(e.median_embed_ms)
+        )?;
+    }
+    Ok(Outcome::from_failures(r.unreadable_pairs))
+}
+
+/// The recognition tasks need a `[recognizer]`: say so, naming the config.
+fn recognizer_needed(ctx: &RunContext, tasks: Tasks) -> anyhow::Result<Tasks> {
+    if ctx.config.recognizer.is_none() {
+        anyhow::bail!(
+            "{}: no [recognizer] section (help: add one; config/facelab.toml shows how)",
+            ctx.config.source.display()
+        );
+    }
+    Ok(tasks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_parse_as_toml_values_with_bare_strings() {
+        let t = parse_overrides(&["score_threshold=0.02".into(), "colour=bgr".into()]).unwrap();
+        assert_eq!(t["score_threshold"].as_float(), Some(0.02));
+        assert_eq!(t["colour"].as_str(), Some("bgr"));
+        assert!(parse_overrides(&["nokey".into()]).is_err());
+    }
+}

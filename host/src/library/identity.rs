@@ -1,0 +1,195 @@
+//! Which model made a stored face or embedding, and how its vectors compare.
+//!
+//! The library owns these keys: every face row carries its detector's key and every
+//! embedding row its recognizer's, so switching models never mixes two models' vectors.
+//! A model given by its own `model_files` must carry a `model` label, because the files'
+//! names say nothing stable about which network they hold: two different models would
+//! otherwise share one key.
+//!
+//! Each recognizer declares its same-person rule in the manifest, as a cosine similarity
+//! or a euclidean distance threshold. The library compares L2-normalised vectors by cosine
+//! similarity, so a euclidean threshold `t` becomes the equivalent rule on unit vectors,
+//! cosine ≥ 1 − t²/2 (‖a − b‖² = 2 − 2 cos θ for unit a, b).
+
+use crate::config::{Config, ConfigError, ModelSection};
+use crate::models::manifest::{Threshold, ThresholdKind};
+
+/// The key stored with each face: which detector found it.
+pub fn detector_key(config: &Config) -> Result<String, ConfigError> {
+    let section = &config.detector;
+    let model = model_label(config, "detector", section)?;
+    Ok(format!("{}:{}:{model}", section.plugin, section.kind))
+}
+
+/// The key stored with each embedding: the recognizer's model, plus its landmark model
+/// when one re-derives the alignment points (the vectors differ).
+pub fn embedding_key(config: &Config, section: &ModelSection) -> Result<String, ConfigError> {
+    let model = model_label(config, "recognizer", section)?;
+    Ok(match &section.landmarks {
+        Some(l) => format!("{model}+{l}"),
+        None => model.to_owned(),
+    })
+}
+
+/// The model's name: its manifest id or the user's label; the kind for a plugin kind that
+/// needs no model file (the example plugin).
+fn model_label<'a>(
+    config: &Config,
+    name: &str,
+    section: &'a ModelSection,
+) -> Result<&'a str, ConfigError> {
+    if !section.model.is_empty() {
+        return Ok(&section.model);
+    }
+    if !section.model_files.is_empty() {
+        return Err(config.invalid(
+            format!("{name}.model"),
+            "is missing: the face library stores faces and embeddings under the model's name, and `model_files` alone names no model",
+            format!("add a label for these files to [{name}], e.g. model = \"my-model-v1\", and keep it while the files stay the same"),
+        ));
+    }
+    Ok(&section.kind)
+}
+
+/// A recognizer's same-person rule as the library applies it: cosine similarity of
+/// L2-normalised vectors, with the usable range the user may calibrate within.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CosineRule {
+    /// The default threshold.
+    pub default: f32,
+    /// The lowest usable threshold.
+    pub min: f32,
+    /// The highest usable threshold.
+    pub max: f32,
+}
+
+/// Cosine similarity of unit vectors at euclidean distance `d`.
+pub fn cosine_of_distance(d: f32) -> f32 {
+    1.0 - d * d / 2.0
+}
+
+impl CosineRule {
+    /// The rule of a manifest threshold; `None` for a detector's score threshold.
+    pub fn from_threshold(t: &Threshold) -> Option<CosineRule> {
+        match t.kind {
+            ThresholdKind::Cosine => Some(CosineRule {
+                default: t.default,
+                min: t.min,
+                max: t.max,
+            }),
+            // A larger distance is a smaller similarity: the range's ends swap.
+            ThresholdKind::Euclidean => Some(CosineRule {
+                default: cosine_of_distance(t.default),
+                min: cosine_of_distance(t.max),
+                max: cosine_of_distance(t.min),
+            }),
+            ThresholdKind::Score => None,
+        }
+    }
+}
+
+/// Two faces compared by the model's own metric.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verdict {
+    /// The metric the model declares.
+    pub metric: ThresholdKind,
+    /// Cosine similarity, or euclidean distance, of the two vectors as the model gave them.
+    pub value: f32,
+    /// The model's threshold in the same metric.
+    pub threshold: f32,
+    /// Whether that says "the same person".
+    pub same_person: bool,
+}
+
+/// Compares `a` and `b` by the metric and threshold `t` declares: cosine similarity at or
+/// above it, or euclidean distance at or below it. `None` for a score threshold.
+pub fn verdict(a: &[f32], b: &[f32], t: &Threshold) -> Option<Verdict> {
+    let (value, same_person) = match t.kind {
+        ThresholdKind::Cosine => {
+            let v = crate::pipeline::cosine(a, b);
+            (v, v >= t.default)
+        }
+        ThresholdKind::Euclidean => {
+            let d = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f32>()
+                .sqrt();
+            (d, d <= t.default)
+        }
+        ThresholdKind::Score => return None,
+    };
+    Some(Verdict {
+        metric: t.kind,
+        value,
+        threshold: t.default,
+        same_person,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn threshold(kind: ThresholdKind, default: f32, min: f32, max: f32) -> Threshold {
+        Threshold {
+            kind,
+            default,
+            min,
+            max,
+        }
+    }
+
+    fn unit(v: &[f32]) -> Vec<f32> {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter().map(|x| x / n).collect()
+    }
+
+    #[test]
+    fn a_euclidean_threshold_becomes_the_equivalent_cosine_rule() {
+        // dlib's rule: distance 0.6, usable 0.4..0.8.
+        let t = threshold(ThresholdKind::Euclidean, 0.6, 0.4, 0.8);
+        let rule = CosineRule::from_threshold(&t).unwrap();
+        assert!((rule.default - 0.82).abs() < 1e-6, "{rule:?}");
+        assert!((rule.min - 0.68).abs() < 1e-6 && (rule.max - 0.92).abs() < 1e-6);
+        // On unit vectors both rules give the same verdict, on either side of the line.
+        for angle in [0.3f32, 0.55, 0.6, 0.65, 0.9] {
+            let a = unit(&[1.0, 0.0, 0.0]);
+            let b = unit(&[angle.cos(), angle.sin(), 0.0]);
+            let by_distance = verdict(&a, &b, &t).unwrap().same_person;
+            let by_cosine = crate::pipeline::cosine(&a, &b) >= rule.default;
+            assert_eq!(by_distance, by_cosine, "angle {angle}");
+        }
+    }
+
+    #[test]
+    fn compare_honours_each_metric() {
+        let a = [0.6, 0.8, 0.0];
+        let b = [0.8, 0.6, 0.0];
+        // cos = 0.96, distance = 0.283.
+        let cos = threshold(ThresholdKind::Cosine, 0.97, 0.2, 0.99);
+        let v = verdict(&a, &b, &cos).unwrap();
+        assert!(!v.same_person && (v.value - 0.96).abs() < 1e-5);
+        let euc = threshold(ThresholdKind::Euclidean, 0.6, 0.4, 0.8);
+        let v = verdict(&a, &b, &euc).unwrap();
+        // Cosine ≥ 0.6 would also say "same" here; at 0.25 only the distance rule is right.
+        assert!(v.same_person && (v.value - 0.2828).abs() < 1e-3);
+        let tight = threshold(ThresholdKind::Euclidean, 0.25, 0.1, 0.8);
+        assert!(!verdict(&a, &b, &tight).unwrap().same_person);
+        assert!(verdict(&a, &b, &threshold(ThresholdKind::Score, 0.5, 0.0, 1.0)).is_none());
+    }
+
+    #[test]
+    fn model_files_without_a_label_are_refused() {
+        let text = "[detector]\nplugin = \"onnx-runtime\"\nkind = \"yunet\"\nmodel_files = [\"mine.onnx\"]\n";
+        let mut config = Config::parse(text, std::path::Path::new("t.toml")).unwrap();
+        let e = detector_key(&config).unwrap_err().to_string();
+        assert!(
+            e.contains("detector.model") && e.contains("model = "),
+            "{e}"
+        );
+        config.detector.model = "mine-v1".into();
+        assert!(detector_key(&config).unwrap().ends_with(":mine-v1"));
+    }
+}

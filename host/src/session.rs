@@ -1,0 +1,104 @@
+//! The run-state every command shares: the validated config with the global flags
+//! ([`RunContext`]), how a command ended ([`Outcome`]), and opening the configured
+//! detector and recognizer with their notices.
+//!
+//! Commands (`cli`), the face library commands and the bench all build on this module;
+//! it imports none of them, so the host's modules form no cycle.
+
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::models::ModelStore;
+use crate::pipeline::{load_plugins, model_store, FaceDetector, FaceRecognizer};
+use crate::plugins::PluginSet;
+use crate::ui::FetchBars;
+
+/// How a command ended, for the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything worked.
+    Success,
+    /// The command ran, but some inputs failed (each was reported on stderr).
+    SomeFailed,
+}
+
+impl Outcome {
+    /// Success when nothing failed.
+    pub fn from_failures(failed: usize) -> Outcome {
+        if failed == 0 {
+            Outcome::Success
+        } else {
+            Outcome::SomeFailed
+        }
+    }
+}
+
+/// What every command needs: the validated config and the global flags.
+#[derive(Clone)]
+pub struct RunContext {
+    /// The config.
+    pub config: Config,
+    /// `--cache-dir`.
+    pub cache_dir: Option<PathBuf>,
+    /// `--verbose`.
+    pub verbose: bool,
+    /// `--library`.
+    pub library: Option<PathBuf>,
+}
+
+impl RunContext {
+    /// The model store (manifest, mirror, cache) of the config.
+    pub fn store(&self) -> anyhow::Result<ModelStore> {
+        Ok(model_store(&self.config, self.cache_dir.as_deref())?)
+    }
+
+    /// The same flags with another config (a bench pipeline, or `-o` overrides).
+    pub fn with_config(&self, config: Config) -> RunContext {
+        RunContext {
+            config,
+            ..self.clone()
+        }
+    }
+}
+
+/// The configured detector, with its licence notices and fetch progress.
+pub fn open_detector(ctx: &RunContext) -> anyhow::Result<FaceDetector> {
+    let plugins = load_plugins(&ctx.config)?;
+    open_detector_with(ctx, &plugins, &ctx.store()?)
+}
+
+fn open_detector_with(
+    ctx: &RunContext,
+    plugins: &PluginSet,
+    store: &ModelStore,
+) -> anyhow::Result<FaceDetector> {
+    Ok(crate::pipeline::open_detector(&ctx.config, plugins, store, &FetchBars::default())?.0)
+}
+
+/// The configured detector and recognizer; an error naming the config when it has no
+/// `[recognizer]`.
+pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceRecognizer)> {
+    let config = &ctx.config;
+    if config.recognizer.is_none() {
+        anyhow::bail!(
+            "{}: no [recognizer] section (help: add one; config/facelab.toml shows how)",
+            config.source.display()
+        );
+    }
+    let (detector, recognizer) = open_detector_and_recognizer(ctx)?;
+    Ok((detector, recognizer.expect("checked above")))
+}
+
+/// The configured detector and, when the config has one, the recognizer.
+pub fn open_detector_and_recognizer(
+    ctx: &RunContext,
+) -> anyhow::Result<(FaceDetector, Option<FaceRecognizer>)> {
+    let config = &ctx.config;
+    // One load of the plugins and the manifest serves both models.
+    let plugins = load_plugins(config)?;
+    let store = ctx.store()?;
+    let detector = open_detector_with(ctx, &plugins, &store)?;
+    let recognizer =
+        crate::pipeline::open_recognizer(config, &plugins, &store, &FetchBars::default())?;
+    Ok((detector, recognizer.map(|(r, _)| r)))
+}
