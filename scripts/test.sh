@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, builds the host and the plugin .so files
 # (the loader tests load the real libraries), then runs the tests.
-# Tests that need ../shared (models, datasets) skip with a message when it is absent.
+# Tests that need ../shared (models, datasets) skip with a message when it is absent, or fail
+# when FACELAB_REQUIRE_SHARED=1 (CI sets it: .ci/run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

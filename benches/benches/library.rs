@@ -17,29 +17,15 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use facelab::config::Config;
 use facelab::library::search::Matrix;
 use facelab::session::RunContext;
-
-/// A deterministic pseudo-random stream (SplitMix64).
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-    }
-}
+use facelab_cluster::Rng;
 
 fn write_photos(dir: &Path, n: usize) {
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     for i in 0..n {
         let sub = dir.join(format!("{:03}", i / 100));
         std::fs::create_dir_all(&sub).unwrap();
         let mut pgm = b"P5\n32 32\n255\n".to_vec();
-        pgm.extend((0..32 * 32).map(|_| (rng.next() & 0xFF) as u8));
+        pgm.extend((0..32 * 32).map(|_| (rng.next_u64() & 0xFF) as u8));
         std::fs::write(sub.join(format!("{i:05}.pgm")), pgm).unwrap();
     }
 }
@@ -84,11 +70,11 @@ fn rescan(c: &mut Criterion) {
 }
 
 fn matrix(n: usize, dim: usize, seed: u64) -> Matrix {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut m = Matrix::new(dim);
     let mut v = vec![0.0f32; dim];
     for i in 0..n {
-        v.iter_mut().for_each(|x| *x = rng.unit());
+        v.iter_mut().for_each(|x| *x = rng.unit() as f32 - 0.5);
         m.push(i as i64, &v);
     }
     m

@@ -16,8 +16,9 @@
 //!
 //! Beside them: [`knn`] (exact and IVF-approximate kNN graphs), [`incremental`] (assigning
 //! new faces to existing clusters, keeping ids across a full recluster, splitting a cluster),
-//! [`metrics`] (pairwise and BCubed precision/recall/F) and [`linalg`] (vectorised dot
-//! products).
+//! [`metrics`] (pairwise and BCubed precision/recall/F) and [`linalg`] (the workspace's one
+//! vectorised dot product, [`dot`] and [`Kernel`], and its one seeded generator, [`Rng`]; the
+//! host uses them rather than keeping copies).
 //!
 //! # Why hand-written
 //! The methods need cannot-link constraints inside the algorithm (a refused label adoption or
@@ -44,6 +45,7 @@ pub use incremental::{
     assign_new, assign_new_by_members, centroids, match_ids, split, split_checked,
 };
 pub use knn::KnnConfig;
+pub use linalg::{dot, Kernel, Rng};
 
 /// Invalid input to [`cluster`] and friends.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

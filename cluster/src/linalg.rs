@@ -1,4 +1,8 @@
-//! Dot products written so LLVM vectorises them, with a runtime-dispatched AVX2+FMA path.
+//! Dot products written so LLVM vectorises them, with a runtime-dispatched AVX2+FMA path, and
+//! the one seeded generator ([`Rng`]) of the workspace.
+//!
+//! This is facelab's only dot-product kernel: the host's library search, suggestions and
+//! evaluation call [`dot`] and [`Kernel::sims`] rather than keeping copies.
 //!
 //! The portable loop keeps 16 independent accumulators so that the additions do not form one
 //! serial dependency chain and LLVM can vectorise it. On x86-64 with AVX2 and FMA (checked
@@ -169,10 +173,19 @@ impl Kernel {
         }
     }
 
-    /// `out[i] = q · rows[i]` for the rows (`dim` floats each) of `rows`.
+    /// `out[i] = q · rows[i]` for the rows (`dim` floats each) of `rows`; as many entries of
+    /// `out` as there are whole rows are written.
+    ///
+    /// # Panics
+    /// When `q.len() != dim` or `dim == 0`. The check is kept in release builds: the AVX2 loop
+    /// reads `q` by raw pointer for `dim` floats, so a shorter query would read out of bounds.
     #[inline]
     pub fn sims(self, q: &[f32], rows: &[f32], dim: usize, out: &mut [f32]) {
-        debug_assert_eq!(q.len(), dim);
+        assert!(
+            dim > 0 && q.len() == dim,
+            "query of {} floats against rows of {dim}",
+            q.len()
+        );
         match self {
             Kernel::Portable => sims_portable(q, rows, dim, out),
             // SAFETY: as in `dot`.
@@ -183,6 +196,9 @@ impl Kernel {
 
     /// Similarities of a block of queries against a block of rows, row-major
     /// (`out[qi * nrows + ri]`).
+    ///
+    /// # Panics
+    /// When `dim == 0`.
     pub fn sims_block(self, queries: &[f32], rows: &[f32], dim: usize, out: &mut [f32]) {
         let nrows = rows.len() / dim;
         for (q, o) in queries.chunks_exact(dim).zip(out.chunks_exact_mut(nrows)) {
@@ -258,7 +274,9 @@ pub(crate) fn parallel_chunks<S: Send>(
     })
 }
 
-/// SplitMix64: a tiny deterministic generator for seeding, shuffles and samples.
+/// SplitMix64: a tiny deterministic generator for seeding, shuffles and samples; the only one
+/// in facelab (ORL splits, k-means seeds, synthetic test and bench data all draw from it), so
+/// a seed means the same stream everywhere.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
 
@@ -332,6 +350,24 @@ mod tests {
                 assert!((out[5] - naive).abs() < 1e-4 * dim as f32);
             }
         }
+    }
+
+    // Regression: `sims` checked the query length only with `debug_assert_eq!`, so in release
+    // the AVX2 path read past the end of a short query. Run under `--release` too.
+    #[test]
+    #[should_panic(expected = "query of 3 floats against rows of 8")]
+    fn sims_with_a_short_query_panics_in_every_build() {
+        let rows = vec![1.0f32; 8 * 8];
+        let mut out = [0f32; 8];
+        Kernel::detect().sims(&[1.0, 2.0, 3.0], &rows, 8, &mut out);
+    }
+
+    #[test]
+    #[should_panic(expected = "query of 3 floats against rows of 8")]
+    fn portable_sims_with_a_short_query_panics_too() {
+        let rows = vec![1.0f32; 8 * 8];
+        let mut out = [0f32; 8];
+        Kernel::Portable.sims(&[1.0, 2.0, 3.0], &rows, 8, &mut out);
     }
 
     #[test]

@@ -5,36 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// A deterministic generator (SplitMix64) so seeded splits are the same everywhere.
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        SplitMix(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Fisher–Yates shuffle.
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = (self.next_u64() % (i as u64 + 1)) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use facelab_cluster::{dot, Rng};
 
 fn unit(v: &[f32]) -> Vec<f32> {
     let n = dot(v, v).sqrt();
@@ -55,7 +26,7 @@ pub fn identification(
     seed: u64,
 ) -> (f64, f64) {
     let classes = labels.iter().max().map(|m| m + 1).unwrap_or(0);
-    let mut rng = SplitMix::new(seed);
+    let mut rng = Rng::new(seed);
     let mut gallery = vec![false; vectors.len()];
     for c in 0..classes {
         let mut members: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] == c).collect();

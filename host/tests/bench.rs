@@ -15,118 +15,7 @@ use facelab_plugin_api::{BBox, Face};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------------------
-// A minimal JSON Schema validator for the keywords docs/bench.schema.json uses: type,
-// const, enum, required, properties, items, minItems, maxItems, minimum, maximum, anyOf
-// and local $ref. (No JSON Schema crate is a dependency; this is enough to pin the report's
-// shape.)
-
-fn type_matches(t: &str, v: &Value) -> bool {
-    match t {
-        "object" => v.is_object(),
-        "array" => v.is_array(),
-        "string" => v.is_string(),
-        "number" => v.is_number(),
-        "integer" => v.is_u64() || v.is_i64(),
-        "boolean" => v.is_boolean(),
-        "null" => v.is_null(),
-        other => panic!("schema uses unknown type {other}"),
-    }
-}
-
-fn validate(root: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<String>) {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let name = r.strip_prefix("#/$defs/").expect("local $ref");
-        validate(root, &root["$defs"][name], v, at, errors);
-    }
-    if let Some(t) = schema.get("type") {
-        let ok = match t {
-            Value::String(t) => type_matches(t, v),
-            Value::Array(ts) => ts.iter().any(|t| type_matches(t.as_str().unwrap(), v)),
-            _ => panic!("bad type keyword"),
-        };
-        if !ok {
-            errors.push(format!("{at}: {v} is not of type {t}"));
-            return;
-        }
-    }
-    if let Some(c) = schema.get("const") {
-        if c != v {
-            errors.push(format!("{at}: {v} is not {c}"));
-        }
-    }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        if !e.contains(v) {
-            errors.push(format!("{at}: {v} is not one of {e:?}"));
-        }
-    }
-    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
-        let ok = any.iter().any(|s| {
-            let mut e = Vec::new();
-            validate(root, s, v, at, &mut e);
-            e.is_empty()
-        });
-        if !ok {
-            errors.push(format!("{at}: {v} matches none of anyOf"));
-        }
-    }
-    if let Some(n) = v.as_f64() {
-        if schema
-            .get("minimum")
-            .and_then(Value::as_f64)
-            .is_some_and(|m| n < m)
-        {
-            errors.push(format!("{at}: {n} is below the minimum"));
-        }
-        if schema
-            .get("maximum")
-            .and_then(Value::as_f64)
-            .is_some_and(|m| n > m)
-        {
-            errors.push(format!("{at}: {n} is above the maximum"));
-        }
-    }
-    if let Some(o) = v.as_object() {
-        for key in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if !o.contains_key(key.as_str().unwrap()) {
-                errors.push(format!("{at}: missing required `{key}`"));
-            }
-        }
-        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
-            for (k, s) in props {
-                if let Some(child) = o.get(k) {
-                    validate(root, s, child, &format!("{at}.{k}"), errors);
-                }
-            }
-        }
-    }
-    if let Some(a) = v.as_array() {
-        let len = a.len() as u64;
-        if schema
-            .get("minItems")
-            .and_then(Value::as_u64)
-            .is_some_and(|m| len < m)
-        {
-            errors.push(format!("{at}: fewer than minItems"));
-        }
-        if schema
-            .get("maxItems")
-            .and_then(Value::as_u64)
-            .is_some_and(|m| len > m)
-        {
-            errors.push(format!("{at}: more than maxItems"));
-        }
-        if let Some(items) = schema.get("items") {
-            for (i, child) in a.iter().enumerate() {
-                validate(root, items, child, &format!("{at}[{i}]"), errors);
-            }
-        }
-    }
-}
+// The report's shape, checked with the `jsonschema` crate against docs/bench.schema.json.
 
 fn schema() -> Value {
     let path = common::repo_root().join("docs/bench.schema.json");
@@ -134,30 +23,32 @@ fn schema() -> Value {
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// Every way `report` breaks the schema, as `instance path: message` lines.
 fn schema_errors(report: &Value) -> Vec<String> {
-    let schema = schema();
-    let mut errors = Vec::new();
-    validate(&schema, &schema, report, "report", &mut errors);
-    errors
+    let validator = jsonschema::validator_for(&schema())
+        .unwrap_or_else(|e| panic!("docs/bench.schema.json is not a valid schema: {e}"));
+    validator
+        .iter_errors(report)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }
 
 #[test]
 fn the_validator_catches_a_broken_report() {
-    // A test of the test: the validator must fail on missing keys and wrong types.
+    // A test of the test: a wrong constant, a wrong type and a missing key are each reported
+    // at their place.
     let errors = schema_errors(&serde_json::json!({"schema_version": 2, "wall_seconds": "x"}));
-    assert!(
-        errors.iter().any(|e| e.contains("schema_version")),
-        "{errors:?}"
-    );
-    assert!(
-        errors.iter().any(|e| e.contains("wall_seconds")),
-        "{errors:?}"
-    );
-    assert!(
+    let has = |path: &str, words: &str| {
         errors
             .iter()
-            .any(|e| e.contains("missing required `\"tasks\"`")),
-        "{errors:?}"
+            .any(|e| e.starts_with(&format!("{path}: ")) && e.contains(words))
+    };
+    assert!(has("/schema_version", "1 was expected"), "{errors:#?}");
+    assert!(has("/wall_seconds", "\"x\" is not of type"), "{errors:#?}");
+    assert!(has("", "\"tasks\" is a required property"), "{errors:#?}");
+    assert!(
+        schema_errors(&serde_json::json!({})).len() >= 10,
+        "{errors:#?}"
     );
 }
 
@@ -263,11 +154,11 @@ fn lfw_folds_choose_the_threshold_on_the_other_nine() {
 /// A `size × size` grey image of person `person` (a fixed random pattern) with a little
 /// noise that depends on `shot`.
 fn face(person: u64, shot: u64, size: u32) -> image::GrayImage {
-    let mut rng = facelab::faceeval::SplitMix::new(person * 7919 + 1);
+    let mut rng = facelab_cluster::Rng::new(person * 7919 + 1);
     let pattern: Vec<u8> = (0..size * size)
         .map(|_| (rng.next_u64() % 200) as u8)
         .collect();
-    let mut noise = facelab::faceeval::SplitMix::new(person * 104_729 + shot + 17);
+    let mut noise = facelab_cluster::Rng::new(person * 104_729 + shot + 17);
     image::GrayImage::from_fn(size, size, |x, y| {
         let v = pattern[(y * size + x) as usize] as u64 + noise.next_u64() % 12;
         image::Luma([v as u8])

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use plotters::prelude::*;
+use pulldown_cmark::{html, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use super::markdown;
 use super::report::Report;
@@ -280,43 +281,17 @@ fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Inline Markdown of the report (`code`, **bold**, `<br>`) as HTML.
-fn inline(s: &str) -> String {
-    let escaped = escape(s).replace("&lt;br&gt;", "<br>");
+/// The report's Markdown as HTML (CommonMark with tables, by pulldown-cmark), with each
+/// `##` section's charts (`charts(section title)`) after it. Raw HTML in the text is escaped, except the `<br>` that
+/// table cells use for line breaks: pipeline names and notices come from the suite file.
+fn body(md: &str, charts: impl Fn(&str) -> Vec<(String, Result<String, String>)>) -> String {
     let mut out = String::new();
-    for (i, part) in escaped.split('`').enumerate() {
-        if i % 2 == 1 {
-            let _ = write!(out, "<code>{part}</code>");
-        } else {
-            for (j, p) in part.split("**").enumerate() {
-                if j % 2 == 1 {
-                    let _ = write!(out, "<strong>{p}</strong>");
-                } else {
-                    out.push_str(p);
-                }
-            }
-        }
-    }
-    out
-}
-
-fn cells(line: &str) -> Vec<&str> {
-    line.trim()
-        .trim_start_matches('|')
-        .trim_end_matches('|')
-        .split(" | ")
-        .map(str::trim)
-        .collect()
-}
-
-/// The report's own Markdown subset (headings, paragraphs, lists, tables, code blocks) as
-/// HTML, with each section's charts after it.
-fn body(md: &str, r: &Report) -> String {
-    let mut out = String::new();
-    let mut lines = md.lines().peekable();
+    let mut pending: Vec<Event<'_>> = Vec::new();
     let mut section = String::new();
-    let flush_charts = |out: &mut String, section: &str| {
-        for (caption, chart) in charts_for(section, r) {
+    let mut heading: Option<String> = None;
+    let flush = |out: &mut String, pending: &mut Vec<Event<'_>>, section: &str| {
+        html::push_html(out, pending.drain(..));
+        for (caption, chart) in charts(section) {
             match chart {
                 Ok(svg) => {
                     let _ = writeln!(
@@ -336,50 +311,38 @@ fn body(md: &str, r: &Report) -> String {
             }
         }
     };
-    while let Some(line) = lines.next() {
-        if let Some(h) = line.strip_prefix("## ") {
-            flush_charts(&mut out, &section);
-            section = h.to_owned();
-            let _ = writeln!(out, "<h2>{}</h2>", inline(h));
-        } else if let Some(h) = line.strip_prefix("# ") {
-            let _ = writeln!(out, "<h1>{}</h1>", inline(h));
-        } else if line.starts_with("```") {
-            out.push_str("<pre>");
-            for l in lines.by_ref() {
-                if l.starts_with("```") {
-                    break;
+    for event in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        let event = match event {
+            Event::Html(h) | Event::InlineHtml(h) => {
+                if matches!(h.trim(), "<br>" | "<br/>" | "<br />") {
+                    Event::InlineHtml(h)
+                } else {
+                    Event::Text(h)
                 }
-                let _ = writeln!(out, "{}", escape(l));
             }
-            out.push_str("</pre>\n");
-        } else if line.starts_with('|') {
-            out.push_str("<table>\n<thead><tr>");
-            for c in cells(line) {
-                let _ = write!(out, "<th>{}</th>", inline(c));
+            e => e,
+        };
+        match &event {
+            Event::Start(Tag::Heading {
+                level: HeadingLevel::H2,
+                ..
+            }) => {
+                flush(&mut out, &mut pending, &section);
+                heading = Some(String::new());
             }
-            out.push_str("</tr></thead>\n<tbody>\n");
-            lines.next(); // the |---| line
-            while let Some(row) = lines.next_if(|l| l.starts_with('|')) {
-                out.push_str("<tr>");
-                for c in cells(row) {
-                    let _ = write!(out, "<td>{}</td>", inline(c));
+            Event::Text(t) | Event::Code(t) => {
+                if let Some(h) = heading.as_mut() {
+                    h.push_str(t);
                 }
-                out.push_str("</tr>\n");
             }
-            out.push_str("</tbody></table>\n");
-        } else if line.starts_with("- ") {
-            out.push_str("<ul>\n");
-            let mut item = Some(line);
-            while let Some(l) = item {
-                let _ = writeln!(out, "<li>{}</li>", inline(&l[2..]));
-                item = lines.next_if(|l| l.starts_with("- "));
+            Event::End(TagEnd::Heading(HeadingLevel::H2)) => {
+                section = heading.take().unwrap_or_default();
             }
-            out.push_str("</ul>\n");
-        } else if !line.trim().is_empty() {
-            let _ = writeln!(out, "<p>{}</p>", inline(line));
+            _ => {}
         }
+        pending.push(event);
     }
-    flush_charts(&mut out, &section);
+    flush(&mut out, &mut pending, &section);
     out
 }
 
@@ -395,7 +358,7 @@ pub fn render(r: &Report) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>facelab bench report {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{}</body>\n</html>\n",
         escape(&r.environment.date),
-        body(&md, r)
+        body(&md, |section| charts_for(section, r))
     )
 }
 
@@ -434,11 +397,65 @@ mod tests {
         assert!(s.contains("<circle") && s.contains("p&lt;1&gt;"), "{s}");
     }
 
+    /// One chart, after the Headline section only.
+    fn headline_chart(section: &str) -> Vec<(String, Result<String, String>)> {
+        match section {
+            "Headline" => vec![("speed <&> accuracy".into(), Ok("<svg></svg>".into()))],
+            _ => Vec::new(),
+        }
+    }
+
     #[test]
-    fn inline_markdown() {
-        assert_eq!(
-            inline("a **b** `c<d>`"),
-            "a <strong>b</strong> <code>c&lt;d&gt;</code>"
+    fn headings_tables_code_and_lists_become_html() {
+        let md =
+            "# facelab bench report\n\nSuite `config/bench.toml`, **bold**.\n\n## Headline\n\n\
+                  | pipeline | ORL 20% |\n|---|---|\n| a<br>b | 99.94 ± 0.13 |\n| `x<y>` | – |\n\n\
+                  - one\n- two\n\n```\nfacelab bench\n```\n\n## Speed `640`\n\nfast\n";
+        let html = body(md, headline_chart);
+        for want in [
+            "<h1>facelab bench report</h1>",
+            "<p>Suite <code>config/bench.toml</code>, <strong>bold</strong>.</p>",
+            "<h2>Headline</h2>",
+            "<table>",
+            "<th>pipeline</th>",
+            "<th>ORL 20%</th>",
+            "<td>a<br>b</td>",
+            "<td>99.94 ± 0.13</td>",
+            "<td><code>x&lt;y&gt;</code></td>",
+            "<li>one</li>",
+            "<li>two</li>",
+            "<pre><code>facelab bench\n</code></pre>",
+        ] {
+            assert!(html.contains(want), "missing {want} in\n{html}");
+        }
+        // A header row and two data rows.
+        assert_eq!(html.matches("<tr>").count(), 3, "{html}");
+        // The Headline chart closes its section: after its code block, before the next `##`.
+        let chart = html
+            .find("<figure><svg></svg><figcaption>speed &lt;&amp;&gt; accuracy</figcaption>")
+            .unwrap_or_else(|| panic!("no chart in\n{html}"));
+        assert!(html.find("</pre>").unwrap() < chart, "{html}");
+        assert!(
+            chart < html.find("<h2>Speed <code>640</code></h2>").unwrap(),
+            "{html}"
         );
+        assert_eq!(html.matches("<figure>").count(), 1, "{html}");
+    }
+
+    #[test]
+    fn raw_html_other_than_br_is_escaped() {
+        let html = body(
+            "A pipeline named <script>alert(1)</script> and a<br>break.\n\n<div>x</div>\n",
+            |_| Vec::new(),
+        );
+        assert!(
+            !html.contains("<script>") && !html.contains("<div>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("&lt;script&gt;") && html.contains("&lt;div&gt;"),
+            "{html}"
+        );
+        assert!(html.contains("a<br>break"), "{html}");
     }
 }

@@ -1,6 +1,8 @@
 //! Exact nearest-neighbour search over stored embeddings: one contiguous row-major matrix
-//! and a dot product that uses AVX2 + FMA when the CPU has them (checked at run time), else
-//! an eight-lane loop that the compiler vectorises with SSE2.
+//! and facelab-cluster's dot-product kernel, which uses AVX2 + FMA when the CPU has them
+//! (checked at run time), else a sixteen-lane loop that the compiler vectorises.
+
+use facelab_cluster::linalg::Kernel;
 
 /// Embeddings of one model, row-major, with the id of each row.
 #[derive(Debug, Clone, Default)]
@@ -51,10 +53,15 @@ impl Matrix {
     }
 
     /// Cosine similarity of a (normalised) query with every row.
+    ///
+    /// # Panics
+    /// When `query` is not `dim` long.
     pub fn similarities(&self, query: &[f32], out: &mut Vec<f32>) {
         out.clear();
         out.resize(self.len(), 0.0);
-        dots(query, &self.data, self.dim, out);
+        if !self.is_empty() {
+            dots(query, &self.data, self.dim, out);
+        }
     }
 
     /// The `k` most similar rows to `query` (normalised here), best first: (row, similarity).
@@ -64,12 +71,13 @@ impl Matrix {
         if k == 0 || q.len() != self.dim {
             return best;
         }
+        let kernel = Kernel::detect();
         let mut floor = f32::NEG_INFINITY;
         const BLOCK: usize = 2048;
         let mut sims = vec![0.0f32; BLOCK];
         for (b, rows) in self.data.chunks(BLOCK * self.dim).enumerate() {
             let n = rows.len() / self.dim;
-            dots(&q, rows, self.dim, &mut sims[..n]);
+            kernel.sims(&q, rows, self.dim, &mut sims[..n]);
             for (j, &s) in sims[..n].iter().enumerate() {
                 if best.len() < k || s > floor {
                     let at = best.partition_point(|&(_, v)| v >= s);
@@ -98,72 +106,17 @@ pub fn normalized(v: &[f32]) -> Vec<f32> {
         .collect()
 }
 
-/// Dot product of two equal-length slices.
-#[inline]
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            return unsafe { dot_avx2(a, b) };
-        }
-    }
-    dot_portable(a, b)
-}
+/// `a · b` over the shorter length: facelab-cluster's kernel (AVX2 + FMA when the CPU has
+/// them), the one dot product of the workspace.
+pub use facelab_cluster::linalg::dot;
 
-/// `out[i] = q · row i` for the rows of `data`; the CPU check happens once per call.
+/// `out[i] = q · row i` for the rows of `data` (`dim` floats each); the CPU check happens
+/// once per call.
+///
+/// # Panics
+/// When `q.len() != dim` (facelab-cluster's [`Kernel::sims`] checks it in every build).
 pub fn dots(q: &[f32], data: &[f32], dim: usize, out: &mut [f32]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA, checked just above.
-            unsafe { dots_avx2(q, data, dim, out) };
-            return;
-        }
-    }
-    dots_portable(q, data, dim, out)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dots_avx2(q: &[f32], data: &[f32], dim: usize, out: &mut [f32]) {
-    dots_portable(q, data, dim, out)
-}
-
-#[inline(always)]
-fn dots_portable(q: &[f32], data: &[f32], dim: usize, out: &mut [f32]) {
-    for (o, row) in out.iter_mut().zip(data.chunks_exact(dim)) {
-        *o = dot_portable(q, row);
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    // The same code as the portable version; compiled with AVX2 it becomes 256-bit
-    // multiplies and adds (Rust does not contract them into FMA without being asked).
-    dot_portable(a, b)
-}
-
-#[inline(always)]
-fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f32; 16];
-    let mut ca = a.chunks_exact(16);
-    let mut cb = b.chunks_exact(16);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..16 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    let mut tail = 0.0;
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        tail += x * y;
-    }
-    acc.iter().sum::<f32>() + tail
+    Kernel::detect().sims(q, data, dim, out)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 
-use super::search::{dots, normalized, Matrix};
+use super::search::{dot, dots, normalized, Matrix};
 use super::{from_blob, now, Library, LibraryError, Result};
 
 /// Nearest confirmed faces per person that enter the score.
@@ -131,10 +131,6 @@ fn kmeans_prototypes(rows: &[&[f32]], dim: usize) -> Vec<Vec<f32>> {
             .collect();
     }
     centres
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    super::search::dot(a, b)
 }
 
 impl Gallery {
@@ -561,8 +557,8 @@ mod tests {
     fn calibration_on_named_faces_separates_own_from_other_people() {
         // Eight people, six faces each, spread around a centre per person.
         let dim = 32;
-        let mut rng = crate::faceeval::SplitMix::new(3);
-        let mut unit = || (rng.next_u64() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        let mut rng = facelab_cluster::Rng::new(3);
+        let mut unit = || rng.unit() as f32 - 0.5;
         let names: Vec<String> = (0..8).map(|p| format!("p{p}")).collect();
         let mut confirmed = Vec::new();
         for p in 0..8 {
