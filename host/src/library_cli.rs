@@ -11,8 +11,8 @@ use crate::cli::{open_detector_and_recognizer, progress, Outcome, RunContext};
 use crate::config::ModelSection;
 use crate::library::clusters;
 use crate::library::scan::Summary;
-use crate::library::walk::{self, scan_options};
 use crate::library::suggest::{self, Prior};
+use crate::library::walk::{self, scan_options};
 use crate::library::{FaceRow, Library};
 
 /// The face library commands.
@@ -234,7 +234,10 @@ pub fn model_key(section: &ModelSection) -> String {
 
 /// Opens the library named by `--library`, else the config.
 pub fn open_library(ctx: &RunContext) -> anyhow::Result<Library> {
-    Ok(Library::open(&library_path(ctx), ctx.config.library.busy_timeout_ms)?)
+    Ok(Library::open(
+        &library_path(ctx),
+        ctx.config.library.busy_timeout_ms,
+    )?)
 }
 
 fn library_path(ctx: &RunContext) -> PathBuf {
@@ -332,9 +335,13 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             Ok(Outcome::Success)
         }
         LibraryCommand::Clusters(c) => clusters_cmd(ctx, c),
-        LibraryCommand::Check { json } => Ok(Outcome::from_failures(
-            crate::library::check::command(&library_path(ctx), ctx.config.library.busy_timeout_ms, json)?,
-        )),
+        LibraryCommand::Check { json } => {
+            Ok(Outcome::from_failures(crate::library::check::command(
+                &library_path(ctx),
+                ctx.config.library.busy_timeout_ms,
+                json,
+            )?))
+        }
         LibraryCommand::Export { format, output } => {
             let lib = open_library(ctx)?;
             let faces = lib.faces(None)?;

@@ -32,7 +32,8 @@ pub struct CheckReport {
 const COUNT_DUPLICATES: &str = "SELECT coalesce(sum(n - 1), 0) FROM
     (SELECT count(*) AS n FROM faces GROUP BY image_id, x, y, w, h HAVING n > 1)";
 
-const COUNT_DUPLICATE_LABELS: &str = "SELECT count(*) FROM labels l JOIN faces f ON f.id = l.face_id
+const COUNT_DUPLICATE_LABELS: &str =
+    "SELECT count(*) FROM labels l JOIN faces f ON f.id = l.face_id
     WHERE EXISTS (SELECT 1 FROM faces g WHERE g.image_id = f.image_id AND g.x = f.x
       AND g.y = f.y AND g.w = f.w AND g.h = f.h AND g.id < f.id)";
 
@@ -54,16 +55,23 @@ pub fn check(path: &Path, busy_timeout_ms: u64) -> Result<CheckReport> {
     {
         // Read-only first: nothing is written to a damaged file.
         let err = |e| sql_error(path, busy_timeout_ms, e);
-        let raw = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+        let raw =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
         raw.busy_timeout(std::time::Duration::from_millis(busy_timeout_ms))
             .map_err(err)?;
-        let mut stmt = raw
-            .prepare(&format!("PRAGMA integrity_check({MAX_PROBLEMS})"))
-            .map_err(err)?;
-        let rows: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
-            .and_then(|r| r.collect())
-            .map_err(err)?;
+        let integrity = || -> rusqlite::Result<Vec<String>> {
+            let mut stmt = raw.prepare(&format!("PRAGMA integrity_check({MAX_PROBLEMS})"))?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect();
+            rows
+        };
+        let rows = match integrity() {
+            Ok(rows) => rows,
+            // So damaged that the check itself cannot read it: that is the finding.
+            Err(e) => match err(e) {
+                LibraryError::Corrupt { message, .. } => vec![message],
+                e => return Err(e),
+            },
+        };
         if rows != ["ok"] {
             report.damaged = rows;
             return Ok(report);

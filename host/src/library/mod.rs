@@ -310,8 +310,19 @@ impl Library {
             )?;
             Ok((id, stored, added == 1))
         })?;
-        let faces = if added { 0 } else { self.person(&stored)?.map_or(0, |p| p.faces) };
-        Ok((Person { id, name: stored, faces }, added))
+        let faces = if added {
+            0
+        } else {
+            self.person(&stored)?.map_or(0, |p| p.faces)
+        };
+        Ok((
+            Person {
+                id,
+                name: stored,
+                faces,
+            },
+            added,
+        ))
     }
 
     /// Renames a person; their labels stay.

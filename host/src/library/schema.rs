@@ -331,4 +331,61 @@ mod tests {
         let lib = Library::open(&path, 1000).unwrap();
         assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
     }
+
+    #[test]
+    fn a_version_2_library_holding_duplicate_faces_migrates_merging_them_keeping_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.sqlite");
+        {
+            // What two scans at once stored with version 2: each face twice; the user named
+            // the second copy of face 1 and rejected a person on the first copy of face 3.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('schema_version', '2');
+                 INSERT INTO images(id, path, size, mtime_ns, status, scanned_at)
+                   VALUES (1, '/p/a.jpg', 1, 1, 'done', 0);
+                 INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES
+                   (1, 1, 0, 0, 10, 10, 0.9, 'd', 0), (2, 1, 50, 0, 10, 10, 0.9, 'd', 0),
+                   (3, 1, 0, 0, 10, 10, 0.9, 'd', 0), (4, 1, 50, 0, 10, 10, 0.9, 'd', 0);
+                 INSERT INTO embeddings VALUES (1, 'm', 1, 1, x'0000803f'), (3, 'm', 1, 1, x'0000803f'),
+                   (4, 'm', 1, 1, x'0000803f');
+                 INSERT INTO people(id, name, created_at) VALUES (1, 'Ada', 0), (2, 'Bob', 0);
+                 INSERT INTO labels VALUES (3, 1, 'confirmed', NULL, 'user', 0),
+                   (2, 2, 'rejected', NULL, 'user', 0), (4, 2, 'suggested', 0.5, 'suggest', 0);
+                 INSERT INTO clusters(id, model_id, created_at) VALUES (7, 'm', 0);
+                 INSERT INTO cluster_members VALUES (4, 7);",
+            )
+            .unwrap();
+        }
+        let lib = Library::open(&path, 1000).unwrap();
+        assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
+        let q = |sql: &str| -> String {
+            lib.conn
+                .query_row(sql, [], |r| r.get::<_, String>(0))
+                .unwrap()
+        };
+        assert_eq!(q("SELECT group_concat(id) FROM faces ORDER BY id"), "1,2");
+        assert_eq!(
+            q("SELECT group_concat(face_id || ':' || person_id || ':' || state) FROM (SELECT * FROM labels ORDER BY face_id)"),
+            "1:1:confirmed,2:2:rejected"
+        );
+        assert_eq!(q("SELECT group_concat(face_id) FROM (SELECT face_id FROM embeddings ORDER BY face_id)"), "1,2");
+        assert_eq!(
+            q("SELECT group_concat(face_id || ':' || cluster_id) FROM cluster_members"),
+            "2:7"
+        );
+        assert_eq!(q("SELECT path FROM images"), "/p/a.jpg");
+        let bytes: Vec<u8> = lib
+            .conn
+            .query_row("SELECT path_bytes FROM images", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(bytes, b"/p/a.jpg");
+        // The unique index now refuses another copy.
+        assert!(lib
+            .conn
+            .execute_batch("INSERT INTO faces(image_id, x, y, w, h, score, detector, created_at) VALUES (1, 0, 0, 10, 10, 0.9, 'd', 0)")
+            .is_err());
+    }
 }

@@ -50,7 +50,13 @@ pub fn scan_folders<E: From<LibraryError>>(
     progress: impl FnOnce(usize) -> indicatif::ProgressBar,
 ) -> Result<Summary, E> {
     let opts = scan_options(req.config, req.redetect, req.retry_failed);
-    let plan = scan::plan(lib, req.dirs, &opts, &req.detector_key, req.model.as_deref())?;
+    let plan = scan::plan(
+        lib,
+        req.dirs,
+        &opts,
+        &req.detector_key,
+        req.model.as_deref(),
+    )?;
     for e in &plan.walk_errors {
         eprintln!("facelab: {}", e.error);
     }

@@ -318,8 +318,7 @@ pub fn execute(
                         )
                     });
                     item.id.map(|id| {
-                        let mut w =
-                            Write::new(item, Some(id), item.revision, item.hash.clone());
+                        let mut w = Write::new(item, Some(id), item.revision, item.hash.clone());
                         w.status = "missing";
                         w
                     })

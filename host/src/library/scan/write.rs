@@ -120,7 +120,11 @@ impl Write {
     }
 }
 
-pub(super) fn flush(lib: &mut Library, batch: &mut Vec<Write>, summary: &mut Summary) -> Result<()> {
+pub(super) fn flush(
+    lib: &mut Library,
+    batch: &mut Vec<Write>,
+    summary: &mut Summary,
+) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -159,7 +163,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<Option<u
     let id = match w.id {
         Some(id) => {
             let now_at: Option<i64> = tx
-                .query_row("SELECT revision FROM images WHERE id = ?1", [id], |r| r.get(0))
+                .query_row("SELECT revision FROM images WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             // Changed since the plan, or its (new) path taken by another row meanwhile.
             if now_at != w.revision || holder.is_some_and(|(h, _)| h != id) {
