@@ -773,10 +773,11 @@ fn a_scan_racing_tag_import_labels_and_cluster_loses_and_duplicates_nothing() {
             &["faces", "--person", &format!("T{}", i / 2), "--json"],
         );
         assert!(
-            who.as_array()
-                .unwrap()
-                .iter()
-                .any(|f| f["id"].to_string() == *id),
+            who.as_array().unwrap().iter().any(|f| f["id"]
+                .as_i64()
+                .map(|v| v.to_string())
+                .as_deref()
+                == Some(id.as_str())),
             "face {id} lost its name: {who}"
         );
     }
