@@ -632,3 +632,445 @@ fn people_can_be_added_renamed_merged_and_exported() {
     assert_eq!(code, 2);
     assert!(err.contains("no face with id 999999"), "{err}");
 }
+
+// ---- integrity (issue 19) -------------------------------------------------------------
+
+/// Copies the VOC group photos (12 photos, several faces each, and 2 XML files) into `to`.
+fn copy_voc_groups(shared: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(shared.join("datasets/samples/voc-groups")).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// Fetches the models into the private cache, so processes started at once do not race on
+/// the download.
+fn fetch_models(config: &Path) {
+    let (code, _, err) = lib_cmd(
+        config,
+        &["models", "fetch", "yunet-2023mar", "mobilefacenet-128"],
+    );
+    assert_eq!(code, 0, "{err}");
+}
+
+fn spawn(config: &Path, args: &[&str]) -> std::process::Child {
+    facelab()
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn finish(child: std::process::Child) -> (i32, String, String) {
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const DUPLICATE_FACES: &str = "SELECT count(*) FROM (SELECT 1 FROM faces
+    GROUP BY image_id, x, y, w, h HAVING count(*) > 1)";
+
+#[test]
+fn three_scans_of_one_folder_at_once_store_each_face_once() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photos = d.join("voc");
+    copy_voc_groups(&shared, &photos);
+    let config = mfn_config(&shared, d, "");
+    fetch_models(&config);
+    let p = photos.to_str().unwrap();
+    let children: Vec<_> = (0..3)
+        .map(|_| spawn(&config, &["scan", "--json", p]))
+        .collect();
+    let mut concurrent = 0;
+    for child in children {
+        let (code, out, err) = finish(child);
+        assert_eq!(code, 0, "{err}");
+        let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+        concurrent += s["scan"]["concurrent"].as_i64().unwrap();
+    }
+    eprintln!("photos dropped because another scan stored them first: {concurrent}");
+    let clean = tempfile::tempdir().unwrap();
+    let clean_config = mfn_config(&shared, clean.path(), "");
+    let c = json(&clean_config, &["scan", "--json", p]);
+    let faces = c["library"]["faces"].as_i64().unwrap();
+    assert!(faces >= 40, "{c}");
+    assert_eq!(count(d, "SELECT count(*) FROM faces"), faces);
+    assert_eq!(
+        count(d, "SELECT count(*) FROM images"),
+        c["library"]["images"].as_i64().unwrap()
+    );
+    assert_eq!(count(d, "SELECT count(*) FROM embeddings"), faces);
+    assert_eq!(count(d, DUPLICATE_FACES), 0);
+    // A rescan finds everything in place.
+    let s = json(&config, &["scan", "--json", p]);
+    assert_eq!(s["scan"]["unchanged"], c["library"]["images"], "{s}");
+    assert_eq!(s["library"]["faces"].as_i64(), Some(faces));
+}
+
+#[test]
+fn a_scan_racing_tag_import_labels_and_cluster_loses_and_duplicates_nothing() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_orl(&shared, &d.join("photos"), 1..=2, &[1, 2, 3]);
+    copy_orl(&shared, &d.join("named"), 3..=4, &[1, 2]);
+    copy_voc_groups(&shared, &d.join("voc"));
+    let config = mfn_config(&shared, d, "");
+    fetch_models(&config);
+    let (code, _, err) = lib_cmd(&config, &["scan", d.join("photos").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let ids: Vec<String> = json(&config, &["faces", "--json"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].to_string())
+        .collect();
+    assert_eq!(ids.len(), 6);
+    let voc = d.join("voc");
+    let scans = [
+        spawn(&config, &["scan", voc.to_str().unwrap()]),
+        spawn(&config, &["scan", voc.to_str().unwrap()]),
+    ];
+    let import = spawn(
+        &config,
+        &["import-labels", d.join("named").to_str().unwrap()],
+    );
+    let cluster = spawn(&config, &["cluster"]);
+    // Meanwhile, name the faces already stored, two of them as one new person.
+    for (i, id) in ids.iter().enumerate() {
+        let (code, _, err) = lib_cmd(&config, &["tag", id, &format!("T{}", i / 2)]);
+        assert_eq!(code, 0, "{err}");
+    }
+    for child in scans {
+        let (code, _, err) = finish(child);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, err) = finish(import);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("named 4 faces of 2 people"), "{out}");
+    let (code, _, err) = finish(cluster);
+    assert_eq!(code, 0, "{err}");
+    let clean = tempfile::tempdir().unwrap();
+    let c = json(
+        &mfn_config(&shared, clean.path(), ""),
+        &["scan", "--json", voc.to_str().unwrap()],
+    );
+    let voc_faces = c["library"]["faces"].as_i64().unwrap();
+    assert_eq!(count(d, "SELECT count(*) FROM faces"), 6 + 4 + voc_faces);
+    assert_eq!(count(d, DUPLICATE_FACES), 0);
+    assert_eq!(
+        count(d, "SELECT count(*) FROM labels WHERE state = 'confirmed'"),
+        10
+    );
+    assert_eq!(count(d, "SELECT count(*) FROM people"), 5);
+    for (i, id) in ids.iter().enumerate() {
+        let who = json(
+            &config,
+            &["faces", "--person", &format!("T{}", i / 2), "--json"],
+        );
+        assert!(
+            who.as_array().unwrap().iter().any(|f| f["id"]
+                .as_i64()
+                .map(|v| v.to_string())
+                .as_deref()
+                == Some(id.as_str())),
+            "face {id} lost its name: {who}"
+        );
+    }
+    // A face is in at most one cluster of a model.
+    assert_eq!(
+        count(
+            d,
+            "SELECT count(*) FROM (SELECT face_id FROM cluster_members GROUP BY face_id HAVING count(*) > 1)"
+        ),
+        0
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn file_names_that_are_not_utf8_or_differ_in_normalisation_are_each_stored_exactly() {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photos = d.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    let names: Vec<Vec<u8>> = vec![
+        b"\xfe.pgm".to_vec(),
+        b"\xff.pgm".to_vec(),
+        b"line\nbreak.pgm".to_vec(),
+        "caf\u{e9}.pgm".as_bytes().to_vec(),   // NFC
+        "cafe\u{301}.pgm".as_bytes().to_vec(), // NFD: another file on Linux
+    ];
+    for (i, name) in names.iter().enumerate() {
+        let to = photos.join(std::ffi::OsStr::from_bytes(name));
+        std::fs::copy(shared.join(format!("datasets/orl/s{}/1.pgm", i + 1)), to).unwrap();
+    }
+    let config = mfn_config(&shared, d, "");
+    let p = photos.to_str().unwrap();
+    let s = json(&config, &["scan", "--json", p]);
+    assert_eq!(s["scan"]["files"], 5, "{s}");
+    assert_eq!(s["scan"]["new"], 5, "{s}");
+    // The stored bytes are exactly the names the OS gave.
+    let conn = db(d);
+    let mut stmt = conn.prepare("SELECT path_bytes FROM images").unwrap();
+    let mut stored: Vec<Vec<u8>> = stmt
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|b| {
+            let path = std::path::PathBuf::from(std::ffi::OsString::from_vec(b.unwrap()));
+            path.file_name().unwrap().as_bytes().to_vec()
+        })
+        .collect();
+    stored.sort();
+    let mut expected = names.clone();
+    expected.sort();
+    assert_eq!(stored, expected);
+    // Exports show a display form and flag the names that are not UTF-8.
+    let export = json(&config, &["export", "--format", "json"]);
+    let faces = export["faces"].as_array().unwrap();
+    let flagged: Vec<&str> = faces
+        .iter()
+        .filter(|f| f["path_utf8"] == false)
+        .map(|f| f["path"].as_str().unwrap().rsplit('/').next().unwrap())
+        .collect();
+    let mut flagged = flagged;
+    flagged.sort();
+    assert_eq!(flagged, ["\\xFE.pgm", "\\xFF.pgm"]);
+    assert!(faces
+        .iter()
+        .any(|f| f["path"].as_str().unwrap().ends_with("line\nbreak.pgm")));
+    let (code, csv, _) = lib_cmd(&config, &["export", "--format", "csv"]);
+    assert_eq!(code, 0);
+    assert!(csv.starts_with("face_id,path,path_utf8,"), "{csv}");
+    assert!(csv.contains("\\xFE.pgm,false,"), "{csv}");
+    assert!(csv.contains("break.pgm\",true,"), "{csv}");
+    // A rescan recognises every one of them.
+    let s = json(&config, &["scan", "--json", p]);
+    assert_eq!(s["scan"]["unchanged"], 5, "{s}");
+}
+
+#[test]
+fn a_missing_folder_next_to_a_real_one_fails_the_scan_and_is_named() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_orl(&shared, &d.join("photos"), 1..=1, &[1, 2]);
+    let config = mfn_config(&shared, d, "");
+    let missing = d.join("no-such-folder");
+    let (code, out, err) = lib_cmd(
+        &config,
+        &[
+            "scan",
+            "--json",
+            missing.to_str().unwrap(),
+            d.join("photos").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no-such-folder: cannot read"), "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["scan"]["new"], 2, "the real folder is scanned: {s}");
+    let unreadable = s["scan"]["unreadable"].as_array().unwrap();
+    assert_eq!(unreadable.len(), 1, "{s}");
+    assert!(unreadable[0]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("no-such-folder"));
+    let (code, out, _) = lib_cmd(
+        &config,
+        &[
+            "scan",
+            missing.to_str().unwrap(),
+            d.join("photos").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("1 folder could not be read") && out.contains("no-such-folder"),
+        "{out}"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unreadable_subfolder_counts_as_failed_and_its_stored_photos_stay() {
+    use std::os::unix::fs::PermissionsExt;
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photos = d.join("photos");
+    copy_orl(&shared, &photos, 1..=2, &[1, 2]);
+    let config = mfn_config(&shared, d, "");
+    let p = photos.to_str().unwrap();
+    let s = json(&config, &["scan", "--json", p]);
+    assert_eq!(s["scan"]["new"], 4, "{s}");
+    let locked = photos.join("s2");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    // Root reads through mode 000 (CAP_DAC_OVERRIDE); then run facelab without that
+    // capability, which setpriv can do. Skip only this case when neither works.
+    let mut cmd = if std::fs::read_dir(&locked).is_err() {
+        facelab()
+    } else {
+        let probe = std::process::Command::new("setpriv")
+            .args(["--bounding-set=-dac_override,-dac_read_search", "ls"])
+            .arg(&locked)
+            .output();
+        if !probe.is_ok_and(|o| !o.status.success()) {
+            std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+            eprintln!("SKIPPED: running as root, and setpriv cannot drop CAP_DAC_OVERRIDE here: a mode-000 folder stays readable");
+            return;
+        }
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--bounding-set=-dac_override,-dac_read_search"])
+            .arg(env!("CARGO_BIN_EXE_facelab"))
+            .current_dir(common::repo_root())
+            .env_remove("FACELAB_CONFIG")
+            .env_remove("FACELAB_PLUGIN_PATH");
+        c
+    };
+    let (code, out, err) = run(cmd.arg("--config").arg(&config).args(["scan", "--json", p]));
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("s2: cannot read"), "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["scan"]["unreadable"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(s["scan"]["missing"], 0, "{s}");
+    assert_eq!(s["library"]["images"], 4, "{s}");
+    assert_eq!(s["library"]["missing"], 0, "{s}");
+    // Readable again: nothing to do, nothing failed.
+    let (code, out, err) = lib_cmd(&config, &["scan", "--json", p]);
+    assert_eq!(code, 0, "{err}");
+    let s: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(s["scan"]["unchanged"], 4, "{s}");
+}
+
+#[test]
+fn a_damaged_library_is_reported_in_one_line_with_the_fix() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_orl(&shared, &d.join("photos"), 1..=3, &[1, 2]);
+    let config = mfn_config(&shared, d, "");
+    let (code, _, err) = lib_cmd(&config, &["scan", d.join("photos").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let file = d.join("library.sqlite");
+    assert!(
+        !d.join("library.sqlite-wal").exists(),
+        "checkpointed on close"
+    );
+    // Garbage over every page but the first (the schema): every table is damaged.
+    let mut bytes = std::fs::read(&file).unwrap();
+    assert!(bytes.len() > 4096 * 4, "{}", bytes.len());
+    for b in bytes.iter_mut().skip(4096) {
+        *b = 0xA5;
+    }
+    std::fs::write(&file, &bytes).unwrap();
+    let (code, _, err) = lib_cmd(&config, &["faces"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains(file.to_str().unwrap()), "{err}");
+    assert_eq!(err.matches("malformed").count(), 1, "{err}");
+    assert!(
+        err.contains("backup") && err.contains("facelab check"),
+        "{err}"
+    );
+    let (code, out, err) = lib_cmd(&config, &["check"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.contains("damaged") && out.contains("backup"), "{out}");
+}
+
+#[test]
+fn a_newer_library_is_refused_before_a_byte_of_it_changes() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = mfn_config(&shared, d, "");
+    let (code, _, err) = lib_cmd(&config, &["people", "add", "Ann"]);
+    assert_eq!(code, 0, "{err}");
+    {
+        let conn = db(d);
+        conn.execute_batch(
+            "UPDATE meta SET value = '99' WHERE key = 'schema_version'; PRAGMA journal_mode = DELETE;",
+        )
+        .unwrap();
+    }
+    let file = d.join("library.sqlite");
+    let before = std::fs::read(&file).unwrap();
+    let (code, _, err) = lib_cmd(&config, &["people", "add", "Bob"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("schema version 99"), "{err}");
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        before,
+        "the file was written"
+    );
+    assert!(!d.join("library.sqlite-wal").exists());
+    let mode: String = db(d)
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "delete");
+}
+
+#[test]
+fn check_merges_faces_stored_twice_keeping_their_names() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    copy_orl(&shared, &d.join("photos"), 1..=1, &[1, 2, 3]);
+    let config = mfn_config(&shared, d, "");
+    let (code, _, err) = lib_cmd(&config, &["scan", d.join("photos").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    // What two scans at once stored before schema version 3: every face twice. The unique
+    // index has to go first; with it, the copies cannot be stored.
+    let conn = db(d);
+    assert!(conn
+        .execute_batch("INSERT INTO faces(image_id, x, y, w, h, landmarks, score, detector, created_at) SELECT image_id, x, y, w, h, landmarks, score, detector, created_at FROM faces")
+        .is_err());
+    conn.execute_batch(
+        "DROP INDEX faces_one_box;
+         INSERT INTO faces(image_id, x, y, w, h, landmarks, score, detector, created_at)
+           SELECT image_id, x, y, w, h, landmarks, score, detector, created_at FROM faces;
+         INSERT INTO embeddings SELECT f2.id, e.model_id, e.dim, e.normalized, e.vector
+           FROM embeddings e JOIN faces f ON f.id = e.face_id
+           JOIN faces f2 ON f2.image_id = f.image_id AND f2.x = f.x AND f2.id > f.id;",
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(count(d, "SELECT count(*) FROM faces"), 6);
+    let original = count(d, "SELECT min(id) FROM faces");
+    let copy = count(
+        d,
+        "SELECT max(id) FROM faces WHERE image_id = (SELECT image_id FROM faces WHERE id = (SELECT min(id) FROM faces))",
+    );
+    // The user named one copy: that name must survive.
+    let (code, _, err) = lib_cmd(&config, &["tag", &copy.to_string(), "Ann"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = lib_cmd(&config, &["check", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(r["duplicate_faces"], 3, "{r}");
+    assert_eq!(r["duplicate_labels"], 1, "{r}");
+    assert_eq!(r["index_restored"], true, "{r}");
+    assert_eq!(count(d, "SELECT count(*) FROM faces"), 3);
+    assert_eq!(count(d, "SELECT count(*) FROM embeddings"), 3);
+    let ann = json(&config, &["faces", "--person", "Ann", "--json"]);
+    assert_eq!(ann.as_array().unwrap().len(), 1, "{ann}");
+    assert_eq!(ann[0]["id"].as_i64(), Some(original));
+    // Repaired: nothing more to merge, and a copy cannot be stored again.
+    let r = json(&config, &["check", "--json"]);
+    assert_eq!(r["duplicate_faces"], 0, "{r}");
+    assert!(db(d)
+        .execute_batch("INSERT INTO faces(image_id, x, y, w, h, landmarks, score, detector, created_at) SELECT image_id, x, y, w, h, landmarks, score, detector, created_at FROM faces")
+        .is_err());
+}

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::config::Config;
-use crate::library::scan::{self, Pipeline, ScanOptions, Summary};
+use crate::library::scan::Summary;
 use crate::library::suggest::{self, Prior};
+use crate::library::walk::{self, scan_options};
 use crate::library::{clusters, identity};
 use crate::library::{FaceRow, Library};
 use crate::session::{open_detector_and_recognizer, Outcome, RunContext};
@@ -93,6 +93,13 @@ pub enum LibraryCommand {
     /// Clusters of unknown faces: list, show, name, merge, split.
     #[command(subcommand)]
     Clusters(ClustersCommand),
+    /// Check the library: damaged pages, and faces stored twice by an older facelab (merged,
+    /// keeping their names).
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Export every face with its photo, box and names.
     Export {
         /// Output format.
@@ -203,25 +210,16 @@ pub enum PeopleCommand {
 
 /// Opens the library named by `--library`, else the config.
 pub fn open_library(ctx: &RunContext) -> anyhow::Result<Library> {
-    let path = ctx
-        .library
-        .clone()
-        .unwrap_or_else(|| ctx.config.library.db_path());
-    Ok(Library::open(&path, ctx.config.library.busy_timeout_ms)?)
+    Ok(Library::open(
+        &library_path(ctx),
+        ctx.config.library.busy_timeout_ms,
+    )?)
 }
 
-fn scan_options(config: &Config, redetect: bool, retry_failed: bool) -> ScanOptions {
-    ScanOptions {
-        include: config.library.include.clone(),
-        exclude: config.library.exclude.clone(),
-        batch_size: config.library.batch_size,
-        max_pixels: config.images.max_pixels,
-        redetect,
-        retry_failed,
-        threads: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
-    }
+fn library_path(ctx: &RunContext) -> PathBuf {
+    ctx.library
+        .clone()
+        .unwrap_or_else(|| ctx.config.library.db_path())
 }
 
 /// Runs a library command.
@@ -230,8 +228,8 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
         LibraryCommand::Scan(a) => {
             let mut lib = open_library(ctx)?;
             let summary = scan_dirs(ctx, &mut lib, &a.dirs, a.redetect, a.retry_failed)?;
-            print_summary(&lib, &summary, a.json)?;
-            Ok(Outcome::from_failures(summary.failed.len()))
+            print!("{}", walk::summary_text(&lib, &summary, a.json)?);
+            Ok(Outcome::from_failures(summary.failures()))
         }
         LibraryCommand::People(c) => people(ctx, c),
         LibraryCommand::Tag { face, person } => {
@@ -318,6 +316,13 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             Ok(Outcome::Success)
         }
         LibraryCommand::Clusters(c) => clusters_cmd(ctx, c),
+        LibraryCommand::Check { json } => {
+            Ok(Outcome::from_failures(crate::library::check::command(
+                &library_path(ctx),
+                ctx.config.library.busy_timeout_ms,
+                json,
+            )?))
+        }
         LibraryCommand::Export { format, output } => {
             let lib = open_library(ctx)?;
             let faces = lib.faces(None)?;
@@ -351,7 +356,7 @@ fn csv_field(s: &str) -> String {
 
 fn csv(faces: &[FaceRow]) -> String {
     let mut out = String::from(
-        "face_id,path,x,y,width,height,score,detector,person,suggestion,suggestion_score,rejected\n",
+        "face_id,path,path_utf8,x,y,width,height,score,detector,person,suggestion,suggestion_score,rejected\n",
     );
     for f in faces {
         let (s, sv) = match &f.suggestion {
@@ -359,9 +364,10 @@ fn csv(faces: &[FaceRow]) -> String {
             None => (String::new(), String::new()),
         };
         out += &format!(
-            "{},{},{:.1},{:.1},{:.1},{:.1},{:.4},{},{},{},{},{}\n",
+            "{},{},{},{:.1},{:.1},{:.1},{:.1},{:.4},{},{},{},{},{}\n",
             f.id,
             csv_field(&f.path),
+            f.path_utf8,
             f.bbox[0],
             f.bbox[1],
             f.bbox[2],
@@ -397,82 +403,19 @@ pub fn scan_dirs(
     retry_failed: bool,
 ) -> anyhow::Result<Summary> {
     let config = &ctx.config;
-    let opts = scan_options(config, redetect, retry_failed);
-    let detector_key = identity::detector_key(config)?;
-    let model = config
-        .recognizer
-        .as_ref()
-        .map(|r| identity::embedding_key(config, r))
-        .transpose()?;
-    let plan = scan::plan(lib, dirs, &opts, &detector_key, model.as_deref())?;
-    for e in &plan.walk_errors {
-        eprintln!("facelab: {e}");
-    }
-    if !plan.walk_errors.is_empty() && plan.items.is_empty() && plan.unchanged == 0 {
-        anyhow::bail!("nothing to scan: no folder could be read");
-    }
-    if plan.items.is_empty() {
-        // Nothing to decode: no model is loaded, so an unchanged rescan stays fast.
-        return Ok(scan::finish_without_work(lib, plan)?);
-    }
-    let (mut detector, mut recognizer) = open_detector_and_recognizer(ctx)?;
-    if recognizer.is_none() {
-        eprintln!(
-            "facelab: no [recognizer] in {}: faces are stored without embeddings, so `suggest` and `cluster` have nothing to compare (help: add a [recognizer]; config/examples/ has some)",
-            config.source.display()
-        );
-    }
-    let mut pipe = Pipeline {
-        detector: &mut detector,
-        detector_key,
-        model: recognizer.as_ref().and(model),
-        recognizer: recognizer.as_mut(),
+    let req = walk::ScanRequest {
+        config,
+        dirs,
+        redetect,
+        retry_failed,
+        detector_key: identity::detector_key(config)?,
+        model: config
+            .recognizer
+            .as_ref()
+            .map(|r| identity::embedding_key(config, r))
+            .transpose()?,
     };
-    let bar = progress(plan.items.len());
-    let summary = scan::execute(lib, plan, &mut pipe, &opts, &bar);
-    bar.finish_and_clear();
-    Ok(summary?)
-}
-
-fn print_summary(lib: &Library, s: &Summary, json: bool) -> anyhow::Result<()> {
-    let counts = lib.counts()?;
-    let mut out = std::io::stdout().lock();
-    if json {
-        writeln!(
-            out,
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({"scan": s, "library": counts}))?
-        )?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "scanned {} files in {:.1} s ({:.1} photos/s): {} new, {} changed, {} moved, {} re-detected, {} embedded for the active recognizer, {} unchanged, {} failed, {} missing",
-        s.files,
-        s.seconds,
-        s.photos_per_second,
-        s.new,
-        s.changed + s.touched,
-        s.moved,
-        s.redetected,
-        s.embedded,
-        s.unchanged,
-        s.failed.len(),
-        s.missing + s.vanished_during_scan,
-    )?;
-    writeln!(
-        out,
-        "library {}: {} photos, {} faces, {} embeddings, {} people, {} named faces ({} failed, {} missing photos)",
-        lib.path().display(),
-        counts.images,
-        counts.faces,
-        counts.embeddings,
-        counts.people,
-        counts.confirmed,
-        counts.failed,
-        counts.missing
-    )?;
-    Ok(())
+    walk::scan_folders(lib, &req, || open_detector_and_recognizer(ctx), progress)
 }
 
 fn people(ctx: &RunContext, command: PeopleCommand) -> anyhow::Result<Outcome> {
@@ -517,37 +460,14 @@ fn import_labels(ctx: &RunContext, dir: &Path, json: bool) -> anyhow::Result<Out
         )
     })?;
     let summary = scan_dirs(ctx, &mut lib, std::slice::from_ref(&root), false, false)?;
-    let include = scan_options(&ctx.config, false, false);
-    let mut person_dirs: Vec<PathBuf> = std::fs::read_dir(&root)
-        .with_context(|| format!("cannot list {}", root.display()))?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    person_dirs.sort();
+    let folders = walk::person_folders(&root, &scan_options(&ctx.config, false, false))?;
     let (mut labelled, mut no_face, mut kept, mut not_scanned) = (0usize, 0usize, 0usize, 0usize);
     let mut people = 0usize;
-    for pdir in &person_dirs {
-        let name = pdir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name.starts_with('.') {
-            continue;
-        }
-        let plan_files: Vec<PathBuf> = walkdir::WalkDir::new(pdir)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_map(|e| e.ok())
-            .filter(|e| e.file_type().is_file())
-            .map(|e| e.into_path())
-            .collect();
+    for walk::PersonFolder { name, photos } in folders {
         let mut any = false;
-        for file in plan_files {
+        for file in photos {
             let Some(image) = lib.image_id(&file)? else {
-                if is_image_name(&file, &include) {
-                    not_scanned += 1;
-                }
+                not_scanned += 1;
                 continue;
             };
             let faces = lib.image_faces(image)?;
@@ -587,14 +507,6 @@ fn import_labels(ctx: &RunContext, dir: &Path, json: bool) -> anyhow::Result<Out
         )?;
     }
     Ok(Outcome::from_failures(summary.failed.len()))
-}
-
-fn is_image_name(path: &Path, opts: &ScanOptions) -> bool {
-    let name = path.to_string_lossy().to_lowercase();
-    opts.include.iter().any(|g| {
-        g.rsplit_once("*.")
-            .is_some_and(|(_, ext)| name.ends_with(&format!(".{ext}")))
-    })
 }
 
 /// The active recognizer's embedding key; an error without a `[recognizer]`.

@@ -175,9 +175,49 @@ fn next_ids(tx: &rusqlite::Transaction<'_>, n: usize) -> rusqlite::Result<Vec<i6
     Ok((first..first + n as i64).collect())
 }
 
-/// Clusters the faces without a name that have an embedding of `model`.
+/// The counter every clustering change bumps (a run, naming, merging or splitting a
+/// cluster), so a run computed from older memberships can tell and start again.
+fn revision(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'clusters_revision'), 0)",
+        [],
+        |r| r.get(0),
+    )
+}
+
+fn bump_revision(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('clusters_revision', '1')
+         ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        [],
+    )
+    .map(|_| ())
+}
+
+/// Clusters the faces without a name that have an embedding of `model`. Another process
+/// may change the clusters while this one computes: the result is written only if no
+/// clustering change committed meanwhile, else the run starts again from the new state.
 pub fn run(lib: &mut Library, model: &str, algo: &Algorithm, full: bool) -> Result<RunSummary> {
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        if let Some(summary) = run_once(lib, model, algo, full)? {
+            return Ok(summary);
+        }
+    }
+    Err(LibraryError::Conflict(format!(
+        "{}: the clusters changed {ATTEMPTS} times while this run computed them (help: run `facelab cluster` again when the other facelab is done)",
+        lib.path().display()
+    )))
+}
+
+fn run_once(
+    lib: &mut Library,
+    model: &str,
+    algo: &Algorithm,
+    full: bool,
+) -> Result<Option<RunSummary>> {
     let start = std::time::Instant::now();
+    let planned_at = revision(&lib.conn).map_err(|e| lib.err(e))?;
     let faces = unnamed(lib, model)?;
     let before = membership(lib, model)?;
     let links = cannot_links(lib)?;
@@ -278,6 +318,10 @@ pub fn run(lib: &mut Library, model: &str, algo: &Algorithm, full: bool) -> Resu
     }
     let model = model.to_owned();
     let created = lib.write(|tx| {
+        if revision(tx)? != planned_at {
+            return Ok(None);
+        }
+        bump_revision(tx)?;
         // New groups that actually have members get fresh ids.
         let mut used: Vec<u32> = assign
             .values()
@@ -299,8 +343,11 @@ pub fn run(lib: &mut Library, model: &str, algo: &Algorithm, full: bool) -> Resu
             "DELETE FROM cluster_members WHERE cluster_id IN (SELECT id FROM clusters WHERE model_id = ?1)",
             [&model],
         )?;
-        let mut insert =
-            tx.prepare("INSERT INTO cluster_members(face_id, cluster_id) VALUES (?1, ?2)")?;
+        // A face a scan removed since it was read is left out.
+        let mut insert = tx.prepare(
+            "INSERT INTO cluster_members(face_id, cluster_id)
+             SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
+        )?;
         for (f, a) in &assign {
             let c = match a {
                 Ok(c) => *c,
@@ -316,13 +363,16 @@ pub fn run(lib: &mut Library, model: &str, algo: &Algorithm, full: bool) -> Resu
             "UPDATE clusters SET updated_at = ?2 WHERE model_id = ?1",
             params![model, t],
         )?;
-        Ok(fresh.len())
+        Ok(Some(fresh.len()))
     })?;
+    let Some(created) = created else {
+        return Ok(None);
+    };
     summary.created = created;
     summary.clustered = assign.len();
     summary.clusters = assign.values().collect::<HashSet<_>>().len();
     summary.seconds = start.elapsed().as_secs_f64();
-    Ok(summary)
+    Ok(Some(summary))
 }
 
 fn cluster_subset(
@@ -502,6 +552,7 @@ pub fn name(lib: &mut Library, id: i64, person: &str) -> Result<(usize, usize)> 
     };
     let (mut named, mut left) = (0, 0);
     lib.write(|tx| {
+        bump_revision(tx)?;
         let t = now();
         for m in &members {
             tx.execute("DELETE FROM cluster_members WHERE face_id = ?1 AND cluster_id = ?2", params![m.face, id])?;
@@ -541,6 +592,7 @@ pub fn merge(lib: &mut Library, a: i64, b: i64) -> Result<usize> {
         )));
     }
     lib.write(|tx| {
+        bump_revision(tx)?;
         tx.execute(
             "DELETE FROM cannot_link WHERE
                (a IN (SELECT face_id FROM cluster_members WHERE cluster_id = ?1) AND b IN (SELECT face_id FROM cluster_members WHERE cluster_id = ?2))
@@ -591,6 +643,7 @@ pub fn split(lib: &mut Library, id: i64) -> Result<(i64, usize, usize)> {
     }
     let (n_stay, n_go) = (stay.len(), go.len());
     let new_id = lib.write(|tx| {
+        bump_revision(tx)?;
         let new_id = next_ids(tx, 1)?[0];
         let t = now();
         tx.execute(

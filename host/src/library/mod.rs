@@ -4,13 +4,39 @@
 //!
 //! Names attach to faces, never to embeddings, so a recognizer switch only adds embeddings,
 //! and a detector switch matches new boxes to old faces by IoU and keeps their ids.
+//!
+//! # Several processes at once
+//!
+//! Any number of `scan`, `cluster`, `tag`, `import-labels`, … processes may work on one
+//! library at the same time; none of them duplicates or loses another's work. The rule:
+//! **work is planned from a snapshot, and written in one `BEGIN IMMEDIATE` transaction that
+//! re-checks the snapshot**. SQLite lets one writer at a time in; each write re-reads what it
+//! depends on under that lock and drops its result when another process got there first.
+//! - A scan writes a photo only if its row is still at the `revision` it planned from (a new
+//!   photo: only if no row holds its path yet); otherwise the other process's result stays
+//!   and the photo is counted as `concurrent`. Marking a photo missing is checked the same
+//!   way, so a photo another scan just moved is not marked missing.
+//! - A face is removed by a re-detection only if it still has no confirmed name.
+//! - `cluster` writes only if no other clustering change (`cluster`, `clusters name|merge|
+//!   split`) committed since it read the faces, else it clusters again from the new state.
+//! - Names and people are upserts, so two `tag`s adding one new person both succeed.
+//!
+//! Unique constraints back this up: a path (as bytes), a box per photo, a label per (face,
+//! person), one confirmed person per face, an embedding per (face, model). Waiting for the
+//! lock is bounded by `library.busy_timeout_ms`; scans write in batches, so others get in
+//! between. `facelab check` ([`check`]) finds and merges duplicates an older version stored.
+//!
+//! Paths are stored as the bytes the OS gives ([`paths`]), with a display form beside them.
 
+pub mod check;
 pub mod clusters;
 pub mod identity;
+pub mod paths;
 pub mod scan;
 pub mod schema;
 pub mod search;
 pub mod suggest;
+pub mod walk;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,13 +88,21 @@ pub enum LibraryError {
     /// A request that contradicts the library's content.
     #[error("{0}")]
     Conflict(String),
+    /// The database file is damaged.
+    #[error("{path}: the face library is damaged: SQLite says \"{message}\" (help: restore this file from a backup; `facelab check` lists what is damaged)")]
+    Corrupt {
+        /// The database.
+        path: PathBuf,
+        /// What SQLite said.
+        message: String,
+    },
     /// Any other SQLite error.
-    #[error("{path}: database error: {source}")]
+    #[error("{path}: database error: {message}")]
     Sql {
         /// The database.
         path: PathBuf,
-        /// SQLite's error.
-        source: rusqlite::Error,
+        /// SQLite's message (kept as text, so it is printed once, not again as a cause).
+        message: String,
     },
 }
 
@@ -106,8 +140,11 @@ pub struct Person {
 pub struct FaceRow {
     /// Face id (what `tag`, `confirm`, `reject` take).
     pub id: i64,
-    /// The photo.
+    /// The photo's path, for display: exact when `path_utf8`, else with each byte that is
+    /// not UTF-8 written as `\xNN`.
     pub path: String,
+    /// Whether the file name is valid UTF-8 (`path` is then the exact name).
+    pub path_utf8: bool,
     /// Box in upright-photo pixels: x, y, width, height.
     pub bbox: [f32; 4],
     /// Detector confidence.
@@ -146,27 +183,28 @@ impl Library {
         lib.conn
             .busy_timeout(Duration::from_millis(busy_timeout_ms))
             .map_err(|e| lib.err(e))?;
-        // journal_mode needs the lock briefly; a locked database reports busy here.
-        let setup = lib
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
-        if let Err(e) = setup {
-            return Err(match e {
-                rusqlite::Error::SqliteFailure(f, _)
-                    if f.code == rusqlite::ErrorCode::NotADatabase =>
-                {
-                    LibraryError::Foreign {
-                        path: path.to_owned(),
-                        reason: "the file is not an SQLite database".into(),
-                    }
+        // Only reads until the version is known: a newer or foreign file is refused before
+        // anything (even the journal mode) is written to it.
+        schema::check_version(&lib).map_err(|e| match e {
+            LibraryError::Corrupt { message, .. } if message.contains("not a database") => {
+                LibraryError::Foreign {
+                    path: path.to_owned(),
+                    reason: "the file is not an SQLite database, or its header is damaged".into(),
                 }
-                e => lib.err(e),
-            });
-        }
+            }
+            e => e,
+        })?;
+        // journal_mode needs the lock briefly; a locked database reports busy here.
         lib.conn
-            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            .map_err(|e| lib.err(e))?;
+        lib.conn
+            .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
             .map_err(|e| lib.err(e))?;
         schema::migrate(&mut lib)?;
+        lib.conn
+            .execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(|e| lib.err(e))?;
         Ok(lib)
     }
 
@@ -256,10 +294,36 @@ impl Library {
 
     /// The person called `name`, added if missing; the flag says whether it was added.
     pub fn person_or_add(&mut self, name: &str) -> Result<(Person, bool)> {
-        match self.person(name)? {
-            Some(p) => Ok((p, false)),
-            None => Ok((self.add_person(name)?, true)),
+        if let Some(p) = self.person(name)? {
+            return Ok((p, false));
         }
+        let name = valid_name(name)?;
+        // Another process may add the same person meanwhile: an upsert, not check-then-insert.
+        let (id, stored, added): (i64, String, bool) = self.write(|tx| {
+            let added = tx.execute(
+                "INSERT INTO people(name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                params![name, now()],
+            )?;
+            let (id, stored): (i64, String) = tx.query_row(
+                "SELECT id, name FROM people WHERE name = ?1",
+                [&name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((id, stored, added == 1))
+        })?;
+        let faces = if added {
+            0
+        } else {
+            self.person(&stored)?.map_or(0, |p| p.faces)
+        };
+        Ok((
+            Person {
+                id,
+                name: stored,
+                faces,
+            },
+            added,
+        ))
     }
 
     /// Renames a person; their labels stay.
@@ -345,7 +409,15 @@ impl Library {
         let (p, _) = self.person_or_add(person)?;
         let source = source.to_owned();
         let pid = p.id;
-        self.write(move |tx| {
+        let exists = self.write(move |tx| {
+            // A scan may have removed the face since it was checked above.
+            if tx
+                .query_row("SELECT 1 FROM faces WHERE id = ?1", [face], |_| Ok(()))
+                .optional()?
+                .is_none()
+            {
+                return Ok(false);
+            }
             tx.execute(
                 "DELETE FROM labels WHERE face_id = ?1 AND (state = 'confirmed' OR state = 'suggested')",
                 params![face],
@@ -355,8 +427,11 @@ impl Library {
                  ON CONFLICT(face_id, person_id) DO UPDATE SET state = 'confirmed', score = NULL, source = excluded.source, at = excluded.at",
                 params![face, pid, source, now()],
             )?;
-            Ok(())
+            Ok(true)
         })?;
+        if !exists {
+            self.face_exists(face)?;
+        }
         Ok(p)
     }
 
@@ -431,7 +506,8 @@ impl Library {
                    (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'suggested'),
                    (SELECT l.score FROM labels l WHERE l.face_id = f.id AND l.state = 'suggested'),
                    (SELECT group_concat(p.name, char(31)) FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'rejected'),
-                   (SELECT group_concat(e.model_id, char(31)) FROM embeddings e WHERE e.face_id = f.id)
+                   (SELECT group_concat(e.model_id, char(31)) FROM embeddings e WHERE e.face_id = f.id),
+                   i.path_bytes
                  FROM faces f JOIN images i ON i.id = f.image_id
                  WHERE i.status = 'done'
                    AND (?1 IS NULL OR EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.person_id = ?1 AND l.state = 'confirmed'))
@@ -449,6 +525,7 @@ impl Library {
                 Ok(FaceRow {
                     id: r.get(0)?,
                     path: r.get(1)?,
+                    path_utf8: std::str::from_utf8(&r.get::<_, Vec<u8>>(13)?).is_ok(),
                     bbox: [
                         r.get::<_, f64>(2)? as f32,
                         r.get::<_, f64>(3)? as f32,
@@ -491,8 +568,8 @@ impl Library {
     pub fn image_id(&self, path: &Path) -> Result<Option<i64>> {
         self.conn
             .query_row(
-                "SELECT id FROM images WHERE path = ?1",
-                [path.to_string_lossy()],
+                "SELECT id FROM images WHERE path_bytes = ?1",
+                [paths::to_bytes(path)],
                 |r| r.get(0),
             )
             .optional()
@@ -532,22 +609,36 @@ pub struct Counts {
     pub confirmed: i64,
 }
 
+/// SQLite's own words for an error, without rusqlite's wrapping.
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+        rusqlite::Error::SqliteFailure(f, None) => f.to_string(),
+        e => e.to_string(),
+    }
+}
+
 fn sql_error(path: &Path, busy_timeout_ms: u64, e: rusqlite::Error) -> LibraryError {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(
-                f.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            ) =>
-        {
+    let code = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => Some(f.code),
+        _ => None,
+    };
+    match code {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             LibraryError::Locked {
                 path: path.to_owned(),
                 waited_ms: busy_timeout_ms,
             }
         }
+        Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+            LibraryError::Corrupt {
+                path: path.to_owned(),
+                message: sqlite_message(&e),
+            }
+        }
         _ => LibraryError::Sql {
             path: path.to_owned(),
-            source: e,
+            message: sqlite_message(&e),
         },
     }
 }

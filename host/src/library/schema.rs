@@ -8,6 +8,53 @@ use super::{Library, LibraryError, Result};
 /// `PRAGMA application_id` of a facelab library ("FLAB").
 pub const APPLICATION_ID: i64 = 0x464C_4142;
 
+/// Merges faces stored twice (same photo, same box) into the one with the lowest id. Names
+/// are kept: a confirmation beats a rejection beats a suggestion, and the kept face's own
+/// confirmed name beats one on a duplicate. Embeddings, cluster memberships and cannot-links
+/// move over. Shared by the 2 → 3 migration and `facelab check`; foreign keys may be off
+/// (a migration rebuilds tables), so dependent rows are removed explicitly.
+macro_rules! merge_duplicate_faces_sql {
+    () => {
+        "CREATE TEMP TABLE face_dups AS
+           SELECT f.id AS dup, k.keep AS keep FROM faces f
+           JOIN (SELECT image_id, x, y, w, h, min(id) AS keep FROM faces
+                 GROUP BY image_id, x, y, w, h HAVING count(*) > 1) k
+             ON f.image_id = k.image_id AND f.x = k.x AND f.y = k.y AND f.w = k.w AND f.h = k.h
+           WHERE f.id <> k.keep;
+         UPDATE labels SET state = 'rejected' WHERE state = 'suggested' AND EXISTS (
+           SELECT 1 FROM face_dups d JOIN labels l ON l.face_id = d.dup
+           WHERE d.keep = labels.face_id AND l.person_id = labels.person_id AND l.state = 'rejected');
+         UPDATE labels SET state = 'confirmed' WHERE state <> 'confirmed' AND EXISTS (
+           SELECT 1 FROM face_dups d JOIN labels l ON l.face_id = d.dup
+           WHERE d.keep = labels.face_id AND l.person_id = labels.person_id AND l.state = 'confirmed')
+           AND NOT EXISTS (SELECT 1 FROM labels c WHERE c.face_id = labels.face_id AND c.state = 'confirmed');
+         INSERT OR IGNORE INTO labels(face_id, person_id, state, score, source, at)
+           SELECT d.keep, l.person_id, l.state, l.score, l.source, l.at
+           FROM labels l JOIN face_dups d ON l.face_id = d.dup
+           ORDER BY CASE l.state WHEN 'confirmed' THEN 0 WHEN 'rejected' THEN 1 ELSE 2 END, l.at;
+         INSERT OR IGNORE INTO embeddings(face_id, model_id, dim, normalized, vector)
+           SELECT d.keep, e.model_id, e.dim, e.normalized, e.vector
+           FROM embeddings e JOIN face_dups d ON e.face_id = d.dup;
+         INSERT OR IGNORE INTO cluster_members(face_id, cluster_id)
+           SELECT d.keep, m.cluster_id FROM cluster_members m JOIN face_dups d ON m.face_id = d.dup;
+         INSERT OR IGNORE INTO cannot_link(a, b, source, at)
+           SELECT min(a2, b2), max(a2, b2), source, at FROM (
+             SELECT coalesce((SELECT keep FROM face_dups WHERE dup = c.a), c.a) AS a2,
+                    coalesce((SELECT keep FROM face_dups WHERE dup = c.b), c.b) AS b2,
+                    c.source, c.at
+             FROM cannot_link c) WHERE a2 <> b2;
+         DELETE FROM labels WHERE face_id IN (SELECT dup FROM face_dups);
+         DELETE FROM embeddings WHERE face_id IN (SELECT dup FROM face_dups);
+         DELETE FROM cluster_members WHERE face_id IN (SELECT dup FROM face_dups);
+         DELETE FROM cannot_link WHERE a IN (SELECT dup FROM face_dups) OR b IN (SELECT dup FROM face_dups);
+         DELETE FROM faces WHERE id IN (SELECT dup FROM face_dups);
+         DROP TABLE temp.face_dups;"
+    };
+}
+
+/// [`merge_duplicate_faces_sql`] for `facelab check`.
+pub(super) const MERGE_DUPLICATE_FACES: &str = merge_duplicate_faces_sql!();
+
 /// Migration `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
     // 0 → 1: the face library.
@@ -86,7 +133,44 @@ const MIGRATIONS: &[&str] = &[
        CHECK (a < b)
      ) WITHOUT ROWID;
      CREATE INDEX clusters_model ON clusters(model_id);",
+    // 2 → 3: integrity. Paths are the file name's bytes as the OS gives them (unique), with a
+    // display form beside them, so names that are not UTF-8 neither collide nor get mangled.
+    // `revision` counts the writes of a photo's row: a scan writes its result only if the
+    // row is still at the revision it planned from. Duplicate faces an older version stored
+    // (two scans at once) are merged, then a unique index makes another one impossible.
+    concat!(
+        "CREATE TABLE images_v3(
+           id INTEGER PRIMARY KEY,
+           path_bytes BLOB NOT NULL UNIQUE,
+           path TEXT NOT NULL,
+           size INTEGER NOT NULL,
+           mtime_ns INTEGER NOT NULL,
+           hash TEXT,
+           width INTEGER,
+           height INTEGER,
+           orientation INTEGER,
+           status TEXT NOT NULL CHECK (status IN ('done', 'failed', 'missing')),
+           error TEXT,
+           detector TEXT,
+           scanned_at INTEGER NOT NULL,
+           revision INTEGER NOT NULL DEFAULT 0
+         );
+         INSERT INTO images_v3(id, path_bytes, path, size, mtime_ns, hash, width, height,
+           orientation, status, error, detector, scanned_at)
+         SELECT id, CAST(path AS BLOB), path, size, mtime_ns, hash, width, height, orientation,
+           status, error, detector, scanned_at FROM images;
+         DROP TABLE images;
+         ALTER TABLE images_v3 RENAME TO images;
+         CREATE INDEX images_hash ON images(hash);
+         CREATE INDEX images_path ON images(path);",
+        merge_duplicate_faces_sql!(),
+        "CREATE UNIQUE INDEX faces_one_box ON faces(image_id, x, y, w, h);"
+    ),
 ];
+
+/// The index that makes a duplicate face impossible; `facelab check` restores it.
+pub(super) const FACES_UNIQUE_INDEX: &str =
+    "CREATE UNIQUE INDEX IF NOT EXISTS faces_one_box ON faces(image_id, x, y, w, h);";
 
 /// The schema version this program writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -136,8 +220,9 @@ fn version(lib: &Library) -> Result<i64> {
         })
 }
 
-/// Brings the schema to [`SCHEMA_VERSION`], one transaction per step.
-pub(super) fn migrate(lib: &mut Library) -> Result<()> {
+/// Reads the schema version without writing anything, refusing a newer or foreign
+/// database. Runs before the journal mode is set, so a refused file is left byte for byte.
+pub(super) fn check_version(lib: &Library) -> Result<i64> {
     let found = version(lib)?;
     if found > SCHEMA_VERSION {
         return Err(LibraryError::TooNew {
@@ -146,30 +231,56 @@ pub(super) fn migrate(lib: &mut Library) -> Result<()> {
             known: SCHEMA_VERSION,
         });
     }
+    Ok(found)
+}
+
+/// Brings the schema to [`SCHEMA_VERSION`], one transaction per step. Foreign keys must be
+/// off (the caller turns them on afterwards): a step may rebuild a table that others
+/// reference, and dropping the old one must not cascade. Each step checks the references
+/// before it commits instead.
+pub(super) fn migrate(lib: &mut Library) -> Result<()> {
+    let found = check_version(lib)?;
     for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let to = step as i64 + 1;
-        lib.write(|tx| {
-            // Re-check inside the write lock: another process may have migrated meanwhile.
-            let now: Option<String> = tx
-                .query_row(
-                    "SELECT value FROM sqlite_master m, meta WHERE m.name = 'meta' AND meta.key = 'schema_version'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()
-                .unwrap_or(None);
-            if now.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) >= to {
-                return Ok(());
-            }
-            tx.execute_batch(sql)?;
-            tx.execute(
-                "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                params![to.to_string()],
-            )?;
-            tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))?;
-            Ok(())
-        })?;
+        let (path, busy) = (lib.path.clone(), lib.busy_timeout_ms);
+        let err = |e| super::sql_error(&path, busy, e);
+        let tx = lib
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        // Re-check inside the write lock: another process may have migrated meanwhile.
+        let now: Option<String> = tx
+            .query_row(
+                "SELECT value FROM sqlite_master m, meta WHERE m.name = 'meta' AND meta.key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap_or(None);
+        if now.and_then(|v| v.parse::<i64>().ok()).unwrap_or(0) >= to {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(err)?;
+        let dangling: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()
+            .map_err(err)?;
+        if let Some(table) = dangling {
+            // Dropping the transaction uncommitted rolls the step back.
+            return Err(LibraryError::Corrupt {
+                path: path.clone(),
+                message: format!("rows of table {table} point at rows that do not exist (found while upgrading to schema version {to}; nothing was changed)"),
+            });
+        }
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![to.to_string()],
+        )
+        .map_err(err)?;
+        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID}"))
+            .map_err(err)?;
+        tx.commit().map_err(err)?;
     }
     Ok(())
 }
@@ -219,5 +330,62 @@ mod tests {
         // Opening again is a no-op.
         let lib = Library::open(&path, 1000).unwrap();
         assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_2_library_holding_duplicate_faces_migrates_merging_them_keeping_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v2.sqlite");
+        {
+            // What two scans at once stored with version 2: each face twice; the user named
+            // the second copy of face 1 and rejected a person on the first copy of face 3.
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            conn.execute_batch(MIGRATIONS[0]).unwrap();
+            conn.execute_batch(MIGRATIONS[1]).unwrap();
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('schema_version', '2');
+                 INSERT INTO images(id, path, size, mtime_ns, status, scanned_at)
+                   VALUES (1, '/p/a.jpg', 1, 1, 'done', 0);
+                 INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES
+                   (1, 1, 0, 0, 10, 10, 0.9, 'd', 0), (2, 1, 50, 0, 10, 10, 0.9, 'd', 0),
+                   (3, 1, 0, 0, 10, 10, 0.9, 'd', 0), (4, 1, 50, 0, 10, 10, 0.9, 'd', 0);
+                 INSERT INTO embeddings VALUES (1, 'm', 1, 1, x'0000803f'), (3, 'm', 1, 1, x'0000803f'),
+                   (4, 'm', 1, 1, x'0000803f');
+                 INSERT INTO people(id, name, created_at) VALUES (1, 'Ada', 0), (2, 'Bob', 0);
+                 INSERT INTO labels VALUES (3, 1, 'confirmed', NULL, 'user', 0),
+                   (2, 2, 'rejected', NULL, 'user', 0), (4, 2, 'suggested', 0.5, 'suggest', 0);
+                 INSERT INTO clusters(id, model_id, created_at) VALUES (7, 'm', 0);
+                 INSERT INTO cluster_members VALUES (4, 7);",
+            )
+            .unwrap();
+        }
+        let lib = Library::open(&path, 1000).unwrap();
+        assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
+        let q = |sql: &str| -> String {
+            lib.conn
+                .query_row(sql, [], |r| r.get::<_, String>(0))
+                .unwrap()
+        };
+        assert_eq!(q("SELECT group_concat(id) FROM faces ORDER BY id"), "1,2");
+        assert_eq!(
+            q("SELECT group_concat(face_id || ':' || person_id || ':' || state) FROM (SELECT * FROM labels ORDER BY face_id)"),
+            "1:1:confirmed,2:2:rejected"
+        );
+        assert_eq!(q("SELECT group_concat(face_id) FROM (SELECT face_id FROM embeddings ORDER BY face_id)"), "1,2");
+        assert_eq!(
+            q("SELECT group_concat(face_id || ':' || cluster_id) FROM cluster_members"),
+            "2:7"
+        );
+        assert_eq!(q("SELECT path FROM images"), "/p/a.jpg");
+        let bytes: Vec<u8> = lib
+            .conn
+            .query_row("SELECT path_bytes FROM images", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(bytes, b"/p/a.jpg");
+        // The unique index now refuses another copy.
+        assert!(lib
+            .conn
+            .execute_batch("INSERT INTO faces(image_id, x, y, w, h, score, detector, created_at) VALUES (1, 0, 0, 10, 10, 0.9, 'd', 0)")
+            .is_err());
     }
 }
