@@ -54,8 +54,44 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// Builds the example plugin against a copy of plugin-api whose version is 0.2.0.
 fn build_mismatched_example() -> PathBuf {
+    build_example_copy("abi-mismatch", |src, bump| {
+        bump(
+            src.join("plugin-api/Cargo.toml"),
+            "version = \"0.1.0\"",
+            "version = \"0.2.0\"",
+        );
+        bump(
+            src.join("Cargo.toml"),
+            "version = \"0.1.0\"",
+            "version = \"0.2.0\"",
+        );
+    })
+}
+
+/// Builds the example plugin against a copy of plugin-api whose root module ends at the
+/// prefix (`new_recognizer`): a plugin from before `check_options` was appended.
+fn build_older_prefix_example() -> PathBuf {
+    build_example_copy("abi-older-prefix", |src, edit| {
+        edit(
+            src.join("plugin-api/src/lib.rs"),
+            "    pub check_options: extern \"C\" fn(args: &CreateArgs<'_>) -> RResult<(), PluginError>,\n",
+            "",
+        );
+        edit(
+            src.join("plugins/kit/src/kinds.rs"),
+            "                    check_options,\n                }\n                .leak_into_prefix()",
+            "                }\n                .leak_into_prefix()",
+        );
+    })
+}
+
+type Edit<'a> = &'a dyn Fn(PathBuf, &str, &str);
+
+/// Copies plugin-api, the kit and the example plugin into `target/<name>/src`, applies
+/// `change`, and builds the example there; returns the library.
+fn build_example_copy(name: &str, change: impl Fn(&Path, Edit<'_>)) -> PathBuf {
     let root = common::repo_root();
-    let work = root.join("target/abi-mismatch");
+    let work = root.join("target").join(name);
     let src = work.join("src");
     let _ = std::fs::remove_dir_all(&src);
     for dir in ["plugin-api", "plugins/kit", "plugins/example"] {
@@ -82,23 +118,17 @@ fn build_mismatched_example() -> PathBuf {
         .join("\n");
     std::fs::write(src.join("Cargo.toml"), manifest).unwrap();
     std::fs::copy(root.join("Cargo.lock"), src.join("Cargo.lock")).unwrap();
-    bump(
-        src.join("plugin-api/Cargo.toml"),
-        "version = \"0.1.0\"",
-        "version = \"0.2.0\"",
-    );
-    bump(
-        src.join("Cargo.toml"),
-        "version = \"0.1.0\"",
-        "version = \"0.2.0\"",
-    );
+    change(&src, &bump);
     let status = Command::new(env!("CARGO"))
         .args(["build", "--offline", "-p", "facelab-example"])
         .current_dir(&src)
         .env("CARGO_TARGET_DIR", work.join("target"))
         .status()
         .expect("cargo runs");
-    assert!(status.success(), "building the mismatched plugin failed");
+    assert!(
+        status.success(),
+        "building the example plugin in {name} failed"
+    );
     let lib = work
         .join("target/debug")
         .join(facelab::plugins::library_file_name("example"));
@@ -132,6 +162,54 @@ fn refuses_a_plugin_built_against_another_abi_version() {
     assert_eq!(code, 1, "{out}\n{err}");
     assert!(err.contains("built for plugin ABI 0.2.0"), "{err}");
     assert!(out.contains("opencv-dnn"), "{out}");
+}
+
+#[test]
+fn a_plugin_built_against_the_older_prefix_loads_and_lacks_only_the_new_field() {
+    let lib = build_older_prefix_example();
+    let plugin = load(&lib).unwrap_or_else(|e| panic!("the older plugin loads: {e}"));
+    assert_eq!(plugin.info.name.as_str(), "example");
+    assert!(
+        plugin.module.check_options().is_none(),
+        "the appended field reads as absent"
+    );
+    // The current build has it, and it checks options without a model.
+    let current = load(&common::plugin_lib("example")).unwrap();
+    let check = current
+        .module
+        .check_options()
+        .expect("current plugins have it");
+    let files: [abi_stable::std_types::RStr<'_>; 0] = [];
+    let args = |options: &'static str| facelab_plugin_api::CreateArgs {
+        kind: "whole-image".into(),
+        model_id: "".into(),
+        model_files: abi_stable::std_types::RSlice::from_slice(&files),
+        options_toml: options.into(),
+    };
+    assert!(check(&args("margin = 0.1")).is_ok());
+    assert!(check(&args("margin = \"wide\"")).is_err());
+
+    // The host still runs the older plugin: its options are checked at creation instead.
+    let dir = tempfile::tempdir().unwrap();
+    let photo = dir.path().join("p.png");
+    common::write_png(&photo, 40, 30);
+    let config = common::write_config(
+        dir.path(),
+        &format!(
+            "[plugins]\nsearch_path = [\"{}\"]\n{}",
+            lib.parent().unwrap().display(),
+            common::example_config("margin = 0.1")
+        ),
+    );
+    let (code, out, err) = common::run(
+        common::facelab()
+            .arg("--config")
+            .arg(&config)
+            .arg("detect")
+            .arg(&photo)
+            .env("FACELAB_PLUGIN_PATH", lib.parent().unwrap()),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
 }
 
 #[test]
