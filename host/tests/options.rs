@@ -46,7 +46,7 @@ fn line_of(text: &str, key: &str) -> usize {
 /// Asserts the error names file, line, dotted key and `expected`, with exit code 2.
 fn assert_names(dir: &Path, text: &str, key: &str, expected: &str) {
     let (code, err, config) = run_config(dir, text);
-    let short = key.rsplit('.').next().unwrap();
+    let short = key.split(" = ").next().unwrap().rsplit('.').next().unwrap();
     let line = line_of(text, short);
     assert_eq!(code, 2, "{err}");
     assert!(
@@ -175,7 +175,7 @@ fn recognizer_options_are_typed_enums() {
         "{err}"
     );
     assert!(
-        err.contains("recognizer.options.colour = \"grb\": expected one of \"bgr\", \"rgb\""),
+        err.contains("recognizer.options.colour = \"grb\": expected \"bgr\" or \"rgb\""),
         "{err}"
     );
 }

@@ -7,9 +7,13 @@
 //! recognizers align each face with their own model's profile and return [`Embedding`]s.
 //!
 //! This crate holds the contract and nothing else: no logic, no I/O. Its version is the
-//! ABI version. Root-module fields only grow below `#[sabi(last_prefix_field)]`, so an
-//! older plugin still loads in a newer host; new abilities are announced through
-//! [`PluginInfo::capabilities`] rather than by changing existing signatures.
+//! ABI version. Root-module fields only grow below `#[sabi(last_prefix_field)]`, and read
+//! as `Option` (`missing_field(option)`), so a newer plugin loads in an older host. The
+//! other direction does not hold yet: abi_stable 0.11's layout check refuses a plugin whose
+//! root module has fewer fields than the host's (abi_stable_crates issue #118), so a
+//! plugin built before a field was appended must be rebuilt; `facelab` says so in one line.
+//! New abilities are announced through [`PluginInfo::capabilities`] rather than by
+//! changing existing signatures.
 //!
 //! # A complete minimal plugin
 //!

@@ -239,3 +239,52 @@ static PLUGIN: Plugin = Plugin {
 };
 
 facelab_plugin_kit::export_plugin!(PLUGIN);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use facelab_plugin_kit::api::{CreateArgs, PixelFormat};
+    use facelab_plugin_kit::options::option_key;
+
+    #[test]
+    fn own_and_fault_keys_share_one_table_and_typos_are_errors() {
+        let (o, f) = WholeImageOptions::parse("margin = 0.1\nfail_on_width = 7").unwrap();
+        assert_eq!((o.margin, f.fail_on_width), (0.1, Some(7)));
+        // With `flatten`, this typo used to be swallowed.
+        let e = WholeImageOptions::parse("fail_on_widht = 7").unwrap_err();
+        assert_eq!(
+            option_key(&e),
+            Some("detector.options.fail_on_widht"),
+            "{e}"
+        );
+        let e = WholeImageOptions::parse("margin = 0.5").unwrap_err();
+        assert_eq!(option_key(&e), Some("detector.options.margin"), "{e}");
+        let e = PixelsOptions::parse("size = \"big\"").unwrap_err();
+        assert_eq!(
+            e.message.as_str(),
+            "recognizer.options.size = \"big\": expected a whole number"
+        );
+    }
+
+    #[test]
+    fn the_root_module_creates_the_kinds_of_its_table() {
+        let module = root_module();
+        let info = (module.plugin_info())();
+        assert_eq!(info.detectors[0].name.as_str(), "whole-image");
+        assert_eq!(info.recognizers[0].name.as_str(), "pixels");
+        let files = [];
+        let args = CreateArgs {
+            kind: "whole-image".into(),
+            model_id: "".into(),
+            model_files: RSlice::from_slice(&files),
+            options_toml: "margin = 0.25".into(),
+        };
+        let mut detector = (module.new_detector())(&args).unwrap();
+        let pixels = [0u8; 8 * 4 * 3];
+        let view = ImageView::packed(&pixels, 8, 4, PixelFormat::Rgb8).unwrap();
+        let faces = detector.detect(view).unwrap();
+        assert_eq!(faces[0].bbox, BBox::new(2.0, 1.0, 4.0, 2.0));
+        let check = module.check_options().expect("check_options is exported");
+        assert!(check(&args).is_ok());
+    }
+}

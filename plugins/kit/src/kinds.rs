@@ -293,6 +293,10 @@ mod tests {
         }
     }
 
+    fn err<T>(r: RResult<T, PluginError>) -> PluginError {
+        r.into_result().err().expect("an error")
+    }
+
     #[test]
     fn the_table_drives_info_dispatch_and_help() {
         let info = PLUGIN.info();
@@ -305,13 +309,13 @@ mod tests {
 
         let d = PLUGIN.new_detector(&args("a", "")).unwrap();
         assert_eq!(d.info().id.as_str(), "nothing");
-        let e = PLUGIN.new_detector(&args("c", "")).unwrap_err();
+        let e = err(PLUGIN.new_detector(&args("c", "")));
         assert_eq!(e.code, ErrorCode::UNKNOWN_KIND);
         assert_eq!(e.help.as_str(), "use kind = \"a\" or \"b\"");
-        let e = PLUGIN.new_recognizer(&args("a", "")).unwrap_err();
+        let e = err(PLUGIN.new_recognizer(&args("a", "")));
         assert_eq!(e.code, ErrorCode::UNKNOWN_KIND, "a is a detector: {e}");
         assert_eq!(e.help.as_str(), "this plugin has no recognizers");
-        let e = PLUGIN.new_detector(&args("b", "")).unwrap_err();
+        let e = err(PLUGIN.new_detector(&args("b", "")));
         assert_eq!(e.code, ErrorCode::PANIC, "{e}");
     }
 
