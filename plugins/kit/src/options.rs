@@ -94,7 +94,7 @@ fn unit(key: &str) -> Option<&'static str> {
 /// What serde's expectation (`f32`, `a boolean`, `` one of `a`, `b` ``) means to a user.
 fn plain_type(serde_expected: &str) -> String {
     let t = serde_expected.trim();
-    let base = match t {
+    match t {
         "f32" | "f64" => "a number".to_owned(),
         "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
             "a whole number".to_owned()
@@ -102,8 +102,7 @@ fn plain_type(serde_expected: &str) -> String {
         "a boolean" => "true or false".to_owned(),
         "a sequence" => "a list".to_owned(),
         other => other.replace('`', "\""),
-    };
-    base
+    }
 }
 
 fn with_unit(key: &str, ty: String) -> String {
