@@ -83,6 +83,9 @@ pub struct Config {
     /// The file this was read from (empty when built in code).
     #[serde(skip)]
     pub source: PathBuf,
+    /// The text it was read from, so a later error about a key can name its line.
+    #[serde(skip)]
+    pub source_text: String,
 }
 
 /// `[plugins]`.
@@ -244,6 +247,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|e| parse_error(text, path, &e))?;
         config.source = path.to_owned();
+        config.source_text = text.to_owned();
         let base = path.parent().map(Path::to_owned).unwrap_or_default();
         let base = if base.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -383,6 +387,47 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// A [`ConfigError::Parse`] for the value of `dotted_key` (such as
+    /// `detector.options.min_face_size`) at its line in the config file, or `None` when
+    /// the file does not set that key (it came from a default).
+    pub fn invalid_at(
+        &self,
+        dotted_key: &str,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Option<ConfigError> {
+        let parsed = toml::de::DeTable::parse(&self.source_text).ok()?;
+        let mut table = parsed.get_ref();
+        let mut parts = dotted_key.split('.').peekable();
+        let offset = loop {
+            let part = parts.next()?;
+            let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+            if parts.peek().is_none() {
+                break value.span().start;
+            }
+            match value.get_ref() {
+                toml::de::DeValue::Table(t) => table = t,
+                _ => return None,
+            }
+        };
+        let before = &self.source_text[..offset.min(self.source_text.len())];
+        let line = before.matches('\n').count() + 1;
+        Some(ConfigError::Parse {
+            path: self.source.clone(),
+            line,
+            column: offset - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1,
+            line_text: self
+                .source_text
+                .lines()
+                .nth(line - 1)
+                .unwrap_or("")
+                .trim_end()
+                .to_owned(),
+            message: message.into(),
+            help: help.into(),
+        })
     }
 
     /// A [`ConfigError::Invalid`] for this config's file.
@@ -533,6 +578,23 @@ mod tests {
             .to_string();
         assert!(err.contains("f.toml:5:1"), "{err}");
         assert!(err.contains("scor_threshold"), "{err}");
+    }
+
+    #[test]
+    fn a_key_is_found_at_its_line_in_any_table_style() {
+        let text =
+            format!("{GOOD}[detector.options]\nscore_threshold = 0.3\n\nmin_face_size = \"big\"\n");
+        let c = Config::parse(&text, Path::new("f.toml")).unwrap();
+        let e = c
+            .invalid_at("detector.options.min_face_size", "bad", "fix it")
+            .unwrap()
+            .to_string();
+        assert!(e.starts_with("f.toml:8:17: bad"), "{e}");
+        assert!(c.invalid_at("detector.options.nms_iou", "x", "y").is_none());
+        let inline = format!("{GOOD}options = {{ nms_iou = 2 }}\n");
+        let c = Config::parse(&inline, Path::new("f.toml")).unwrap();
+        let e = c.invalid_at("detector.options.nms_iou", "bad", "").unwrap();
+        assert!(e.to_string().starts_with("f.toml:5:"), "{e}");
     }
 
     #[test]

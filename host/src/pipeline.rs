@@ -233,7 +233,7 @@ fn prepared_options(
     name: &'static str,
     section: &ModelSection,
     kinds: &abi_stable::std_types::RVec<facelab_plugin_api::KindInfo>,
-    model: &ResolvedModel,
+    manifest: Option<&crate::models::Model>,
     warnings: &mut Vec<String>,
 ) -> Result<toml::Table, PipelineError> {
     if !kinds.iter().any(|k| k.name == section.kind.as_str()) {
@@ -255,28 +255,31 @@ fn prepared_options(
     }
     let mut options = section.options.clone();
     let plugin_kind = format!("{}:{}", section.plugin, section.kind);
-    let Some(m) = model
-        .manifest
-        .as_ref()
-        .filter(|_| model.runs_on.contains(&plugin_kind))
-    else {
+    let Some(m) = manifest.filter(|m| m.runs_on.contains(&plugin_kind)) else {
         return Ok(options);
     };
     match m.role {
         Role::Detector => {
             if let Some(t) = m.threshold {
-                let set = options
-                    .get("score_threshold")
-                    .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
-                match set {
+                // Only an absent key takes the model's default. A value of the wrong type
+                // (`"0.3"`) goes to the plugin as written, which refuses it naming the key
+                // and type; replacing it with the default would hide the mistake.
+                match options.get("score_threshold") {
                     None => {
-                        options.insert("score_threshold".into(), toml::Value::Float(t.default as f64));
+                        options.insert(
+                            "score_threshold".into(),
+                            toml::Value::Float(t.default as f64),
+                        );
                     }
-                    Some(v) if v < t.min as f64 || v > t.max as f64 => warnings.push(format!(
-                        "{name}.options.score_threshold = {v} is outside the usable range {}..{} of model `{}`",
-                        t.min, t.max, m.id
-                    )),
-                    Some(_) => {}
+                    Some(v) => {
+                        let number = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+                        if let Some(v) = number.filter(|v| *v < t.min as f64 || *v > t.max as f64) {
+                            warnings.push(format!(
+                                "{name}.options.score_threshold = {v} is outside the usable range {}..{} of model `{}`",
+                                t.min, t.max, m.id
+                            ));
+                        }
+                    }
                 }
             }
         }
@@ -310,12 +313,21 @@ fn prepared_options(
     Ok(options)
 }
 
+/// The error for a plugin's refusal. An option error (its message begins with the dotted
+/// key, see [`facelab_plugin_kit::options::option_key`]) names the config file's line of
+/// that key; a key the config does not set (a manifest default) falls back to naming the
+/// plugin and kind.
 fn create_error(
     config: &Config,
     section_name: &'static str,
     section: &ModelSection,
     error: PluginError,
 ) -> PipelineError {
+    let at_line = facelab_plugin_kit::options::option_key(&error)
+        .and_then(|key| config.invalid_at(key, error.message.as_str(), error.help.as_str()));
+    if let Some(e) = at_line {
+        return e.into();
+    }
     PipelineError::Create {
         config: config.source.clone(),
         section: section_name,
@@ -342,7 +354,7 @@ impl FaceDetector {
             "detector",
             section,
             &plugin.info.detectors,
-            model,
+            model.manifest.as_ref(),
             &mut warnings,
         )?;
         let create = plugin.module.new_detector();
@@ -387,6 +399,7 @@ pub fn open_detector(
     store: &ModelStore,
     observer: &dyn FetchObserver,
 ) -> Result<(FaceDetector, ResolvedModel), PipelineError> {
+    check_options(config, plugins, store, "detector", &config.detector)?;
     let model = resolve_model(
         config,
         "detector",
@@ -410,6 +423,7 @@ pub fn open_recognizer(
     let Some(section) = config.recognizer.as_ref() else {
         return Ok(None);
     };
+    check_options(config, plugins, store, "recognizer", section)?;
     let model = resolve_model(
         config,
         "recognizer",
@@ -421,6 +435,42 @@ pub fn open_recognizer(
     let recognizer = FaceRecognizer::from_config(config, plugins, &model)?;
     print_notices(&recognizer.info, &model, &recognizer.warnings);
     Ok(Some((recognizer, model)))
+}
+
+/// Checks `[<name>]`'s options (with the manifest's declared values merged in) through
+/// the plugin's `check_options` before its model is resolved, so a wrong option is
+/// reported before any download. A plugin built before `check_options` existed has
+/// none; its options are checked when the instance is created.
+fn check_options(
+    config: &Config,
+    plugins: &PluginSet,
+    store: &ModelStore,
+    name: &'static str,
+    section: &ModelSection,
+) -> Result<(), PipelineError> {
+    let plugin = plugins
+        .get(&section.plugin)
+        .expect("load_plugins loads every configured plugin");
+    let kinds = if name == "detector" {
+        &plugin.info.detectors
+    } else {
+        &plugin.info.recognizers
+    };
+    let manifest = store.manifest.get(&section.model);
+    let options = prepared_options(config, name, section, kinds, manifest, &mut Vec::new())?;
+    let Some(check) = plugin.module.check_options() else {
+        return Ok(());
+    };
+    let text = toml::to_string(&options).unwrap_or_default();
+    let args = CreateArgs {
+        kind: section.kind.as_str().into(),
+        model_id: section.model.as_str().into(),
+        model_files: RSlice::from_slice(&[]),
+        options_toml: text.as_str().into(),
+    };
+    check(&args)
+        .into_result()
+        .map_err(|e| create_error(config, name, section, e))
 }
 
 fn print_notices(info: &ModelInfo, model: &ResolvedModel, warnings: &[String]) {
@@ -519,7 +569,7 @@ impl FaceRecognizer {
             "recognizer",
             section,
             &plugin.info.recognizers,
-            model,
+            model.manifest.as_ref(),
             &mut warnings,
         )?;
         let profile = options

@@ -7,36 +7,69 @@
 //! recognizers align each face with their own model's profile and return [`Embedding`]s.
 //!
 //! This crate holds the contract and nothing else: no logic, no I/O. Its version is the
-//! ABI version. Root-module fields only grow below `#[sabi(last_prefix_field)]`, so an
-//! older plugin still loads in a newer host; new abilities are announced through
-//! [`PluginInfo::capabilities`] rather than by changing existing signatures.
+//! ABI version. Root-module fields only grow below `#[sabi(last_prefix_field)]`, and read
+//! as `Option` (`missing_field(option)`), so a newer plugin loads in an older host. The
+//! other direction does not hold yet: abi_stable 0.11's layout check refuses a plugin whose
+//! root module has fewer fields than the host's (abi_stable_crates issue #118), so a
+//! plugin built before a field was appended must be rebuilt; `facelab` says so in one line.
+//! New abilities are announced through [`PluginInfo::capabilities`] rather than by
+//! changing existing signatures.
 //!
 //! # A complete minimal plugin
 //!
-//! ```ignore
+//! ```
 //! use abi_stable::{export_root_module, prefix_type::PrefixTypeTrait, sabi_trait::TD_Opaque,
-//!     std_types::{RResult::{RErr, ROk}, RString, RVec}};
+//!     std_types::{RResult::{self, RErr, ROk}, RString, RVec}};
 //! use facelab_plugin_api::*;
 //!
 //! struct WholeImage;
 //! impl Detector for WholeImage {
-//!     fn info(&self) -> ModelInfo { /* id, backend, licence, input size */ }
+//!     fn info(&self) -> ModelInfo {
+//!         ModelInfo { id: "whole-image".into(), backend: "doc".into(),
+//!             licence: LicenceClass::Permissive, input_width: 0, input_height: 0,
+//!             embedding: None.into() }
+//!     }
 //!     fn detect(&mut self, image: ImageView<'_>) -> RResult<RVec<Face>, PluginError> {
 //!         ROk(RVec::from(vec![Face::new(BBox::new(0.0, 0.0, image.width as f32,
 //!             image.height as f32), 1.0)]))
 //!     }
 //! }
-//! extern "C" fn plugin_info() -> PluginInfo { /* name, version, kinds, capabilities */ }
+//! extern "C" fn plugin_info() -> PluginInfo {
+//!     PluginInfo {
+//!         name: "doc".into(), version: "0.1.0".into(),
+//!         detectors: RVec::from(vec![KindInfo { name: "whole-image".into(),
+//!             description: "the whole photo is one face".into() }]),
+//!         recognizers: RVec::new(),
+//!         capabilities: [CAP_DETECT_V1, CAP_PANIC_SAFE].into_iter().map(RString::from).collect(),
+//!     }
+//! }
 //! extern "C" fn new_detector(args: &CreateArgs<'_>) -> RResult<DetectorBox, PluginError> {
 //!     ROk(Detector_TO::from_value(WholeImage, TD_Opaque))
 //! }
 //! extern "C" fn new_recognizer(args: &CreateArgs<'_>) -> RResult<RecognizerBox, PluginError> {
 //!     RErr(PluginError::new(ErrorCode::UNKNOWN_KIND, "no recognizers", ""))
 //! }
+//! extern "C" fn check_options(args: &CreateArgs<'_>) -> RResult<(), PluginError> {
+//!     ROk(())
+//! }
 //! #[export_root_module]
 //! fn root() -> PluginModule_Ref {
-//!     PluginModule { plugin_info, new_detector, new_recognizer }.leak_into_prefix()
+//!     PluginModule { plugin_info, new_detector, new_recognizer, check_options }
+//!         .leak_into_prefix()
 //! }
+//!
+//! # fn main() {
+//! // The host reaches the same functions through the loaded library's root module.
+//! let module = root();
+//! assert_eq!((module.plugin_info())().detectors[0].name.as_str(), "whole-image");
+//! let args = CreateArgs { kind: "whole-image".into(), model_id: "".into(),
+//!     model_files: Default::default(), options_toml: "".into() };
+//! let mut detector = (module.new_detector())(&args).unwrap();
+//! let pixels = [0u8; 4 * 3 * 3];
+//! let faces = detector.detect(ImageView::packed(&pixels, 4, 3, PixelFormat::Rgb8).unwrap()).unwrap();
+//! assert_eq!(faces[0].bbox, BBox::new(0.0, 0.0, 4.0, 3.0));
+//! assert!(module.check_options().is_some());
+//! # }
 //! ```
 //!
 //! `plugins/example` in the facelab repository is this plugin, complete and tested.
@@ -272,7 +305,9 @@ pub struct ErrorCode(pub u32);
 impl ErrorCode {
     /// Anything else.
     pub const OTHER: ErrorCode = ErrorCode(0);
-    /// The plugin's options table is invalid.
+    /// The plugin's options table is invalid. When one option is at fault, the message
+    /// begins with its dotted key (`detector.options.min_face_size = "big": expected a
+    /// number`), which the host maps to the config file's line.
     pub const INVALID_CONFIG: ErrorCode = ErrorCode(1);
     /// The requested detector/recognizer kind does not exist in this plugin.
     pub const UNKNOWN_KIND: ErrorCode = ErrorCode(2);
@@ -410,7 +445,9 @@ pub struct CreateArgs<'a> {
 #[repr(C)]
 #[derive(StableAbi)]
 #[sabi(kind(Prefix(prefix_ref = PluginModule_Ref)))]
-#[sabi(missing_field(panic))]
+// `option`, not `panic`: a field appended below `last_prefix_field` reads as `None` from a
+// plugin built before it existed, so that plugin still loads and works.
+#[sabi(missing_field(option))]
 pub struct PluginModule {
     /// Describes the plugin: name, kinds and capabilities.
     pub plugin_info: extern "C" fn() -> PluginInfo,
@@ -419,6 +456,11 @@ pub struct PluginModule {
     /// Creates a recognizer of `args.kind`.
     #[sabi(last_prefix_field)]
     pub new_recognizer: extern "C" fn(args: &CreateArgs<'_>) -> RResult<RecognizerBox, PluginError>,
+    /// Checks the options of `args.kind` without loading a model (`args.model_files` may
+    /// be empty), so the host reports a wrong option before it fetches any model.
+    /// Appended after the first release: the accessor returns `None` for an older plugin,
+    /// whose options are then checked when the instance is created.
+    pub check_options: extern "C" fn(args: &CreateArgs<'_>) -> RResult<(), PluginError>,
 }
 
 impl RootModule for PluginModule_Ref {

@@ -13,19 +13,14 @@
 #![deny(missing_docs)]
 #![allow(non_local_definitions)]
 
-use abi_stable::{
-    export_root_module,
-    prefix_type::PrefixTypeTrait,
-    sabi_trait::TD_Opaque,
-    std_types::{RResult, RSlice, RString, RVec},
-};
+use abi_stable::std_types::{RResult, RSlice, RString, RVec};
 use facelab_plugin_kit::api::{
-    BBox, CreateArgs, Detector, DetectorBox, Detector_TO, Embedding, EmbeddingSpec, ErrorCode,
-    Face, ImageView, KindInfo, LicenceClass, Metric, ModelInfo, PluginError, PluginInfo,
-    PluginModule, PluginModule_Ref, Recognizer, RecognizerBox, Recognizer_TO, CAP_DETECT_V1,
-    CAP_EMBED_V1, CAP_PANIC_SAFE,
+    BBox, Detector, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, LicenceClass, Metric,
+    ModelInfo, PluginError, Recognizer,
 };
-use facelab_plugin_kit::{guard, parse_options, pixels};
+use facelab_plugin_kit::kinds::{detector_box, recognizer_box, Constructor, Kind, Plugin};
+use facelab_plugin_kit::options::{parse_with_backend, OptionError};
+use facelab_plugin_kit::{guard, pixels};
 use serde::Deserialize;
 
 /// Options that make a model misbehave on demand, for testing the host's containment.
@@ -54,20 +49,36 @@ impl FaultOptions {
     }
 }
 
-/// Options of the `whole-image` detector.
+/// Options of the `whole-image` detector (besides [`FaultOptions`], read from the same
+/// table by [`parse_with_backend`]).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WholeImageOptions {
     /// Fraction of each side to leave out around the face box (0 to 0.45).
     pub margin: f32,
-    /// Fault injection.
-    #[serde(flatten)]
-    pub faults: FaultOptions,
+}
+
+impl WholeImageOptions {
+    /// Parses and checks `[detector.options]`.
+    pub fn parse(text: &str) -> Result<(Self, FaultOptions), PluginError> {
+        let (options, faults): (Self, FaultOptions) = parse_with_backend(text, "detector.options")?;
+        if !(0.0..0.45).contains(&options.margin) {
+            return Err(OptionError {
+                section: "detector.options".into(),
+                key: "margin".into(),
+                value: Some(options.margin.to_string()),
+                expected: "a fraction from 0 to 0.45".into(),
+            }
+            .into());
+        }
+        Ok((options, faults))
+    }
 }
 
 /// Detector `whole-image`: the whole photo is one face.
 pub struct WholeImage {
     options: WholeImageOptions,
+    faults: FaultOptions,
 }
 
 impl Detector for WholeImage {
@@ -78,7 +89,7 @@ impl Detector for WholeImage {
     fn detect(&mut self, image: ImageView<'_>) -> RResult<RVec<Face>, PluginError> {
         guard("whole-image detection", || {
             pixels::validate(&image)?;
-            self.options.faults.check(&image)?;
+            self.faults.check(&image)?;
             let (w, h) = (image.width as f32, image.height as f32);
             let m = self.options.margin;
             let face = Face::new(
@@ -90,29 +101,42 @@ impl Detector for WholeImage {
     }
 }
 
-/// Options of the `pixels` recognizer.
+/// Options of the `pixels` recognizer (besides [`FaultOptions`]).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PixelsOptions {
     /// Thumbnail side; the embedding has `size²` dimensions.
     pub size: u32,
-    /// Fault injection.
-    #[serde(flatten)]
-    pub faults: FaultOptions,
 }
 
 impl Default for PixelsOptions {
     fn default() -> Self {
-        PixelsOptions {
-            size: 16,
-            faults: FaultOptions::default(),
+        PixelsOptions { size: 16 }
+    }
+}
+
+impl PixelsOptions {
+    /// Parses and checks `[recognizer.options]`.
+    pub fn parse(text: &str) -> Result<(Self, FaultOptions), PluginError> {
+        let (options, faults): (Self, FaultOptions) =
+            parse_with_backend(text, "recognizer.options")?;
+        if !(2..=64).contains(&options.size) {
+            return Err(OptionError {
+                section: "recognizer.options".into(),
+                key: "size".into(),
+                value: Some(options.size.to_string()),
+                expected: "a whole number from 2 to 64".into(),
+            }
+            .into());
         }
+        Ok((options, faults))
     }
 }
 
 /// Recognizer `pixels`: the face's grey thumbnail, zero-mean, unit length.
 pub struct Pixels {
     options: PixelsOptions,
+    faults: FaultOptions,
 }
 
 impl Pixels {
@@ -171,7 +195,7 @@ impl Recognizer for Pixels {
     ) -> RResult<RVec<Embedding>, PluginError> {
         guard("pixels embedding", || {
             pixels::validate(&image)?;
-            self.options.faults.check(&image)?;
+            self.faults.check(&image)?;
             Ok(faces.iter().map(|f| self.embed_one(&image, f)).collect())
         })
     }
@@ -188,92 +212,79 @@ fn model_info(id: &str, embedding: Option<EmbeddingSpec>) -> ModelInfo {
     }
 }
 
-fn kind(name: &str, description: &str) -> KindInfo {
-    KindInfo {
-        name: name.into(),
-        description: description.into(),
-    }
-}
+/// The plugin's kinds: info, dispatch and help all come from this table.
+static PLUGIN: Plugin = Plugin {
+    name: "example",
+    version: env!("CARGO_PKG_VERSION"),
+    kinds: &[
+        Kind {
+            name: "whole-image",
+            help: "the whole photo is one face (for pre-cropped face sets)",
+            new: Constructor::Detector(|args| {
+                let (options, faults) = WholeImageOptions::parse(args.options_toml.as_str())?;
+                Ok(detector_box(WholeImage { options, faults }))
+            }),
+            check_options: |text| WholeImageOptions::parse(text).map(drop),
+        },
+        Kind {
+            name: "pixels",
+            help: "grey thumbnail baseline, size² dimensions",
+            new: Constructor::Recognizer(|args| {
+                let (options, faults) = PixelsOptions::parse(args.options_toml.as_str())?;
+                Ok(recognizer_box(Pixels { options, faults }))
+            }),
+            check_options: |text| PixelsOptions::parse(text).map(drop),
+        },
+    ],
+};
 
-fn unknown_kind(kind: &str, known: &str) -> PluginError {
-    PluginError::new(
-        ErrorCode::UNKNOWN_KIND,
-        format!("the example plugin has no kind `{kind}`"),
-        format!("use {known}"),
-    )
-}
+facelab_plugin_kit::export_plugin!(PLUGIN);
 
-extern "C" fn plugin_info() -> PluginInfo {
-    PluginInfo {
-        name: "example".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        detectors: RVec::from(vec![kind(
-            "whole-image",
-            "the whole photo is one face (for pre-cropped face sets)",
-        )]),
-        recognizers: RVec::from(vec![kind(
-            "pixels",
-            "grey thumbnail baseline, size² dimensions",
-        )]),
-        capabilities: [CAP_DETECT_V1, CAP_EMBED_V1, CAP_PANIC_SAFE]
-            .into_iter()
-            .map(RString::from)
-            .collect(),
-    }
-}
-
-extern "C" fn new_detector(args: &CreateArgs<'_>) -> RResult<DetectorBox, PluginError> {
-    guard("detector creation", || match args.kind.as_str() {
-        "whole-image" => {
-            let options: WholeImageOptions =
-                parse_options(args.options_toml.as_str(), "detector.options")?;
-            if !(0.0..0.45).contains(&options.margin) {
-                return Err(PluginError::new(
-                    ErrorCode::INVALID_CONFIG,
-                    format!(
-                        "detector.options.margin = {} is out of range",
-                        options.margin
-                    ),
-                    "use a value from 0 to 0.45",
-                ));
-            }
-            Ok(Detector_TO::from_value(WholeImage { options }, TD_Opaque))
-        }
-        other => Err(unknown_kind(other, "`whole-image`")),
-    })
-}
-
-extern "C" fn new_recognizer(args: &CreateArgs<'_>) -> RResult<RecognizerBox, PluginError> {
-    guard("recognizer creation", || match args.kind.as_str() {
-        "pixels" => {
-            let options: PixelsOptions =
-                parse_options(args.options_toml.as_str(), "recognizer.options")?;
-            if !(2..=64).contains(&options.size) {
-                return Err(PluginError::new(
-                    ErrorCode::INVALID_CONFIG,
-                    format!("recognizer.options.size = {} is out of range", options.size),
-                    "use a value from 2 to 64",
-                ));
-            }
-            Ok(Recognizer_TO::from_value(Pixels { options }, TD_Opaque))
-        }
-        other => Err(unknown_kind(other, "`pixels`")),
-    })
-}
-
-/// The export, in its own module: the macro adds an undocumented static.
-#[allow(missing_docs)]
-mod export {
+#[cfg(test)]
+mod tests {
     use super::*;
+    use facelab_plugin_kit::api::{CreateArgs, PixelFormat};
+    use facelab_plugin_kit::options::option_key;
 
-    /// The plugin's root module, found by the host through `abi_stable`.
-    #[export_root_module]
-    pub fn root_module() -> PluginModule_Ref {
-        PluginModule {
-            plugin_info,
-            new_detector,
-            new_recognizer,
-        }
-        .leak_into_prefix()
+    #[test]
+    fn own_and_fault_keys_share_one_table_and_typos_are_errors() {
+        let (o, f) = WholeImageOptions::parse("margin = 0.1\nfail_on_width = 7").unwrap();
+        assert_eq!((o.margin, f.fail_on_width), (0.1, Some(7)));
+        // With `flatten`, this typo used to be swallowed.
+        let e = WholeImageOptions::parse("fail_on_widht = 7").unwrap_err();
+        assert_eq!(
+            option_key(&e),
+            Some("detector.options.fail_on_widht"),
+            "{e}"
+        );
+        let e = WholeImageOptions::parse("margin = 0.5").unwrap_err();
+        assert_eq!(option_key(&e), Some("detector.options.margin"), "{e}");
+        let e = PixelsOptions::parse("size = \"big\"").unwrap_err();
+        assert_eq!(
+            e.message.as_str(),
+            "recognizer.options.size = \"big\": expected a whole number"
+        );
+    }
+
+    #[test]
+    fn the_root_module_creates_the_kinds_of_its_table() {
+        let module = root_module();
+        let info = (module.plugin_info())();
+        assert_eq!(info.detectors[0].name.as_str(), "whole-image");
+        assert_eq!(info.recognizers[0].name.as_str(), "pixels");
+        let files = [];
+        let args = CreateArgs {
+            kind: "whole-image".into(),
+            model_id: "".into(),
+            model_files: RSlice::from_slice(&files),
+            options_toml: "margin = 0.25".into(),
+        };
+        let mut detector = (module.new_detector())(&args).unwrap();
+        let pixels = [0u8; 8 * 4 * 3];
+        let view = ImageView::packed(&pixels, 8, 4, PixelFormat::Rgb8).unwrap();
+        let faces = detector.detect(view).unwrap();
+        assert_eq!(faces[0].bbox, BBox::new(2.0, 1.0, 4.0, 2.0));
+        let check = module.check_options().expect("check_options is exported");
+        assert!(check(&args).is_ok());
     }
 }

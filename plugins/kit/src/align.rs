@@ -13,9 +13,7 @@
 //!   their mean positions inside the box (the ArcFace template scaled to the box), which
 //!   gives a usable but less precise alignment.
 
-use facelab_plugin_api::{
-    BBox, ErrorCode, ImageView, Landmarks5, PixelFormat, PluginError, Point2,
-};
+use facelab_plugin_api::{BBox, ImageView, Landmarks5, PixelFormat, Point2};
 
 /// The ArcFace 5-point template in a 112×112 crop, in [`Landmarks5`] order.
 pub const ARCFACE_112: [[f32; 2]; 5] = [
@@ -130,89 +128,17 @@ pub fn landmarks_from_box(b: &BBox) -> Landmarks5 {
     }
 }
 
-/// What an embedding model declares about its input: profile, channel order, mean and
-/// scale. Both embedder backends validate their options through [`EmbedSpec::parse`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct EmbedSpec {
-    /// The alignment profile.
-    pub profile: Profile,
-    /// RGB (true) or BGR channel order.
-    pub rgb: bool,
-    /// Mean subtracted per channel, in the network's channel order.
-    pub mean: [f32; 3],
-    /// Factor applied after subtracting the mean.
-    pub scale: f32,
-}
-
-impl EmbedSpec {
-    /// Validates `[recognizer.options]` values, naming the key that is wrong.
-    pub fn parse(
-        profile: &str,
-        colour: &str,
-        mean: &[f32],
-        scale: f32,
-    ) -> Result<EmbedSpec, PluginError> {
-        let bad = |key: &str, value: String, help: &str| {
-            PluginError::new(
-                ErrorCode::INVALID_CONFIG,
-                format!("recognizer.options.{key} = {value} is not valid"),
-                help,
-            )
-        };
-        let profile = Profile::parse(profile).ok_or_else(|| {
-            bad(
-                "profile",
-                format!("\"{profile}\""),
-                "use arcface-112, openface-96 or facenet-160, as the model's documentation says",
-            )
-        })?;
-        let rgb = match colour {
-            "rgb" => true,
-            "bgr" => false,
-            other => {
-                return Err(bad(
-                    "colour",
-                    format!("\"{other}\""),
-                    "use \"bgr\" or \"rgb\"",
-                ))
-            }
-        };
-        let mean = match mean {
-            [] => [0.0; 3],
-            [m] => [*m; 3],
-            [a, b, c] => [*a, *b, *c],
-            other => {
-                return Err(bad(
-                    "mean",
-                    format!("{other:?}"),
-                    "give one value, or one per channel",
-                ))
-            }
-        };
-        if !(scale.is_finite() && scale > 0.0) {
-            return Err(bad(
-                "scale",
-                scale.to_string(),
-                "use a positive factor, e.g. 0.0078125 for 1/128",
-            ));
-        }
-        Ok(EmbedSpec {
-            profile,
-            rgb,
-            mean,
-            scale,
-        })
-    }
-}
-
 /// How to cut a face out for one model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 pub enum Profile {
     /// 5-point similarity onto the ArcFace template, 112×112.
+    #[serde(rename = "arcface-112")]
     Arcface112,
     /// Outer eyes and nose affine onto OpenFace's template, 96×96.
+    #[serde(rename = "openface-96")]
     Openface96,
     /// Box with a 20% margin, 160×160.
+    #[serde(rename = "facenet-160")]
     Facenet160,
 }
 
@@ -224,6 +150,15 @@ impl Profile {
             "openface-96" => Some(Profile::Openface96),
             "facenet-160" => Some(Profile::Facenet160),
             _ => None,
+        }
+    }
+
+    /// The name a manifest or config uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Profile::Arcface112 => "arcface-112",
+            Profile::Openface96 => "openface-96",
+            Profile::Facenet160 => "facenet-160",
         }
     }
 

@@ -2,8 +2,9 @@
 //!
 //! The plugin ABI ([`facelab_plugin_api`]) is a contract with no logic. This crate is the
 //! logic that plugins share, linked statically into each one: the panic guard that keeps a
-//! plugin's panic from crossing the FFI boundary, typed parsing of the plugin's options
-//! table with errors that name the key, model-file lookup, and the detector geometry
+//! plugin's panic from crossing the FFI boundary, the kind table that drives a plugin's
+//! info, dispatch and help ([`kinds`]), the options every backend shares, typed once with
+//! errors that name the key and type ([`options`]), model-file lookup, and the detector geometry
 //! (letterbox, box mapping, score and size filters, NMS) so every detector maps its output
 //! back to the photo the same way.
 #![deny(missing_docs)]
@@ -11,6 +12,8 @@
 pub mod align;
 pub mod decode;
 pub mod geometry;
+pub mod kinds;
+pub mod options;
 pub mod pixels;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -42,7 +45,8 @@ pub fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, PluginError>) -> RResu
     }
 }
 
-/// Parses a plugin's options table (TOML text) into its typed options.
+/// Parses a plugin's options table (TOML text) into its typed options; an error names the
+/// key, its value and the type it takes (see [`options`]).
 ///
 /// Options structs should use `#[serde(deny_unknown_fields, default)]`, so a typo is an
 /// error naming the key rather than a silently ignored setting.
@@ -50,13 +54,7 @@ pub fn parse_options<T: DeserializeOwned>(
     toml_text: &str,
     section: &str,
 ) -> Result<T, PluginError> {
-    toml::from_str(toml_text).map_err(|e| {
-        PluginError::new(
-            ErrorCode::INVALID_CONFIG,
-            format!("invalid options in [{section}]: {}", e.message()),
-            "check the key names and value types against the plugin's README",
-        )
-    })
+    options::parse(toml_text, section)
 }
 
 /// Picks the model file whose name ends with one of `extensions` (case-insensitive).

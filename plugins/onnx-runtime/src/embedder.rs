@@ -3,75 +3,17 @@
 //! manifest declares, batched, and embedded.
 
 use abi_stable::std_types::{RResult, RSlice, RVec};
-use facelab_plugin_kit::align::{warp, EmbedSpec, Profile};
+use facelab_plugin_kit::align::{warp, Profile};
 use facelab_plugin_kit::api::{
     CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, LicenceClass, Metric,
     ModelInfo, PluginError, Recognizer,
 };
-use facelab_plugin_kit::{check_readable, guard, model_file, parse_options, pixels};
+use facelab_plugin_kit::{check_readable, guard, model_file, pixels};
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef};
-use serde::Deserialize;
 
-use crate::runtime::{open_session, Provider, SessionConfig};
-
-/// `[recognizer.options]` of kind `embedder`. facelab fills `profile`, `colour`, `mean`,
-/// `scale` and `dim` from the model manifest when the config does not set them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmbedderOptions {
-    /// Alignment profile: `arcface-112`, `openface-96` or `facenet-160`.
-    pub profile: String,
-    /// Channel order the network expects: `bgr` or `rgb`.
-    #[serde(default = "default_colour")]
-    pub colour: String,
-    /// Mean subtracted per channel (one value, or one per channel in network order).
-    #[serde(default)]
-    pub mean: Vec<f32>,
-    /// Factor applied after subtracting the mean.
-    #[serde(default = "one")]
-    pub scale: f32,
-    /// The embedding's dimension, checked at load time.
-    pub dim: Option<u32>,
-    /// L2-normalise the output.
-    #[serde(default = "yes")]
-    pub normalize: bool,
-    /// Where alignment points come from for faces without landmarks; only `box` here (the
-    /// landmark106 model is Caffe, run by the opencv-dnn embedder).
-    #[serde(default = "box_landmarks")]
-    pub landmarks: String,
-    /// Intra-op threads.
-    #[serde(default = "two")]
-    pub threads: u32,
-    /// Where to run: `cpu`, `cuda` or `openvino`.
-    #[serde(default = "cpu")]
-    pub execution_provider: Provider,
-    /// An explicit ONNX Runtime library file.
-    pub ort_library: Option<String>,
-    /// Let idle ONNX Runtime workers spin between operators (lower latency on an idle
-    /// machine, slower when the cores are shared).
-    #[serde(default)]
-    pub intra_op_spinning: bool,
-}
-
-fn default_colour() -> String {
-    "bgr".into()
-}
-fn one() -> f32 {
-    1.0
-}
-fn yes() -> bool {
-    true
-}
-fn two() -> u32 {
-    2
-}
-fn cpu() -> Provider {
-    Provider::Cpu
-}
-fn box_landmarks() -> String {
-    "box".into()
-}
+use crate::options::EmbedderOptions;
+use crate::runtime::open_session;
 
 /// A loaded embedding model.
 pub struct Embedder {
@@ -101,30 +43,12 @@ fn mismatch(file: &str, what: String, help: &str) -> PluginError {
 impl Embedder {
     /// Loads the `.onnx` in `args` and checks its interface against the declared profile.
     pub fn new(args: &CreateArgs<'_>) -> Result<Self, PluginError> {
-        let o: EmbedderOptions = parse_options(args.options_toml.as_str(), "recognizer.options")?;
-        let spec = EmbedSpec::parse(&o.profile, &o.colour, &o.mean, o.scale)?;
-        let (profile, rgb, mean) = (spec.profile, spec.rgb, spec.mean);
-        if o.landmarks != "box" {
-            return Err(PluginError::new(
-                ErrorCode::INVALID_CONFIG,
-                format!(
-                    "recognizer.options.landmarks = \"{}\" is not available on ONNX Runtime",
-                    o.landmarks
-                ),
-                "use the opencv-dnn embedder for landmark106 points, or drop `landmarks`",
-            ));
-        }
+        let EmbedderOptions { shared: o, ort } =
+            EmbedderOptions::parse(args.options_toml.as_str())?;
+        let (profile, rgb, mean) = (o.profile, o.rgb(), o.mean3()?);
         let file = model_file(args.model_files.as_slice(), &[".onnx"], "embedder")?;
         check_readable(file)?;
-        let session = open_session(
-            file,
-            &SessionConfig {
-                ort_library: o.ort_library.as_deref(),
-                threads: o.threads,
-                provider: o.execution_provider,
-                spinning: o.intra_op_spinning,
-            },
-        )?;
+        let session = open_session(file, &ort.session())?;
         let [input] = session.inputs() else {
             return Err(mismatch(
                 file,
@@ -155,7 +79,7 @@ impl Embedder {
                     format!(
                     "input `{}` is {shape:?}, but profile {} needs float32 [N, 3, {size}, {size}]",
                     input.name(),
-                    o.profile
+                    o.profile.name()
                 ),
                     "this model needs a different profile",
                 ))

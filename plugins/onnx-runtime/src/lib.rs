@@ -32,47 +32,69 @@ mod tensor;
 mod ultraface;
 mod yunet;
 
-use abi_stable::{
-    export_root_module,
-    prefix_type::PrefixTypeTrait,
-    sabi_trait::TD_Opaque,
-    std_types::{RResult, RString, RVec},
-};
-use facelab_plugin_kit::api::{
-    CreateArgs, DetectorBox, Detector_TO, ErrorCode, KindInfo, LicenceClass, ModelInfo,
-    PluginError, PluginInfo, PluginModule, PluginModule_Ref, RecognizerBox, Recognizer_TO,
-    CAP_DETECT_V1, CAP_EMBED_V1, CAP_PANIC_SAFE,
-};
-use facelab_plugin_kit::{check_readable, guard, model_file, parse_options};
+use abi_stable::std_types::RString;
+use facelab_plugin_kit::api::{CreateArgs, LicenceClass, ModelInfo, PluginError};
+use facelab_plugin_kit::kinds::{detector_box, recognizer_box, Constructor, Kind, Plugin};
+use facelab_plugin_kit::{check_readable, model_file};
 use ort::session::Session;
 
 use crate::detector::{InputSize, ModelIo};
-use crate::options::DetectorOptions;
-
-pub use export::root_module;
+use crate::options::{DetectorOptions, EmbedderOptions};
 
 /// The plugin's name, as the host config's `plugin` key names it.
 pub const PLUGIN_NAME: &str = "onnx-runtime";
 
-/// The detector kinds and what each runs.
-const KINDS: [(&str, &str); 4] = [
-    (
-        "yunet",
-        "YuNet face detector with 5 landmarks (ONNX 2023mar; dynamic input at the photo's size, or fixed 640x640)",
-    ),
-    (
-        "scrfd",
-        "InsightFace SCRFD face detector with 5 landmarks (*_bnkps.onnx), letterboxed",
-    ),
-    (
-        "ultraface",
-        "Ultra-Light-Fast face detector RFB-320/640 (ONNX), boxes only, letterboxed",
-    ),
-    (
-        "retinaface",
-        "RetinaFace MobileNet-0.25 face detector with 5 landmarks (ONNX), letterboxed",
-    ),
-];
+fn check_detector(text: &str) -> Result<(), PluginError> {
+    DetectorOptions::parse(text).map(drop)
+}
+
+/// The plugin's kinds: info, dispatch and help all come from this table.
+static PLUGIN: Plugin = Plugin {
+    name: PLUGIN_NAME,
+    version: env!("CARGO_PKG_VERSION"),
+    kinds: &[
+        Kind {
+            name: "yunet",
+            help: "YuNet face detector with 5 landmarks (ONNX 2023mar; dynamic input at the photo's size, or fixed 640x640)",
+            new: Constructor::Detector(|args| {
+                Ok(detector_box(yunet::load(args, DetectorOptions::parse(args.options_toml.as_str())?)?))
+            }),
+            check_options: check_detector,
+        },
+        Kind {
+            name: "scrfd",
+            help: "InsightFace SCRFD face detector with 5 landmarks (*_bnkps.onnx), letterboxed",
+            new: Constructor::Detector(|args| {
+                Ok(detector_box(scrfd::load(args, DetectorOptions::parse(args.options_toml.as_str())?)?))
+            }),
+            check_options: check_detector,
+        },
+        Kind {
+            name: "ultraface",
+            help: "Ultra-Light-Fast face detector RFB-320/640 (ONNX), boxes only, letterboxed",
+            new: Constructor::Detector(|args| {
+                Ok(detector_box(ultraface::load(args, DetectorOptions::parse(args.options_toml.as_str())?)?))
+            }),
+            check_options: check_detector,
+        },
+        Kind {
+            name: "retinaface",
+            help: "RetinaFace MobileNet-0.25 face detector with 5 landmarks (ONNX), letterboxed",
+            new: Constructor::Detector(|args| {
+                Ok(detector_box(retinaface::load(args, DetectorOptions::parse(args.options_toml.as_str())?)?))
+            }),
+            check_options: check_detector,
+        },
+        Kind {
+            name: "embedder",
+            help: "face embedding ONNX model with its declared alignment profile",
+            new: Constructor::Recognizer(|args| Ok(recognizer_box(embedder::Embedder::new(args)?))),
+            check_options: |text| EmbedderOptions::parse(text).map(drop),
+        },
+    ],
+};
+
+facelab_plugin_kit::export_plugin!(PLUGIN);
 
 /// Opens the `.onnx` among `args.model_files` and reads its declared interface.
 pub(crate) fn load_model(
@@ -82,7 +104,7 @@ pub(crate) fn load_model(
 ) -> Result<(Session, ModelIo), PluginError> {
     let file = model_file(args.model_files.as_slice(), &[".onnx"], args.kind.as_str())?;
     check_readable(file)?;
-    let session = runtime::open_session(file, &options.session())?;
+    let session = runtime::open_session(file, &options.ort.session())?;
     let io = ModelIo::read(&session, file, family)?;
     Ok((session, io))
 }
@@ -98,7 +120,7 @@ fn backend_name(options: &DetectorOptions) -> RString {
             None => format!("({n})"),
         })
         .unwrap_or_default();
-    let provider = format!("{:?}", options.execution_provider).to_lowercase();
+    let provider = format!("{:?}", options.ort.execution_provider).to_lowercase();
     format!("onnxruntime {version} ({provider})").into()
 }
 
@@ -122,90 +144,5 @@ pub(crate) fn model_info(
         input_width,
         input_height,
         embedding: None.into(),
-    }
-}
-
-extern "C" fn plugin_info() -> PluginInfo {
-    PluginInfo {
-        name: PLUGIN_NAME.into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        detectors: KINDS
-            .iter()
-            .map(|(name, description)| KindInfo {
-                name: (*name).into(),
-                description: (*description).into(),
-            })
-            .collect(),
-        recognizers: RVec::from(vec![KindInfo {
-            name: "embedder".into(),
-            description: "face embedding ONNX model with its declared alignment profile".into(),
-        }]),
-        capabilities: [CAP_DETECT_V1, CAP_EMBED_V1, CAP_PANIC_SAFE]
-            .into_iter()
-            .map(RString::from)
-            .collect(),
-    }
-}
-
-extern "C" fn new_detector(args: &CreateArgs<'_>) -> RResult<DetectorBox, PluginError> {
-    guard("detector creation", || {
-        let options: DetectorOptions =
-            parse_options(args.options_toml.as_str(), "detector.options")?;
-        options.validate()?;
-        match args.kind.as_str() {
-            "yunet" => Ok(Detector_TO::from_value(
-                yunet::load(args, options)?,
-                TD_Opaque,
-            )),
-            "scrfd" => Ok(Detector_TO::from_value(
-                scrfd::load(args, options)?,
-                TD_Opaque,
-            )),
-            "ultraface" => Ok(Detector_TO::from_value(
-                ultraface::load(args, options)?,
-                TD_Opaque,
-            )),
-            "retinaface" => Ok(Detector_TO::from_value(
-                retinaface::load(args, options)?,
-                TD_Opaque,
-            )),
-            other => Err(PluginError::new(
-                ErrorCode::UNKNOWN_KIND,
-                format!("the {PLUGIN_NAME} plugin has no detector kind `{other}`"),
-                "use kind = \"yunet\", \"scrfd\", \"ultraface\" or \"retinaface\"",
-            )),
-        }
-    })
-}
-
-extern "C" fn new_recognizer(args: &CreateArgs<'_>) -> RResult<RecognizerBox, PluginError> {
-    guard("recognizer creation", || match args.kind.as_str() {
-        "embedder" => Ok(Recognizer_TO::from_value(
-            embedder::Embedder::new(args)?,
-            TD_Opaque,
-        )),
-        other => Err(PluginError::new(
-            ErrorCode::UNKNOWN_KIND,
-            format!("the {PLUGIN_NAME} plugin has no recognizer kind `{other}`"),
-            "use kind = \"embedder\"",
-        )),
-    })
-}
-
-/// The export, in its own module: the macro adds an undocumented static.
-#[allow(missing_docs)]
-mod export {
-    use super::*;
-
-    /// The plugin's root module, found by the host through `abi_stable`; in-process tests
-    /// call it directly.
-    #[export_root_module]
-    pub fn root_module() -> PluginModule_Ref {
-        PluginModule {
-            plugin_info,
-            new_detector,
-            new_recognizer,
-        }
-        .leak_into_prefix()
     }
 }

@@ -4,112 +4,46 @@
 
 use abi_stable::std_types::{RResult, RVec};
 use facelab_plugin_kit::api::{Detector, ErrorCode, Face, ImageView, ModelInfo, PluginError};
-use facelab_plugin_kit::geometry::{FaceFilter, Letterbox};
+use facelab_plugin_kit::geometry::Letterbox;
 use facelab_plugin_kit::guard;
+use facelab_plugin_kit::options::{self, parse_with_backend};
 use opencv::core::{Mat, Scalar, Vector};
 use opencv::dnn::Net;
 use opencv::prelude::*;
-use serde::Deserialize;
 
-use crate::{cv_error, image};
+use crate::{cv_error, image, OpenCvKeys};
 
-/// `[detector.options]` of every OpenCV detector kind.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+/// `[detector.options]` of every OpenCV detector kind: the kit's shared keys plus
+/// `threads`.
+#[derive(Debug, Clone)]
 pub struct DetectorOptions {
-    /// Faces scoring below this are dropped. facelab sets it from the model manifest's
-    /// default when the config does not.
-    pub score_threshold: f32,
-    /// Faces whose shorter side is below this many photo pixels are dropped.
-    pub min_face_size: f32,
-    /// Boxes overlapping more than this IoU are merged by NMS.
-    pub nms_iou: f32,
-    /// Keep the aspect ratio (pad) instead of stretching the photo to the input shape.
-    pub letterbox: bool,
-    /// Network input width; default: the model's own.
-    pub input_width: Option<u32>,
-    /// Network input height; default: the model's own.
-    pub input_height: Option<u32>,
-    /// Run the network at the photo's own size (long side capped at `max_input_side`,
-    /// rounded up to a multiple of 32), as OpenCV's `FaceDetectorYN` does, instead of at a
-    /// fixed input size. Default: on for YuNet, off for SSD and YOLO (trained at one size).
-    pub photo_sized_input: Option<bool>,
-    /// The longest input side with `photo_sized_input`.
-    pub max_input_side: u32,
-    /// OpenCV worker threads; 0 keeps OpenCV's default (all cores).
-    pub threads: u32,
-}
-
-impl Default for DetectorOptions {
-    fn default() -> Self {
-        DetectorOptions {
-            score_threshold: 0.5,
-            min_face_size: 10.0,
-            nms_iou: 0.4,
-            letterbox: true,
-            input_width: None,
-            input_height: None,
-            photo_sized_input: None,
-            max_input_side: 1280,
-            threads: 0,
-        }
-    }
+    /// The keys every detector backend takes.
+    pub shared: options::DetectorOptions,
+    /// The OpenCV keys.
+    pub cv: OpenCvKeys,
 }
 
 impl DetectorOptions {
-    /// Checks ranges and applies the thread count.
-    pub fn validate(&self) -> Result<(), PluginError> {
-        let bad = |key: &str, value: String, help: &str| {
-            Err(PluginError::new(
-                ErrorCode::INVALID_CONFIG,
-                format!("detector.options.{key} = {value} is out of range"),
-                help,
-            ))
-        };
-        if !(0.0..=1.0).contains(&self.score_threshold) {
-            return bad(
-                "score_threshold",
-                self.score_threshold.to_string(),
-                "use a value from 0 to 1",
-            );
-        }
-        if !(0.0..=1.0).contains(&self.nms_iou) {
-            return bad(
-                "nms_iou",
-                self.nms_iou.to_string(),
-                "use a value from 0 to 1; 0.4 is usual",
-            );
-        }
-        for (key, v) in [
-            ("input_width", self.input_width),
-            ("input_height", self.input_height),
-        ] {
-            if let Some(v) = v {
-                if !(32..=4096).contains(&v) {
-                    return bad(key, v.to_string(), "use a size from 32 to 4096");
-                }
-            }
-        }
-        if !(32..=8192).contains(&self.max_input_side) {
-            return bad(
-                "max_input_side",
-                self.max_input_side.to_string(),
-                "use a size from 32 to 8192",
-            );
-        }
-        if self.threads > 0 {
-            opencv::core::set_num_threads(self.threads as i32)
-                .map_err(|e| cv_error(ErrorCode::OTHER, "set_num_threads", e))?;
-        }
-        Ok(())
+    /// Parses and validates the options table (without touching OpenCV's threads).
+    pub fn parse(text: &str) -> Result<Self, PluginError> {
+        let (shared, cv): (options::DetectorOptions, OpenCvKeys) =
+            parse_with_backend(text, options::DetectorOptions::SECTION)?;
+        shared.validate()?;
+        Ok(DetectorOptions { shared, cv })
     }
+}
 
-    fn filter(&self) -> FaceFilter {
-        FaceFilter {
-            score_threshold: self.score_threshold,
-            min_face_size: self.min_face_size,
-            nms_iou: self.nms_iou,
-        }
+// The families read the shared keys (`options.input_width`) as if they were this struct's.
+impl std::ops::Deref for DetectorOptions {
+    type Target = options::DetectorOptions;
+    fn deref(&self) -> &Self::Target {
+        &self.shared
+    }
+}
+
+impl std::ops::DerefMut for DetectorOptions {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.shared
     }
 }
 

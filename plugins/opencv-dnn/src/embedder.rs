@@ -3,53 +3,37 @@
 //! batched into one blob, and embedded.
 
 use abi_stable::std_types::{RResult, RSlice, RVec};
-use facelab_plugin_kit::align::{warp, EmbedSpec, Profile};
+use facelab_plugin_kit::align::{warp, Profile};
 use facelab_plugin_kit::api::{
     CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, Landmarks5, LicenceClass,
     Metric, ModelInfo, PluginError, Point2, Recognizer,
 };
-use facelab_plugin_kit::{check_readable, guard, model_file, parse_options, pixels};
+use facelab_plugin_kit::options::{self, parse_with_backend, LandmarkSource};
+use facelab_plugin_kit::{check_readable, guard, model_file, pixels};
 use opencv::core::{self, Mat, Scalar, Size, Vector};
 use opencv::dnn::{self, Net};
 use opencv::prelude::*;
-use serde::Deserialize;
 
 use crate::dnn::{load_error, mismatch};
-use crate::{backend_name, cv_error};
+use crate::{backend_name, cv_error, OpenCvKeys};
 
-/// `[recognizer.options]` of kind `embedder`. facelab fills `profile`, `colour`, `mean`,
-/// `scale` and `dim` from the model manifest when the config does not set them.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// `[recognizer.options]` of kind `embedder`: the kit's shared keys plus `threads`.
+#[derive(Debug, Clone)]
 pub struct EmbedderOptions {
-    /// Alignment profile: `arcface-112`, `openface-96` or `facenet-160`.
-    pub profile: String,
-    /// Channel order the network expects: `bgr` or `rgb`.
-    #[serde(default = "default_colour")]
-    pub colour: String,
-    /// Mean subtracted per channel (one value, or one per channel in network order).
-    #[serde(default)]
-    pub mean: Vec<f32>,
-    /// Factor applied after subtracting the mean.
-    #[serde(default = "one")]
-    pub scale: f32,
-    /// The embedding's dimension, checked at load time.
-    pub dim: Option<u32>,
-    /// L2-normalise the output.
-    #[serde(default = "yes")]
-    pub normalize: bool,
-    /// OpenCV worker threads; 0 keeps OpenCV's default.
-    #[serde(default)]
-    pub threads: u32,
-    /// Where the five alignment points come from when the detector gives none: `box`
-    /// (their mean positions in the face box) or `landmark106` (the 106-point Caffe model,
-    /// whose files facelab appends to the model files).
-    #[serde(default = "box_landmarks")]
-    pub landmarks: String,
+    /// The keys every embedder backend takes.
+    pub shared: options::EmbedderOptions,
+    /// The OpenCV keys.
+    pub cv: OpenCvKeys,
 }
 
-fn box_landmarks() -> String {
-    "box".into()
+impl EmbedderOptions {
+    /// Parses and validates the options table (without touching OpenCV's threads).
+    pub fn parse(text: &str) -> Result<Self, PluginError> {
+        let (shared, cv): (options::EmbedderOptions, OpenCvKeys) =
+            parse_with_backend(text, options::EmbedderOptions::SECTION)?;
+        shared.mean3()?;
+        Ok(EmbedderOptions { shared, cv })
+    }
 }
 
 /// The 106-point landmark model (JD-106 layout), used for faces without landmarks.
@@ -126,16 +110,6 @@ impl Landmark106 {
     }
 }
 
-fn default_colour() -> String {
-    "bgr".into()
-}
-fn one() -> f32 {
-    1.0
-}
-fn yes() -> bool {
-    true
-}
-
 /// A loaded embedding network.
 pub struct Embedder {
     net: Net,
@@ -151,28 +125,14 @@ pub struct Embedder {
 impl Embedder {
     /// Loads the model in `args` and checks it against the declared profile.
     pub fn new(args: &CreateArgs<'_>) -> Result<Self, PluginError> {
-        let o: EmbedderOptions = parse_options(args.options_toml.as_str(), "recognizer.options")?;
-        let spec = EmbedSpec::parse(&o.profile, &o.colour, &o.mean, o.scale)?;
-        let (profile, rgb) = (spec.profile, spec.rgb);
-        let mean = Scalar::new(
-            spec.mean[0] as f64,
-            spec.mean[1] as f64,
-            spec.mean[2] as f64,
-            0.0,
-        );
-        if o.threads > 0 {
-            core::set_num_threads(o.threads as i32)
-                .map_err(|e| cv_error(ErrorCode::OTHER, "set_num_threads", e))?;
-        }
+        let EmbedderOptions { shared: o, cv } = EmbedderOptions::parse(args.options_toml.as_str())?;
+        let (profile, rgb, m) = (o.profile, o.rgb(), o.mean3()?);
+        let mean = Scalar::new(m[0] as f64, m[1] as f64, m[2] as f64, 0.0);
+        cv.apply_threads(options::EmbedderOptions::SECTION)?;
         let files = args.model_files.as_slice();
-        let landmarks = match o.landmarks.as_str() {
-            "box" => None,
-            "landmark106" => Some(Landmark106::load(files)?),
-            other => return Err(PluginError::new(
-                ErrorCode::INVALID_CONFIG,
-                format!("recognizer.options.landmarks = \"{other}\""),
-                "use \"box\" or \"landmark106\" (with [recognizer] landmarks = \"landmark106\")",
-            )),
+        let landmarks = match o.landmarks {
+            LandmarkSource::Box => None,
+            LandmarkSource::Landmark106 => Some(Landmark106::load(files)?),
         };
         let (net, file) = if let Ok(onnx) = model_file(files, &[".onnx"], "embedder") {
             check_readable(onnx)?;
@@ -222,7 +182,7 @@ impl Embedder {
         let out = e.forward(&[probe]).map_err(|err| {
             mismatch(
                 file,
-                &format!("{} embedder", o.profile),
+                &format!("{} embedder", o.profile.name()),
                 format!("a {size}x{size} input fails: {}", err.message),
                 "this model needs a different profile (input size)",
             )

@@ -20,25 +20,115 @@ mod image;
 mod ssd;
 mod yunet;
 
-use abi_stable::{
-    export_root_module,
-    prefix_type::PrefixTypeTrait,
-    sabi_trait::TD_Opaque,
-    std_types::{RResult, RString, RVec},
-};
-use facelab_plugin_kit::api::{
-    CreateArgs, DetectorBox, Detector_TO, ErrorCode, KindInfo, PluginError, PluginInfo,
-    PluginModule, PluginModule_Ref, RecognizerBox, Recognizer_TO, CAP_DETECT_V1, CAP_EMBED_V1,
-    CAP_PANIC_SAFE,
-};
-use facelab_plugin_kit::{guard, parse_options};
+use std::sync::Mutex;
 
-fn kind(name: &str, description: &str) -> KindInfo {
-    KindInfo {
-        name: name.into(),
-        description: description.into(),
+use abi_stable::std_types::RString;
+use facelab_plugin_kit::api::{CreateArgs, ErrorCode, PluginError};
+use facelab_plugin_kit::kinds::{detector_box, recognizer_box, Constructor, Kind, Plugin};
+use facelab_plugin_kit::options::OptionError;
+use serde::Deserialize;
+
+use crate::dnn::DetectorOptions;
+use crate::embedder::EmbedderOptions;
+
+/// The OpenCV keys, taken by every kind (detectors and the embedder).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenCvKeys {
+    /// OpenCV worker threads; 0 keeps OpenCV's default (all cores). OpenCV's thread pool
+    /// is process-wide, so this is a plugin-level setting: see [`OpenCvKeys::apply_threads`].
+    pub threads: u32,
+}
+
+/// The thread count this process's OpenCV was set to, once set.
+static THREADS: Mutex<Option<u32>> = Mutex::new(None);
+
+impl OpenCvKeys {
+    /// Sets OpenCV's process-wide thread count once: the first instance that asks for a
+    /// count (> 0) sets it; a later one asking for the same count is fine, a different
+    /// count is refused (it would silently change the instances already running), and 0
+    /// leaves it alone.
+    pub fn apply_threads(&self, section: &str) -> Result<(), PluginError> {
+        if self.threads == 0 {
+            return Ok(());
+        }
+        let mut set = THREADS.lock().unwrap_or_else(|p| p.into_inner());
+        match *set {
+            Some(n) if n == self.threads => Ok(()),
+            Some(n) => Err(OptionError {
+                section: section.into(),
+                key: "threads".into(),
+                value: Some(self.threads.to_string()),
+                expected: format!(
+                    "{n} or 0: OpenCV's thread count is process-wide and an earlier opencv-dnn instance set it to {n}; give every opencv-dnn section the same `threads`"
+                ),
+            }
+            .into()),
+            None => {
+                opencv::core::set_num_threads(self.threads as i32)
+                    .map_err(|e| cv_error(ErrorCode::OTHER, "set_num_threads", e))?;
+                *set = Some(self.threads);
+                Ok(())
+            }
+        }
     }
 }
+
+/// Parses the detector options, quiets OpenCV's log and applies the thread count: what
+/// every detector constructor does first.
+fn detector_options(args: &CreateArgs<'_>) -> Result<DetectorOptions, PluginError> {
+    quiet_opencv_log();
+    let options = DetectorOptions::parse(args.options_toml.as_str())?;
+    options.cv.apply_threads("detector.options")?;
+    Ok(options)
+}
+
+fn check_detector(text: &str) -> Result<(), PluginError> {
+    DetectorOptions::parse(text).map(drop)
+}
+
+/// The plugin's kinds: info, dispatch and help all come from this table.
+static PLUGIN: Plugin = Plugin {
+    name: "opencv-dnn",
+    version: env!("CARGO_PKG_VERSION"),
+    kinds: &[
+        Kind {
+            name: "ssd",
+            help: "OpenCV ResNet-10 SSD face detector (TensorFlow uint8 or Caffe), letterboxed",
+            new: Constructor::Detector(|args| {
+                Ok(detector_box(ssd::load(args, detector_options(args)?)?))
+            }),
+            check_options: check_detector,
+        },
+        Kind {
+            name: "yunet",
+            help: "YuNet face detector with 5 landmarks (ONNX, 2023mar), letterboxed",
+            new: Constructor::Detector(|args| {
+                Ok(detector_box(yunet::load(args, detector_options(args)?)?))
+            }),
+            check_options: check_detector,
+        },
+        Kind {
+            name: "yolo",
+            help: "Darknet YOLOv3-family face detector (.cfg + .weights), letterboxed",
+            new: Constructor::Detector(|args| {
+                Ok(detector_box(darknet::load(args, detector_options(args)?)?))
+            }),
+            check_options: check_detector,
+        },
+        Kind {
+            name: "embedder",
+            help: "face embedding network (ONNX, TensorFlow .pb or Torch .t7) with its declared alignment profile",
+            new: Constructor::Recognizer(|args| {
+                quiet_opencv_log();
+                Ok(recognizer_box(embedder::Embedder::new(args)?))
+            }),
+            check_options: |text| EmbedderOptions::parse(text).map(drop),
+        },
+    ],
+};
+
+facelab_plugin_kit::export_plugin!(PLUGIN);
 
 /// The OpenCV version string, for [`facelab_plugin_kit::api::ModelInfo::backend`].
 pub(crate) fn backend_name() -> RString {
@@ -66,93 +156,26 @@ pub(crate) fn cv_error(code: ErrorCode, context: &str, e: opencv::Error) -> Plug
     PluginError::new(code, format!("{context}: {}", e.message), "")
 }
 
-extern "C" fn plugin_info() -> PluginInfo {
-    PluginInfo {
-        name: "opencv-dnn".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        detectors: RVec::from(vec![
-            kind(
-                "ssd",
-                "OpenCV ResNet-10 SSD face detector (TensorFlow uint8 or Caffe), letterboxed",
-            ),
-            kind(
-                "yunet",
-                "YuNet face detector with 5 landmarks (ONNX, 2023mar), letterboxed",
-            ),
-            kind(
-                "yolo",
-                "Darknet YOLOv3-family face detector (.cfg + .weights), letterboxed",
-            ),
-        ]),
-        recognizers: RVec::from(vec![kind(
-            "embedder",
-            "face embedding network (ONNX, TensorFlow .pb or Torch .t7) with its declared alignment profile",
-        )]),
-        capabilities: [CAP_DETECT_V1, CAP_EMBED_V1, CAP_PANIC_SAFE]
-            .into_iter()
-            .map(RString::from)
-            .collect(),
-    }
-}
-
-extern "C" fn new_detector(args: &CreateArgs<'_>) -> RResult<DetectorBox, PluginError> {
-    guard("detector creation", || {
-        quiet_opencv_log();
-        let options: dnn::DetectorOptions =
-            parse_options(args.options_toml.as_str(), "detector.options")?;
-        options.validate()?;
-        match args.kind.as_str() {
-            "ssd" => Ok(Detector_TO::from_value(
-                ssd::load(args, options)?,
-                TD_Opaque,
-            )),
-            "yunet" => Ok(Detector_TO::from_value(
-                yunet::load(args, options)?,
-                TD_Opaque,
-            )),
-            "yolo" => Ok(Detector_TO::from_value(
-                darknet::load(args, options)?,
-                TD_Opaque,
-            )),
-            other => Err(PluginError::new(
-                ErrorCode::UNKNOWN_KIND,
-                format!("the opencv-dnn plugin has no detector kind `{other}`"),
-                "use kind = \"ssd\", \"yunet\" or \"yolo\"",
-            )),
-        }
-    })
-}
-
-extern "C" fn new_recognizer(args: &CreateArgs<'_>) -> RResult<RecognizerBox, PluginError> {
-    guard("recognizer creation", || {
-        quiet_opencv_log();
-        match args.kind.as_str() {
-            "embedder" => Ok(Recognizer_TO::from_value(
-                embedder::Embedder::new(args)?,
-                TD_Opaque,
-            )),
-            other => Err(PluginError::new(
-                ErrorCode::UNKNOWN_KIND,
-                format!("the opencv-dnn plugin has no recognizer kind `{other}`"),
-                "use kind = \"embedder\"",
-            )),
-        }
-    })
-}
-
-/// The export, in its own module: the macro adds an undocumented static.
-#[allow(missing_docs)]
-mod export {
+#[cfg(test)]
+mod tests {
     use super::*;
+    use facelab_plugin_kit::options::option_key;
 
-    /// The plugin's root module, found by the host through `abi_stable`.
-    #[export_root_module]
-    pub fn root_module() -> PluginModule_Ref {
-        PluginModule {
-            plugin_info,
-            new_detector,
-            new_recognizer,
-        }
-        .leak_into_prefix()
+    #[test]
+    fn opencv_threads_are_set_once_per_process() {
+        let keys = |threads| OpenCvKeys { threads };
+        keys(0).apply_threads("detector.options").unwrap();
+        keys(2).apply_threads("detector.options").unwrap();
+        assert_eq!(opencv::core::get_num_threads().unwrap(), 2);
+        keys(2).apply_threads("recognizer.options").unwrap();
+        keys(0).apply_threads("recognizer.options").unwrap();
+        let e = keys(1).apply_threads("recognizer.options").unwrap_err();
+        assert_eq!(option_key(&e), Some("recognizer.options.threads"), "{e}");
+        assert!(e.message.contains("process-wide"), "{e}");
+        assert_eq!(
+            opencv::core::get_num_threads().unwrap(),
+            2,
+            "a refused request leaves the count alone"
+        );
     }
 }
