@@ -52,18 +52,18 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// Builds the example plugin against a copy of plugin-api whose version is 0.2.0.
+/// Builds the example plugin against a copy of plugin-api whose version is 0.3.0.
 fn build_mismatched_example() -> PathBuf {
     build_example_copy("abi-mismatch", |src, bump| {
         bump(
             src.join("plugin-api/Cargo.toml"),
-            "version = \"0.1.0\"",
             "version = \"0.2.0\"",
+            "version = \"0.3.0\"",
         );
         bump(
             src.join("Cargo.toml"),
-            "version = \"0.1.0\"",
             "version = \"0.2.0\"",
+            "version = \"0.3.0\"",
         );
     })
 }
@@ -154,7 +154,7 @@ fn refuses_a_plugin_built_against_another_abi_version() {
         Err(e @ LoadError::AbiVersion { .. }) => {
             let msg = e.to_string();
             assert!(msg.contains(&lib.display().to_string()), "{msg}");
-            assert!(msg.contains("0.2.0") && msg.contains("0.1.0"), "{msg}");
+            assert!(msg.contains("0.3.0") && msg.contains("0.2.0"), "{msg}");
             assert!(msg.contains("cargo build --release"), "{msg}");
             assert!(
                 msg.lines().count() == 1 && msg.len() < 600,
@@ -171,7 +171,7 @@ fn refuses_a_plugin_built_against_another_abi_version() {
             .env("FACELAB_PLUGIN_PATH", lib.parent().unwrap()),
     );
     assert_eq!(code, 1, "{out}\n{err}");
-    assert!(err.contains("built for plugin ABI 0.2.0"), "{err}");
+    assert!(err.contains("built for plugin ABI 0.3.0"), "{err}");
     assert!(out.contains("opencv-dnn"), "{out}");
 }
 
