@@ -127,13 +127,20 @@ fn config_errors_name_the_file_and_key() {
     let (code, err) = config_error(Some(&common::example_config("margin = \"wide\"")));
     assert_eq!(code, 2);
     assert!(
-        err.contains("[detector.options]") && err.contains("invalid type"),
+        err.contains("facelab.toml:5:")
+            && err.contains("detector.options.margin = \"wide\"")
+            && err.contains("expected a number"),
         "{err}"
     );
 
     let (code, err) = config_error(Some(&common::example_config("margn = 0.1")));
     assert_eq!(code, 2);
-    assert!(err.contains("unknown field `margn`"), "{err}");
+    assert!(
+        err.contains("facelab.toml:5:")
+            && err.contains("detector.options.margn")
+            && err.contains("margin, fail_on_width"),
+        "{err}"
+    );
 }
 
 #[test]
