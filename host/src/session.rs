@@ -75,16 +75,22 @@ fn open_detector_with(
     Ok(crate::pipeline::open_detector(&ctx.config, plugins, store, &FetchBars::default())?.0)
 }
 
-/// The configured detector and recognizer; an error naming the config when it has no
-/// `[recognizer]`.
-pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceRecognizer)> {
-    let config = &ctx.config;
+/// Fails, naming the config, when it has no `[recognizer]`: the commands that compare
+/// faces need one.
+pub fn require_recognizer(config: &Config) -> anyhow::Result<()> {
     if config.recognizer.is_none() {
         anyhow::bail!(
             "{}: no [recognizer] section (help: add one; config/facelab.toml shows how)",
             config.source.display()
         );
     }
+    Ok(())
+}
+
+/// The configured detector and recognizer; an error naming the config when it has no
+/// `[recognizer]`.
+pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceRecognizer)> {
+    require_recognizer(&ctx.config)?;
     let (detector, recognizer) = open_detector_and_recognizer(ctx)?;
     Ok((detector, recognizer.expect("checked above")))
 }

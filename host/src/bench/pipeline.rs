@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::cache::{CacheFile, KeyBuilder};
 use super::report::{EmbedStats, LoadTimes, ModelEntry, ModelFileEntry};
 use crate::config::Config;
-use crate::models::fetch::{hash_file, FetchObserver};
+use crate::models::fetch::hash_file;
 use crate::models::{ModelStore, Role};
 use crate::photo::{decode_ahead, Photo};
 use crate::pipeline::{
@@ -21,20 +21,7 @@ use crate::pipeline::{
 use crate::plugins::PluginSet;
 use crate::session::RunContext;
 use crate::stats::median;
-use crate::ui::labelled_progress as progress;
-
-/// Model fetch notices go to stderr; downloads are not expected here (a bench run fetches
-/// through the same store as every command, and says so when it does).
-struct Notices;
-
-impl FetchObserver for Notices {
-    fn start(&self, file: &str, total: u64) {
-        eprintln!("bench: fetching {file} ({total} bytes)");
-    }
-    fn notice(&self, message: &str) {
-        eprintln!("facelab: {message}");
-    }
-}
+use crate::ui::{labelled_progress as progress, FetchBars};
 
 /// An opened pipeline.
 pub struct Opened {
@@ -119,7 +106,8 @@ impl Opened {
         let store = model_store(&config, ctx.cache_dir.as_deref())?;
 
         let start = Instant::now();
-        let (detector, detector_model) = open_detector(&config, &plugins, &store, &Notices)?;
+        let (detector, detector_model) =
+            open_detector(&config, &plugins, &store, &FetchBars::default())?;
         let detector_ms = ms_since(start);
         let mut models = model_entries(
             &store,
@@ -131,7 +119,7 @@ impl Opened {
 
         let start = Instant::now();
         let (recognizer, recognizer_ms) =
-            match open_recognizer(&config, &plugins, &store, &Notices)? {
+            match open_recognizer(&config, &plugins, &store, &FetchBars::default())? {
                 None => (None, None),
                 Some((recognizer, model)) => {
                     let ms = ms_since(start);

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::bench::report::{Report, Task};
 use crate::bench::suite::{LfwTask, OrlTask, Suite, Tasks, VocTask, WiderTask};
 use crate::bench::{run_suite, RunPlan};
-use crate::session::{Outcome, RunContext};
+use crate::session::{require_recognizer, Outcome, RunContext};
 
 /// `facelab eval-voc`.
 #[derive(Debug, Args)]
@@ -228,7 +228,8 @@ pub fn orl(ctx: &RunContext, args: &EvalOrlArgs) -> anyhow::Result<Outcome> {
         }),
         ..Tasks::default()
     };
-    let report = run_one(ctx, recognizer_needed(ctx, tasks)?, toml::Table::new())?;
+    require_recognizer(&ctx.config)?;
+    let report = run_one(ctx, tasks, toml::Table::new())?;
     let r = only(&report.tasks.orl, &args.root)?;
     if let Some(e) = &r.error {
         anyhow::bail!("{}: {e}", args.root.display());
@@ -272,7 +273,8 @@ pub fn lfw(ctx: &RunContext, args: &EvalLfwArgs) -> anyhow::Result<Outcome> {
         }),
         ..Tasks::default()
     };
-    let report = run_one(ctx, recognizer_needed(ctx, tasks)?, toml::Table::new())?;
+    require_recognizer(&ctx.config)?;
+    let report = run_one(ctx, tasks, toml::Table::new())?;
     let r = only(&report.tasks.lfw, &args.root)?;
     if args.json {
         print_json(&report, r)?;
@@ -294,17 +296,6 @@ pub fn lfw(ctx: &RunContext, args: &EvalLfwArgs) -> anyhow::Result<Outcome> {
         )?;
     }
     Ok(Outcome::from_failures(r.unreadable_pairs))
-}
-
-/// The recognition tasks need a `[recognizer]`: say so, naming the config.
-fn recognizer_needed(ctx: &RunContext, tasks: Tasks) -> anyhow::Result<Tasks> {
-    if ctx.config.recognizer.is_none() {
-        anyhow::bail!(
-            "{}: no [recognizer] section (help: add one; config/facelab.toml shows how)",
-            ctx.config.source.display()
-        );
-    }
-    Ok(tasks)
 }
 
 #[cfg(test)]
