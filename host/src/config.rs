@@ -321,27 +321,11 @@ impl Config {
                 ));
             }
         }
-        let d = &self.detection;
-        if !(0.0..=0.9).contains(&d.tile_overlap) {
-            return Err(self.invalid(
-                "detection.tile_overlap".into(),
-                format!("= {} is out of range", d.tile_overlap),
-                "use a fraction from 0 to 0.9",
-            ));
-        }
-        if !(0.25..=8.0).contains(&d.tile_scale) {
-            return Err(self.invalid(
-                "detection.tile_scale".into(),
-                format!("= {} is out of range", d.tile_scale),
-                "use a value from 0.25 to 8",
-            ));
-        }
-        if !(0.0..=2.0).contains(&d.closeup_padding) {
-            return Err(self.invalid(
-                "detection.closeup_padding".into(),
-                format!("= {} is out of range", d.closeup_padding),
-                "use a fraction from 0 (off) to 2",
-            ));
+        if let Err((key, message, fix)) = self.detection.check() {
+            let key = format!("detection.{key}");
+            return Err(self
+                .invalid_at(&key, message.as_str(), fix)
+                .unwrap_or_else(|| self.invalid(key, message, fix)));
         }
         let lib = &self.library;
         for (key, globs) in [

@@ -18,6 +18,7 @@ use crate::models::{
 use crate::photo::Photo;
 use crate::plugins::{LoadErrors, PluginSet, SearchPath};
 use crate::robust::{detect_robust, Pass, RobustOptions};
+use crate::verify::{verify, Verify, VerifyCounts};
 
 /// Why the configured pipeline could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +224,35 @@ pub struct FaceDetector {
     pub warnings: Vec<String>,
     /// Tiling, padding and rotation options.
     pub robust: RobustOptions,
+    /// The second look at unsure faces, when the model and config have one.
+    pub verify: Option<Verify>,
+    /// What the second look did so far.
+    pub verified: VerifyCounts,
+}
+
+/// The verification settings for a detector whose faces are kept from `accept` up (the
+/// score threshold its options give): the config's `[detection]` values, else the model's
+/// manifest. `None` when off, when the model declares none, or when the candidate
+/// threshold is not below `accept` (a low threshold for a PR curve needs no second look).
+pub fn verify_settings(
+    robust: &RobustOptions,
+    threshold: Option<&Threshold>,
+    accept: f32,
+) -> Option<Verify> {
+    if !robust.verify {
+        return None;
+    }
+    let from = robust.verify_from.or(threshold.and_then(|t| t.verify_from))?;
+    let second = robust
+        .verify_score
+        .or(threshold.and_then(|t| t.verify_second))?;
+    (from < accept).then_some(Verify {
+        from,
+        accept,
+        second,
+        context: robust.verify_context,
+        size: robust.verify_size,
+    })
 }
 
 /// Checks that `section.kind` is one of `kinds` and merges the manifest's declared facts
@@ -349,7 +379,7 @@ impl FaceDetector {
             .get(&section.plugin)
             .expect("load_plugins loads every configured plugin");
         let mut warnings = Vec::new();
-        let options = prepared_options(
+        let mut options = prepared_options(
             config,
             "detector",
             section,
@@ -357,6 +387,26 @@ impl FaceDetector {
             model.manifest.as_ref(),
             &mut warnings,
         )?;
+        let accept = options
+            .get("score_threshold")
+            .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
+        let declared = model
+            .manifest
+            .as_ref()
+            .filter(|m| m.runs_on.contains(&format!("{}:{}", section.plugin, section.kind)))
+            .and_then(|m| m.threshold);
+        let verify = accept.and_then(|a| verify_settings(&config.detection, declared.as_ref(), a as f32));
+        if let Some(v) = verify {
+            // The plugin reports every candidate; the host keeps those at `accept` and
+            // looks again at the rest.
+            options.insert("score_threshold".into(), toml::Value::Float(v.from as f64));
+        } else if config.detection.verify_from.is_some_and(|f| accept.is_some_and(|a| f as f64 >= a)) {
+            warnings.push(format!(
+                "detection.verify_from = {} is not below the score threshold {}: no face gets a second look",
+                config.detection.verify_from.unwrap_or_default(),
+                accept.unwrap_or_default()
+            ));
+        }
         let create = plugin.module.new_detector();
         let inner = with_args(section, model, &options, |args| create(args))
             .into_result()
@@ -369,26 +419,46 @@ impl FaceDetector {
             info,
             warnings,
             robust: config.detection,
+            verify,
+            verified: VerifyCounts::default(),
         })
     }
 
     /// Finds the faces in `photo` with one pass of the plugin.
     pub fn detect_once(&mut self, photo: &Photo) -> Result<Vec<Face>, PluginError> {
-        self.inner
-            .detect(photo.view())
-            .into_result()
-            .map(|v| v.into_vec())
+        run_detector(&mut self.inner, photo)
     }
 
     /// Finds the faces in `photo` with the configured robust options (tiling, close-up
-    /// padding, rotation retry), and says which pass found them. A plugin error (or caught
-    /// panic) fails this photo only.
+    /// padding, rotation retry), each pass's unsure faces verified on the image that pass
+    /// saw, and says which pass found them. A plugin error (or caught panic) fails this
+    /// photo only.
     pub fn detect(&mut self, photo: &Photo) -> Result<(Vec<Face>, Pass), PluginError> {
         let side = self.info.input_width.max(self.info.input_height);
         let side = if side == 0 { 640 } else { side };
-        let robust = self.robust;
-        detect_robust(photo, &robust, side, &mut |p| self.detect_once(p))
+        let (robust, check) = (self.robust, self.verify);
+        let mut counts = VerifyCounts::default();
+        let inner = &mut self.inner;
+        let mut once = |p: &Photo| run_detector(inner, p);
+        let result = detect_robust(photo, &robust, side, &mut |p| {
+            let faces = once(p)?;
+            let Some(v) = check else {
+                return Ok(faces);
+            };
+            let (faces, c) = verify(p, faces, &v, &mut once)?;
+            counts.add(c);
+            Ok(faces)
+        });
+        self.verified.add(counts);
+        result
     }
+}
+
+fn run_detector(inner: &mut DetectorBox, photo: &Photo) -> Result<Vec<Face>, PluginError> {
+    inner
+        .detect(photo.view())
+        .into_result()
+        .map(|v| v.into_vec())
 }
 
 /// Resolves the `[detector]` model of `config` (fetching through `observer`), builds the

@@ -33,6 +33,70 @@ pub struct RobustOptions {
     pub rotation_retry: bool,
     /// IoU above which faces from different passes are one face.
     pub merge_iou: f32,
+    /// Look again at the faces scoring between the model's `verify_from` and its threshold
+    /// ([`crate::verify`]); off keeps only faces at the threshold.
+    pub verify: bool,
+    /// Candidates from this score up are looked at again [default: the model's manifest
+    /// `verify_from`].
+    pub verify_from: Option<f32>,
+    /// The second look's score a candidate needs [default: the model's manifest
+    /// `verify_second`].
+    pub verify_score: Option<f32>,
+    /// The square cut around a candidate, as a multiple of its long side.
+    pub verify_context: f32,
+    /// That square's side once scaled, in pixels.
+    pub verify_size: u32,
+}
+
+/// The default [`RobustOptions::verify_context`]; see plugins/opencv-dnn/README.md.
+pub const VERIFY_CONTEXT: f32 = 2.0;
+/// The default [`RobustOptions::verify_size`].
+pub const VERIFY_SIZE: u32 = 160;
+
+impl RobustOptions {
+    /// Checks the values; an error gives the key (under `[detection]`), what is wrong and
+    /// the fix.
+    pub fn check(&self) -> Result<(), (&'static str, String, &'static str)> {
+        let range = |key, v: f32, lo: f32, hi: f32, fix| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err((key, format!("= {v} is out of range"), fix))
+            }
+        };
+        range("tile_overlap", self.tile_overlap, 0.0, 0.9, "use a fraction from 0 to 0.9")?;
+        range("tile_scale", self.tile_scale, 0.25, 8.0, "use a value from 0.25 to 8")?;
+        range(
+            "closeup_padding",
+            self.closeup_padding,
+            0.0,
+            2.0,
+            "use a fraction from 0 (off) to 2",
+        )?;
+        for (key, v) in [
+            ("verify_from", self.verify_from),
+            ("verify_score", self.verify_score),
+        ] {
+            if let Some(v) = v {
+                range(key, v, 0.01, 0.99, "use a detector score from 0.01 to 0.99")?;
+            }
+        }
+        range(
+            "verify_context",
+            self.verify_context,
+            1.2,
+            6.0,
+            "use a multiple of the face's side from 1.2 to 6, for example 2",
+        )?;
+        if !(48..=1024).contains(&self.verify_size) {
+            return Err((
+                "verify_size",
+                format!("= {} is out of range", self.verify_size),
+                "use a side from 48 to 1024 pixels, for example 160",
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for RobustOptions {
@@ -49,6 +113,11 @@ impl Default for RobustOptions {
             closeup_padding: 0.5,
             rotation_retry: false,
             merge_iou: 0.4,
+            verify: true,
+            verify_from: None,
+            verify_score: None,
+            verify_context: VERIFY_CONTEXT,
+            verify_size: VERIFY_SIZE,
         }
     }
 }

@@ -13,15 +13,23 @@ pub struct LabelledImage {
     pub path: PathBuf,
     /// The labelled face boxes.
     pub boxes: Vec<BBox>,
+    /// Boxes marked `ignore='1'`: faces that are neither to be found nor wrong to find.
+    pub ignored: Vec<BBox>,
 }
 
-/// Reads an imglab XML file. Boxes marked `ignore='1'` are left out.
+/// Reads an imglab XML file; image names are relative to the XML's folder. Boxes marked
+/// `ignore='1'` go to [`LabelledImage::ignored`].
 pub fn read_imglab(xml_path: &Path) -> anyhow::Result<Vec<LabelledImage>> {
+    read_imglab_in(xml_path, xml_path.parent().unwrap_or(Path::new(".")))
+}
+
+/// [`read_imglab`] with image names relative to `images_root`.
+pub fn read_imglab_in(xml_path: &Path, images_root: &Path) -> anyhow::Result<Vec<LabelledImage>> {
     let text = std::fs::read_to_string(xml_path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", xml_path.display()))?;
     let doc = roxmltree::Document::parse(&text)
         .map_err(|e| anyhow::anyhow!("{}: invalid XML: {e}", xml_path.display()))?;
-    let dir = xml_path.parent().unwrap_or(Path::new("."));
+    let dir = images_root;
     let num = |n: roxmltree::Node, a: &str| -> anyhow::Result<f32> {
         n.attribute(a)
             .and_then(|v| v.parse().ok())
@@ -32,21 +40,24 @@ pub fn read_imglab(xml_path: &Path) -> anyhow::Result<Vec<LabelledImage>> {
         let file = node
             .attribute("file")
             .ok_or_else(|| anyhow::anyhow!("{}: <image> without `file`", xml_path.display()))?;
-        let mut boxes = Vec::new();
+        let (mut boxes, mut ignored) = (Vec::new(), Vec::new());
         for b in node.children().filter(|n| n.has_tag_name("box")) {
-            if b.attribute("ignore") == Some("1") {
-                continue;
-            }
-            boxes.push(BBox::new(
+            let bbox = BBox::new(
                 num(b, "left")?,
                 num(b, "top")?,
                 num(b, "width")?,
                 num(b, "height")?,
-            ));
+            );
+            if b.attribute("ignore") == Some("1") {
+                ignored.push(bbox);
+            } else {
+                boxes.push(bbox);
+            }
         }
         images.push(LabelledImage {
             path: dir.join(file),
             boxes,
+            ignored,
         });
     }
     Ok(images)

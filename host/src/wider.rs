@@ -104,6 +104,9 @@ pub struct WiderImage {
     /// For easy, medium and hard (the order of [`Level::ALL`]): the 0-based indices into
     /// [`WiderImage::boxes`] of the boxes that count at that level. The others are ignored.
     pub keep: [Vec<usize>; 3],
+    /// The `invalid` attribute of each box (in [`WiderImage::boxes`] order): the annotators
+    /// could not judge the face.
+    pub invalid: Vec<bool>,
 }
 
 /// A WIDER FACE validation set (or a subset of it) on disk.
@@ -164,6 +167,7 @@ impl WiderSet {
                 name: record.name,
                 boxes: record.boxes,
                 keep,
+                invalid: record.invalid,
             });
         }
         if let Some(extra) = levels.values().min_by_key(|entry| entry.line) {
@@ -463,6 +467,8 @@ struct TruthRecord {
     /// 1-based line of the name, for messages.
     line: usize,
     boxes: Vec<BBox>,
+    /// The `invalid` attribute of each box.
+    invalid: Vec<bool>,
 }
 
 /// Parses the official layout: a name line, a count line, then one line per box
@@ -491,11 +497,14 @@ fn parse_ground_truth(text: &str, path: &Path) -> anyhow::Result<Vec<TruthRecord
             .parse()
             .map_err(|_| anyhow!("{}: expected a box count, found `{count}`", at(count_line)))?;
         let mut boxes = Vec::with_capacity(count);
+        let mut invalid = Vec::with_capacity(count);
         for _ in 0..count {
             let (box_line, text) = lines
                 .next()
                 .ok_or_else(|| anyhow!("{}: {name} ends before its {count} boxes", at(line)))?;
-            boxes.push(parse_box(text).map_err(|e| anyhow!("{}: {e}", at(box_line)))?);
+            let (b, bad) = parse_box(text).map_err(|e| anyhow!("{}: {e}", at(box_line)))?;
+            boxes.push(b);
+            invalid.push(bad);
         }
         if count == 0 {
             // The official file writes a placeholder box for empty images; a file without it
@@ -511,13 +520,15 @@ fn parse_ground_truth(text: &str, path: &Path) -> anyhow::Result<Vec<TruthRecord
             name: name.to_owned(),
             line,
             boxes,
+            invalid,
         });
     }
     Ok(records)
 }
 
-/// The first four fields of a box line as a box.
-fn parse_box(text: &str) -> Result<BBox, String> {
+/// The first four fields of a box line as a box, and its `invalid` attribute (the eighth
+/// field; absent counts as valid).
+fn parse_box(text: &str) -> Result<(BBox, bool), String> {
     let mut fields = text.split_whitespace();
     let mut next = |what: &str| -> Result<f32, String> {
         let field = fields
@@ -527,7 +538,9 @@ fn parse_box(text: &str) -> Result<BBox, String> {
             .parse()
             .map_err(|_| format!("box {what} `{field}` is not a number"))
     };
-    Ok(BBox::new(next("x")?, next("y")?, next("w")?, next("h")?))
+    let b = BBox::new(next("x")?, next("y")?, next("w")?, next("h")?);
+    let invalid = text.split_whitespace().nth(7) == Some("1");
+    Ok((b, invalid))
 }
 
 /// One line of `difficulty.txt`.
@@ -610,6 +623,7 @@ mod tests {
         WiderImage {
             path: PathBuf::from("/nowhere/test.jpg"),
             name: "test.jpg".to_owned(),
+            invalid: vec![false; boxes.len()],
             boxes,
             keep,
         }

@@ -30,8 +30,10 @@ use clap::Args;
 
 use crate::session::{Outcome, RunContext};
 use pipeline::{CacheScope, Opened};
-use report::{HeadlineRow, MeanSd, PipelineEntry, Report, StageEntry, Status, Task, TaskResults};
-use suite::{PipelineSpec, Suite, TaskPlan, TASK_NAMES};
+use report::{
+    HeadlineRow, MeanSd, PipelineEntry, Report, StageEntry, Status, Task, TaskResults, WiderResult,
+};
+use suite::{PipelineSpec, Suite, TaskPlan, WiderTask, TASK_NAMES};
 
 /// `facelab bench`.
 #[derive(Debug, Args)]
@@ -64,7 +66,8 @@ struct Data {
     lfw: Option<tasks::LfwData>,
     people: Option<tasks::PeopleData>,
     wider: Option<crate::wider::WiderSet>,
-    voc: Option<Vec<crate::voc::LabelledImage>>,
+    /// Each labelled set: its name and images.
+    voc: Option<Vec<(String, Vec<crate::voc::LabelledImage>)>>,
     speed: Option<Vec<PathBuf>>,
 }
 
@@ -138,7 +141,24 @@ fn load_task_data(
             if !path.is_file() {
                 return Err(missing("voc-groups XML"));
             }
-            data.voc = Some(crate::voc::read_imglab(path).map_err(|e| format!("{e:#}"))?);
+            let task = t.voc.as_ref().expect("planned");
+            let mut files = vec![(
+                path.to_owned(),
+                crate::voc::read_imglab(path).map_err(|e| format!("{e:#}"))?,
+            )];
+            for labels in &task.labels {
+                let images =
+                    crate::voc::read_imglab_in(labels, root).map_err(|e| format!("{e:#}"))?;
+                if let Some(missing) = images.iter().find(|i| !i.path.is_file()) {
+                    return Err(format!(
+                        "{} names {}, which is missing",
+                        labels.display(),
+                        missing.path.display()
+                    ));
+                }
+                files.push((labels.clone(), images));
+            }
+            data.voc = Some(tasks::labelled_sets(files));
         }
         "speed" => {
             let task = t.speed.as_ref().expect("planned");
@@ -436,44 +456,94 @@ fn run_tasks(
     if let Err(e) = run_recognition(bench, spec, opened, scope, results) {
         failed.push(("orl/lfw/clustering", e));
     }
-    if let (true, Some(images), Some(task)) = (applies("voc"), &data.voc, &suite.tasks.voc) {
-        let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
+    if let (true, Some(sets), Some(task)) = (applies("voc"), &data.voc, &suite.tasks.voc) {
         let max_pixels = opened.config.images.max_pixels;
-        match tasks::detect_faces(&mut opened.detector, max_pixels, scope, "voc", "", &paths) {
-            Ok((records, _)) => results
-                .voc
-                .results
-                .push(tasks::voc(&spec.name, images, &records, task.iou)),
-            Err(e) => failed.push(("voc", e)),
+        for (name, images) in sets {
+            let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
+            let set = format!("voc-{name}");
+            match tasks::detect_faces(&mut opened.detector, max_pixels, scope, &set, "", &paths) {
+                Ok((records, _)) => results
+                    .voc
+                    .results
+                    .push(tasks::voc(&spec.name, name, images, &records, task.iou)),
+                Err(e) => failed.push(("voc", e)),
+            }
         }
     }
     if let (true, Some(set), Some(task)) = (applies("wider"), &data.wider, &suite.tasks.wider) {
-        let outcome =
-            opened
-                .detector_with(&spec.wider_options)
-                .and_then(|(mut detector, config)| {
-                    let paths: Vec<PathBuf> = set.images.iter().map(|i| i.path.clone()).collect();
-                    let extra = toml::to_string(&spec.wider_options).unwrap_or_default();
-                    let (records, cached) = tasks::detect_faces(
-                        &mut detector,
-                        config.images.max_pixels,
-                        scope,
-                        "wider",
-                        &extra,
-                        &paths,
-                    )?;
-                    let options =
-                        serde_json::to_value(&config.detector.options).unwrap_or_default();
-                    Ok(tasks::wider(
-                        &spec.name, task, set, &records, cached, options,
-                    ))
-                });
-        match outcome {
+        match wider(opened, spec, set, task, scope) {
             Ok(r) => results.wider.results.push(r),
             Err(e) => failed.push(("wider", e)),
         }
     }
     failed
+}
+
+/// WIDER for one pipeline: AP at the WIDER overrides (a low threshold for the full PR
+/// curve), and the operating point at the pipeline's own settings (the same run when there
+/// are no overrides).
+fn wider(
+    opened: &mut Opened,
+    spec: &PipelineSpec,
+    set: &crate::wider::WiderSet,
+    task: &WiderTask,
+    scope: &CacheScope<'_>,
+) -> anyhow::Result<WiderResult> {
+    let paths: Vec<PathBuf> = set.images.iter().map(|i| i.path.clone()).collect();
+    let number = |v: Option<&toml::Value>| {
+        v.and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+    };
+    let min_face_size = number(opened.config.detector.options.get("min_face_size")).unwrap_or(0.0);
+    let (mut detector, config) = opened.detector_with(&spec.wider_options)?;
+    let extra = toml::to_string(&spec.wider_options).unwrap_or_default();
+    let (records, cached) = tasks::detect_faces(
+        &mut detector,
+        config.images.max_pixels,
+        scope,
+        "wider",
+        &extra,
+        &paths,
+    )?;
+    let options = serde_json::to_value(&config.detector.options).unwrap_or_default();
+    let mut result = tasks::wider(
+        &spec.name,
+        task,
+        set,
+        &records,
+        cached,
+        options,
+        min_face_size as f32,
+    );
+    // The configured detector's own threshold and second look.
+    let own = &mut opened.detector;
+    let threshold = own
+        .verify
+        .map(|v| f64::from(v.accept))
+        .or_else(|| number(opened.config.detector.options.get("score_threshold")))
+        .or_else(|| opened.detector_model.threshold.map(|t| f64::from(t.default)));
+    let op_records = if spec.wider_options.is_empty() {
+        records
+    } else {
+        own.verified = Default::default();
+        let extra = format!("operating point {:?}", own.verify);
+        tasks::detect_faces(
+            own,
+            opened.config.images.max_pixels,
+            scope,
+            "wider-op",
+            &extra,
+            &paths,
+        )?
+        .0
+    };
+    result.operating_point = Some(tasks::wider_operating(
+        set,
+        task,
+        &op_records,
+        &opened.detector,
+        threshold,
+    ));
+    Ok(result)
 }
 
 /// ORL, LFW and clustering for one pipeline: the face sets they share are embedded once.

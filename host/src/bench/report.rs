@@ -290,13 +290,52 @@ pub struct WiderResult {
     /// Median detection time per image of this run, ms (at a low score threshold, so NMS
     /// can dominate; the speed task is the speed reference).
     pub median_ms: Option<f64>,
+    /// What a user gets at the pipeline's own settings (its config, without the WIDER
+    /// overrides): taggable faces found, false positives, precision.
+    pub operating_point: Option<WiderOperating>,
+    /// The default-threshold rule applied to this run's detections (only when they were
+    /// made at a threshold low enough to sweep).
+    pub threshold_rule: Option<ThresholdRule>,
 }
 
-/// voc-groups for one pipeline.
+/// WIDER at a pipeline's own settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct WiderOperating {
+    /// The score threshold faces are kept from.
+    pub threshold: Option<f64>,
+    /// The second look (`from`, `second`, context, size), when on.
+    pub verify: Option<[f64; 4]>,
+    /// Taggable faces (≥ 32 px, not invalid) found, false positives, precision.
+    pub point: crate::operating::OperatingPoint,
+    /// (recall, precision) at each level (easy, medium, hard) by the official rules: the
+    /// point marked on the PR charts.
+    pub levels: Vec<(f64, f64)>,
+    /// Candidates looked at again and kept (photos detected in this run only).
+    pub verified: crate::verify::VerifyCounts,
+    /// Median detection time per photo at these settings, ms.
+    pub median_ms: Option<f64>,
+    /// Photos that failed.
+    pub failed: usize,
+}
+
+/// The default-threshold rule on one run's detections.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThresholdRule {
+    /// The rule.
+    pub rule: String,
+    /// The lowest threshold within it.
+    pub threshold: Option<f64>,
+    /// The measures there.
+    pub point: Option<crate::operating::OperatingPoint>,
+}
+
+/// A hand-labelled photo set (voc-groups, the sprint and bbt samples) for one pipeline.
 #[derive(Debug, Clone, Serialize)]
 pub struct VocResult {
     /// The pipeline.
     pub pipeline: String,
+    /// The labelled set.
+    pub set: String,
     /// Labelled faces.
     pub labelled: usize,
     /// Detections.
@@ -309,6 +348,8 @@ pub struct VocResult {
     pub precision: f64,
     /// Images that failed.
     pub failed: usize,
+    /// Taggable faces (≥ 32 px, not ignored) found, false positives, precision.
+    pub operating_point: crate::operating::OperatingPoint,
 }
 
 /// Precision, recall, F.

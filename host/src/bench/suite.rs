@@ -186,6 +186,11 @@ pub struct VocTask {
     /// IoU at which a detection matches a labelled face.
     #[serde(default = "WiderTask::default_iou")]
     pub iou: f32,
+    /// More hand-labelled imglab files (relative to the suite file) whose image names are
+    /// relative to the data-set root, such as benches/labels/samples.xml. Each image folder
+    /// is reported as its own set.
+    #[serde(default)]
+    pub labels: Vec<PathBuf>,
 }
 
 impl VocTask {
@@ -309,6 +314,11 @@ impl Suite {
         }
         if let Some(root) = &mut suite.datasets.root {
             *root = base.join(&*root);
+        }
+        if let Some(voc) = &mut suite.tasks.voc {
+            for l in &mut voc.labels {
+                *l = base.join(&*l);
+            }
         }
         suite.validate()?;
         Ok(suite)

@@ -6,19 +6,21 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use facelab_plugin_api::Face;
 
 use super::clustering;
 use super::pipeline::{
     detect_set, embed_set, from_row, CacheScope, DetectRecord, EmbedRecord, Opened,
 };
 use super::report::{
-    ClusteringResult, EmbedStats, LfwResult, MeanSd, OrlFraction, OrlResult, VocResult, WiderLevel,
-    WiderResult,
+    ClusteringResult, EmbedStats, LfwResult, MeanSd, OrlFraction, OrlResult, ThresholdRule,
+    VocResult, WiderLevel, WiderOperating, WiderResult,
 };
 use super::suite::{ClusteringTask, OrlTask, WiderTask};
 use crate::faceeval::{identification, mean_sd, verification, Pair};
 use crate::pipeline::cosine;
 use crate::stats::median;
+use crate::operating::{grid, lowest_within, operating_point, sweep, Truth};
 use crate::voc::{match_faces, LabelledImage, MatchCounts};
 use crate::wider::{evaluate, WiderSet};
 
@@ -293,8 +295,9 @@ pub fn wider(
     records: &[DetectRecord],
     cached: usize,
     options: serde_json::Value,
+    min_face_size: f32,
 ) -> WiderResult {
-    let detections: Vec<Vec<facelab_plugin_api::Face>> = records
+    let detections: Vec<Vec<Face>> = records
         .iter()
         .map(|r| r.faces.iter().map(from_row).collect())
         .collect();
@@ -321,23 +324,117 @@ pub fn wider(
             })
             .collect(),
         median_ms: (!times.is_empty()).then(|| median(&mut times)),
+        operating_point: None,
+        threshold_rule: threshold_rule(set, &detections, min_face_size),
     }
 }
 
-/// voc-groups recall and precision, one-to-one matching at `iou`.
+/// The rule for a detector's default threshold
+/// ([`crate::operating::ACCEPT_MAX_FALSE_PER_100`]), applied to detections made at a low
+/// threshold, keeping those at least `min_face_size` tall as the pipeline would. `None`
+/// when the run's lowest score is above 0.3 (nothing to sweep).
+fn threshold_rule(set: &WiderSet, detections: &[Vec<Face>], min_face_size: f32) -> Option<ThresholdRule> {
+    let lowest = detections.iter().flatten().map(|f| f.score).fold(1.0f32, f32::min);
+    if lowest > 0.3 {
+        return None;
+    }
+    let kept: Vec<Vec<Face>> = detections
+        .iter()
+        .map(|fs| fs.iter().filter(|f| f.bbox.height >= min_face_size).copied().collect())
+        .collect();
+    let truths: Vec<Truth> = set.images.iter().map(Truth::wider).collect();
+    let swept = sweep(&truths, &kept, &grid(0.3, 0.99));
+    let limit = crate::operating::ACCEPT_MAX_FALSE_PER_100;
+    let chosen = lowest_within(&swept, limit);
+    Some(ThresholdRule {
+        rule: format!("the lowest score threshold with at most {limit} false positives per 100 photos (faces ≥ {min_face_size} px)"),
+        threshold: chosen.map(|(t, _)| f64::from(t)),
+        point: chosen.map(|(_, p)| p),
+    })
+}
+
+/// The WIDER measures at a pipeline's own settings, from `records` made with its
+/// configured detector.
+pub fn wider_operating(
+    set: &WiderSet,
+    task: &WiderTask,
+    records: &[DetectRecord],
+    detector: &crate::pipeline::FaceDetector,
+    threshold: Option<f64>,
+) -> WiderOperating {
+    let detections: Vec<Vec<Face>> = records
+        .iter()
+        .map(|r| r.faces.iter().map(from_row).collect())
+        .collect();
+    let truths: Vec<Truth> = set.images.iter().map(Truth::wider).collect();
+    let levels = evaluate(set, &detections, task.iou)
+        .iter()
+        .map(|l| l.pr_curve.last().copied().unwrap_or((0.0, 1.0)))
+        .collect();
+    let mut times: Vec<f64> = records
+        .iter()
+        .filter(|r| r.error.is_none())
+        .map(|r| r.detect_ms)
+        .collect();
+    WiderOperating {
+        threshold,
+        verify: detector.verify.map(|v| {
+            [v.from, v.second, v.context, v.size as f32].map(f64::from)
+        }),
+        point: operating_point(&truths, &detections, 0.0),
+        levels,
+        verified: detector.verified,
+        median_ms: (!times.is_empty()).then(|| median(&mut times)),
+        failed: records.iter().filter(|r| r.error.is_some()).count(),
+    }
+}
+
+/// The labelled sets of imglab files: the images of each file grouped by their folder's
+/// name (`voc-groups`, `sprint`, `bbt`), in file order.
+pub fn labelled_sets(files: Vec<(PathBuf, Vec<LabelledImage>)>) -> Vec<(String, Vec<LabelledImage>)> {
+    let mut sets: Vec<(String, Vec<LabelledImage>)> = Vec::new();
+    for (file, images) in files {
+        for image in images {
+            let folder = image
+                .path
+                .parent()
+                .and_then(|p| p.file_name())
+                .or_else(|| file.file_stem())
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match sets.iter_mut().find(|(name, _)| *name == folder) {
+                Some((_, v)) => v.push(image),
+                None => sets.push((folder, vec![image])),
+            }
+        }
+    }
+    sets
+}
+
+/// Recall and precision of a labelled set, one-to-one matching at `iou`, and the
+/// operating point on its taggable faces.
 pub fn voc(
     pipeline: &str,
+    set: &str,
     images: &[LabelledImage],
     records: &[DetectRecord],
     iou: f32,
 ) -> VocResult {
     let mut total = MatchCounts::default();
+    let mut detections = Vec::with_capacity(records.len());
     for (image, r) in images.iter().zip(records) {
         let faces: Vec<_> = r.faces.iter().map(from_row).collect();
         total.add(match_faces(&image.boxes, &faces, iou));
+        detections.push(faces);
     }
+    let truths: Vec<Truth> = images
+        .iter()
+        .map(|i| Truth::labels(&i.boxes, &i.ignored))
+        .collect();
     VocResult {
         pipeline: pipeline.to_owned(),
+        set: set.to_owned(),
+        operating_point: operating_point(&truths, &detections, 0.0),
         labelled: total.labelled,
         detected: total.detected,
         matched: total.matched,

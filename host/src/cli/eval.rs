@@ -42,6 +42,10 @@ pub struct EvalWiderArgs {
     /// Print JSON (with the PR curves) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Instead of AP, choose the detector model's default threshold and verification
+    /// settings by the stated rules (docs/detection.md) and print them for the manifest.
+    #[arg(long, conflicts_with = "options")]
+    pub choose_threshold: bool,
 }
 
 /// `facelab eval-orl`.
@@ -160,6 +164,7 @@ pub fn voc(ctx: &RunContext, args: &EvalVocArgs) -> anyhow::Result<Outcome> {
             path: args.xml.clone(),
             pipelines: None,
             iou: args.iou,
+            labels: Vec::new(),
         }),
         ..Tasks::default()
     };
@@ -185,6 +190,16 @@ pub fn voc(ctx: &RunContext, args: &EvalVocArgs) -> anyhow::Result<Outcome> {
 
 /// `facelab eval-wider`.
 pub fn wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome> {
+    if args.choose_threshold {
+        let chosen = crate::operating::choose_for_config(ctx, &args.root, args.limit)?;
+        if args.json {
+            serde_json::to_writer_pretty(std::io::stdout().lock(), &chosen)?;
+            println!();
+        } else {
+            print_choice(&chosen)?;
+        }
+        return Ok(Outcome::from_failures(0));
+    }
     let tasks = Tasks {
         wider: Some(WiderTask {
             enabled: true,
@@ -214,6 +229,56 @@ pub fn wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome> 
         writeln!(out, "  median {} ms/photo", num(r.median_ms))?;
     }
     Ok(Outcome::from_failures(r.failed))
+}
+
+fn print_choice(c: &crate::operating::Chosen) -> anyhow::Result<()> {
+    use crate::operating::{ACCEPT_MAX_FALSE_PER_100, VERIFY_MAX_FALSE_PER_100};
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{} on {} photos, detections from score {}",
+        c.model, c.photos, c.floor
+    )?;
+    let Some(choice) = &c.choice else {
+        writeln!(
+            out,
+            "no threshold keeps false positives at or below {ACCEPT_MAX_FALSE_PER_100} per 100 photos"
+        )?;
+        return Ok(());
+    };
+    writeln!(out, "  threshold  recall  false/100 photos  precision")?;
+    for (t, p) in choice.sweep.iter().filter(|(t, _)| ((t * 100.0).round() as i32) % 5 == 0) {
+        writeln!(
+            out,
+            "  {t:>9.2}  {:>6.3}  {:>16.1}  {:>9.3}",
+            p.recall, p.false_per_100_photos, p.precision
+        )?;
+    }
+    let a = &choice.accept_point;
+    writeln!(
+        out,
+        "rule: the lowest threshold with at most {ACCEPT_MAX_FALSE_PER_100} false positives per 100 photos: {:.2} (recall {:.3}, {:.1} false per 100 photos)",
+        choice.accept, a.recall, a.false_per_100_photos
+    )?;
+    match choice.verify {
+        Some((from, second, p)) => {
+            writeln!(
+                out,
+                "rule: the second look with the best recall at most {VERIFY_MAX_FALSE_PER_100} false per 100 photos: from {from:.2}, second score {second:.2} (recall {:.3}, {:.1} false per 100 photos, precision {:.3})",
+                p.recall, p.false_per_100_photos, p.precision
+            )?;
+            writeln!(
+                out,
+                "manifest: default = {:.2}, verify_from = {from:.2}, verify_second = {second:.2}",
+                choice.accept
+            )?;
+        }
+        None => {
+            writeln!(out, "rule: no second look finds more faces within {VERIFY_MAX_FALSE_PER_100} false per 100 photos")?;
+            writeln!(out, "manifest: default = {:.2}", choice.accept)?;
+        }
+    }
+    Ok(())
 }
 
 /// `facelab eval-orl`.

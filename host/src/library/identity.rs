@@ -138,6 +138,8 @@ mod tests {
             default,
             min,
             max,
+            verify_from: None,
+            verify_second: None,
         }
     }
 

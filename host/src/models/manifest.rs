@@ -95,6 +95,13 @@ pub struct Threshold {
     pub min: f32,
     /// The highest usable value.
     pub max: f32,
+    /// Detectors: candidates from this score up get a second look ([`crate::verify`]);
+    /// absent, the detector keeps only faces at [`Threshold::default`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_from: Option<f32>,
+    /// Detectors: the second look's score a candidate needs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_second: Option<f32>,
 }
 
 /// What a [`Threshold`] applies to.
@@ -249,6 +256,8 @@ pub struct Model {
     pub input: InputSpec,
     /// Its threshold, if it has one.
     pub threshold: Option<Threshold>,
+    /// The rule the default threshold was chosen by, with the command that recomputes it.
+    pub threshold_rule: Option<String>,
     /// For recognizers, the embedding.
     pub embedding: Option<EmbeddingInfo>,
     /// Its files.
@@ -301,6 +310,7 @@ struct RawModel {
     licence: Licence,
     input: InputSpec,
     threshold: Option<Threshold>,
+    threshold_rule: Option<String>,
     embedding: Option<EmbeddingInfo>,
     files: Vec<Spanned<RawFile>>,
 }
@@ -384,6 +394,19 @@ impl Manifest {
                         ),
                     ));
                 }
+                let verify = [t.verify_from, t.verify_second];
+                if verify.iter().flatten().any(|v| !(0.0..1.0).contains(v))
+                    || t.verify_from.is_some() != t.verify_second.is_some()
+                    || t.verify_from.is_some_and(|f| f >= t.default)
+                {
+                    return Err(err(
+                        start,
+                        format!(
+                            "model `{id}`: verify_from and verify_second go together, in [0, 1), with verify_from below the default {}",
+                            t.default
+                        ),
+                    ));
+                }
             }
             let mut files = Vec::new();
             for f in m.files {
@@ -440,6 +463,7 @@ impl Manifest {
                 licence: m.licence,
                 input: m.input,
                 threshold: m.threshold,
+                threshold_rule: m.threshold_rule,
                 embedding: m.embedding,
                 files,
             });

@@ -1,0 +1,178 @@
+//! Verification: a second look at the faces a detector is unsure of, for every detector
+//! plugin alike.
+//!
+//! A detector's score threshold trades found faces against false boxes. Faces a person
+//! would tag often score just under a strict threshold because they are small: at the
+//! photo's scale the network sees only a few pixels of them. So the detector runs at a lower
+//! *candidate* threshold; candidates at or above the *accept* threshold are kept as they
+//! are, and each candidate below it is looked at again: the square around it, with context
+//! ([`Verify::context`] times its long side), is cut out, scaled to [`Verify::size`] pixels
+//! and detected again. The candidate stays when the second pass finds a face on it
+//! (IoU ≥ [`MATCH_IOU`] once mapped back) scoring at least [`Verify::second`]. A false box is
+//! rarely a face again when seen larger; a small real face usually is.
+
+use facelab_plugin_api::{BBox, Face, PluginError, Point2};
+use facelab_plugin_kit::geometry::iou;
+
+use crate::photo::Photo;
+
+/// IoU at which the second pass's face is the candidate.
+pub const MATCH_IOU: f32 = 0.4;
+
+/// The verification settings of one detector.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Verify {
+    /// Candidates score at least this.
+    pub from: f32,
+    /// Faces scoring at least this are kept without a second look.
+    pub accept: f32,
+    /// The second pass's score a candidate needs.
+    pub second: f32,
+    /// Side of the square cut around a candidate, as a multiple of its long side.
+    pub context: f32,
+    /// Side of that square once scaled, in pixels.
+    pub size: u32,
+}
+
+/// What verification did to one photo's faces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct VerifyCounts {
+    /// Faces kept without a second look.
+    pub accepted: usize,
+    /// Candidates looked at again.
+    pub checked: usize,
+    /// Candidates kept after the second look.
+    pub confirmed: usize,
+}
+
+impl VerifyCounts {
+    /// Adds another photo's counts.
+    pub fn add(&mut self, o: VerifyCounts) {
+        self.accepted += o.accepted;
+        self.checked += o.checked;
+        self.confirmed += o.confirmed;
+    }
+}
+
+/// The square of side `context ×` the face's long side around the face's centre, scaled to
+/// `size × size` pixels (bilinear; outside the photo is mid-grey), and the map from its
+/// pixels back to the photo's: `photo = origin + crop / scale`.
+pub fn context_crop(photo: &Photo, bbox: &BBox, context: f32, size: u32) -> (Photo, Point2, f32) {
+    let side = bbox.width.max(bbox.height).max(1.0) * context;
+    let origin = Point2 {
+        x: bbox.x + bbox.width / 2.0 - side / 2.0,
+        y: bbox.y + bbox.height / 2.0 - side / 2.0,
+    };
+    let scale = size as f32 / side;
+    let c = photo.format.channels();
+    let (w, h) = (photo.width as i64, photo.height as i64);
+    let row = photo.width as usize * c;
+    let px = |x: i64, y: i64, ch: usize| -> f32 {
+        if x < 0 || y < 0 || x >= w || y >= h {
+            127.0
+        } else {
+            photo.pixels[y as usize * row + x as usize * c + ch] as f32
+        }
+    };
+    let n = size as usize;
+    let mut pixels = vec![0u8; n * n * c];
+    for oy in 0..n {
+        let sy = origin.y + (oy as f32 + 0.5) / scale - 0.5;
+        let (y0, fy) = (sy.floor() as i64, sy - sy.floor());
+        for ox in 0..n {
+            let sx = origin.x + (ox as f32 + 0.5) / scale - 0.5;
+            let (x0, fx) = (sx.floor() as i64, sx - sx.floor());
+            for ch in 0..c {
+                let top = px(x0, y0, ch) * (1.0 - fx) + px(x0 + 1, y0, ch) * fx;
+                let bottom = px(x0, y0 + 1, ch) * (1.0 - fx) + px(x0 + 1, y0 + 1, ch) * fx;
+                pixels[(oy * n + ox) * c + ch] = (top * (1.0 - fy) + bottom * fy).round() as u8;
+            }
+        }
+    }
+    let crop = Photo {
+        pixels,
+        width: size,
+        height: size,
+        ..photo.clone_header()
+    };
+    (crop, origin, scale)
+}
+
+/// The best score of a second pass of `detect` on the context crop of `face` among the
+/// faces it finds on the candidate (IoU ≥ [`MATCH_IOU`] once mapped back); 0 when none.
+pub fn second_score(
+    photo: &Photo,
+    face: &Face,
+    context: f32,
+    size: u32,
+    detect: &mut dyn FnMut(&Photo) -> Result<Vec<Face>, PluginError>,
+) -> Result<f32, PluginError> {
+    let (crop, origin, scale) = context_crop(photo, &face.bbox, context, size);
+    Ok(detect(&crop)?
+        .iter()
+        .filter(|second| {
+            let b = BBox::new(
+                origin.x + second.bbox.x / scale,
+                origin.y + second.bbox.y / scale,
+                second.bbox.width / scale,
+                second.bbox.height / scale,
+            );
+            iou(&b, &face.bbox) >= MATCH_IOU
+        })
+        .map(|second| second.score)
+        .fold(0.0, f32::max))
+}
+
+/// Keeps `faces` at or above the accept threshold and the candidates below it that a second
+/// pass of `detect` on their context crop confirms.
+pub fn verify(
+    photo: &Photo,
+    faces: Vec<Face>,
+    v: &Verify,
+    detect: &mut dyn FnMut(&Photo) -> Result<Vec<Face>, PluginError>,
+) -> Result<(Vec<Face>, VerifyCounts), PluginError> {
+    let mut counts = VerifyCounts::default();
+    let mut kept = Vec::with_capacity(faces.len());
+    for face in faces {
+        if face.score >= v.accept {
+            counts.accepted += 1;
+            kept.push(face);
+            continue;
+        }
+        if face.score < v.from {
+            continue;
+        }
+        counts.checked += 1;
+        if second_score(photo, &face, v.context, v.size, detect)? >= v.second {
+            counts.confirmed += 1;
+            kept.push(face);
+        }
+    }
+    Ok((kept, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_crop_maps_back_to_the_photo() {
+        let photo = Photo::from_image(
+            "t.png".into(),
+            image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(100, 80, |x, y| {
+                image::Rgb([x as u8, y as u8, 9])
+            })),
+        );
+        let bbox = BBox::new(40.0, 30.0, 10.0, 10.0);
+        let (crop, origin, scale) = context_crop(&photo, &bbox, 2.0, 80);
+        assert_eq!((crop.width, crop.height), (80, 80));
+        assert_eq!(origin, Point2 { x: 35.0, y: 25.0 });
+        assert_eq!(scale, 4.0);
+        // Crop pixel (42, 22) is photo (35 + 42.5/4 - 0.5, 25 + 22.5/4 - 0.5) ≈ (45.1, 30.1).
+        let i = (22 * 80 + 42) * 3;
+        assert_eq!(&crop.pixels[i..i + 3], &[45, 30, 9]);
+        // Outside the photo is grey.
+        let (edge, _, _) = context_crop(&photo, &BBox::new(0.0, 0.0, 10.0, 10.0), 4.0, 40);
+        assert_eq!(&edge.pixels[..3], &[127, 127, 127]);
+    }
+}
