@@ -324,7 +324,7 @@ impl Config {
         if let Err((key, message, fix)) = self.detection.check() {
             let key = format!("detection.{key}");
             return Err(self
-                .invalid_at(&key, message.as_str(), fix)
+                .invalid_at(&key, format!("{key} {message}"), fix)
                 .unwrap_or_else(|| self.invalid(key, message, fix)));
         }
         let lib = &self.library;

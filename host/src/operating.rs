@@ -175,13 +175,13 @@ pub fn grid(from: f32, to: f32) -> Vec<f32> {
     (a..=b).map(|i| i as f32 / 100.0).collect()
 }
 
-/// One photo's detections at a low threshold, each with the score of its second look
-/// ([`crate::verify::second_score`]).
+/// One photo's detections at a low threshold, each with the evidence of its second look
+/// ([`crate::verify::evidence`]).
 #[derive(Debug, Clone, Default)]
 pub struct Probe {
     /// The detections.
     pub faces: Vec<Face>,
-    /// The second look's score of each.
+    /// The second look's evidence for each.
     pub second: Vec<f32>,
 }
 
@@ -205,7 +205,7 @@ pub fn probe(
         let mut second = Vec::with_capacity(faces.len());
         for f in &faces {
             second.push(
-                crate::verify::second_score(&photo, f, context, size, &mut |p| {
+                crate::verify::evidence(&photo, f, context, size, &mut |p| {
                     detector.detect_once(p)
                 })
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,

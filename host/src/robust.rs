@@ -39,8 +39,8 @@ pub struct RobustOptions {
     /// Candidates from this score up are looked at again [default: the model's manifest
     /// `verify_from`].
     pub verify_from: Option<f32>,
-    /// The second look's score a candidate needs [default: the model's manifest
-    /// `verify_second`].
+    /// The evidence (mean of the candidate's score and its two second scores) a candidate
+    /// needs [default: the model's manifest `verify_second`].
     pub verify_score: Option<f32>,
     /// The square cut around a candidate, as a multiple of its long side.
     pub verify_context: f32,
@@ -49,9 +49,9 @@ pub struct RobustOptions {
 }
 
 /// The default [`RobustOptions::verify_context`]; see plugins/opencv-dnn/README.md.
-pub const VERIFY_CONTEXT: f32 = 2.0;
+pub const VERIFY_CONTEXT: f32 = 3.0;
 /// The default [`RobustOptions::verify_size`].
-pub const VERIFY_SIZE: u32 = 160;
+pub const VERIFY_SIZE: u32 = 240;
 
 impl RobustOptions {
     /// Checks the values; an error gives the key (under `[detection]`), what is wrong and
@@ -86,13 +86,13 @@ impl RobustOptions {
             self.verify_context,
             1.2,
             6.0,
-            "use a multiple of the face's side from 1.2 to 6, for example 2",
+            "use a multiple of the face's side from 1.2 to 6, for example 3",
         )?;
         if !(48..=1024).contains(&self.verify_size) {
             return Err((
                 "verify_size",
                 format!("= {} is out of range", self.verify_size),
-                "use a side from 48 to 1024 pixels, for example 160",
+                "use a side from 48 to 1024 pixels, for example 240",
             ));
         }
         Ok(())

@@ -39,6 +39,8 @@ pub struct Series {
     pub name: String,
     /// Its points.
     pub points: Vec<(f64, f64)>,
+    /// One point drawn as a dot on the curve: a WIDER operating point.
+    pub mark: Option<(f64, f64)>,
 }
 
 fn error(e: impl std::fmt::Display) -> String {
@@ -86,6 +88,15 @@ pub fn line_chart(
                         .legend(move |(lx, ly)| {
                             PathElement::new(vec![(lx, ly), (lx + 20, ly)], c.stroke_width(2))
                         });
+                    if let Some((mx, my)) = s.mark {
+                        chart
+                            .draw_series(std::iter::once(Circle::new(
+                                ($clamp(mx), my),
+                                5,
+                                c.filled(),
+                            )))
+                            .map_err(error)?;
+                    }
                 }
                 chart
                     .configure_series_labels()
@@ -194,9 +205,19 @@ fn charts_for(section: &str, r: &Report) -> Vec<(String, Result<String, String>)
                 .iter()
                 .filter_map(|w| {
                     let l = w.levels.get(i)?;
+                    let mark = w
+                        .operating_point
+                        .as_ref()
+                        .and_then(|o| o.levels.get(i).copied());
                     Some(Series {
-                        name: format!("{} (AP {:.3})", w.pipeline, l.ap),
+                        name: format!(
+                            "{} (AP {:.3}{})",
+                            w.pipeline,
+                            l.ap,
+                            if mark.is_some() { ", ● its own settings" } else { "" }
+                        ),
                         points: l.pr_curve.clone(),
+                        mark,
                     })
                 })
                 .collect();
@@ -221,6 +242,7 @@ fn charts_for(section: &str, r: &Report) -> Vec<(String, Result<String, String>)
             .map(|l| Series {
                 name: format!("{} (AUC {:.4})", l.pipeline, l.roc_auc),
                 points: l.roc.clone(),
+                mark: None,
             })
             .collect();
         out.push((
@@ -377,6 +399,7 @@ mod tests {
             &[Series {
                 name: "a".into(),
                 points: vec![(0.0, 0.1), (0.01, 0.5), (1.0, 1.0)],
+                mark: Some((0.5, 0.5)),
             }],
         )
         .unwrap();

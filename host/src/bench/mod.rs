@@ -515,34 +515,29 @@ fn wider(
         min_face_size as f32,
     );
     // The configured detector's own threshold and second look.
-    let own = &mut opened.detector;
-    let threshold = own
+    let threshold = opened
+        .detector
         .verify
         .map(|v| f64::from(v.accept))
         .or_else(|| number(opened.config.detector.options.get("score_threshold")))
         .or_else(|| opened.detector_model.threshold.map(|t| f64::from(t.default)));
-    let op_records = if spec.wider_options.is_empty() {
-        records
+    let operating = if spec.wider_options.is_empty() {
+        tasks::wider_operating(set, task, &records, &detector, threshold)
     } else {
+        let own = &mut opened.detector;
         own.verified = Default::default();
         let extra = format!("operating point {:?}", own.verify);
-        tasks::detect_faces(
+        let (op_records, _) = tasks::detect_faces(
             own,
             opened.config.images.max_pixels,
             scope,
             "wider-op",
             &extra,
             &paths,
-        )?
-        .0
+        )?;
+        tasks::wider_operating(set, task, &op_records, &opened.detector, threshold)
     };
-    result.operating_point = Some(tasks::wider_operating(
-        set,
-        task,
-        &op_records,
-        &opened.detector,
-        threshold,
-    ));
+    result.operating_point = Some(operating);
     Ok(result)
 }
 

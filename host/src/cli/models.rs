@@ -252,6 +252,15 @@ pub fn run(ctx: &RunContext, command: ModelsCommand) -> anyhow::Result<Outcome> 
                     "  threshold:     {:?} default {}, usable {}..{}",
                     t.kind, t.default, t.min, t.max
                 )?;
+                if let (Some(from), Some(second)) = (t.verify_from, t.verify_second) {
+                    writeln!(
+                        out,
+                        "  second look:   candidates from {from}, kept at evidence {second}"
+                    )?;
+                }
+            }
+            if let Some(rule) = &m.threshold_rule {
+                writeln!(out, "  chosen by:     {rule}")?;
             }
             if let Some(e) = m.embedding {
                 writeln!(

@@ -276,11 +276,18 @@ pub struct DetectorOptions {
     pub max_input_side: u32,
 }
 
+/// The default `min_face_size`: the shorter side a box needs to match the smallest face a
+/// person tags (see [`DetectorOptions::default`]).
+pub const MIN_FACE_SIZE: f32 = 17.0;
+
 impl Default for DetectorOptions {
     fn default() -> Self {
         DetectorOptions {
             score_threshold: DEFAULT_SCORE_THRESHOLD,
-            min_face_size: 10.0,
+            // A face a person tags is at least 32 px tall (docs/detection.md), so about 24 px
+            // wide at WIDER's median aspect of 0.76; a box whose shorter side is under
+            // 24 × √0.5 ≈ 17 px covers less than half of it and can never match it at IoU 0.5.
+            min_face_size: MIN_FACE_SIZE,
             nms_iou: 0.4,
             letterbox: true,
             input_width: None,
