@@ -95,8 +95,7 @@ fn count(truth: &Truth, faces: &[Face], min_score: f32, out: &mut OperatingPoint
         for (i, b) in truth.boxes.iter().enumerate() {
             let o = iou(&face.bbox, b);
             overlaps_any |= o >= FALSE_IOU;
-            if truth.taggable[i] && !used[i] && o >= MATCH_IOU && best.is_none_or(|(_, v)| o > v)
-            {
+            if truth.taggable[i] && !used[i] && o >= MATCH_IOU && best.is_none_or(|(_, v)| o > v) {
                 best = Some((i, o));
             }
         }
@@ -134,8 +133,16 @@ fn finish(mut p: OperatingPoint) -> OperatingPoint {
 /// # Panics
 ///
 /// If there is not one detection list per photo.
-pub fn operating_point(truths: &[Truth], detections: &[Vec<Face>], min_score: f32) -> OperatingPoint {
-    assert_eq!(truths.len(), detections.len(), "one detection list per photo");
+pub fn operating_point(
+    truths: &[Truth],
+    detections: &[Vec<Face>],
+    min_score: f32,
+) -> OperatingPoint {
+    assert_eq!(
+        truths.len(),
+        detections.len(),
+        "one detection list per photo"
+    );
     let mut p = OperatingPoint::default();
     for (truth, faces) in truths.iter().zip(detections) {
         count(truth, faces, min_score, &mut p);
@@ -205,10 +212,8 @@ pub fn probe(
         let mut second = Vec::with_capacity(faces.len());
         for f in &faces {
             second.push(
-                crate::verify::evidence(&photo, f, context, size, &mut |p| {
-                    detector.detect_once(p)
-                })
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                crate::verify::evidence(&photo, f, context, size, &mut |p| detector.detect_once(p))
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
             );
         }
         out.push(Probe { faces, second });
@@ -280,9 +285,8 @@ pub fn choose(truths: &[Truth], probes: &[Probe], floor: f32) -> Option<Choice> 
             if p.false_per_100_photos > VERIFY_MAX_FALSE_PER_100 || p.found <= accept_point.found {
                 continue;
             }
-            let better = best.is_none_or(|(bf, bs, bp)| {
-                (p.found, from, second) > (bp.found, bf, bs)
-            });
+            let better =
+                best.is_none_or(|(bf, bs, bp)| (p.found, from, second) > (bp.found, bf, bs));
             if better {
                 best = Some((from, second, p));
             }
@@ -345,7 +349,9 @@ pub fn choose_for_config(
     )?;
     let truths: Vec<Truth> = set.images.iter().map(Truth::wider).collect();
     Ok(Chosen {
-        model: model.map(|m| m.id).unwrap_or_else(|| detector.info.id.to_string()),
+        model: model
+            .map(|m| m.id)
+            .unwrap_or_else(|| detector.info.id.to_string()),
         floor,
         photos: paths.len(),
         choice: choose(&truths, &probes, floor),
@@ -367,20 +373,26 @@ mod tests {
     #[test]
     fn found_false_and_ignored_are_told_apart() {
         let truth = Truth::labels(
-            &[BBox::new(0.0, 0.0, 40.0, 40.0), BBox::new(100.0, 0.0, 20.0, 20.0)],
+            &[
+                BBox::new(0.0, 0.0, 40.0, 40.0),
+                BBox::new(100.0, 0.0, 20.0, 20.0),
+            ],
             &[BBox::new(200.0, 0.0, 40.0, 40.0)],
         );
         // Taggable: only the first (the second is 20 px, the third ignored).
         assert_eq!(truth.taggable, vec![true, false, false]);
         let dets = vec![vec![
-            face(1.0, 1.0, 40.0, 0.9),   // finds the taggable face
-            face(0.0, 0.0, 38.0, 0.8),   // a duplicate: not found again, not false
-            face(100.0, 0.0, 20.0, 0.7), // the small face: neither
-            face(201.0, 0.0, 40.0, 0.6), // the ignored face: neither
+            face(1.0, 1.0, 40.0, 0.9),     // finds the taggable face
+            face(0.0, 0.0, 38.0, 0.8),     // a duplicate: not found again, not false
+            face(100.0, 0.0, 20.0, 0.7),   // the small face: neither
+            face(201.0, 0.0, 40.0, 0.6),   // the ignored face: neither
             face(500.0, 500.0, 40.0, 0.5), // nothing there: false
         ]];
         let p = operating_point(std::slice::from_ref(&truth), &dets, 0.0);
-        assert_eq!((p.taggable, p.found, p.detections, p.false_positives), (1, 1, 5, 1));
+        assert_eq!(
+            (p.taggable, p.found, p.detections, p.false_positives),
+            (1, 1, 5, 1)
+        );
         assert_eq!(p.false_per_100_photos, 100.0);
         assert!((p.precision - 0.8).abs() < 1e-9);
         let high = operating_point(std::slice::from_ref(&truth), &dets, 0.55);

@@ -242,7 +242,9 @@ pub fn verify_settings(
     if !robust.verify {
         return None;
     }
-    let from = robust.verify_from.or(threshold.and_then(|t| t.verify_from))?;
+    let from = robust
+        .verify_from
+        .or(threshold.and_then(|t| t.verify_from))?;
     let second = robust
         .verify_score
         .or(threshold.and_then(|t| t.verify_second))?;
@@ -393,14 +395,22 @@ impl FaceDetector {
         let declared = model
             .manifest
             .as_ref()
-            .filter(|m| m.runs_on.contains(&format!("{}:{}", section.plugin, section.kind)))
+            .filter(|m| {
+                m.runs_on
+                    .contains(&format!("{}:{}", section.plugin, section.kind))
+            })
             .and_then(|m| m.threshold);
-        let verify = accept.and_then(|a| verify_settings(&config.detection, declared.as_ref(), a as f32));
+        let verify =
+            accept.and_then(|a| verify_settings(&config.detection, declared.as_ref(), a as f32));
         if let Some(v) = verify {
             // The plugin reports every candidate; the host keeps those at `accept` and
             // looks again at the rest.
             options.insert("score_threshold".into(), toml::Value::Float(v.from as f64));
-        } else if config.detection.verify_from.is_some_and(|f| accept.is_some_and(|a| f as f64 >= a)) {
+        } else if config
+            .detection
+            .verify_from
+            .is_some_and(|f| accept.is_some_and(|a| f as f64 >= a))
+        {
             warnings.push(format!(
                 "detection.verify_from = {} is not below the score threshold {}: no face gets a second look",
                 config.detection.verify_from.unwrap_or_default(),

@@ -64,8 +64,20 @@ impl RobustOptions {
                 Err((key, format!("= {v} is out of range"), fix))
             }
         };
-        range("tile_overlap", self.tile_overlap, 0.0, 0.9, "use a fraction from 0 to 0.9")?;
-        range("tile_scale", self.tile_scale, 0.25, 8.0, "use a value from 0.25 to 8")?;
+        range(
+            "tile_overlap",
+            self.tile_overlap,
+            0.0,
+            0.9,
+            "use a fraction from 0 to 0.9",
+        )?;
+        range(
+            "tile_scale",
+            self.tile_scale,
+            0.25,
+            8.0,
+            "use a value from 0.25 to 8",
+        )?;
         range(
             "closeup_padding",
             self.closeup_padding,

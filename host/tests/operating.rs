@@ -25,12 +25,7 @@ fn faces_of(result: &serde_json::Value) -> Vec<Face> {
 
 /// `facelab detect --json` with the repository's default config on `photos`.
 fn detect_default(photos: &[PathBuf]) -> Vec<Vec<Face>> {
-    let (code, out, err) = common::run(
-        common::facelab()
-            .arg("detect")
-            .arg("--json")
-            .args(photos),
-    );
+    let (code, out, err) = common::run(common::facelab().arg("detect").arg("--json").args(photos));
     assert_eq!(code, 0, "{err}");
     let results: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(results.len(), photos.len());
@@ -91,10 +86,16 @@ fn the_default_config_finds_four_in_five_taggable_wider_faces_with_few_false_box
     // At opencv_zoo's threshold (0.9) it was 0.477 with none; the rule allows 4 per 100.
     assert!(point.recall >= 0.78, "{point:?}");
     assert!(point.false_per_100_photos <= 5.0, "{point:?}");
-    assert!(op["verify"].is_array(), "the second look is on by default: {op}");
+    assert!(
+        op["verify"].is_array(),
+        "the second look is on by default: {op}"
+    );
     // The second look ran on the candidates, and kept some but not all.
     let v = &op["verified"];
-    let (checked, kept) = (v["checked"].as_u64().unwrap(), v["confirmed"].as_u64().unwrap());
+    let (checked, kept) = (
+        v["checked"].as_u64().unwrap(),
+        v["confirmed"].as_u64().unwrap(),
+    );
     assert!(checked > kept && kept > 0, "{v}");
 }
 
@@ -137,7 +138,8 @@ fn verification_options_are_checked_at_config_load() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("facelab.toml:5") && err.contains("detection.verify_context = 10 is out of range"),
+        err.contains("facelab.toml:5")
+            && err.contains("detection.verify_context = 10 is out of range"),
         "{err}"
     );
     assert!(err.contains("from 1.2 to 6"), "{err}");

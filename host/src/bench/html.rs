@@ -214,7 +214,11 @@ fn charts_for(section: &str, r: &Report) -> Vec<(String, Result<String, String>)
                             "{} (AP {:.3}{})",
                             w.pipeline,
                             l.ap,
-                            if mark.is_some() { ", ● its own settings" } else { "" }
+                            if mark.is_some() {
+                                ", ● its own settings"
+                            } else {
+                                ""
+                            }
                         ),
                         points: l.pr_curve.clone(),
                         mark,

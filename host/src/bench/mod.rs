@@ -520,7 +520,12 @@ fn wider(
         .verify
         .map(|v| f64::from(v.accept))
         .or_else(|| number(opened.config.detector.options.get("score_threshold")))
-        .or_else(|| opened.detector_model.threshold.map(|t| f64::from(t.default)));
+        .or_else(|| {
+            opened
+                .detector_model
+                .threshold
+                .map(|t| f64::from(t.default))
+        });
     let operating = if spec.wider_options.is_empty() {
         tasks::wider_operating(set, task, &records, &detector, threshold)
     } else {

@@ -18,9 +18,9 @@ use super::report::{
 };
 use super::suite::{ClusteringTask, OrlTask, WiderTask};
 use crate::faceeval::{identification, mean_sd, verification, Pair};
+use crate::operating::{grid, lowest_within, operating_point, sweep, Truth};
 use crate::pipeline::cosine;
 use crate::stats::median;
-use crate::operating::{grid, lowest_within, operating_point, sweep, Truth};
 use crate::voc::{match_faces, LabelledImage, MatchCounts};
 use crate::wider::{evaluate, WiderSet};
 
@@ -333,14 +333,27 @@ pub fn wider(
 /// ([`crate::operating::ACCEPT_MAX_FALSE_PER_100`]), applied to detections made at a low
 /// threshold, keeping those at least `min_face_size` tall as the pipeline would. `None`
 /// when the run's lowest score is above 0.3 (nothing to sweep).
-fn threshold_rule(set: &WiderSet, detections: &[Vec<Face>], min_face_size: f32) -> Option<ThresholdRule> {
-    let lowest = detections.iter().flatten().map(|f| f.score).fold(1.0f32, f32::min);
+fn threshold_rule(
+    set: &WiderSet,
+    detections: &[Vec<Face>],
+    min_face_size: f32,
+) -> Option<ThresholdRule> {
+    let lowest = detections
+        .iter()
+        .flatten()
+        .map(|f| f.score)
+        .fold(1.0f32, f32::min);
     if lowest > 0.3 {
         return None;
     }
     let kept: Vec<Vec<Face>> = detections
         .iter()
-        .map(|fs| fs.iter().filter(|f| f.bbox.height >= min_face_size).copied().collect())
+        .map(|fs| {
+            fs.iter()
+                .filter(|f| f.bbox.height >= min_face_size)
+                .copied()
+                .collect()
+        })
         .collect();
     let truths: Vec<Truth> = set.images.iter().map(Truth::wider).collect();
     let swept = sweep(&truths, &kept, &grid(0.3, 0.99));
@@ -378,9 +391,9 @@ pub fn wider_operating(
         .collect();
     WiderOperating {
         threshold,
-        verify: detector.verify.map(|v| {
-            [v.from, v.second, v.context, v.size as f32].map(f64::from)
-        }),
+        verify: detector
+            .verify
+            .map(|v| [v.from, v.second, v.context, v.size as f32].map(f64::from)),
         point: operating_point(&truths, &detections, 0.0),
         levels,
         verified: detector.verified,
@@ -391,7 +404,9 @@ pub fn wider_operating(
 
 /// The labelled sets of imglab files: the images of each file grouped by their folder's
 /// name (`voc-groups`, `sprint`, `bbt`), in file order.
-pub fn labelled_sets(files: Vec<(PathBuf, Vec<LabelledImage>)>) -> Vec<(String, Vec<LabelledImage>)> {
+pub fn labelled_sets(
+    files: Vec<(PathBuf, Vec<LabelledImage>)>,
+) -> Vec<(String, Vec<LabelledImage>)> {
     let mut sets: Vec<(String, Vec<LabelledImage>)> = Vec::new();
     for (file, images) in files {
         for image in images {

@@ -247,7 +247,11 @@ fn print_choice(c: &crate::operating::Chosen) -> anyhow::Result<()> {
         return Ok(());
     };
     writeln!(out, "  threshold  recall  false/100 photos  precision")?;
-    for (t, p) in choice.sweep.iter().filter(|(t, _)| ((t * 100.0).round() as i32) % 5 == 0) {
+    for (t, p) in choice
+        .sweep
+        .iter()
+        .filter(|(t, _)| ((t * 100.0).round() as i32) % 5 == 0)
+    {
         writeln!(
             out,
             "  {t:>9.2}  {:>6.3}  {:>16.1}  {:>9.3}",
