@@ -230,33 +230,6 @@ pub struct FaceDetector {
     pub verified: VerifyCounts,
 }
 
-/// The verification settings for a detector whose faces are kept from `accept` up (the
-/// score threshold its options give): the config's `[detection]` values, else the model's
-/// manifest. `None` when off, when the model declares none, or when the candidate
-/// threshold is not below `accept` (a low threshold for a PR curve needs no second look).
-pub fn verify_settings(
-    robust: &RobustOptions,
-    threshold: Option<&Threshold>,
-    accept: f32,
-) -> Option<Verify> {
-    if !robust.verify {
-        return None;
-    }
-    let from = robust
-        .verify_from
-        .or(threshold.and_then(|t| t.verify_from))?;
-    let second = robust
-        .verify_score
-        .or(threshold.and_then(|t| t.verify_second))?;
-    (from < accept).then_some(Verify {
-        from,
-        accept,
-        second,
-        context: robust.verify_context,
-        size: robust.verify_size,
-    })
-}
-
 /// Checks that `section.kind` is one of `kinds` and merges the manifest's declared facts
 /// into the plugin's options (for the plugin kinds the manifest says run the model), so
 /// each default lives in one place: the manifest.
@@ -389,34 +362,13 @@ impl FaceDetector {
             model.manifest.as_ref(),
             &mut warnings,
         )?;
-        let accept = options
-            .get("score_threshold")
-            .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
-        let declared = model
-            .manifest
-            .as_ref()
-            .filter(|m| {
-                m.runs_on
-                    .contains(&format!("{}:{}", section.plugin, section.kind))
-            })
-            .and_then(|m| m.threshold);
-        let verify =
-            accept.and_then(|a| verify_settings(&config.detection, declared.as_ref(), a as f32));
-        if let Some(v) = verify {
-            // The plugin reports every candidate; the host keeps those at `accept` and
-            // looks again at the rest.
-            options.insert("score_threshold".into(), toml::Value::Float(v.from as f64));
-        } else if config
-            .detection
-            .verify_from
-            .is_some_and(|f| accept.is_some_and(|a| f as f64 >= a))
-        {
-            warnings.push(format!(
-                "detection.verify_from = {} is not below the score threshold {}: no face gets a second look",
-                config.detection.verify_from.unwrap_or_default(),
-                accept.unwrap_or_default()
-            ));
-        }
+        let verify = crate::verify::for_detector(
+            &config.detection,
+            section,
+            model.manifest.as_ref(),
+            &mut options,
+            &mut warnings,
+        );
         let create = plugin.module.new_detector();
         let inner = with_args(section, model, &options, |args| create(args))
             .into_result()

@@ -22,7 +22,9 @@
 use facelab_plugin_api::{BBox, Face, PluginError, Point2};
 use facelab_plugin_kit::geometry::iou;
 
+use crate::models::manifest::Threshold;
 use crate::photo::Photo;
+use crate::robust::RobustOptions;
 
 /// IoU at which the second pass's face is the candidate.
 pub const MATCH_IOU: f32 = 0.4;
@@ -179,6 +181,67 @@ pub fn verify(
     Ok((kept, counts))
 }
 
+/// The verification settings for a detector whose faces are kept from `accept` up (the
+/// score threshold its options give): the config's `[detection]` values, else the model's
+/// manifest. `None` when off, when the model declares none, or when the candidate
+/// threshold is not below `accept` (a low threshold for a PR curve needs no second look).
+pub fn settings(
+    robust: &RobustOptions,
+    threshold: Option<&Threshold>,
+    accept: f32,
+) -> Option<Verify> {
+    if !robust.verify {
+        return None;
+    }
+    let from = robust
+        .verify_from
+        .or(threshold.and_then(|t| t.verify_from))?;
+    let second = robust
+        .verify_score
+        .or(threshold.and_then(|t| t.verify_second))?;
+    (from < accept).then_some(Verify {
+        from,
+        accept,
+        second,
+        context: robust.verify_context,
+        size: robust.verify_size,
+    })
+}
+
+/// The second look of the detector of `section` with its prepared plugin `options`: when it
+/// is on, the plugin's `score_threshold` becomes the candidate threshold (the host keeps the
+/// faces at the old one and looks again at the rest). A `verify_from` that leaves nothing
+/// to look at is a warning.
+pub fn for_detector(
+    robust: &RobustOptions,
+    section: &crate::config::ModelSection,
+    manifest: Option<&crate::models::Model>,
+    options: &mut toml::Table,
+    warnings: &mut Vec<String>,
+) -> Option<Verify> {
+    let accept = options
+        .get("score_threshold")
+        .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
+    let plugin_kind = format!("{}:{}", section.plugin, section.kind);
+    let declared = manifest
+        .filter(|m| m.runs_on.contains(&plugin_kind))
+        .and_then(|m| m.threshold);
+    let verify = accept.and_then(|a| settings(robust, declared.as_ref(), a as f32));
+    if let Some(v) = verify {
+        options.insert(
+            "score_threshold".into(),
+            toml::Value::Float(f64::from(v.from)),
+        );
+    } else if let (Some(from), Some(a)) = (robust.verify_from, accept) {
+        if f64::from(from) >= a {
+            warnings.push(format!(
+                "detection.verify_from = {from} is not below the score threshold {a}: no face gets a second look"
+            ));
+        }
+    }
+    verify
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -206,5 +269,39 @@ mod tests {
         // Outside the photo is grey.
         let (edge, _, _) = context_crop(&photo, &BBox::new(0.0, 0.0, 10.0, 10.0), 4.0, 40, false);
         assert_eq!(&edge.pixels[..3], &[127, 127, 127]);
+    }
+
+    #[test]
+    fn the_second_look_takes_the_manifest_values_unless_the_config_sets_them() {
+        let manifest = Threshold {
+            kind: crate::models::manifest::ThresholdKind::Score,
+            default: 0.8,
+            min: 0.3,
+            max: 0.99,
+            verify_from: Some(0.75),
+            verify_second: Some(0.7),
+        };
+        let robust = RobustOptions::default();
+        let v = settings(&robust, Some(&manifest), 0.8).unwrap();
+        assert_eq!((v.from, v.accept, v.second), (0.75, 0.8, 0.7));
+        let own = RobustOptions {
+            verify_from: Some(0.5),
+            ..robust
+        };
+        assert_eq!(settings(&own, Some(&manifest), 0.8).unwrap().from, 0.5);
+        // A PR-curve run at a low threshold has nothing to look at again.
+        assert_eq!(settings(&robust, Some(&manifest), 0.02), None);
+        // Off, or a model that declares none.
+        let off = RobustOptions {
+            verify: false,
+            ..robust
+        };
+        assert_eq!(settings(&off, Some(&manifest), 0.8), None);
+        let plain = Threshold {
+            verify_from: None,
+            verify_second: None,
+            ..manifest
+        };
+        assert_eq!(settings(&robust, Some(&plain), 0.8), None);
     }
 }
