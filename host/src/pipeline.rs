@@ -364,7 +364,7 @@ impl FaceDetector {
         )?;
         let verify = crate::verify::for_detector(
             &config.detection,
-            section,
+            &format!("{}:{}", section.plugin, section.kind),
             model.manifest.as_ref(),
             &mut options,
             &mut warnings,

@@ -34,7 +34,7 @@ pub struct RobustOptions {
     /// IoU above which faces from different passes are one face.
     pub merge_iou: f32,
     /// Look again at the faces scoring between the model's `verify_from` and its threshold
-    /// ([`crate::verify`]); off keeps only faces at the threshold.
+    /// (host/src/verify.rs); off keeps only faces at the threshold.
     pub verify: bool,
     /// Candidates from this score up are looked at again [default: the model's manifest
     /// `verify_from`].

@@ -208,13 +208,13 @@ pub fn settings(
     })
 }
 
-/// The second look of the detector of `section` with its prepared plugin `options`: when it
+/// The second look of the detector `plugin_kind` (`plugin:kind`) with its prepared plugin `options`: when it
 /// is on, the plugin's `score_threshold` becomes the candidate threshold (the host keeps the
 /// faces at the old one and looks again at the rest). A `verify_from` that leaves nothing
 /// to look at is a warning.
 pub fn for_detector(
     robust: &RobustOptions,
-    section: &crate::config::ModelSection,
+    plugin_kind: &str,
     manifest: Option<&crate::models::Model>,
     options: &mut toml::Table,
     warnings: &mut Vec<String>,
@@ -222,9 +222,8 @@ pub fn for_detector(
     let accept = options
         .get("score_threshold")
         .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
-    let plugin_kind = format!("{}:{}", section.plugin, section.kind);
     let declared = manifest
-        .filter(|m| m.runs_on.contains(&plugin_kind))
+        .filter(|m| m.runs_on.iter().any(|k| k == plugin_kind))
         .and_then(|m| m.threshold);
     let verify = accept.and_then(|a| settings(robust, declared.as_ref(), a as f32));
     if let Some(v) = verify {
