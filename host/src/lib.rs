@@ -20,6 +20,7 @@ pub mod models;
 pub mod photo;
 pub mod pipeline;
 pub mod plugins;
+pub mod quality;
 pub mod robust;
 pub mod session;
 pub mod stats;
