@@ -177,6 +177,9 @@ pub struct LibrarySection {
     pub busy_timeout_ms: u64,
     /// Suggestions whose best and second-best people score closer than this are "unknown".
     pub suggest_margin: f32,
+    /// Faces whose quality ([`crate::quality`]) is below this stay out of suggestions and
+    /// clusters (they are still listed). From 0 (off) to 1; out of range is an error at load.
+    pub min_quality: crate::quality::MinQuality,
 }
 
 impl Default for LibrarySection {
@@ -193,6 +196,7 @@ impl Default for LibrarySection {
             batch_size: 32,
             busy_timeout_ms: 10_000,
             suggest_margin: 0.03,
+            min_quality: crate::quality::MinQuality::default(),
         }
     }
 }
@@ -354,6 +358,13 @@ impl Config {
                 "library.suggest_margin".into(),
                 format!("= {} is out of range", lib.suggest_margin),
                 "use a similarity margin from 0 to 1, for example 0.03",
+            ));
+        }
+        if !lib.min_quality.is_valid() {
+            return Err(self.invalid(
+                "library.min_quality".into(),
+                format!("= {} is out of range", lib.min_quality.value()),
+                "use a face quality from 0 (off) to 1, for example 0.3",
             ));
         }
         if let Err(e) = self.cluster.validate() {

@@ -21,6 +21,7 @@ pub mod operating;
 pub mod photo;
 pub mod pipeline;
 pub mod plugins;
+pub mod quality;
 pub mod robust;
 pub mod session;
 pub mod stats;

@@ -319,3 +319,82 @@ fn empty_single_and_identical_libraries_give_sensible_answers() {
     assert_eq!(code, 2);
     assert!(err.contains("no cluster with id 999"), "{err}");
 }
+
+/// [`config`] with `[library] min_quality = gate`, written beside it.
+fn gated_config(shared: &Path, dir: &Path, gate: f32) -> PathBuf {
+    let text = std::fs::read_to_string(config(shared, dir)).unwrap();
+    let path = dir.join(format!("gate-{gate}.toml"));
+    std::fs::write(&path, format!("{text}min_quality = {gate}\n")).unwrap();
+    path
+}
+
+#[test]
+fn faces_below_min_quality_leave_their_clusters_and_are_still_listed() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photos = d.join("photos");
+    copy_orl(&shared, &photos, 1..=5, &[1, 2, 3, 4, 5]);
+    // Two photos of each person blurred by σ 3 px: YuNet finds most of them, at quality
+    // 0.40 or lower (the sharp ones: 1; ORL_BLUR in host/tests/library.rs).
+    for s in 1..=5 {
+        for i in [6, 7] {
+            let img = image::open(shared.join(format!("datasets/orl/s{s}/{i}.pgm"))).unwrap();
+            image::imageops::blur(&img.to_luma8(), 3.0)
+                .save(photos.join(format!("s{s}/{i}-blurred.png")))
+                .unwrap();
+        }
+    }
+    let open = config(&shared, d);
+    ok(&open, &["scan", photos.to_str().unwrap()]);
+    let faces = json(&open, &["faces", "--json"]);
+    let blurred: BTreeSet<i64> = faces
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["path"].as_str().unwrap().ends_with("-blurred.png"))
+        .map(|f| f["id"].as_i64().unwrap())
+        .collect();
+    assert!(blurred.len() >= 7, "{faces}");
+    let n = 25 + blurred.len() as i64;
+    // Without a gate (the default) the blurred faces are clustered with their people.
+    let s = json(&open, &["cluster", "--json"]);
+    assert_eq!(
+        (s["faces"].as_i64(), s["below_min_quality"].as_i64()),
+        (Some(n), Some(0))
+    );
+    let clustered: BTreeSet<i64> = clusters(&open).into_values().flatten().collect();
+    assert!(
+        blurred.iter().filter(|f| clustered.contains(f)).count() * 10 >= blurred.len() * 7,
+        "{clustered:?}"
+    );
+
+    // With min_quality 0.5 the next run, incremental as it is, takes them out.
+    let gated = gated_config(&shared, d, 0.5);
+    let s = json(&gated, &["cluster", "--json"]);
+    assert_eq!(s["mode"], "incremental");
+    let left_out = blurred.len() as i64;
+    assert_eq!(
+        (s["faces"].as_i64(), s["below_min_quality"].as_i64()),
+        (Some(25), Some(left_out)),
+        "{s}"
+    );
+    let after = clusters(&gated);
+    let clustered: BTreeSet<i64> = after.values().flatten().copied().collect();
+    assert!(clustered.is_disjoint(&blurred), "{after:?}");
+    assert!(
+        clustered.len() >= 24,
+        "the sharp faces stay clustered: {after:?}"
+    );
+    let f = bcubed_f(&truth(&gated), &after);
+    assert!(
+        f >= 0.6,
+        "BCubed F with the blurred faces as singletons: {f}"
+    );
+    // A full recluster leaves them out too; `faces` still lists them.
+    let s = json(&gated, &["cluster", "--full", "--json"]);
+    assert_eq!(s["below_min_quality"].as_i64(), Some(left_out));
+    assert!(clusters(&gated).values().all(|m| m.is_disjoint(&blurred)));
+    let listed = json(&gated, &["faces", "--json"]);
+    assert_eq!(listed.as_array().unwrap().len() as i64, n);
+}

@@ -342,6 +342,36 @@ pub fn render(r: &Report) -> String {
                 );
             }
         }
+        let gated: Vec<_> = t
+            .clustering
+            .results
+            .iter()
+            .flat_map(|c| c.methods.iter().map(move |m| (c, m)))
+            .filter_map(|(c, m)| m.quality_gate.as_ref().map(|g| (c, m, g)))
+            .collect();
+        if !gated.is_empty() {
+            s.push_str("\nWith the faces below `[library] min_quality` left out, as `facelab cluster` does. \"All faces\" counts each face left out as a cluster of its own (what a user sees), so it compares with the BCubed F above.\n\n");
+            s.push_str("| pipeline | method | min_quality | faces left out | pairwise P / R / F | BCubed P / R / F | BCubed F, all faces | clusters |\n|---|---|---|---|---|---|---|---|\n");
+            for (c, m, g) in gated {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} of {} | {:.3} / {:.3} / **{:.3}** | {:.3} / {:.3} / **{:.3}** | {:.3} | {} |",
+                    marked(r, &c.pipeline),
+                    m.method,
+                    g.min_quality,
+                    g.excluded,
+                    c.faces,
+                    g.pairwise.precision,
+                    g.pairwise.recall,
+                    g.pairwise.f,
+                    g.bcubed.precision,
+                    g.bcubed.recall,
+                    g.bcubed.f,
+                    g.bcubed_all.f,
+                    g.clusters
+                );
+            }
+        }
     }
 
     let _ = writeln!(s, "\n## Speed\n");

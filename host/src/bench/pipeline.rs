@@ -19,6 +19,7 @@ use crate::pipeline::{
     FaceRecognizer, ResolvedModel,
 };
 use crate::plugins::PluginSet;
+use crate::quality::Quality;
 use crate::session::RunContext;
 use crate::stats::median;
 use crate::ui::{labelled_progress as progress, FetchBars};
@@ -194,6 +195,10 @@ pub struct EmbedRecord {
     pub face: Option<FaceRow>,
     /// The embedding; `None` when the photo failed.
     pub embedding: Option<Vec<f32>>,
+    /// The found face's quality ([`crate::quality`]); `None` for the whole frame, and in
+    /// records cached before facelab measured quality.
+    #[serde(default)]
+    pub quality: Option<Quality>,
     /// Why it failed.
     pub error: Option<String>,
     /// Detection time, ms.
@@ -264,6 +269,7 @@ pub fn embed_set(
             Err(e) => EmbedRecord {
                 face: None,
                 embedding: None,
+                quality: None,
                 error: Some(e.to_string()),
                 detect_ms: 0.0,
                 embed_ms: 0.0,
@@ -310,6 +316,7 @@ fn embed_one(
             return EmbedRecord {
                 face: None,
                 embedding: None,
+                quality: None,
                 error: Some(format!("detector failed: {e}")),
                 detect_ms,
                 embed_ms: 0.0,
@@ -317,6 +324,7 @@ fn embed_one(
         }
     };
     let found = largest(&faces).copied();
+    let quality = found.as_ref().map(|f| crate::quality::assess(photo, f));
     // The face sets are crops: a photo without a detected face is embedded whole.
     let face = found.unwrap_or_else(|| {
         Face::new(
@@ -331,6 +339,7 @@ fn embed_one(
         Ok(e) => EmbedRecord {
             face: found.as_ref().map(to_row),
             embedding: Some(e[0].values.to_vec()),
+            quality,
             error: None,
             detect_ms,
             embed_ms,
@@ -338,6 +347,7 @@ fn embed_one(
         Err(e) => EmbedRecord {
             face: found.as_ref().map(to_row),
             embedding: None,
+            quality,
             error: Some(format!("recognizer failed: {e}")),
             detect_ms,
             embed_ms,

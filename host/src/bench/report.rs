@@ -378,6 +378,10 @@ pub struct ClusterMethodResult {
     pub noise: usize,
     /// Clustering time, ms.
     pub ms: f64,
+    /// The same method on the faces that pass `[library] min_quality` only; absent when the
+    /// embeddings carry no quality (a cache written before facelab measured it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality_gate: Option<super::clustering::QualityGated>,
 }
 
 /// Clustering for one pipeline.

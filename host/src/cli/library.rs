@@ -68,7 +68,8 @@ pub enum LibraryCommand {
         /// Person [default: the pending suggestion].
         person: Option<String>,
     },
-    /// List faces with their names and suggestions.
+    /// List faces with their quality, names and suggestions (also faces below
+    /// `library.min_quality`, which suggestions and clusters leave out).
     Faces {
         /// Only the faces confirmed as this person.
         #[arg(long)]
@@ -284,15 +285,25 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&faces)?)?;
             } else {
+                let min_quality = ctx.config.library.min_quality;
                 for f in &faces {
                     let name = match (&f.person, &f.suggestion) {
                         (Some(p), _) => p.clone(),
                         (None, Some((s, v))) => format!("{s}? ({v:.2})"),
                         (None, None) => "-".into(),
                     };
+                    // "q?" for a face an older facelab stored (measured by the next scan);
+                    // "(below min_quality)" for one that suggestions and clusters leave out.
+                    let quality = match &f.quality {
+                        None => "q?".to_owned(),
+                        Some(q) if !min_quality.passes(Some(q.score)) => {
+                            format!("q{:.2} (below min_quality)", q.score)
+                        }
+                        Some(q) => format!("q{:.2}", q.score),
+                    };
                     writeln!(
                         out,
-                        "{}\t{}\t{:.0},{:.0} {:.0}x{:.0}\t{name}",
+                        "{}\t{}\t{:.0},{:.0} {:.0}x{:.0}\t{quality}\t{name}",
                         f.id, f.path, f.bbox[0], f.bbox[1], f.bbox[2], f.bbox[3]
                     )?;
                 }
@@ -303,14 +314,16 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             let model = active_model(ctx)?;
             let mut lib = open_library(ctx)?;
             let algo = &ctx.config.cluster;
-            let s = clusters::run(&mut lib, &model, algo, full)?;
+            let min_quality = ctx.config.library.min_quality;
+            let s = clusters::run(&mut lib, &model, algo, full, min_quality)?;
             if json {
                 writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&s)?)?;
             } else {
                 writeln!(
                     std::io::stdout(),
-                    "{} clustering with {}: {} faces without a name, {} in {} clusters ({} joined existing clusters, {} new clusters, {} ids kept) in {:.2} s",
-                    s.mode, s.algorithm, s.faces, s.clustered, s.clusters, s.joined, s.created, s.kept_ids, s.seconds
+                    "{} clustering with {}: {} faces without a name, {} in {} clusters ({} joined existing clusters, {} new clusters, {} ids kept) in {:.2} s{}",
+                    s.mode, s.algorithm, s.faces, s.clustered, s.clusters, s.joined, s.created, s.kept_ids, s.seconds,
+                    below_note(s.below_min_quality, min_quality)
                 )?;
             }
             Ok(Outcome::Success)
@@ -346,6 +359,17 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
     }
 }
 
+/// "; N faces below library.min_quality left out", or nothing.
+fn below_note(n: usize, min_quality: crate::quality::MinQuality) -> String {
+    if n == 0 {
+        return String::new();
+    }
+    format!(
+        "; {n} faces below library.min_quality = {} left out (`facelab faces` lists them)",
+        min_quality.value()
+    )
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -356,7 +380,7 @@ fn csv_field(s: &str) -> String {
 
 fn csv(faces: &[FaceRow]) -> String {
     let mut out = String::from(
-        "face_id,path,path_utf8,x,y,width,height,score,detector,person,suggestion,suggestion_score,rejected\n",
+        "face_id,path,path_utf8,x,y,width,height,score,quality,detector,person,suggestion,suggestion_score,rejected\n",
     );
     for f in faces {
         let (s, sv) = match &f.suggestion {
@@ -364,7 +388,7 @@ fn csv(faces: &[FaceRow]) -> String {
             None => (String::new(), String::new()),
         };
         out += &format!(
-            "{},{},{},{:.1},{:.1},{:.1},{:.1},{:.4},{},{},{},{},{}\n",
+            "{},{},{},{:.1},{:.1},{:.1},{:.1},{:.4},{},{},{},{},{},{}\n",
             f.id,
             csv_field(&f.path),
             f.path_utf8,
@@ -373,6 +397,9 @@ fn csv(faces: &[FaceRow]) -> String {
             f.bbox[2],
             f.bbox[3],
             f.score,
+            f.quality
+                .map(|q| format!("{:.4}", q.score))
+                .unwrap_or_default(),
             csv_field(&f.detector),
             csv_field(f.person.as_deref().unwrap_or("")),
             csv_field(&s),
@@ -541,7 +568,7 @@ fn clusters_cmd(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Ou
     let mut out = std::io::stdout().lock();
     match command {
         ClustersCommand::List { json } => {
-            let list = clusters::list(&lib, &model, prior(ctx)?)?;
+            let list = clusters::list(&lib, &model, prior(ctx)?, ctx.config.library.min_quality)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
             } else if list.is_empty() {
@@ -642,8 +669,15 @@ fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcom
     let model = active_model(ctx)?;
     let prior = prior(ctx)?;
     let mut lib = open_library(ctx)?;
-    let (suggestions, threshold) =
-        suggest::suggest(&mut lib, &model, prior, ctx.config.library.suggest_margin)?;
+    let min_quality = ctx.config.library.min_quality;
+    let run = suggest::suggest(
+        &mut lib,
+        &model,
+        prior,
+        ctx.config.library.suggest_margin,
+        min_quality,
+    )?;
+    let (suggestions, threshold) = (&run.suggestions, &run.threshold);
     let named = suggestions.iter().filter(|s| s.person.is_some()).count();
     let mut out = std::io::stdout().lock();
     if json {
@@ -652,11 +686,12 @@ fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcom
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "model": model, "threshold": threshold, "suggestions": suggestions,
+                "min_quality": run.min_quality, "below_min_quality": run.below_min_quality,
             }))?
         )?;
         return Ok(Outcome::Success);
     }
-    for s in &suggestions {
+    for s in suggestions {
         match &s.person {
             Some(p) => writeln!(out, "{}\t{}\t{p}\t{:.3}", s.face, s.path, s.score)?,
             None if all => writeln!(
@@ -671,7 +706,7 @@ fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcom
         }
     }
     eprintln!(
-        "facelab: {named} of {} faces without a name have a suggestion, {} are unknown; threshold {:.3} ({}{})",
+        "facelab: {named} of {} faces without a name have a suggestion, {} are unknown; threshold {:.3} ({}{}){}",
         suggestions.len(),
         suggestions.len() - named,
         threshold.value,
@@ -683,7 +718,8 @@ fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcom
             )
         } else {
             String::new()
-        }
+        },
+        below_note(run.below_min_quality, min_quality)
     );
     Ok(Outcome::Success)
 }

@@ -11,6 +11,9 @@
 //!   named, that person: `clusters name` leaves such faces out.
 //! - Faces that get a name leave their cluster; an emptied cluster is deleted, and its id
 //!   is never given to another group.
+//! - Faces below `library.min_quality` ([`crate::quality`]) are never clustered: a run
+//!   leaves them out and drops them from the clusters they were in (after `min_quality` was
+//!   raised). A cluster's suggested person is judged on the named faces that pass it.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,6 +23,7 @@ use rusqlite::{params, OptionalExtension};
 use super::search::{dot, normalized};
 use super::suggest::{self, Prior};
 use super::{from_blob, now, Library, LibraryError, Result};
+use crate::quality::MinQuality;
 
 /// A cluster as listed.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -58,8 +62,10 @@ pub struct RunSummary {
     pub mode: String,
     /// The algorithm and parameters.
     pub algorithm: String,
-    /// Faces without a name that have an embedding of the model.
+    /// Faces without a name that have an embedding of the model and pass `min_quality`.
     pub faces: usize,
+    /// Faces without a name left out because their quality is below `min_quality`.
+    pub below_min_quality: usize,
     /// Clusters after the run.
     pub clusters: usize,
     /// Faces in a cluster after the run.
@@ -78,6 +84,7 @@ struct Unnamed {
     ids: Vec<i64>,
     data: Vec<f32>,
     dim: usize,
+    below_min_quality: usize,
 }
 
 impl Unnamed {
@@ -86,11 +93,11 @@ impl Unnamed {
     }
 }
 
-fn unnamed(lib: &Library, model: &str) -> Result<Unnamed> {
+fn unnamed(lib: &Library, model: &str, min_quality: MinQuality) -> Result<Unnamed> {
     let mut stmt = lib
         .conn
         .prepare(
-            "SELECT e.face_id, e.vector FROM embeddings e
+            "SELECT e.face_id, e.vector, f.quality FROM embeddings e
              JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id
              WHERE e.model_id = ?1 AND i.status = 'done'
                AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = e.face_id AND l.state = 'confirmed')
@@ -101,9 +108,15 @@ fn unnamed(lib: &Library, model: &str) -> Result<Unnamed> {
         ids: vec![],
         data: vec![],
         dim: 0,
+        below_min_quality: 0,
     };
     let mut rows = stmt.query([model]).map_err(|e| lib.err(e))?;
     while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
+        let quality: Option<f64> = r.get(2).map_err(|e| lib.err(e))?;
+        if !min_quality.passes(quality.map(|q| q as f32)) {
+            out.below_min_quality += 1;
+            continue;
+        }
         let v = from_blob(&r.get::<_, Vec<u8>>(1).map_err(|e| lib.err(e))?);
         if out.dim == 0 {
             out.dim = v.len();
@@ -194,13 +207,20 @@ fn bump_revision(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     .map(|_| ())
 }
 
-/// Clusters the faces without a name that have an embedding of `model`. Another process
-/// may change the clusters while this one computes: the result is written only if no
-/// clustering change committed meanwhile, else the run starts again from the new state.
-pub fn run(lib: &mut Library, model: &str, algo: &Algorithm, full: bool) -> Result<RunSummary> {
+/// Clusters the faces without a name that have an embedding of `model` and pass
+/// `min_quality`. Another process may change the clusters while this one computes: the
+/// result is written only if no clustering change committed meanwhile, else the run starts
+/// again from the new state.
+pub fn run(
+    lib: &mut Library,
+    model: &str,
+    algo: &Algorithm,
+    full: bool,
+    min_quality: MinQuality,
+) -> Result<RunSummary> {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
-        if let Some(summary) = run_once(lib, model, algo, full)? {
+        if let Some(summary) = run_once(lib, model, algo, full, min_quality)? {
             return Ok(summary);
         }
     }
@@ -215,14 +235,16 @@ fn run_once(
     model: &str,
     algo: &Algorithm,
     full: bool,
+    min_quality: MinQuality,
 ) -> Result<Option<RunSummary>> {
     let start = std::time::Instant::now();
     let planned_at = revision(&lib.conn).map_err(|e| lib.err(e))?;
-    let faces = unnamed(lib, model)?;
+    let faces = unnamed(lib, model, min_quality)?;
     let before = membership(lib, model)?;
     let links = cannot_links(lib)?;
     let index: HashMap<i64, usize> = faces.ids.iter().enumerate().map(|(i, f)| (*f, i)).collect();
-    // Memberships of faces that got a name (or lost their embedding) are dropped.
+    // Memberships of faces that got a name, lost their embedding or fall below
+    // `min_quality` are dropped.
     let current: HashMap<i64, i64> = before
         .iter()
         .filter(|(f, _)| index.contains_key(f))
@@ -231,6 +253,7 @@ fn run_once(
     let mut summary = RunSummary {
         algorithm: algo.to_string(),
         faces: faces.ids.len(),
+        below_min_quality: faces.below_min_quality,
         ..RunSummary::default()
     };
     let incremental = !full && !current.is_empty();
@@ -460,8 +483,14 @@ pub fn members(lib: &Library, id: i64) -> Result<Vec<Member>> {
 }
 
 /// Every cluster of `model`, largest first, with a representative face and, when a named
-/// person is close to its centre, a suggestion.
-pub fn list(lib: &Library, model: &str, prior: Option<Prior>) -> Result<Vec<ClusterInfo>> {
+/// person (judged on their faces that pass `min_quality`) is close to its centre, a
+/// suggestion.
+pub fn list(
+    lib: &Library,
+    model: &str,
+    prior: Option<Prior>,
+    min_quality: MinQuality,
+) -> Result<Vec<ClusterInfo>> {
     let mut ids: Vec<i64> = {
         let mut stmt = lib
             .conn
@@ -474,7 +503,7 @@ pub fn list(lib: &Library, model: &str, prior: Option<Prior>) -> Result<Vec<Clus
         ids
     };
     ids.sort();
-    let known = suggest::load(lib, model)?;
+    let known = suggest::load(lib, model, min_quality)?;
     let threshold = known.threshold(prior)?;
     let gallery = known.gallery();
     let mut out = Vec::new();

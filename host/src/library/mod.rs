@@ -43,6 +43,7 @@ use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
+use crate::quality::Quality;
 pub use schema::SCHEMA_VERSION;
 
 /// Why a library operation failed. Each message names what to do.
@@ -149,6 +150,10 @@ pub struct FaceRow {
     pub bbox: [f32; 4],
     /// Detector confidence.
     pub score: f32,
+    /// Its quality ([`crate::quality`]): the components and their product, `score`.
+    /// `None` for a face stored before facelab measured quality, until the next scan of
+    /// its folder; such a face passes `library.min_quality`.
+    pub quality: Option<Quality>,
     /// The detector key (`plugin:kind:model`) that found it.
     pub detector: String,
     /// Confirmed person, if any.
@@ -507,7 +512,7 @@ impl Library {
                    (SELECT l.score FROM labels l WHERE l.face_id = f.id AND l.state = 'suggested'),
                    (SELECT group_concat(p.name, char(31)) FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'rejected'),
                    (SELECT group_concat(e.model_id, char(31)) FROM embeddings e WHERE e.face_id = f.id),
-                   i.path_bytes
+                   i.path_bytes, f.quality_parts
                  FROM faces f JOIN images i ON i.id = f.image_id
                  WHERE i.status = 'done'
                    AND (?1 IS NULL OR EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.person_id = ?1 AND l.state = 'confirmed'))
@@ -533,6 +538,7 @@ impl Library {
                         r.get::<_, f64>(5)? as f32,
                     ],
                     score: r.get::<_, f64>(6)? as f32,
+                    quality: quality_from_blob(r.get(14)?),
                     detector: r.get(7)?,
                     person: r.get(8)?,
                     suggestion: suggested.map(|s| (s, sscore.unwrap_or(0.0) as f32)),
@@ -651,6 +657,13 @@ fn valid_name(name: &str) -> Result<String> {
         )));
     }
     Ok(name.to_owned())
+}
+
+/// A face's quality from its stored components (`faces.quality_parts`).
+pub(crate) fn quality_from_blob(blob: Option<Vec<u8>>) -> Option<Quality> {
+    let v = from_blob(&blob?);
+    let parts: [f32; 4] = v.try_into().ok()?;
+    Some(Quality::from_parts(parts))
 }
 
 /// Little-endian f32 blob.

@@ -166,6 +166,12 @@ const MIGRATIONS: &[&str] = &[
         merge_duplicate_faces_sql!(),
         "CREATE UNIQUE INDEX faces_one_box ON faces(image_id, x, y, w, h);"
     ),
+    // 3 → 4: face quality (`crate::quality`): the score and its four components (size,
+    // sharpness, pose, detector; four little-endian f32). Faces stored before have NULL:
+    // unknown, which passes `library.min_quality`, until the next scan of their folder
+    // measures them (it decodes the photo again, without detecting or embedding).
+    "ALTER TABLE faces ADD COLUMN quality REAL;
+     ALTER TABLE faces ADD COLUMN quality_parts BLOB;",
 ];
 
 /// The index that makes a duplicate face impossible; `facelab check` restores it.
@@ -330,6 +336,40 @@ mod tests {
         // Opening again is a no-op.
         let lib = Library::open(&path, 1000).unwrap();
         assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_3_library_keeps_every_face_with_an_unknown_quality() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.sqlite");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for step in &MIGRATIONS[..3] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('schema_version', '3');
+                 INSERT INTO images(id, path_bytes, path, size, mtime_ns, status, scanned_at)
+                   VALUES (1, x'2f702f612e6a7067', '/p/a.jpg', 1, 1, 'done', 0);
+                 INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES
+                   (1, 1, 0, 0, 10, 10, 0.9, 'd', 0), (2, 1, 50, 0, 10, 10, 0.8, 'd', 0);
+                 INSERT INTO embeddings VALUES (1, 'm', 1, 1, x'0000803f');
+                 INSERT INTO people(id, name, created_at) VALUES (1, 'Ada', 0);
+                 INSERT INTO labels VALUES (1, 1, 'confirmed', NULL, 'user', 0);",
+            )
+            .unwrap();
+        }
+        let lib = Library::open(&path, 1000).unwrap();
+        assert_eq!(version(&lib).unwrap(), 4);
+        let faces = lib.faces(None).unwrap();
+        assert_eq!(faces.iter().map(|f| f.id).collect::<Vec<_>>(), [1, 2]);
+        assert!(faces.iter().all(|f| f.quality.is_none()));
+        assert_eq!(faces[0].person.as_deref(), Some("Ada"));
+        // Unknown quality passes any threshold: the named face is still evidence.
+        let known =
+            crate::library::suggest::load(&lib, "m", crate::quality::MinQuality::new(1.0).unwrap())
+                .unwrap();
+        assert_eq!((known.confirmed.len(), known.below_min_quality), (1, 0));
     }
 
     #[test]

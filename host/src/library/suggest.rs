@@ -13,6 +13,10 @@
 //! two halves, score each half against a gallery of the other half, and take the threshold
 //! that best separates "own person" scores from "best other person" scores (the errors a
 //! suggestion can make), clamped to the manifest's usable range.
+//!
+//! Faces below `library.min_quality` ([`crate::quality`]) take no part: a named one is no
+//! evidence for its person (neither in the gallery nor in the calibration), and an unnamed
+//! one gets no suggestion (any earlier one is withdrawn). `facelab faces` still lists them.
 
 use std::collections::{HashMap, HashSet};
 
@@ -20,6 +24,7 @@ use rusqlite::params;
 
 use super::search::{dot, dots, normalized, Matrix};
 use super::{from_blob, now, Library, LibraryError, Result};
+use crate::quality::MinQuality;
 
 /// Nearest confirmed faces per person that enter the score.
 pub const NEIGHBOURS: usize = 3;
@@ -330,6 +335,8 @@ pub struct Known {
     pub rejected: HashSet<(i64, usize)>,
     /// Embedding dimension (0 when there are none).
     pub dim: usize,
+    /// Faces with an embedding left out because their quality is below `min_quality`.
+    pub below_min_quality: usize,
 }
 
 impl Known {
@@ -372,18 +379,20 @@ impl Known {
     }
 }
 
-/// Loads the faces with an embedding of `model` (in photos that are in the library).
-pub fn load(lib: &Library, model: &str) -> Result<Known> {
+/// Loads the faces with an embedding of `model` (in photos that are in the library) whose
+/// quality passes `min_quality`.
+pub fn load(lib: &Library, model: &str, min_quality: MinQuality) -> Result<Known> {
     let mut names: Vec<String> = Vec::new();
     let mut person_index: HashMap<i64, usize> = HashMap::new();
     let mut confirmed: Vec<(i64, usize, Vec<f32>)> = Vec::new();
     let mut unlabelled: Vec<(i64, String, Vec<f32>)> = Vec::new();
     let mut dim = 0usize;
+    let mut below_min_quality = 0usize;
     {
         let mut stmt = lib
             .conn
             .prepare(
-                "SELECT e.face_id, e.vector, i.path,
+                "SELECT e.face_id, e.vector, i.path, f.quality,
                    (SELECT l.person_id FROM labels l WHERE l.face_id = e.face_id AND l.state = 'confirmed'),
                    (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = e.face_id AND l.state = 'confirmed')
                  FROM embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id
@@ -393,6 +402,11 @@ pub fn load(lib: &Library, model: &str) -> Result<Known> {
         let mut rows = stmt.query([model]).map_err(|e| lib.err(e))?;
         while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
             let face: i64 = r.get(0).map_err(|e| lib.err(e))?;
+            let quality: Option<f64> = r.get(3).map_err(|e| lib.err(e))?;
+            if !min_quality.passes(quality.map(|q| q as f32)) {
+                below_min_quality += 1;
+                continue;
+            }
             let blob: Vec<u8> = r.get(1).map_err(|e| lib.err(e))?;
             let v = from_blob(&blob);
             if dim == 0 {
@@ -401,10 +415,10 @@ pub fn load(lib: &Library, model: &str) -> Result<Known> {
             if v.len() != dim {
                 continue;
             }
-            let person: Option<i64> = r.get(3).map_err(|e| lib.err(e))?;
+            let person: Option<i64> = r.get(4).map_err(|e| lib.err(e))?;
             match person {
                 Some(pid) => {
-                    let name: String = r.get(4).map_err(|e| lib.err(e))?;
+                    let name: String = r.get(5).map_err(|e| lib.err(e))?;
                     let next = names.len();
                     let p = *person_index.entry(pid).or_insert_with(|| {
                         names.push(name);
@@ -439,18 +453,35 @@ pub fn load(lib: &Library, model: &str) -> Result<Known> {
         unlabelled,
         rejected,
         dim,
+        below_min_quality,
     })
 }
 
-/// Suggestions for every face with an embedding of `model` and no confirmed person; the
-/// result is stored as `suggested` labels (replacing earlier ones) and returned.
+/// What a suggestion run gives.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SuggestRun {
+    /// One per face without a name (whose quality passes).
+    pub suggestions: Vec<Suggestion>,
+    /// The threshold used.
+    pub threshold: ThresholdUsed,
+    /// The `min_quality` applied.
+    pub min_quality: f32,
+    /// Faces (named or not) left out because their quality is below it.
+    pub below_min_quality: usize,
+}
+
+/// Suggestions for every face with an embedding of `model`, no confirmed person and a
+/// quality that passes `min_quality`; the result is stored as `suggested` labels
+/// (replacing every earlier one) and returned.
 pub fn suggest(
     lib: &mut Library,
     model: &str,
     prior: Option<Prior>,
     margin: f32,
-) -> Result<(Vec<Suggestion>, ThresholdUsed)> {
-    let known = load(lib, model)?;
+    min_quality: MinQuality,
+) -> Result<SuggestRun> {
+    let known = load(lib, model, min_quality)?;
+    let below_min_quality = known.below_min_quality;
     let threshold = known.threshold(prior)?;
     let gallery = known.gallery();
     let Known {
@@ -537,7 +568,12 @@ pub fn suggest(
         }
         Ok(())
     })?;
-    Ok((suggestions, threshold))
+    Ok(SuggestRun {
+        suggestions,
+        threshold,
+        min_quality: min_quality.value(),
+        below_min_quality,
+    })
 }
 
 #[cfg(test)]

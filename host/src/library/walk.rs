@@ -112,6 +112,12 @@ pub fn summary_text(lib: &Library, s: &Summary, json: bool) -> Result<String, Li
         s.failed.len(),
         s.missing + s.vanished_during_scan,
     );
+    if s.assessed > 0 {
+        text += &format!(
+            ", {} given the face quality an older facelab did not measure",
+            s.assessed
+        );
+    }
     if s.concurrent > 0 {
         text += &format!(
             ", {} stored meanwhile by another facelab running at the same time",

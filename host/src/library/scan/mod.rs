@@ -29,6 +29,7 @@ use self::write::{flush, mark_missing, stored_faces, FaceRef, Write};
 use super::{paths, Library, LibraryError, Result};
 use crate::photo::Photo;
 use crate::pipeline::{FaceDetector, FaceRecognizer};
+use crate::quality;
 
 /// IoU above which a re-detected box is the same face as a stored one.
 pub const MATCH_IOU: f32 = 0.5;
@@ -63,6 +64,9 @@ pub enum Work {
     Redetect,
     /// Unchanged, but some faces lack an embedding of the active recognizer.
     Embed,
+    /// Unchanged, but some faces were stored before facelab measured quality: the photo is
+    /// decoded again to measure them (no detection, no embedding).
+    Quality,
     /// Failed before; retried on request.
     Retry,
 }
@@ -144,6 +148,8 @@ pub struct Summary {
     pub redetected: usize,
     /// Given embeddings of the active recognizer only.
     pub embedded: usize,
+    /// Photos whose stored faces were given the quality an older facelab did not measure.
+    pub assessed: usize,
     /// Skipped as unchanged.
     pub unchanged: usize,
     /// Failed, with the reason (also stored in the library).
@@ -438,6 +444,7 @@ fn process(
                 .map_err(|e| ProcessError::Library(lib.err(e)))?;
             current.as_deref() != Some(pipe.detector_key.as_str())
         }
+        Work::Quality => false,
         _ => true,
     };
     // (face, reference) pairs that need an embedding of the active model.
@@ -456,15 +463,16 @@ fn process(
         let matched = match_by_iou(&old, &new, MATCH_IOU);
         let mut used = vec![false; stored.len()];
         for (face, m) in faces.iter().zip(&matched) {
+            let q = quality::assess(photo, face);
             match m {
                 Some(i) => {
                     used[*i] = true;
-                    w.update.push((stored[*i].id, *face));
+                    w.update.push((stored[*i].id, *face, q));
                     to_embed.push((*face, FaceRef::Old(stored[*i].id)));
                 }
                 None => {
                     to_embed.push((*face, FaceRef::New(w.insert.len())));
-                    w.insert.push(*face);
+                    w.insert.push((*face, q));
                 }
             }
         }
@@ -477,6 +485,9 @@ fn process(
                 if !s.has_embedding {
                     to_embed.push((s.face, FaceRef::Old(s.id)));
                 }
+                if !s.has_quality {
+                    w.assessed.push((s.id, quality::assess(photo, &s.face)));
+                }
             } else {
                 w.delete.push(s.id);
             }
@@ -484,7 +495,7 @@ fn process(
         summary.faces += faces.len();
         match work {
             Work::New => summary.new += 1,
-            Work::Redetect | Work::Embed => summary.redetected += 1,
+            Work::Redetect | Work::Embed | Work::Quality => summary.redetected += 1,
             Work::Changed | Work::Retry => summary.changed += 1,
         }
     } else {
@@ -493,6 +504,12 @@ fn process(
         }
         if matches!(work, Work::Embed) && !to_embed.is_empty() {
             summary.embedded += 1;
+        }
+        for s in stored.iter().filter(|s| !s.has_quality) {
+            w.assessed.push((s.id, quality::assess(photo, &s.face)));
+        }
+        if !w.assessed.is_empty() {
+            summary.assessed += 1;
         }
     }
     if let (Some(rec), Some(_)) = (pipe.recognizer.as_deref_mut(), &pipe.model) {

@@ -81,6 +81,18 @@ pub fn plan(
             ids
         }
     };
+    // Photos with faces an older facelab stored without a quality: measured on this scan.
+    let unassessed: HashSet<i64> = {
+        let mut stmt = lib
+            .conn
+            .prepare("SELECT DISTINCT image_id FROM faces WHERE quality IS NULL")
+            .map_err(|e| lib.err(e))?;
+        let ids = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
+            .map_err(|e| lib.err(e))?;
+        ids
+    };
     let mut out = Plan {
         missing,
         ..Plan::default()
@@ -175,6 +187,9 @@ pub fn plan(
                     out.items.push(item(Work::Redetect, Some(k)))
                 }
                 Some(k) if lacking.contains(&k.id) => out.items.push(item(Work::Embed, Some(k))),
+                Some(k) if unassessed.contains(&k.id) => {
+                    out.items.push(item(Work::Quality, Some(k)))
+                }
                 Some(_) => out.unchanged += 1,
             }
         }

@@ -9,6 +9,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{Item, Plan, Summary};
 use crate::library::{from_blob, now, paths, to_blob, Library, Result};
+use crate::quality::Quality;
 
 /// A stored face.
 pub(super) struct Stored {
@@ -17,6 +18,8 @@ pub(super) struct Stored {
     /// It has a confirmed name: a detector that misses it does not remove it.
     pub keep: bool,
     pub has_embedding: bool,
+    /// Its quality has been measured (faces stored before schema 4 have none yet).
+    pub has_quality: bool,
 }
 
 fn landmarks_blob(face: &Face) -> Option<Vec<u8>> {
@@ -42,7 +45,8 @@ pub(super) fn stored_faces(lib: &Library, image: i64, model: Option<&str>) -> Re
         .prepare(
             "SELECT f.id, f.x, f.y, f.w, f.h, f.score, f.landmarks,
                EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed'),
-               EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model_id = ?2)
+               EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model_id = ?2),
+               f.quality IS NOT NULL
              FROM faces f WHERE f.image_id = ?1 ORDER BY f.id",
         )
         .map_err(|e| lib.err(e))?;
@@ -63,6 +67,7 @@ pub(super) fn stored_faces(lib: &Library, image: i64, model: Option<&str>) -> Re
                 face,
                 keep: r.get(7)?,
                 has_embedding: r.get(8)?,
+                has_quality: r.get(9)?,
             })
         })
         .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
@@ -91,9 +96,11 @@ pub(super) struct Write {
     pub status: &'static str,
     pub error: Option<String>,
     pub detector: Option<String>,
-    pub update: Vec<(i64, Face)>,
-    pub insert: Vec<Face>,
+    pub update: Vec<(i64, Face, Quality)>,
+    pub insert: Vec<(Face, Quality)>,
     pub delete: Vec<i64>,
+    /// Stored faces whose box stays, with their quality measured on this photo.
+    pub assessed: Vec<(i64, Quality)>,
     pub embeddings: Vec<(FaceRef, Vec<f32>, bool)>,
     pub model: Option<String>,
 }
@@ -114,6 +121,7 @@ impl Write {
             update: vec![],
             insert: vec![],
             delete: vec![],
+            assessed: vec![],
             embeddings: vec![],
             model: None,
         }
@@ -219,22 +227,29 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<Option<u
             [face],
         )?;
     }
-    for (face_id, f) in &w.update {
+    for (face_id, f, q) in &w.update {
         tx.execute(
-            "UPDATE faces SET x = ?2, y = ?3, w = ?4, h = ?5, landmarks = ?6, score = ?7, detector = ?8 WHERE id = ?1",
+            "UPDATE faces SET x = ?2, y = ?3, w = ?4, h = ?5, landmarks = ?6, score = ?7, detector = ?8,
+               quality = ?9, quality_parts = ?10 WHERE id = ?1",
             params![
                 face_id, f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height, landmarks_blob(f),
-                f.score, w.detector
+                f.score, w.detector, q.score, to_blob(&q.parts())
             ],
         )?;
         // The box moved: every model's embedding of it is stale.
         tx.execute("DELETE FROM embeddings WHERE face_id = ?1", [face_id])?;
     }
-    let mut new_ids = Vec::with_capacity(w.insert.len());
-    for f in &w.insert {
+    for (face_id, q) in &w.assessed {
         tx.execute(
-            "INSERT INTO faces(image_id, x, y, w, h, landmarks, score, detector, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            "UPDATE faces SET quality = ?2, quality_parts = ?3 WHERE id = ?1",
+            params![face_id, q.score, to_blob(&q.parts())],
+        )?;
+    }
+    let mut new_ids = Vec::with_capacity(w.insert.len());
+    for (f, q) in &w.insert {
+        tx.execute(
+            "INSERT INTO faces(image_id, x, y, w, h, landmarks, score, detector, created_at, quality, quality_parts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 id,
                 f.bbox.x,
@@ -244,7 +259,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<Option<u
                 landmarks_blob(f),
                 f.score,
                 w.detector,
-                t
+                t,
+                q.score,
+                to_blob(&q.parts())
             ],
         )?;
         new_ids.push(tx.last_insert_rowid());
