@@ -227,6 +227,32 @@ pub fn wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome> 
             writeln!(out, "  {:<6} AP {:.3}  ({} faces)", l.level, l.ap, l.faces)?;
         }
         writeln!(out, "  median {} ms/photo", num(r.median_ms))?;
+        if let Some(o) = &r.operating_point {
+            let p = &o.point;
+            writeln!(
+                out,
+                "at the config's own settings (threshold {}{}): {} of {} taggable faces found (recall {:.3}), {:.1} false positives per 100 photos, precision {:.3}",
+                num(o.threshold),
+                o.verify
+                    .map(|v| format!(", second look from {} at evidence {}", v[0], v[1]))
+                    .unwrap_or_default(),
+                p.found,
+                p.taggable,
+                p.recall,
+                p.false_per_100_photos,
+                p.precision
+            )?;
+        }
+        if let Some(rule) = &r.threshold_rule {
+            writeln!(
+                out,
+                "threshold rule ({}): {}",
+                rule.rule,
+                rule.threshold
+                    .map(|t| format!("{t:.2}"))
+                    .unwrap_or_else(|| "none qualifies".into())
+            )?;
+        }
     }
     Ok(Outcome::from_failures(r.failed))
 }

@@ -93,7 +93,7 @@ pub enum LibraryCommand {
     },
     /// Clusters of unknown faces: list, show, name, merge, split.
     #[command(subcommand)]
-    Clusters(ClustersCommand),
+    Clusters(super::clusters::ClustersCommand),
     /// Check the library: damaged pages, and faces stored twice by an older facelab (merged,
     /// keeping their names).
     Check {
@@ -136,47 +136,6 @@ pub struct ScanArgs {
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
-}
-
-/// `facelab clusters`.
-#[derive(Debug, Subcommand)]
-pub enum ClustersCommand {
-    /// Every cluster: size, a representative face, a suggested person.
-    List {
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// The members of a cluster, most typical first.
-    Show {
-        /// Cluster id.
-        id: i64,
-        /// Write a contact sheet of the face crops to this PNG file.
-        #[arg(long, value_name = "FILE")]
-        draw: Option<PathBuf>,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Name every member (faces rejected for that person are left out).
-    Name {
-        /// Cluster id.
-        id: i64,
-        /// Person.
-        person: String,
-    },
-    /// Join cluster B into cluster A (A keeps its id).
-    Merge {
-        /// The cluster that stays.
-        a: i64,
-        /// The cluster that goes into A.
-        b: i64,
-    },
-    /// Split a cluster in two; the halves are never joined again automatically.
-    Split {
-        /// Cluster id.
-        id: i64,
-    },
 }
 
 /// `facelab people`.
@@ -328,7 +287,7 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             }
             Ok(Outcome::Success)
         }
-        LibraryCommand::Clusters(c) => clusters_cmd(ctx, c),
+        LibraryCommand::Clusters(c) => super::clusters::run(ctx, c),
         LibraryCommand::Check { json } => {
             Ok(Outcome::from_failures(crate::library::check::command(
                 &library_path(ctx),
@@ -537,7 +496,7 @@ fn import_labels(ctx: &RunContext, dir: &Path, json: bool) -> anyhow::Result<Out
 }
 
 /// The active recognizer's embedding key; an error without a `[recognizer]`.
-fn active_model(ctx: &RunContext) -> anyhow::Result<String> {
+pub(super) fn active_model(ctx: &RunContext) -> anyhow::Result<String> {
     let section = ctx.config.recognizer.as_ref().ok_or_else(|| {
         anyhow::anyhow!(
             "{}: no [recognizer] section: suggestions and clusters compare embeddings (help: add a [recognizer] and run `facelab scan` again)",
@@ -550,7 +509,7 @@ fn active_model(ctx: &RunContext) -> anyhow::Result<String> {
 /// The active recognizer's same-person rule from the manifest, as a cosine threshold;
 /// `None` for a model the manifest does not know (the library then calibrates on the
 /// user's named faces, or says it cannot).
-fn prior(ctx: &RunContext) -> anyhow::Result<Option<Prior>> {
+pub(super) fn prior(ctx: &RunContext) -> anyhow::Result<Option<Prior>> {
     let Some(section) = ctx.config.recognizer.as_ref() else {
         return Ok(None);
     };
@@ -560,109 +519,6 @@ fn prior(ctx: &RunContext) -> anyhow::Result<Option<Prior>> {
         .get(&section.model)
         .and_then(|m| m.threshold.as_ref())
         .and_then(identity::CosineRule::from_threshold))
-}
-
-fn clusters_cmd(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Outcome> {
-    let model = active_model(ctx)?;
-    let mut lib = open_library(ctx)?;
-    let mut out = std::io::stdout().lock();
-    match command {
-        ClustersCommand::List { json } => {
-            let list = clusters::list(&lib, &model, prior(ctx)?, ctx.config.library.min_quality)?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
-            } else if list.is_empty() {
-                writeln!(out, "no clusters (run `facelab cluster`)")?;
-            } else {
-                for c in &list {
-                    let s = c
-                        .suggestion
-                        .as_ref()
-                        .map(|(p, v)| format!("\t{p}? ({v:.2})"))
-                        .unwrap_or_default();
-                    writeln!(
-                        out,
-                        "cluster {}\t{} faces\tface {} in {}{s}",
-                        c.id, c.size, c.representative, c.path
-                    )?;
-                }
-            }
-        }
-        ClustersCommand::Show { id, draw, json } => {
-            let members = clusters::members(&lib, id)?;
-            if let Some(file) = &draw {
-                contact_sheet(ctx, &members, file)?;
-                eprintln!(
-                    "facelab: wrote {} ({} faces)",
-                    file.display(),
-                    members.len().min(SHEET_MAX)
-                );
-            }
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&members)?)?;
-            } else {
-                for m in &members {
-                    writeln!(out, "{}\t{}\t{:.3}", m.face, m.path, m.similarity)?;
-                }
-            }
-        }
-        ClustersCommand::Name { id, person } => {
-            let (named, left) = clusters::name(&mut lib, id, &person)?;
-            writeln!(
-                out,
-                "named {named} faces {person}{}",
-                if left > 0 {
-                    format!("; {left} faces rejected for {person} before were left out")
-                } else {
-                    String::new()
-                }
-            )?;
-        }
-        ClustersCommand::Merge { a, b } => {
-            let n = clusters::merge(&mut lib, a, b)?;
-            writeln!(out, "merged cluster {b} into {a} ({n} faces moved)")?;
-        }
-        ClustersCommand::Split { id } => {
-            let (new_id, stay, go) = clusters::split(&mut lib, id)?;
-            writeln!(
-                out,
-                "split cluster {id}: {stay} faces stay, {go} moved to cluster {new_id}"
-            )?;
-        }
-    }
-    Ok(Outcome::Success)
-}
-
-/// At most this many faces on a contact sheet.
-const SHEET_MAX: usize = 120;
-
-fn contact_sheet(
-    ctx: &RunContext,
-    members: &[clusters::Member],
-    file: &Path,
-) -> anyhow::Result<()> {
-    let side = 112;
-    let mut tiles = Vec::new();
-    let mut photo: Option<(String, image::RgbImage)> = None;
-    for m in members.iter().take(SHEET_MAX) {
-        if photo.as_ref().is_none_or(|(p, _)| *p != m.path) {
-            match crate::photo::decode(Path::new(&m.path), ctx.config.images.max_pixels) {
-                Ok(p) => photo = Some((m.path.clone(), p.to_rgb())),
-                Err(e) => {
-                    eprintln!("facelab: {e}");
-                    tiles.push(image::RgbImage::new(side, side));
-                    continue;
-                }
-            }
-        }
-        let (_, img) = photo.as_ref().expect("decoded above");
-        let b = facelab_plugin_api::BBox::new(m.bbox[0], m.bbox[1], m.bbox[2], m.bbox[3]);
-        tiles.push(crate::draw::face_tile(img, &b, side));
-    }
-    let sheet = crate::draw::contact_sheet(&tiles, (tiles.len() as u32).clamp(1, 10), side);
-    sheet
-        .save(file)
-        .with_context(|| format!("cannot write the contact sheet {}", file.display()))
 }
 
 fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcome> {

@@ -4,6 +4,7 @@
 //!
 //! Results go to stdout (a table, or JSON with `--json`); errors and progress go to stderr.
 
+pub mod clusters;
 mod detect;
 mod eval;
 pub mod library;
