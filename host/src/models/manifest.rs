@@ -526,6 +526,35 @@ sources = ["mirror:a/a.onnx"]
     }
 
     #[test]
+    fn a_second_look_needs_both_values_below_the_default() {
+        let with = |t: &str| {
+            ONE.replace(
+                "input = {",
+                &format!("threshold = {{ kind = \"score\", default = 0.8, min = 0.3, max = 0.99{t} }}\ninput = {{"),
+            )
+        };
+        let m = Manifest::parse(&with(", verify_from = 0.75, verify_second = 0.7"), "m").unwrap();
+        let t = m.get("a").unwrap().threshold.unwrap();
+        assert_eq!((t.verify_from, t.verify_second), (Some(0.75), Some(0.7)));
+        for bad in [
+            ", verify_from = 0.75",
+            ", verify_from = 0.8, verify_second = 0.7",
+            ", verify_from = 0.5, verify_second = 1.5",
+        ] {
+            let e = Manifest::parse(&with(bad), "m").unwrap_err();
+            assert!(
+                e.message
+                    .contains("verify_from and verify_second go together"),
+                "{bad}: {e}"
+            );
+        }
+        // The built-in YuNet carries its rule and figures.
+        let yunet = Manifest::embedded().get("yunet-2023mar").cloned().unwrap();
+        assert!(yunet.threshold.unwrap().verify_from.is_some());
+        assert!(yunet.threshold_rule.unwrap().contains("--choose-threshold"));
+    }
+
+    #[test]
     fn duplicate_id_is_rejected_with_its_line() {
         let text = format!("{ONE}{ONE}");
         let e = Manifest::parse(&text, "m.toml").unwrap_err();
