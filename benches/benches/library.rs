@@ -43,7 +43,7 @@ fn context(text: &str) -> RunContext {
 
 /// A whole `facelab scan DIR` minus process start.
 fn scan(ctx: &RunContext, dir: &Path) -> facelab::library::scan::Summary {
-    let mut lib = facelab::cli::library::open_library(ctx).unwrap();
+    let mut lib = facelab::session::open_library(ctx).unwrap();
     facelab::cli::library::scan_dirs(ctx, &mut lib, &[dir.to_path_buf()], false, false).unwrap()
 }
 

@@ -8,6 +8,9 @@
 use std::path::PathBuf;
 
 use crate::config::Config;
+use crate::library::identity;
+use crate::library::suggest::Prior;
+use crate::library::Library;
 use crate::models::ModelStore;
 use crate::pipeline::{load_plugins, model_store, FaceDetector, FaceRecognizer};
 use crate::plugins::PluginSet;
@@ -107,4 +110,45 @@ pub fn open_detector_and_recognizer(
     let recognizer =
         crate::pipeline::open_recognizer(config, &plugins, &store, &FetchBars::default())?;
     Ok((detector, recognizer.map(|(r, _)| r)))
+}
+
+/// Opens the library named by `--library`, else the config.
+pub fn open_library(ctx: &RunContext) -> anyhow::Result<Library> {
+    Ok(Library::open(
+        &library_path(ctx),
+        ctx.config.library.busy_timeout_ms,
+    )?)
+}
+
+/// The library file: `--library`, else the config's.
+pub fn library_path(ctx: &RunContext) -> PathBuf {
+    ctx.library
+        .clone()
+        .unwrap_or_else(|| ctx.config.library.db_path())
+}
+
+/// The active recognizer's embedding key; an error without a `[recognizer]`.
+pub fn active_model(ctx: &RunContext) -> anyhow::Result<String> {
+    let section = ctx.config.recognizer.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: no [recognizer] section: suggestions and clusters compare embeddings (help: add a [recognizer] and run `facelab scan` again)",
+            ctx.config.source.display()
+        )
+    })?;
+    Ok(identity::embedding_key(&ctx.config, section)?)
+}
+
+/// The active recognizer's same-person rule from the manifest, as a cosine threshold;
+/// `None` for a model the manifest does not know (the library then calibrates on the
+/// user's named faces, or says it cannot).
+pub fn prior(ctx: &RunContext) -> anyhow::Result<Option<Prior>> {
+    let Some(section) = ctx.config.recognizer.as_ref() else {
+        return Ok(None);
+    };
+    let store = ctx.store()?;
+    Ok(store
+        .manifest
+        .get(&section.model)
+        .and_then(|m| m.threshold.as_ref())
+        .and_then(identity::CosineRule::from_threshold))
 }

@@ -309,7 +309,7 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
         verbose: false,
         library: None,
     };
-    let mut lib = facelab::cli::library::open_library(&ctx).unwrap();
+    let mut lib = facelab::session::open_library(&ctx).unwrap();
     let opts = facelab::library::scan::ScanOptions {
         include: ctx.config.library.include.clone(),
         exclude: ctx.config.library.exclude.clone(),

@@ -620,7 +620,7 @@ fn min_quality_effect(shared: &Path, people: &facelab::bench::tasks::PeopleData,
         &shared,
         &format!("[library]\npath = \"{}\"\nbatch_size = 128\n", db.display()),
     ));
-    let mut lib = facelab::cli::library::open_library(&ctx).unwrap();
+    let mut lib = facelab::session::open_library(&ctx).unwrap();
     let dirs: Vec<PathBuf> = {
         let mut d: Vec<PathBuf> = people
             .images

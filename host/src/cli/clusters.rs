@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Subcommand;
 
-use super::library::{active_model, open_library, prior};
 use crate::library::clusters;
-use crate::session::{Outcome, RunContext};
+use crate::session::{active_model, open_library, prior, Outcome, RunContext};
 
 /// `facelab clusters`.
 #[derive(Debug, Subcommand)]

@@ -8,11 +8,14 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::library::scan::Summary;
-use crate::library::suggest::{self, Prior};
+use crate::library::suggest;
 use crate::library::walk::{self, scan_options};
 use crate::library::{clusters, identity};
 use crate::library::{FaceRow, Library};
-use crate::session::{open_detector_and_recognizer, Outcome, RunContext};
+use crate::session::{
+    active_model, library_path, open_detector_and_recognizer, open_library, prior, Outcome,
+    RunContext,
+};
 use crate::ui::progress;
 
 /// The face library commands.
@@ -166,20 +169,6 @@ pub enum PeopleCommand {
         /// The person that stays.
         into: String,
     },
-}
-
-/// Opens the library named by `--library`, else the config.
-pub fn open_library(ctx: &RunContext) -> anyhow::Result<Library> {
-    Ok(Library::open(
-        &library_path(ctx),
-        ctx.config.library.busy_timeout_ms,
-    )?)
-}
-
-fn library_path(ctx: &RunContext) -> PathBuf {
-    ctx.library
-        .clone()
-        .unwrap_or_else(|| ctx.config.library.db_path())
 }
 
 /// Runs a library command.
@@ -493,32 +482,6 @@ fn import_labels(ctx: &RunContext, dir: &Path, json: bool) -> anyhow::Result<Out
         )?;
     }
     Ok(Outcome::from_failures(summary.failed.len()))
-}
-
-/// The active recognizer's embedding key; an error without a `[recognizer]`.
-pub(super) fn active_model(ctx: &RunContext) -> anyhow::Result<String> {
-    let section = ctx.config.recognizer.as_ref().ok_or_else(|| {
-        anyhow::anyhow!(
-            "{}: no [recognizer] section: suggestions and clusters compare embeddings (help: add a [recognizer] and run `facelab scan` again)",
-            ctx.config.source.display()
-        )
-    })?;
-    Ok(identity::embedding_key(&ctx.config, section)?)
-}
-
-/// The active recognizer's same-person rule from the manifest, as a cosine threshold;
-/// `None` for a model the manifest does not know (the library then calibrates on the
-/// user's named faces, or says it cannot).
-pub(super) fn prior(ctx: &RunContext) -> anyhow::Result<Option<Prior>> {
-    let Some(section) = ctx.config.recognizer.as_ref() else {
-        return Ok(None);
-    };
-    let store = ctx.store()?;
-    Ok(store
-        .manifest
-        .get(&section.model)
-        .and_then(|m| m.threshold.as_ref())
-        .and_then(identity::CosineRule::from_threshold))
 }
 
 fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcome> {
