@@ -224,6 +224,9 @@ pub struct FaceDetector {
     pub warnings: Vec<String>,
     /// Tiling, padding and rotation options.
     pub robust: RobustOptions,
+    /// The score threshold faces are kept from (the config's, else the manifest's default);
+    /// `None` when neither sets one.
+    pub threshold: Option<f32>,
     /// The second look at unsure faces, when the model and config have one.
     pub verify: Option<Verify>,
     /// What the second look did so far.
@@ -362,7 +365,7 @@ impl FaceDetector {
             model.manifest.as_ref(),
             &mut warnings,
         )?;
-        let verify = crate::verify::for_detector(
+        let (threshold, verify) = crate::verify::for_detector(
             &config.detection,
             &format!("{}:{}", section.plugin, section.kind),
             model.manifest.as_ref(),
@@ -381,6 +384,7 @@ impl FaceDetector {
             info,
             warnings,
             robust: config.detection,
+            threshold,
             verify,
             verified: VerifyCounts::default(),
         })

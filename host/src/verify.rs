@@ -208,7 +208,8 @@ pub fn settings(
     })
 }
 
-/// The second look of the detector `plugin_kind` (`plugin:kind`) with its prepared plugin `options`: when it
+/// The score threshold faces are kept from (from the prepared options) and the second look
+/// of the detector `plugin_kind` (`plugin:kind`) with its prepared plugin `options`: when it
 /// is on, the plugin's `score_threshold` becomes the candidate threshold (the host keeps the
 /// faces at the old one and looks again at the rest). A `verify_from` that leaves nothing
 /// to look at is a warning.
@@ -218,7 +219,7 @@ pub fn for_detector(
     manifest: Option<&crate::models::Model>,
     options: &mut toml::Table,
     warnings: &mut Vec<String>,
-) -> Option<Verify> {
+) -> (Option<f32>, Option<Verify>) {
     let accept = options
         .get("score_threshold")
         .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
@@ -238,7 +239,7 @@ pub fn for_detector(
             ));
         }
     }
-    verify
+    (accept.map(|a| a as f32), verify)
 }
 
 #[cfg(test)]

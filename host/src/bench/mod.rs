@@ -515,17 +515,7 @@ fn wider(
         min_face_size as f32,
     );
     // The configured detector's own threshold and second look.
-    let threshold = opened
-        .detector
-        .verify
-        .map(|v| f64::from(v.accept))
-        .or_else(|| number(opened.config.detector.options.get("score_threshold")))
-        .or_else(|| {
-            opened
-                .detector_model
-                .threshold
-                .map(|t| f64::from(t.default))
-        });
+    let threshold = opened.detector.threshold.map(f64::from);
     let operating = if spec.wider_options.is_empty() {
         tasks::wider_operating(set, task, &records, &detector, threshold)
     } else {

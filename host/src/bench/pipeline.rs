@@ -31,7 +31,7 @@ pub struct Opened {
     /// Its plugins (kept for opening the detector again with other options).
     plugins: PluginSet,
     /// The detector's resolved model.
-    pub detector_model: ResolvedModel,
+    detector_model: ResolvedModel,
     /// The detector with the pipeline's options.
     pub detector: FaceDetector,
     /// The recognizer, if the pipeline has one.
