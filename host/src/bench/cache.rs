@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// Version of the record layout; part of every key.
-const LAYOUT: u32 = 2;
+const LAYOUT: u32 = 3;
 
 /// Records are flushed to disk after this many.
 const FLUSH_EVERY: usize = 50;

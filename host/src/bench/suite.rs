@@ -218,6 +218,9 @@ pub struct ClusteringTask {
     /// (`method = "chinese-whispers"`, `threshold = 0.4`, ...).
     #[serde(default)]
     pub methods: Vec<toml::Table>,
+    /// Also run every method on the faces at or above this quality, as `[library]
+    /// min_quality` would (docs/library.md) [default: not run].
+    pub min_quality: Option<f32>,
 }
 
 impl ClusteringTask {
@@ -451,6 +454,15 @@ impl Suite {
                     "use at least 2 (the protocol uses 5)",
                 ));
             }
+            if c.min_quality
+                .is_some_and(|q| crate::quality::MinQuality::new(q).is_none())
+            {
+                return Err(self.invalid(
+                    "tasks.clustering.min_quality".into(),
+                    "is out of range",
+                    "use a quality from 0 to 1, for example 0.3",
+                ));
+            }
             for (i, m) in c.methods.iter().enumerate() {
                 if !m.get("method").is_some_and(|v| v.is_str()) {
                     return Err(self.invalid(
@@ -620,6 +632,7 @@ mod tests {
             (format!("{MINIMAL}[tasks.speed]\nsizes = [640]\n"), "`tasks.speed.headline_size`"),
             (format!("{MINIMAL}[[pipeline]]\nname = \"ex\"\n[pipeline.detector]\nplugin = \"a\"\nkind = \"b\"\n"), "`pipeline[1].name`"),
             ("[tasks.orl]\n".to_owned(), "`pipeline` is missing"),
+            (format!("{MINIMAL}[tasks.clustering]\nmethods = [{{ method = \"dbscan\" }}]\nmin_quality = 1.5\n"), "`tasks.clustering.min_quality` is out of range"),
         ];
         for (text, expected) in cases {
             let e = Suite::parse(&text, Path::new("b.toml"))

@@ -236,16 +236,19 @@ pub fn clustering(
     // where the detector found nothing (the LFW task embeds their whole frame) are left out
     // and counted.
     let (mut data, mut truth, mut dim, mut without_face) = (Vec::new(), Vec::new(), 0, 0);
+    let mut quality = Vec::new();
     for (path, &label) in people.images.iter().zip(&people.labels) {
         match embedded.get(path.as_path()) {
             Some(EmbedRecord {
                 face: Some(_),
                 embedding: Some(v),
+                quality: q,
                 ..
             }) => {
                 dim = v.len();
                 data.extend_from_slice(v);
                 truth.push(label);
+                quality.push(q.map(|q| q.score));
             }
             Some(EmbedRecord { face: None, .. }) => without_face += 1,
             _ => {}
@@ -259,7 +262,18 @@ pub fn clustering(
         faces: truth.len(),
         without_face,
         identities: identities.len(),
-        methods: clustering::compare(&task.methods, &data, dim, &truth)?,
+        methods: clustering::compare_gated(
+            &task.methods,
+            &data,
+            dim,
+            &truth,
+            task.min_quality
+                .and_then(crate::quality::MinQuality::new)
+                .map(|min_quality| clustering::QualityGate {
+                    quality: &quality,
+                    min_quality,
+                }),
+        )?,
     })
 }
 
