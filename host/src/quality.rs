@@ -57,9 +57,10 @@
 //!   face when it overlaps a ground-truth box at IoU ≥ 0.5. Faces among the detections per
 //!   score bin 0.3, 0.4, …, 0.8, 0.85, 0.9: 0.105, 0.185, 0.319, 0.496, 0.750, 0.938, 0.987,
 //!   1.000. Rule: 0 at the score where half the detections are faces (0.65), 1 from the one
-//!   where 95% are (0.84), interpolated between bin centres. YuNet's default threshold
-//!   (0.9) keeps only faces at 1; the other detectors' scores are read on the same scale,
-//!   which this measurement does not cover.
+//!   where 95% are (0.84), interpolated between bin centres. At YuNet's default threshold
+//!   0.8 a face gets 0.79 here, from 0.84 on 1 (the LFW curves above were measured at the
+//!   earlier default 0.9). The other detectors' scores are read on the same scale, which this
+//!   measurement does not cover.
 //!
 //! The commands: `cargo test --release -p facelab --test quality -- --ignored --nocapture
 //! measure_` (`host/tests/quality.rs`; tables in `docs/library.md`, "Face quality").
