@@ -7,8 +7,9 @@
 //! photo that vanished is a move: the row (and so every face and name) follows the file.
 //!
 //! [`plan`] walks and compares, [`read`] hashes and decodes on the reader threads, this
-//! module detects and embeds, and [`write`] stores each batch (re-checking every photo
-//! against the plan, so scans running at once never store a photo twice).
+//! module detects, measures each face's quality ([`crate::quality`]) and embeds, and
+//! [`write`] stores each batch (re-checking every photo against the plan, so scans running
+//! at once never store a photo twice).
 
 mod plan;
 mod read;
@@ -485,9 +486,8 @@ fn process(
                 if !s.has_embedding {
                     to_embed.push((s.face, FaceRef::Old(s.id)));
                 }
-                if !s.has_quality {
-                    w.assessed.push((s.id, quality::assess(photo, &s.face)));
-                }
+                // Measured again on this photo: its content may have changed.
+                w.assessed.push((s.id, quality::assess(photo, &s.face)));
             } else {
                 w.delete.push(s.id);
             }
