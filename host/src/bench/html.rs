@@ -14,7 +14,7 @@ const WIDTH: u32 = 560;
 const HEIGHT: u32 = 400;
 
 /// Distinct, colour-blind-friendly line colours (Okabe–Ito), then plotters' palette.
-fn colour(i: usize) -> RGBColor {
+pub fn colour(i: usize) -> RGBColor {
     const OKABE_ITO: [(u8, u8, u8); 7] = [
         (0, 114, 178),
         (213, 94, 0),
@@ -296,6 +296,9 @@ fn charts_for(section: &str, r: &Report) -> Vec<(String, Result<String, String>)
                 ),
             ));
         }
+    }
+    if section.starts_with("Scan speed") {
+        out.extend(super::scan::render::charts(r));
     }
     out
 }

@@ -60,6 +60,7 @@ pub fn headline_table(report: &Report) -> String {
     if report.pipelines.iter().any(|p| p.research_only) {
         s.push_str("\n† a model of this pipeline is licensed for non-commercial research only.\n");
     }
+    s.push_str(&super::scan::render::headline_lines(report));
     s
 }
 
@@ -399,6 +400,14 @@ pub fn render(r: &Report) -> String {
         }
         let photos = t.speed.results.first().map(|p| p.photos).unwrap_or(0);
         let _ = writeln!(s, "\n{photos} photos, each resized to every size; one warm-up run per photo and size, then the timed runs. End to end: decode + detect + embed every face at the photos' own size. Peak RSS: the process's `VmHWM` over loading the pipeline and this task (reset before each pipeline, after the previous pipeline's memory went back to the OS); the accuracy tasks run after it, at other settings.");
+    }
+
+    let _ = writeln!(
+        s,
+        "\n## Scan speed: facelab scan beside the OpenCV-Python script\n"
+    );
+    if status_line(&mut s, &t.scan) {
+        super::scan::render::section(&mut s, r);
     }
 
     let _ = writeln!(s, "\n## Harness check\n");

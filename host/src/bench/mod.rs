@@ -16,6 +16,7 @@ pub mod html;
 pub mod markdown;
 pub mod pipeline;
 pub mod report;
+pub mod scan;
 pub mod speed;
 pub mod suite;
 pub mod tasks;
@@ -54,7 +55,7 @@ pub struct BenchArgs {
     /// Run only these pipelines (by name; repeatable).
     #[arg(long = "pipeline", value_name = "NAME")]
     pub pipelines: Vec<String>,
-    /// Run only these tasks (orl, lfw, wider, voc, clustering, speed; repeatable).
+    /// Run only these tasks (orl, lfw, wider, voc, clustering, speed, scan; repeatable).
     #[arg(long = "task", value_name = "NAME")]
     pub tasks: Vec<String>,
 }
@@ -69,6 +70,7 @@ struct Data {
     /// Each labelled set: its name and images.
     voc: Option<Vec<(String, Vec<crate::voc::LabelledImage>)>>,
     speed: Option<Vec<PathBuf>>,
+    scan: Option<scan::Prepared>,
 }
 
 fn skipped<R>(reason: String, dataset: Option<&Path>) -> Task<R> {
@@ -171,6 +173,10 @@ fn load_task_data(
                 ));
             }
             data.speed = Some(photos);
+        }
+        "scan" => {
+            let task = t.scan.as_ref().expect("planned");
+            data.scan = Some(scan::prepare(task, suite, root)?);
         }
         _ => unreachable!("task names are checked"),
     }
@@ -280,6 +286,7 @@ pub fn run_suite(ctx: &RunContext, plan: &RunPlan<'_>) -> anyhow::Result<(Report
         voc: Task::off(),
         clustering: Task::off(),
         speed: Task::off(),
+        scan: Task::off(),
     };
     let selected: Vec<(usize, &PipelineSpec)> = suite
         .pipelines
@@ -322,7 +329,8 @@ pub fn run_suite(ctx: &RunContext, plan: &RunPlan<'_>) -> anyhow::Result<(Report
             "wider" => set!(wider),
             "voc" => set!(voc),
             "clustering" => set!(clustering),
-            _ => set!(speed),
+            "speed" => set!(speed),
+            _ => set!(scan),
         }
         plans.insert(name, task_plan);
     }
@@ -340,6 +348,7 @@ pub fn run_suite(ctx: &RunContext, plan: &RunPlan<'_>) -> anyhow::Result<(Report
         eprintln!("bench: pipeline {}", spec.name);
         let reset = environment::reset_peak_rss();
         let config = suite.pipeline_config(&ctx.config, spec);
+        let scan_config = config.clone();
         let mut entry = PipelineEntry {
             name: spec.name.clone(),
             description: spec.description.clone(),
@@ -407,6 +416,22 @@ pub fn run_suite(ctx: &RunContext, plan: &RunPlan<'_>) -> anyhow::Result<(Report
         pipelines.push(entry);
         drop(opened);
         environment::release_free_memory();
+        // Child processes, with this one idle.
+        if let (true, Some(prepared), Some(task)) = (
+            bench.plans["scan"].applies_to(spec),
+            &bench.data.scan,
+            &suite.tasks.scan,
+        ) {
+            failures += scan::run_pipeline(
+                ctx,
+                &scan_config,
+                &spec.name,
+                task,
+                prepared,
+                &mut results.scan,
+                &mut notices,
+            );
+        }
     }
 
     let headline = headline(&pipelines, &results, suite);
@@ -634,6 +659,13 @@ fn headline(pipelines: &[PipelineEntry], tasks: &TaskResults, suite: &Suite) -> 
                         .map(|d| d.median_ms)
                 }),
                 ms_per_face: speed.and_then(|s| s.embed_median_ms),
+                scan: tasks
+                    .scan
+                    .results
+                    .iter()
+                    .filter(|r| r.pipeline == p.name)
+                    .flat_map(|r| r.sets.iter().filter_map(|s| s.headline.clone()))
+                    .collect(),
             }
         })
         .collect()

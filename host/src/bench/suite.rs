@@ -84,6 +84,8 @@ pub struct Tasks {
     pub clustering: Option<ClusteringTask>,
     /// Speed and memory.
     pub speed: Option<SpeedTask>,
+    /// `facelab scan` beside the Python reference script, side by side.
+    pub scan: Option<super::scan::task::ScanTask>,
 }
 
 fn yes() -> bool {
@@ -268,7 +270,7 @@ impl SpeedTask {
 }
 
 /// The task names, in report order.
-pub const TASK_NAMES: [&str; 6] = ["orl", "lfw", "wider", "voc", "clustering", "speed"];
+pub const TASK_NAMES: [&str; 7] = ["orl", "lfw", "wider", "voc", "clustering", "speed", "scan"];
 
 /// What [`Suite::task`] says about one task.
 #[derive(Debug, Clone)]
@@ -323,6 +325,9 @@ impl Suite {
                 *l = base.join(&*l);
             }
         }
+        if let Some(dir) = suite.tasks.scan.as_mut().and_then(|s| s.scripts.as_mut()) {
+            *dir = base.join(&*dir);
+        }
         suite.validate()?;
         Ok(suite)
     }
@@ -335,7 +340,7 @@ impl Suite {
         }
     }
 
-    fn invalid(
+    pub(super) fn invalid(
         &self,
         key: String,
         message: impl Into<String>,
@@ -492,6 +497,9 @@ impl Suite {
                 return Err(self.invalid("tasks.speed.repeats".into(), "= 0", "use 3"));
             }
         }
+        if let Some(s) = &t.scan {
+            s.validate(self)?;
+        }
         Ok(())
     }
 
@@ -542,6 +550,12 @@ impl Suite {
                 .speed
                 .as_ref()
                 .map(|x| (x.enabled, None, x.pipelines.clone(), false)),
+            // The script embeds every face, so facelab does too; on the first pipeline by
+            // default (the script's models are YuNet and MobileFaceNet).
+            "scan" => t.scan.as_ref().map(|x| {
+                let first = self.pipelines.first().map(|p| vec![p.name.clone()]);
+                (x.enabled, None, x.pipelines.clone().or(first), true)
+            }),
             _ => None,
         }
         .unwrap_or((false, None, None, false));
@@ -624,6 +638,20 @@ mod tests {
     }
 
     #[test]
+    fn the_scan_task_defaults_to_the_first_pipeline() {
+        let text = format!("{MINIMAL}[pipeline.recognizer]\nplugin = \"example\"\nkind = \"pixels\"\n[[pipeline]]\nname = \"second\"\n[pipeline.detector]\nplugin = \"example\"\nkind = \"whole-image\"\n[tasks.scan]\nsets = [{{ name = \"camera\", generate = \"camera\" }}]\n");
+        let s = Suite::parse(&text, Path::new("/x/bench.toml")).unwrap();
+        let scan = s.tasks.scan.as_ref().unwrap();
+        assert_eq!(
+            (scan.runs, scan.threads, &scan.variants[..]),
+            (3, 2, &[0, 1280][..])
+        );
+        assert_eq!(scan.sets[0].compare_with(&scan.variants), 0);
+        let plan = s.task("scan", None);
+        assert!(plan.applies_to(&s.pipelines[0]) && !plan.applies_to(&s.pipelines[1]));
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let cases = [
             (format!("{MINIMAL}[tasks.orl]\nsplit = 3\n"), "unknown field `split`"),
@@ -633,6 +661,11 @@ mod tests {
             (format!("{MINIMAL}[[pipeline]]\nname = \"ex\"\n[pipeline.detector]\nplugin = \"a\"\nkind = \"b\"\n"), "`pipeline[1].name`"),
             ("[tasks.orl]\n".to_owned(), "`pipeline` is missing"),
             (format!("{MINIMAL}[tasks.clustering]\nmethods = [{{ method = \"dbscan\" }}]\nmin_quality = 1.5\n"), "`tasks.clustering.min_quality` is out of range"),
+            (format!("{MINIMAL}[tasks.scan]\nsets = []\n"), "`tasks.scan.sets` is empty"),
+            (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\", path = \"a\", compare = 640 }}]\n"), "`tasks.scan.sets[0].compare` = 640 is not one of variants [0, 1280]"),
+            (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\", generate = \"phone\" }}]\n"), "`tasks.scan.sets[0].generate`"),
+            (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\" }}]\n"), "`tasks.scan.sets[0].path` is missing"),
+            (format!("{MINIMAL}[tasks.scan]\nruns = 0\nsets = [{{ name = \"a\", path = \"a\" }}]\n"), "`tasks.scan.runs` = 0"),
         ];
         for (text, expected) in cases {
             let e = Suite::parse(&text, Path::new("b.toml"))
