@@ -17,12 +17,12 @@ use anyhow::{anyhow, Context as _};
 use facelab_plugin_api::{BBox, Face};
 use serde_json::Value;
 
-use crate::bench::report::{ScanResult, ScanRun, ScanSetResult};
 pub mod process;
 pub mod render;
 pub mod summary;
 pub mod task;
 
+use super::report::{ScanResult, ScanRun, ScanSetResult};
 use super::suite::Suite;
 use crate::config::Config;
 use crate::operating::Truth;
@@ -450,6 +450,18 @@ pub fn run(
                 let dir = tmp.0.join(format!("set-{i}"));
                 std::fs::create_dir_all(&dir)?;
                 let label = format!("{pipeline} scan {}", set.name);
+                let scan_root = match set.limit {
+                    Some(_) => linked(data, &dir.join("photos")),
+                    None => Ok(data.folder.clone()),
+                };
+                let scan_root = match scan_root {
+                    Ok(r) => r,
+                    Err(e) => {
+                        entry.error = Some(format!("{e:#}"));
+                        result.sets.push(entry);
+                        continue;
+                    }
+                };
                 let run = SetRun {
                     exe: &exe,
                     config: &config_path,
@@ -457,10 +469,7 @@ pub fn run(
                     script: prepared.scripts.join(SCRIPT),
                     models: &models,
                     task,
-                    scan_root: match set.limit {
-                        Some(_) => linked(data, &dir.join("photos"))?,
-                        None => data.folder.clone(),
-                    },
+                    scan_root,
                     list: dir.join("photos.list"),
                     folder: &data.folder,
                     photos: data.photos.len(),

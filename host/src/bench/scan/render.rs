@@ -192,7 +192,7 @@ fn bars(groups: &[(String, Vec<(String, f64)>)]) -> Result<String, String> {
         .flat_map(|(_, b)| b.iter().map(|(_, v)| *v))
         .fold(0.0f64, f64::max)
         .max(1e-3)
-        * 1.2;
+        * 1.45;
     let width = groups
         .iter()
         .map(|(_, b)| b.len())

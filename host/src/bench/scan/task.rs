@@ -167,7 +167,7 @@ impl ScanTask {
                     "use one of the variants",
                 );
             }
-            if set.target_ratio.is_some_and(|r| !(r > 0.0)) {
+            if set.target_ratio.is_some_and(|r| r.is_nan() || r <= 0.0) {
                 return bad(
                     &key("target_ratio"),
                     "is not positive".into(),
