@@ -15,6 +15,7 @@ pub mod cli;
 pub mod config;
 pub mod draw;
 pub mod faceeval;
+pub mod jpeg;
 pub mod library;
 pub mod models;
 pub mod operating;

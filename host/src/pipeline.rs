@@ -231,6 +231,11 @@ pub struct FaceDetector {
     pub verify: Option<Verify>,
     /// What the second look did so far.
     pub verified: VerifyCounts,
+    /// The long side a photo needs for this detector, so a scan can decode JPEGs at a
+    /// reduced DCT scale: the plugin's `max_input_side` (photo-sized input; the kit's
+    /// default when unset) or its fixed input side, whichever is larger; 0 (full size) with
+    /// tiling, which wants full-resolution tiles.
+    pub decode_side: u32,
 }
 
 /// Checks that `section.kind` is one of `kinds` and merges the manifest's declared facts
@@ -377,6 +382,16 @@ impl FaceDetector {
             .into_result()
             .map_err(|e| create_error(config, "detector", section, e))?;
         let info = inner.info();
+        let max_input_side = options
+            .get("max_input_side")
+            .and_then(|v| v.as_integer())
+            .map(|v| v.clamp(0, u32::MAX as i64) as u32)
+            .unwrap_or(facelab_plugin_kit::options::DetectorOptions::default().max_input_side);
+        let decode_side = if config.detection.tiling {
+            0
+        } else {
+            max_input_side.max(info.input_width).max(info.input_height)
+        };
         Ok(FaceDetector {
             inner,
             plugin: section.plugin.clone(),
@@ -387,6 +402,7 @@ impl FaceDetector {
             threshold,
             verify,
             verified: VerifyCounts::default(),
+            decode_side,
         })
     }
 

@@ -13,7 +13,7 @@ use crate::library::walk::{self, scan_options};
 use crate::library::{clusters, identity};
 use crate::library::{FaceRow, Library};
 use crate::session::{
-    active_model, library_path, open_detector_and_recognizer, open_library, prior, Outcome,
+    active_model, library_path, open_for_scan, open_library, prior, Outcome,
     RunContext,
 };
 use crate::ui::progress;
@@ -390,7 +390,7 @@ pub fn scan_dirs(
             .map(|r| identity::embedding_key(config, r))
             .transpose()?,
     };
-    walk::scan_folders(lib, &req, || open_detector_and_recognizer(ctx), progress)
+    walk::scan_folders(lib, &req, || open_for_scan(ctx), progress)
 }
 
 fn people(ctx: &RunContext, command: PeopleCommand) -> anyhow::Result<Outcome> {

@@ -205,7 +205,12 @@ fn not_built(name: &str) -> PluginError {
 /// place providers are chosen. ONNX Runtime runs operators a provider cannot on the CPU.
 fn execution_providers(provider: Provider) -> Result<Vec<ExecutionProviderDispatch>, PluginError> {
     match provider {
-        Provider::Cpu => Ok(vec![ort::ep::CPU::default().build()]),
+        // No arena: photo-sized inputs change shape with every photo and batches with every
+        // face count, and an arena keeps its largest chunks for the life of the session
+        // (a WIDER mini scan grew to 1 GB); freed tensors go back to the allocator instead.
+        Provider::Cpu => Ok(vec![ort::ep::CPU::default()
+            .with_arena_allocator(false)
+            .build()]),
         #[cfg(feature = "cuda")]
         Provider::Cuda => Ok(vec![ort::ep::CUDA::default().build().error_on_failure()]),
         #[cfg(not(feature = "cuda"))]
@@ -265,6 +270,10 @@ pub fn open_session(model: &str, config: &SessionConfig<'_>) -> Result<Session, 
         // one face: 10.1 → 7.8 ms), so it is an option.
         .with_intra_op_spinning(config.spinning)
         .map_err(|e| ort_error("threads", e.into()))?
+        // The memory pattern is planned, and kept, per input shape: with a new shape for
+        // nearly every photo it only grows.
+        .with_memory_pattern(false)
+        .map_err(|e| ort_error("session options", e.into()))?
         .with_execution_providers(providers)
         .map_err(|e| ort_error("execution provider", e.into()))?
         .commit_from_file(model)

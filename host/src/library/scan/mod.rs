@@ -6,12 +6,14 @@
 //! size and mtime, or else the same content hash. A new path whose content hash matches a
 //! photo that vanished is a move: the row (and so every face and name) follows the file.
 //!
-//! [`plan`] walks and compares, [`read`] hashes and decodes on the reader threads, this
-//! module detects, measures each face's quality ([`crate::quality`]) and embeds, and
+//! [`plan`] walks and compares; [`read`] hashes and decodes on the reader threads, at the
+//! smallest DCT scale the detector allows ([`crate::jpeg`]); [`process`] detects, measures
+//! each face's quality ([`crate::quality`]) and embeds, on a detect and an embed thread;
 //! [`write`] stores each batch (re-checking every photo against the plan, so scans running
-//! at once never store a photo twice).
+//! at once never store a photo twice). [`execute`] runs the stages at once.
 
 mod plan;
+mod process;
 mod read;
 mod write;
 
@@ -22,15 +24,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use facelab_plugin_api::{BBox, Face};
+use facelab_plugin_api::BBox;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use self::read::{read, Read};
-use self::write::{flush, mark_missing, stored_faces, FaceRef, Write};
+use self::process::{Detected, Tally};
+use self::read::{read, Read, ReadTime};
+use self::write::{flush, mark_missing, Write};
 use super::{paths, Library, LibraryError, Result};
-use crate::photo::Photo;
 use crate::pipeline::{FaceDetector, FaceRecognizer};
-use crate::quality;
 
 /// IoU above which a re-detected box is the same face as a stored one.
 pub const MATCH_IOU: f32 = 0.5;
@@ -173,6 +174,15 @@ pub struct Summary {
     pub seconds: f64,
     /// Photos processed (decoded) per second.
     pub photos_per_second: f64,
+    /// Photos decoded (the others were unchanged, gone or unreadable).
+    pub decoded: usize,
+    /// Of those, decoded at a reduced DCT scale because the detector needs less.
+    pub reduced: usize,
+    /// Of those, decoded again at a larger scale because a face was too small for the
+    /// embedder's input.
+    pub redecoded: usize,
+    /// Where the time went.
+    pub stage_seconds: StageSeconds,
 }
 
 impl Summary {
@@ -183,6 +193,16 @@ impl Summary {
             unreadable: plan.walk_errors.clone(),
             ..Summary::default()
         }
+    }
+
+    fn add(&mut self, t: &Tally) {
+        self.new += t.new;
+        self.changed += t.changed;
+        self.redetected += t.redetected;
+        self.embedded += t.embedded;
+        self.assessed += t.assessed;
+        self.moved += t.moved;
+        self.faces += t.faces;
     }
 
     /// Failures of any kind: files and unreadable folders.
@@ -269,8 +289,64 @@ pub struct Pipeline<'a> {
     pub model: Option<String>,
 }
 
-/// Runs a plan: parallel reads, detection and embedding here, batched transactions.
-/// `bar` shows progress; errors are printed above it and recorded in the library.
+/// Busy seconds of each stage of a scan, summed over its threads (so with several reader
+/// threads `read` + `decode` can exceed the wall time).
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+pub struct StageSeconds {
+    /// Reading files and hashing them (reader threads).
+    pub read: f64,
+    /// Decoding (reader threads).
+    pub decode: f64,
+    /// The detector, second look included (detect thread).
+    pub detect: f64,
+    /// Matching with stored faces and measuring quality (detect thread).
+    pub quality: f64,
+    /// Decoding again at a larger scale for faces too small for the embedder (embed thread).
+    pub redecode: f64,
+    /// The recognizer (embed thread).
+    pub embed: f64,
+    /// Library transactions (main thread).
+    pub write: f64,
+}
+
+/// A photo's result from the stage threads, in walk order.
+struct Done {
+    index: usize,
+    write: Option<Write>,
+    tally: Tally,
+    /// The file failed: the message to print and store.
+    failed: Option<String>,
+    vanished: bool,
+    touched: bool,
+    decoded: bool,
+    reduced: bool,
+    redecoded: bool,
+    time: StageSeconds,
+}
+
+impl Done {
+    fn new(index: usize) -> Done {
+        Done {
+            index,
+            write: None,
+            tally: Tally::default(),
+            failed: None,
+            vanished: false,
+            touched: false,
+            decoded: false,
+            reduced: false,
+            redecoded: false,
+            time: StageSeconds::default(),
+        }
+    }
+}
+
+/// Runs a plan on four kinds of threads at once, so decoding, detection, embedding and
+/// writing overlap: reader threads (read, hash, decode at the scale the detector needs),
+/// one detect thread (detector, matching, quality), one embed thread (recognizer, in one
+/// batch per photo) and this one (progress, transactions). Every channel holds at most two
+/// photos, so at most `threads + 6` decoded photos are in memory. `bar` shows progress;
+/// errors are printed above it and recorded in the library.
 pub fn execute(
     lib: &mut Library,
     plan: Plan,
@@ -288,117 +364,266 @@ pub fn execute(
             movable.entry(h.clone()).or_insert((g.id, g.revision));
         }
     }
+    let priors = process::preload(lib, &plan, pipe.model.as_deref())?;
     let mut moved_from: HashSet<i64> = HashSet::new();
     let items = &plan.items;
     let threads = opts.threads.max(1);
     let next = AtomicUsize::new(0);
+    let long_side = pipe.detector.decode_side;
     let mut batch: Vec<Write> = Vec::new();
-    let mut processed = 0usize;
     let mut last_commit = Instant::now();
     let mut result = Ok(());
+    let Pipeline {
+        detector,
+        detector_key,
+        recognizer,
+        model,
+    } = pipe;
+    let (detector, detector_key) = (&mut **detector, detector_key.as_str());
+    let embedder = recognizer.as_deref_mut().zip(model.as_deref());
     std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Read)>(threads * 2);
+        let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<(usize, Read, ReadTime)>(2);
         for _ in 0..threads {
-            let tx = tx.clone();
+            let tx = read_tx.clone();
             let next = &next;
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= items.len() {
                     break;
                 }
-                if tx.send((i, read(&items[i], opts.max_pixels))).is_err() {
+                let (r, t) = read(&items[i], opts.max_pixels, long_side);
+                if tx.send((i, r, t)).is_err() {
                     break;
                 }
             });
         }
-        drop(tx);
-        for (i, r) in rx {
-            let item = &items[i];
+        drop(read_tx);
+        // Detect stage. Reader threads finish out of order; photos are taken in walk order
+        // so moves resolve as a serial scan would.
+        let (det_tx, det_rx) = std::sync::mpsc::sync_channel::<(Done, Option<Detected>)>(2);
+        let moved_from = &mut moved_from;
+        let priors = &priors;
+        let movable = &movable;
+        scope.spawn(move || {
+            let mut waiting: HashMap<usize, (Read, ReadTime)> = HashMap::new();
+            let mut want = 0usize;
+            for (i, r, t) in read_rx {
+                waiting.insert(i, (r, t));
+                while let Some((r, t)) = waiting.remove(&want) {
+                    let out = detect_one(
+                        &items[want],
+                        want,
+                        r,
+                        t,
+                        movable,
+                        moved_from,
+                        priors,
+                        detector,
+                        detector_key,
+                    );
+                    want += 1;
+                    if det_tx.send(out).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        // Embed stage.
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(2);
+        scope.spawn(move || {
+            let mut embedder = embedder;
+            for (mut done, detected) in det_rx {
+                if let Some(mut d) = detected {
+                    let item = &items[done.index];
+                    match embedder.as_mut() {
+                        Some((rec, model)) => {
+                            let start = Instant::now();
+                            match process::embed(&mut d, item, rec, model, opts.max_pixels) {
+                                Ok(redecode) => {
+                                    done.time.redecode = redecode;
+                                    done.redecoded = redecode > 0.0;
+                                    done.time.embed = start.elapsed().as_secs_f64() - redecode;
+                                    done.write = Some(d.write);
+                                }
+                                Err(error) => {
+                                    let (id, revision) = (d.write.id, d.write.revision);
+                                    done.write =
+                                        Some(failed_write(item, id, revision, None, &error));
+                                    done.failed = Some(error);
+                                }
+                            }
+                        }
+                        None => done.write = Some(d.write),
+                    }
+                }
+                if done_tx.send(done).is_err() {
+                    return;
+                }
+            }
+        });
+        for done in done_rx {
+            let item = &items[done.index];
             bar.inc(1);
-            let write = match r {
-                Read::Vanished => {
-                    summary.vanished_during_scan += 1;
-                    bar.suspend(|| {
-                        eprintln!(
-                            "facelab: {}: vanished during the scan (kept as missing if it was in the library)",
-                            paths::display_path(&item.path)
-                        )
-                    });
-                    item.id.map(|id| {
-                        let mut w = Write::new(item, Some(id), item.revision, item.hash.clone());
-                        w.status = "missing";
-                        w
-                    })
-                }
-                Read::Failed { hash, error } => {
-                    bar.suspend(|| eprintln!("facelab: {error}"));
-                    summary
-                        .failed
-                        .push((paths::display_path(&item.path), error.clone()));
-                    let mut w = Write::new(item, item.id, item.revision, hash);
-                    w.status = "failed";
-                    w.error = Some(error);
-                    Some(w)
-                }
-                Read::Same { hash } => {
-                    summary.touched += 1;
-                    Some(Write::new(item, item.id, item.revision, Some(hash)))
-                }
-                Read::Photo { hash, photo } => {
-                    processed += 1;
-                    let (mut id, mut revision) = (item.id, item.revision);
-                    let mut work = item.work.clone();
-                    if id.is_none() {
-                        if let Some((old, old_revision)) =
-                            movable.get(&hash).filter(|(o, _)| !moved_from.contains(o))
-                        {
-                            moved_from.insert(*old);
-                            (id, revision) = (Some(*old), Some(*old_revision));
-                            summary.moved += 1;
-                            work = Work::Embed;
-                        }
-                    }
-                    let target = (id, revision);
-                    match process(lib, item, target, work, hash, &photo, pipe, &mut summary) {
-                        Ok(w) => Some(w),
-                        Err(ProcessError::Library(e)) => {
-                            result = Err(e);
-                            break;
-                        }
-                        Err(ProcessError::Plugin(error)) => {
-                            bar.suspend(|| eprintln!("facelab: {error}"));
-                            summary
-                                .failed
-                                .push((paths::display_path(&item.path), error.clone()));
-                            let mut w = Write::new(item, id, revision, None);
-                            w.status = "failed";
-                            w.error = Some(error);
-                            Some(w)
-                        }
-                    }
-                }
-            };
-            batch.extend(write);
+            let t = done.time;
+            for (sum, part) in [
+                (&mut summary.stage_seconds.read, t.read),
+                (&mut summary.stage_seconds.decode, t.decode),
+                (&mut summary.stage_seconds.detect, t.detect),
+                (&mut summary.stage_seconds.quality, t.quality),
+                (&mut summary.stage_seconds.redecode, t.redecode),
+                (&mut summary.stage_seconds.embed, t.embed),
+            ] {
+                *sum += part;
+            }
+            if done.vanished {
+                summary.vanished_during_scan += 1;
+                bar.suspend(|| {
+                    eprintln!(
+                        "facelab: {}: vanished during the scan (kept as missing if it was in the library)",
+                        paths::display_path(&item.path)
+                    )
+                });
+            }
+            if let Some(error) = &done.failed {
+                bar.suspend(|| eprintln!("facelab: {error}"));
+                summary
+                    .failed
+                    .push((paths::display_path(&item.path), error.clone()));
+            }
+            summary.touched += usize::from(done.touched);
+            summary.decoded += usize::from(done.decoded);
+            summary.reduced += usize::from(done.reduced);
+            summary.redecoded += usize::from(done.redecoded);
+            summary.add(&done.tally);
+            batch.extend(done.write);
             if batch.len() >= opts.batch_size || last_commit.elapsed().as_secs_f64() > 5.0 {
-                if let Err(e) = flush(lib, &mut batch, &mut summary) {
+                let start = Instant::now();
+                let flushed = flush(lib, &mut batch, &mut summary);
+                summary.stage_seconds.write += start.elapsed().as_secs_f64();
+                if let Err(e) = flushed {
                     result = Err(e);
                     break;
                 }
                 last_commit = Instant::now();
             }
         }
-        // Stop the readers if we left early: the receiver is dropped here.
+        // Leaving early drops the receiver, and each stage stops at its next send.
     });
     result?;
+    let write_start = Instant::now();
     flush(lib, &mut batch, &mut summary)?;
+    summary.stage_seconds.write += write_start.elapsed().as_secs_f64();
     mark_missing(lib, &plan, &moved_from, &mut summary)?;
     summary.seconds = start.elapsed().as_secs_f64();
     summary.photos_per_second = if summary.seconds > 0.0 {
-        processed as f64 / summary.seconds
+        summary.decoded as f64 / summary.seconds
     } else {
         0.0
     };
     Ok(summary)
+}
+
+fn failed_write(
+    item: &Item,
+    id: Option<i64>,
+    revision: Option<i64>,
+    hash: Option<String>,
+    error: &str,
+) -> Write {
+    let mut w = Write::new(item, id, revision, hash);
+    w.status = "failed";
+    w.error = Some(error.to_owned());
+    w
+}
+
+/// The detect stage's handling of one read: failures and unchanged content are passed on
+/// as they are, a decoded photo is resolved as a move (by content hash) or not, then
+/// detected and measured.
+#[allow(clippy::too_many_arguments)]
+fn detect_one(
+    item: &Item,
+    index: usize,
+    read: Read,
+    time: ReadTime,
+    movable: &HashMap<String, (i64, i64)>,
+    moved_from: &mut HashSet<i64>,
+    priors: &HashMap<i64, process::Prior>,
+    detector: &mut FaceDetector,
+    detector_key: &str,
+) -> (Done, Option<Detected>) {
+    let mut done = Done::new(index);
+    done.time.read = time.read;
+    done.time.decode = time.decode;
+    match read {
+        Read::Vanished => {
+            done.vanished = true;
+            done.write = item.id.map(|id| {
+                let mut w = Write::new(item, Some(id), item.revision, item.hash.clone());
+                w.status = "missing";
+                w
+            });
+            (done, None)
+        }
+        Read::Failed { hash, error } => {
+            done.write = Some(failed_write(item, item.id, item.revision, hash, &error));
+            done.failed = Some(error);
+            (done, None)
+        }
+        Read::Same { hash } => {
+            done.touched = true;
+            done.write = Some(Write::new(item, item.id, item.revision, Some(hash)));
+            (done, None)
+        }
+        Read::Photo {
+            hash,
+            scaled,
+            bytes,
+        } => {
+            done.decoded = true;
+            done.reduced = bytes.is_some();
+            let (mut id, mut revision) = (item.id, item.revision);
+            let mut work = item.work.clone();
+            let mut moved = false;
+            if id.is_none() {
+                if let Some((old, old_revision)) =
+                    movable.get(&hash).filter(|(o, _)| !moved_from.contains(o))
+                {
+                    moved_from.insert(*old);
+                    (id, revision) = (Some(*old), Some(*old_revision));
+                    moved = true;
+                    work = Work::Embed;
+                }
+            }
+            let prior = id.and_then(|id| priors.get(&id));
+            let mut seconds = (0.0, 0.0);
+            let out = process::detect(
+                item,
+                (id, revision),
+                work,
+                hash,
+                scaled,
+                prior,
+                detector,
+                detector_key,
+                &mut seconds,
+            );
+            done.time.detect = seconds.0;
+            done.time.quality = seconds.1;
+            match out {
+                Ok(mut d) => {
+                    d.bytes = bytes;
+                    d.tally.moved = usize::from(moved);
+                    done.tally = d.tally;
+                    (done, Some(d))
+                }
+                Err(error) => {
+                    done.write = Some(failed_write(item, id, revision, None, &error));
+                    done.failed = Some(error);
+                    (done, None)
+                }
+            }
+        }
+    }
 }
 
 /// Ends a scan that had nothing to decode: only vanished photos are marked missing.
@@ -408,125 +633,4 @@ pub fn finish_without_work(lib: &mut Library, plan: Plan) -> Result<Summary> {
     mark_missing(lib, &plan, &HashSet::new(), &mut summary)?;
     summary.seconds = start.elapsed().as_secs_f64();
     Ok(summary)
-}
-
-enum ProcessError {
-    Library(LibraryError),
-    Plugin(String),
-}
-
-#[allow(clippy::too_many_arguments)]
-fn process(
-    lib: &Library,
-    item: &Item,
-    (id, revision): (Option<i64>, Option<i64>),
-    work: Work,
-    hash: String,
-    photo: &Photo,
-    pipe: &mut Pipeline<'_>,
-    summary: &mut Summary,
-) -> std::result::Result<Write, ProcessError> {
-    let mut w = Write::new(item, id, revision, Some(hash));
-    w.dims = Some((photo.width, photo.height, photo.exif_orientation));
-    let stored = match id {
-        Some(id) => stored_faces(lib, id, pipe.model.as_deref()).map_err(ProcessError::Library)?,
-        None => Vec::new(),
-    };
-    // A photo found at a new path keeps its faces unless its detector changed.
-    let detect = match work {
-        Work::Embed => {
-            let current = lib
-                .conn
-                .query_row(
-                    "SELECT detector FROM images WHERE id = ?1",
-                    [id.unwrap_or(-1)],
-                    |r| r.get::<_, Option<String>>(0),
-                )
-                .map_err(|e| ProcessError::Library(lib.err(e)))?;
-            current.as_deref() != Some(pipe.detector_key.as_str())
-        }
-        Work::Quality => false,
-        _ => true,
-    };
-    // (face, reference) pairs that need an embedding of the active model.
-    let mut to_embed: Vec<(Face, FaceRef)> = Vec::new();
-    if detect {
-        let (faces, _) = pipe.detector.detect(photo).map_err(|e| {
-            ProcessError::Plugin(format!(
-                "{}: detector `{}` failed: {e}",
-                paths::display_path(&item.path),
-                pipe.detector.kind
-            ))
-        })?;
-        w.detector = Some(pipe.detector_key.clone());
-        let old: Vec<BBox> = stored.iter().map(|s| s.face.bbox).collect();
-        let new: Vec<BBox> = faces.iter().map(|f| f.bbox).collect();
-        let matched = match_by_iou(&old, &new, MATCH_IOU);
-        let mut used = vec![false; stored.len()];
-        for (face, m) in faces.iter().zip(&matched) {
-            let q = quality::assess(photo, face);
-            match m {
-                Some(i) => {
-                    used[*i] = true;
-                    w.update.push((stored[*i].id, *face, q));
-                    to_embed.push((*face, FaceRef::Old(stored[*i].id)));
-                }
-                None => {
-                    to_embed.push((*face, FaceRef::New(w.insert.len())));
-                    w.insert.push((*face, q));
-                }
-            }
-        }
-        for (s, used) in stored.iter().zip(used) {
-            if used {
-                continue;
-            }
-            if s.keep {
-                // A confirmed face the new detector missed stays, with its old box.
-                if !s.has_embedding {
-                    to_embed.push((s.face, FaceRef::Old(s.id)));
-                }
-                // Measured again on this photo: its content may have changed.
-                w.assessed.push((s.id, quality::assess(photo, &s.face)));
-            } else {
-                w.delete.push(s.id);
-            }
-        }
-        summary.faces += faces.len();
-        match work {
-            Work::New => summary.new += 1,
-            Work::Redetect | Work::Embed | Work::Quality => summary.redetected += 1,
-            Work::Changed | Work::Retry => summary.changed += 1,
-        }
-    } else {
-        for s in stored.iter().filter(|s| !s.has_embedding) {
-            to_embed.push((s.face, FaceRef::Old(s.id)));
-        }
-        if matches!(work, Work::Embed) && !to_embed.is_empty() {
-            summary.embedded += 1;
-        }
-        for s in stored.iter().filter(|s| !s.has_quality) {
-            w.assessed.push((s.id, quality::assess(photo, &s.face)));
-        }
-        if !w.assessed.is_empty() {
-            summary.assessed += 1;
-        }
-    }
-    if let (Some(rec), Some(_)) = (pipe.recognizer.as_deref_mut(), &pipe.model) {
-        if !to_embed.is_empty() {
-            let faces: Vec<Face> = to_embed.iter().map(|(f, _)| *f).collect();
-            let embeddings = rec.embed(photo, &faces).map_err(|e| {
-                ProcessError::Plugin(format!(
-                    "{}: recognizer `{}` failed: {e}",
-                    paths::display_path(&item.path),
-                    rec.kind
-                ))
-            })?;
-            w.model = pipe.model.clone();
-            for ((_, r), e) in to_embed.iter().zip(embeddings) {
-                w.embeddings.push((*r, e.values.to_vec(), e.normalized));
-            }
-        }
-    }
-    Ok(w)
 }
