@@ -124,12 +124,13 @@ pub fn open_for_scan(ctx: &RunContext) -> anyhow::Result<(FaceDetector, Option<F
     let mut config = ctx.config.clone();
     let one = |plugin: &str, options: &mut toml::Table| {
         if THREADED_PLUGINS.contains(&plugin) {
-            options
-                .entry("threads")
-                .or_insert(toml::Value::Integer(1));
+            options.entry("threads").or_insert(toml::Value::Integer(1));
         }
     };
-    one(&config.detector.plugin.clone(), &mut config.detector.options);
+    one(
+        &config.detector.plugin.clone(),
+        &mut config.detector.options,
+    );
     if let Some(r) = config.recognizer.as_mut() {
         one(&r.plugin.clone(), &mut r.options);
     }

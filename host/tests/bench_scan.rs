@@ -27,9 +27,9 @@ fn suite(scripts: &Path) -> String {
 [[pipeline]]
 name = "yunet-mobilefacenet"
 [pipeline.detector]
-plugin = "opencv-dnn"
+plugin = "onnx-runtime"
 kind = "yunet"
-model = "yunet-2023mar"
+model = "yunet-s-dynamic"
 [pipeline.detector.options]
 min_face_size = 17
 [pipeline.recognizer]
@@ -42,7 +42,7 @@ runs = 1
 scripts = "{}"
 sets = [
     {{ name = "wider-face-val-mini", path = "wider-face-val-mini", limit = 8, compare = 0, target_ratio = 2.0 }},
-    {{ name = "camera", generate = "camera", limit = 4, compare = 1280, target_ratio = 3.0, target_rss = true }},
+    {{ name = "camera", generate = "camera", limit = 4, variants = [1280], target_ratio = 3.0, target_rss = true }},
 ]
 "#,
         scripts.display()

@@ -13,8 +13,7 @@ use crate::library::walk::{self, scan_options};
 use crate::library::{clusters, identity};
 use crate::library::{FaceRow, Library};
 use crate::session::{
-    active_model, library_path, open_for_scan, open_library, prior, Outcome,
-    RunContext,
+    active_model, library_path, open_for_scan, open_library, prior, Outcome, RunContext,
 };
 use crate::ui::progress;
 

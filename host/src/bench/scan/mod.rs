@@ -530,13 +530,14 @@ fn measure_set(
             .map(|t| t.taggable.iter().filter(|&&x| x).count())
             .sum()
     });
-    let bar = crate::ui::labelled_progress(task.runs * (1 + task.variants.len()), label);
+    let variants = set.variants(task);
+    let bar = crate::ui::labelled_progress(task.runs * (1 + variants.len()), label);
     let mut facelab = Vec::new();
-    let mut scripts: Vec<Vec<SideRun>> = task.variants.iter().map(|_| Vec::new()).collect();
+    let mut scripts: Vec<Vec<SideRun>> = variants.iter().map(|_| Vec::new()).collect();
     for r in 0..task.runs {
         facelab.push(run.facelab(dir, r)?);
         bar.inc(1);
-        for (v, &max_side) in task.variants.iter().enumerate() {
+        for (v, &max_side) in variants.iter().enumerate() {
             let (side, name) = run.script(dir, max_side)?;
             *script_name = Some(name);
             scripts[v].push(side);
@@ -553,10 +554,8 @@ fn measure_set(
     }
     entry.sides.push(facelab);
     for (v, runs) in scripts.iter().enumerate() {
-        let s = side(Some(task.variants[v]), runs, run.photos, truth.as_ref());
-        entry
-            .ratios
-            .push(ratio(task.variants[v], &entry.sides[0], &s));
+        let s = side(Some(variants[v]), runs, run.photos, truth.as_ref());
+        entry.ratios.push(ratio(variants[v], &entry.sides[0], &s));
         entry.sides.push(s);
     }
     for s in &entry.sides {
@@ -571,6 +570,6 @@ fn measure_set(
             ));
         }
     }
-    entry.headline = headline(set, &task.variants, &entry.sides, &entry.ratios);
+    entry.headline = headline(set, variants, &entry.sides, &entry.ratios);
     Ok(())
 }

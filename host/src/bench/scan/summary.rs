@@ -200,6 +200,7 @@ mod tests {
             compare: Some(1280),
             target_ratio: Some(3.0),
             target_rss: true,
+            variants: None,
         };
         let h = headline(
             &set,

@@ -64,6 +64,9 @@ pub struct ScanSet {
     /// Whether the target also asks for a peak RSS no higher than the script's.
     #[serde(default)]
     pub target_rss: bool,
+    /// This set's script variants [default: the task's `variants`]: the script at a
+    /// camera photo's own size takes minutes per run.
+    pub variants: Option<Vec<u32>>,
 }
 
 impl ScanTask {
@@ -82,6 +85,11 @@ impl ScanTask {
 }
 
 impl ScanSet {
+    /// The script variants this set runs.
+    pub fn variants<'a>(&'a self, task: &'a ScanTask) -> &'a [u32] {
+        self.variants.as_deref().unwrap_or(&task.variants)
+    }
+
     /// The variant the headline ratio is against.
     pub fn compare_with(&self, variants: &[u32]) -> u32 {
         self.compare.unwrap_or(if variants.contains(&0) {
@@ -160,10 +168,24 @@ impl ScanTask {
             if set.limit == Some(0) {
                 return bad(&key("limit"), "= 0".into(), "leave it out for every photo");
             }
-            if let Some(c) = set.compare.filter(|c| !s.variants.contains(c)) {
+            let variants = set.variants(s);
+            if variants.is_empty() {
+                return bad(&key("variants"), "is empty".into(), "use [1280]");
+            }
+            if let Some(v) = variants
+                .iter()
+                .find(|v| **v != 0 && !(32..=16384).contains(*v))
+            {
+                return bad(
+                    &key("variants"),
+                    format!("holds {v}"),
+                    "use 0 (own size) or a long side from 32 to 16384 pixels",
+                );
+            }
+            if let Some(c) = set.compare.filter(|c| !variants.contains(c)) {
                 return bad(
                     &key("compare"),
-                    format!("= {c} is not one of variants {:?}", s.variants),
+                    format!("= {c} is not one of variants {variants:?}"),
                     "use one of the variants",
                 );
             }
