@@ -515,7 +515,10 @@ mod tests {
     #[test]
     fn the_built_in_default_config_is_valid() {
         let c = Config::parse(EMBEDDED_CONFIG, Path::new("built-in")).unwrap();
-        assert_eq!(c.detector.model, "yunet-2023mar");
+        assert_eq!(
+            (c.detector.plugin.as_str(), c.detector.model.as_str()),
+            ("onnx-runtime", "yunet-s-dynamic")
+        );
         // The documented [library] and [cluster] values are the built-in defaults.
         assert_eq!(c.cluster, facelab_cluster::Algorithm::default());
         let d = LibrarySection::default();

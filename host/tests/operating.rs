@@ -106,7 +106,7 @@ fn the_threshold_rule_recomputes_a_default_within_the_usable_range() {
         return;
     }
     let r = wider_json(&["--choose-threshold", "--limit", "60"]);
-    assert_eq!(r["model"], "yunet-2023mar");
+    assert_eq!(r["model"], "yunet-s-dynamic", "the default detector");
     assert_eq!(r["photos"], 60);
     let c = &r["choice"];
     let accept = c["accept"].as_f64().unwrap();
