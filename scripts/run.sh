@@ -2,8 +2,9 @@
 # The main job: installs what is missing, builds, fetches the models, draws the faces found in
 # the sample photos (out/detect/), then runs the default benchmark suite (config/bench.toml:
 # three detector → recognizer pipelines on ORL, LFW, WIDER FACE mini, voc-groups, LFW
-# clustering and speed) and writes out/bench/report.{md,html,json}. About 15 minutes on
-# 2 cores. Extra arguments go to `facelab bench` (for example --resume, --task lfw).
+# clustering, speed, and the whole scan side by side with the OpenCV-Python script) and
+# writes out/bench/report.{md,html,json}. About 35 minutes on 2 cores, 20 of them the scan
+# task (its Python venv is set up on first use). Extra arguments go to `facelab bench` (for example --resume, --task lfw).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
