@@ -398,33 +398,28 @@ pub fn execute(
             });
         }
         drop(read_tx);
-        // Detect stage. Reader threads finish out of order; photos are taken in walk order
-        // so moves resolve as a serial scan would.
+        // Detect stage, in the order the readers finish (as the serial scan took them): a
+        // reorder buffer would hold every photo a fast reader decodes while a slow one
+        // works on a large photo, and memory would no longer be bounded.
         let (det_tx, det_rx) = std::sync::mpsc::sync_channel::<(Done, Option<Detected>)>(2);
         let moved_from = &mut moved_from;
         let priors = &priors;
         let movable = &movable;
         scope.spawn(move || {
-            let mut waiting: HashMap<usize, (Read, ReadTime)> = HashMap::new();
-            let mut want = 0usize;
             for (i, r, t) in read_rx {
-                waiting.insert(i, (r, t));
-                while let Some((r, t)) = waiting.remove(&want) {
-                    let out = detect_one(
-                        &items[want],
-                        want,
-                        r,
-                        t,
-                        movable,
-                        moved_from,
-                        priors,
-                        detector,
-                        detector_key,
-                    );
-                    want += 1;
-                    if det_tx.send(out).is_err() {
-                        return;
-                    }
+                let out = detect_one(
+                    &items[i],
+                    i,
+                    r,
+                    t,
+                    movable,
+                    moved_from,
+                    priors,
+                    detector,
+                    detector_key,
+                );
+                if det_tx.send(out).is_err() {
+                    return;
                 }
             }
         });
@@ -439,9 +434,9 @@ pub fn execute(
                         Some((rec, model)) => {
                             let start = Instant::now();
                             match process::embed(&mut d, item, rec, model, opts.max_pixels) {
-                                Ok(redecode) => {
+                                Ok((redecode, again)) => {
                                     done.time.redecode = redecode;
-                                    done.redecoded = redecode > 0.0;
+                                    done.redecoded = again;
                                     done.time.embed = start.elapsed().as_secs_f64() - redecode;
                                     done.write = Some(d.write);
                                 }

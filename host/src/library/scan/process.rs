@@ -243,16 +243,17 @@ pub(super) fn needed_factor(faces: &[(Face, FaceRef)], factor: f32, input: u32) 
 
 /// The embed stage's work: embeddings of `d.to_embed`, from the photo decoded again at a
 /// larger DCT scale when its faces are too small for the embedder at the scale it has.
-/// Returns the seconds spent decoding again.
+/// Returns the seconds spent decoding again, and whether the finer decode is what the
+/// faces were embedded from.
 pub(super) fn embed(
     d: &mut Detected,
     item: &Item,
     recognizer: &mut FaceRecognizer,
     model: &str,
     max_pixels: u64,
-) -> std::result::Result<f64, String> {
+) -> std::result::Result<(f64, bool), String> {
     if d.to_embed.is_empty() {
-        return Ok(0.0);
+        return Ok((0.0, false));
     }
     let mut redecode = 0.0;
     let (fx, fy) = d.scaled.factor();
@@ -293,5 +294,5 @@ pub(super) fn embed(
             .embeddings
             .push((*r, e.values.to_vec(), e.normalized));
     }
-    Ok(redecode)
+    Ok((redecode, again.is_some()))
 }
