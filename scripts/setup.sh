@@ -2,7 +2,8 @@
 # Installs what facelab needs to build and run, idempotently, on Debian bookworm.
 #  - Debian packages: OpenCV 4.6 dev files, clang/libclang (for the opencv crate's
 #    binding generator), pkg-config, cmake and nasm (libjpeg-turbo 3, built by the
-#    turbojpeg crate for JPEG decoding at a reduced DCT scale).
+#    turbojpeg crate for JPEG decoding at a reduced DCT scale), dlib 19.24 (the dlib plugin)
+#    and exiftool (the independent reader the XMP tests check facelab's regions with).
 #  - The ONNX Runtime shared library, taken out of the `onnxruntime` wheel on PyPI and
 #    unpacked where the host looks for it: ${XDG_DATA_HOME:-~/.local/share}/facelab/onnxruntime/.
 # Safe to run again: each step checks first and does nothing when already done.
@@ -15,7 +16,7 @@ ORT_DIR="$DATA_HOME/facelab/onnxruntime"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 need_apt=()
-for pkg in libopencv-dev clang libclang-dev pkg-config cmake nasm; do
+for pkg in libopencv-dev clang libclang-dev pkg-config cmake nasm libdlib-dev libimage-exiftool-perl; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
