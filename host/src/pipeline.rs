@@ -681,6 +681,15 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
+/// Euclidean distance of two vectors as the model gave them (dlib's same-person metric).
+pub fn distance(a: &[f32], b: &[f32]) -> f32 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f32>()
+        .sqrt()
+}
+
 /// The largest face: the one a single-face photo (a face set's crop, or "compare these two
 /// photos") is about.
 pub fn largest(faces: &[Face]) -> Option<&Face> {

@@ -212,19 +212,20 @@ pub fn render(r: &Report) -> String {
         for l in &t.lfw.results {
             let _ = writeln!(
                 s,
-                "| {} | {:.4} ± {:.4} | {:.4} | {:.4} | {:.3} | {} | {} | {} |",
+                "| {} | {:.4} ± {:.4} | {:.4} | {:.4} | {:.3} {} | {} | {} | {} |",
                 marked(r, &l.pipeline),
                 l.accuracy,
                 l.accuracy_sd,
                 l.roc_auc,
                 l.tar_at_far_1e3,
                 l.threshold,
+                l.metric,
                 l.embedding.images,
                 l.embedding.whole_frame,
                 l.unreadable_pairs
             );
         }
-        s.push_str("\nThreshold chosen on 9 folds, tested on the 10th; the threshold shown is the one chosen on all 10. Images where the detector found no face are embedded from the whole frame.\n");
+        s.push_str("\nThreshold chosen on 9 folds, tested on the 10th; the threshold shown is the one chosen on all 10, in the metric the model declares (cosine similarity, or euclidean distance for dlib). Images where the detector found no face are embedded from the whole frame.\n");
     }
 
     let _ = writeln!(s, "\n## WIDER FACE\n");

@@ -29,6 +29,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Args;
 
+use crate::models::manifest::ThresholdKind;
 use crate::session::{Outcome, RunContext};
 use pipeline::{CacheScope, Opened};
 use report::{
@@ -611,7 +612,16 @@ fn run_recognition(
             .iter()
             .filter(|p| index.get(p.as_path()).is_none_or(|r| r.embedding.is_none()))
             .count();
-        results.lfw.results.push(tasks::lfw(name, l, &index, stats));
+        // Pairs are scored by the metric the model declares (dlib: euclidean distance).
+        let metric = opened
+            .recognizer
+            .as_ref()
+            .and_then(|r| r.threshold)
+            .map_or(ThresholdKind::Cosine, |t| t.kind);
+        results
+            .lfw
+            .results
+            .push(tasks::lfw(name, l, &index, stats, metric));
     }
     if let (Some(p), Some(task)) = (people, &suite.tasks.clustering) {
         results

@@ -253,8 +253,11 @@ pub struct LfwResult {
     pub roc_auc: f64,
     /// True-accept rate at a false-accept rate of 1e-3.
     pub tar_at_far_1e3: f64,
-    /// The cosine threshold chosen on all folds.
+    /// The threshold chosen on all folds, in `metric`.
     pub threshold: f64,
+    /// How pairs were scored: the model's declared metric, `cosine` (similarity, higher is
+    /// more alike) or `euclidean` (distance, lower is more alike).
+    pub metric: String,
     /// (FAR, TAR) points, thinned to at most a few hundred.
     pub roc: Vec<(f64, f64)>,
 }

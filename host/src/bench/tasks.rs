@@ -18,8 +18,9 @@ use super::report::{
 };
 use super::suite::{ClusteringTask, OrlTask, WiderTask};
 use crate::faceeval::{identification, mean_sd, verification, Pair};
+use crate::models::manifest::ThresholdKind;
 use crate::operating::{grid, lowest_within, operating_point, sweep, Truth};
-use crate::pipeline::cosine;
+use crate::pipeline::{cosine, distance};
 use crate::stats::median;
 use crate::voc::{match_faces, LabelledImage, MatchCounts};
 use crate::wider::{evaluate, WiderSet};
@@ -189,23 +190,33 @@ pub fn thin_roc(roc: &[(f64, f64)]) -> Vec<(f64, f64)> {
     out
 }
 
-/// LFW View 2 verification by cosine similarity of the two images' embeddings.
+/// LFW View 2 verification by the metric the model declares: cosine similarity of the two
+/// images' embeddings, or their euclidean distance as given (scored as its negative, so a
+/// higher score is more alike; the threshold is reported as a distance).
 pub fn lfw(
     pipeline: &str,
     data: &LfwData,
     embedded: &HashMap<&Path, &EmbedRecord>,
     embedding: EmbedStats,
+    metric: ThresholdKind,
 ) -> LfwResult {
     let vector = |p: &Path| embedded.get(p).and_then(|r| r.embedding.as_ref());
+    let euclidean = metric == ThresholdKind::Euclidean;
     let mut unreadable = 0;
     let scores: Vec<f64> = data
         .pairs
         .iter()
         .map(|p| match (vector(&p.a), vector(&p.b)) {
+            (Some(a), Some(b)) if euclidean => -f64::from(distance(a, b)),
             (Some(a), Some(b)) => f64::from(cosine(a, b)),
             _ => {
                 unreadable += 1;
-                -1.0
+                // Below any real score: an unreadable pair is never "the same person".
+                if euclidean {
+                    -1e6
+                } else {
+                    -1.0
+                }
             }
         })
         .collect();
@@ -220,7 +231,8 @@ pub fn lfw(
         fold_accuracy: v.fold_accuracy,
         roc_auc: v.roc_auc,
         tar_at_far_1e3: v.tar_at_far_1e3,
-        threshold: v.threshold,
+        threshold: if euclidean { -v.threshold } else { v.threshold },
+        metric: if euclidean { "euclidean" } else { "cosine" }.into(),
         roc: thin_roc(&v.roc),
     }
 }

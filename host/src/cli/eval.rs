@@ -377,13 +377,14 @@ pub fn lfw(ctx: &RunContext, args: &EvalLfwArgs) -> anyhow::Result<Outcome> {
         let e = &r.embedding;
         writeln!(
             std::io::stdout(),
-            "LFW View 2, {}: accuracy {:.4} ± {:.4}, ROC AUC {:.4}, TAR@FAR=1e-3 {:.4}, threshold {:.3} ({} images, {} without a detected face, embedded from the whole frame; {} pairs unreadable); median embed {} ms/face",
+            "LFW View 2, {}: accuracy {:.4} ± {:.4}, ROC AUC {:.4}, TAR@FAR=1e-3 {:.4}, threshold {:.3} {} ({} images, {} without a detected face, embedded from the whole frame; {} pairs unreadable); median embed {} ms/face",
             models(&report),
             r.accuracy,
             r.accuracy_sd,
             r.roc_auc,
             r.tar_at_far_1e3,
             r.threshold,
+            r.metric,
             e.images,
             e.whole_frame,
             r.unreadable_pairs,

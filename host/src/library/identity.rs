@@ -110,12 +110,7 @@ pub fn verdict(a: &[f32], b: &[f32], t: &Threshold) -> Option<Verdict> {
             (v, v >= t.default)
         }
         ThresholdKind::Euclidean => {
-            let d = a
-                .iter()
-                .zip(b)
-                .map(|(x, y)| (x - y) * (x - y))
-                .sum::<f32>()
-                .sqrt();
+            let d = crate::pipeline::distance(a, b);
             (d, d <= t.default)
         }
         ThresholdKind::Score => return None,
