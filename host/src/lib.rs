@@ -7,7 +7,7 @@
 //! typed values; [`plugins`] finds and loads plugin libraries and reports every failure
 //! together; [`pipeline`] turns config sections into detector instances; [`photo`] decodes
 //! images; [`models`] is the model registry (manifest, sources, verified cache); [`draw`] renders results for a person to check; [`voc`] measures detection
-//! accuracy against labelled boxes.
+//! accuracy against labelled boxes; [`xmp`] reads and writes face regions in XMP.
 #![deny(missing_docs)]
 
 pub mod bench;
@@ -30,3 +30,4 @@ pub mod ui;
 pub mod verify;
 pub mod voc;
 pub mod wider;
+pub mod xmp;

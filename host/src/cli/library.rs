@@ -73,6 +73,9 @@ pub enum LibraryCommand {
     /// List faces with their quality, names and suggestions (also faces below
     /// `library.min_quality`, which suggestions and clusters leave out).
     Faces {
+        /// `add`: a face the detector missed (without one: list the faces).
+        #[command(subcommand)]
+        action: Option<super::xmp::FacesCommand>,
         /// Only the faces confirmed as this person.
         #[arg(long)]
         person: Option<String>,
@@ -219,6 +222,10 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             Ok(Outcome::Success)
         }
         LibraryCommand::Faces {
+            action: Some(c), ..
+        } => super::xmp::faces_command(ctx, c),
+        LibraryCommand::Faces {
+            action: None,
             person,
             unlabelled,
             json,

@@ -10,6 +10,7 @@ mod eval;
 pub mod library;
 mod models;
 mod plugins;
+pub mod xmp;
 
 use std::path::PathBuf;
 
@@ -81,6 +82,12 @@ pub enum Command {
     EvalWider(EvalWiderArgs),
     /// Compare pipelines on ORL, LFW, WIDER FACE, clustering and speed; write a report.
     Bench(crate::bench::BenchArgs),
+    /// Write the named faces of photos as XMP face regions (MWG and Microsoft) and People
+    /// keywords: sidecars `photo.jpg.xmp` by default, or into the JPEG files.
+    ExportXmp(xmp::ExportXmpArgs),
+    /// Read the XMP face regions of photos (sidecars and embedded) that digiKam, Lightroom
+    /// or exiftool wrote: names go to matching faces, new faces are made where none matched.
+    ImportXmp(xmp::ImportXmpArgs),
     /// The face library commands.
     #[command(flatten)]
     Library(library::LibraryCommand),
@@ -113,6 +120,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::EvalOrl(a) => eval::orl(&ctx, &a),
         Command::EvalLfw(a) => eval::lfw(&ctx, &a),
         Command::Bench(a) => crate::bench::run(&ctx, &a),
+        Command::ExportXmp(a) => xmp::export(&ctx, &a),
+        Command::ImportXmp(a) => xmp::import(&ctx, &a),
         Command::Library(c) => library::run(&ctx, c),
     }
 }

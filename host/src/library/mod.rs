@@ -31,6 +31,7 @@
 pub mod check;
 pub mod clusters;
 pub mod identity;
+pub mod manual;
 pub mod paths;
 pub mod scan;
 pub mod schema;

@@ -172,6 +172,12 @@ const MIGRATIONS: &[&str] = &[
     // measures them (it decodes the photo again, without detecting or embedding).
     "ALTER TABLE faces ADD COLUMN quality REAL;
      ALTER TABLE faces ADD COLUMN quality_parts BLOB;",
+    // 4 → 5: where a face came from. `detected` faces belong to the detector that found
+    // them and follow its re-detections; `manual` (`facelab faces add`) and `xmp` (created
+    // by `facelab import-xmp` where no detected face matched a region) are the user's, and
+    // no rescan or detector switch moves or removes them. Faces stored before are detected.
+    "ALTER TABLE faces ADD COLUMN origin TEXT NOT NULL DEFAULT 'detected'
+       CHECK (origin IN ('detected', 'manual', 'xmp'));",
 ];
 
 /// The index that makes a duplicate face impossible; `facelab check` restores it.
@@ -360,7 +366,7 @@ mod tests {
             .unwrap();
         }
         let lib = Library::open(&path, 1000).unwrap();
-        assert_eq!(version(&lib).unwrap(), 4);
+        assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
         let faces = lib.faces(None).unwrap();
         assert_eq!(faces.iter().map(|f| f.id).collect::<Vec<_>>(), [1, 2]);
         assert!(faces.iter().all(|f| f.quality.is_none()));

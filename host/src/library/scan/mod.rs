@@ -17,6 +17,7 @@ mod process;
 mod read;
 mod write;
 
+pub(crate) use plan::mtime_ns;
 pub use plan::plan;
 
 use std::collections::{HashMap, HashSet};

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use super::{Filter, Gone, Item, Plan, ScanOptions, WalkError, Work};
 use crate::library::{paths, Library, Result};
 
-fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
+/// A file's modification time in ns since the epoch, as the library stores it.
+pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())

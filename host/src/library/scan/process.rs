@@ -152,6 +152,17 @@ pub(super) fn detect(
         for ((face, full_face), m) in faces.iter().zip(&full).zip(&matched) {
             let q = assess(&scaled, face);
             match m {
+                // A face the user made keeps the box the user gave; the detection only
+                // tells that it is there, so it is not stored a second time.
+                Some(i) if stored[*i].pinned => {
+                    let s = &stored[*i];
+                    used[*i] = true;
+                    if !s.has_embedding {
+                        to_embed.push((to_decoded(&s.face), FaceRef::Old(s.id)));
+                    }
+                    w.assessed
+                        .push((s.id, assess(&scaled, &to_decoded(&s.face))));
+                }
                 Some(i) => {
                     used[*i] = true;
                     w.update.push((stored[*i].id, *full_face, q));

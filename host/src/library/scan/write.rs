@@ -15,8 +15,11 @@ use crate::quality::Quality;
 pub(super) struct Stored {
     pub id: i64,
     pub face: Face,
-    /// It has a confirmed name: a detector that misses it does not remove it.
+    /// It has a confirmed name, or the user made it: a detector that misses it does not
+    /// remove it.
     pub keep: bool,
+    /// The user made it (`manual` or `xmp` origin): a re-detection never moves its box.
+    pub pinned: bool,
     pub has_embedding: bool,
     /// Its quality has been measured (faces stored before schema 4 have none yet).
     pub has_quality: bool,
@@ -46,7 +49,7 @@ pub(super) fn stored_faces(lib: &Library, image: i64, model: Option<&str>) -> Re
             "SELECT f.id, f.x, f.y, f.w, f.h, f.score, f.landmarks,
                EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed'),
                EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model_id = ?2),
-               f.quality IS NOT NULL
+               f.quality IS NOT NULL, f.origin <> 'detected'
              FROM faces f WHERE f.image_id = ?1 ORDER BY f.id",
         )
         .map_err(|e| lib.err(e))?;
@@ -65,7 +68,8 @@ pub(super) fn stored_faces(lib: &Library, image: i64, model: Option<&str>) -> Re
             Ok(Stored {
                 id: r.get(0)?,
                 face,
-                keep: r.get(7)?,
+                keep: r.get::<_, bool>(7)? || r.get::<_, bool>(10)?,
+                pinned: r.get(10)?,
                 has_embedding: r.get(8)?,
                 has_quality: r.get(9)?,
             })
@@ -220,9 +224,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<Option<u
         }
     };
     for face in &w.delete {
-        // A face named since the scan read it is not the scan's to remove.
+        // A face named since the scan read it is not the scan's to remove, nor one the
+        // user made.
         tx.execute(
-            "DELETE FROM faces WHERE id = ?1
+            "DELETE FROM faces WHERE id = ?1 AND origin = 'detected'
                AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = ?1 AND l.state = 'confirmed')",
             [face],
         )?;

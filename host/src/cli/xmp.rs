@@ -1,0 +1,302 @@
+//! `facelab export-xmp`, `facelab import-xmp` and `facelab faces add`: face tags that
+//! travel with the photos (the work lives in [`crate::xmp`] and
+//! [`crate::library::manual`]).
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use facelab_plugin_api::BBox;
+
+use crate::library::manual::{measure_boxes, NewFace, Origin, PhotoRecord};
+use crate::library::paths::display_path;
+use crate::library::{identity, Library};
+use crate::pipeline::{load_plugins, FaceRecognizer};
+use crate::session::{open_library, Outcome, RunContext};
+use crate::ui::FetchBars;
+use crate::xmp::sync::{export_photo, import_photo, Exported, Target};
+
+/// `facelab export-xmp`.
+#[derive(Debug, Args)]
+pub struct ExportXmpArgs {
+    /// Photos or folders [default: every photo in the library].
+    pub paths: Vec<PathBuf>,
+    /// Write a sidecar `photo.jpg.xmp` beside each photo (the default; digiKam reads it).
+    #[arg(long, conflicts_with = "in_place")]
+    pub sidecar: bool,
+    /// Write the packet into the JPEG files themselves; other formats are skipped with a
+    /// notice.
+    #[arg(long)]
+    pub in_place: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `facelab import-xmp`.
+#[derive(Debug, Args)]
+pub struct ImportXmpArgs {
+    /// Photos or folders [default: every photo in the library].
+    pub paths: Vec<PathBuf>,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `facelab faces add|…`.
+#[derive(Debug, Subcommand)]
+pub enum FacesCommand {
+    /// Add a face the detector missed: it is measured and embedded like any other, and
+    /// kept through rescans and detector switches.
+    Add {
+        /// The photo (already scanned).
+        photo: PathBuf,
+        /// The box in pixels of the upright photo (as `facelab faces` shows boxes).
+        #[arg(long = "box", value_name = "X,Y,W,H")]
+        bbox: String,
+        /// Name the face.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// The configured recognizer and its embedding key; `None` without a `[recognizer]`.
+fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognizer, String)>> {
+    let Some(section) = ctx.config.recognizer.as_ref() else {
+        return Ok(None);
+    };
+    let key = identity::embedding_key(&ctx.config, section)?;
+    let plugins = load_plugins(&ctx.config)?;
+    let store = ctx.store()?;
+    let r = crate::pipeline::open_recognizer(&ctx.config, &plugins, &store, &FetchBars::default())?;
+    Ok(r.map(|(r, _)| (r, key)))
+}
+
+/// The library's photos named by `paths` (files or folders; none: all), and one error per
+/// path that is missing or holds no scanned photo.
+fn photos(lib: &Library, paths: &[PathBuf]) -> anyhow::Result<(Vec<PhotoRecord>, Vec<String>)> {
+    let mut roots = Vec::new();
+    let mut errors = Vec::new();
+    for p in paths {
+        match std::fs::canonicalize(p) {
+            Ok(c) => roots.push(c),
+            Err(e) => errors.push(format!(
+                "{}: {e} (help: give photos or folders that exist)",
+                display_path(p)
+            )),
+        }
+    }
+    if !paths.is_empty() && roots.is_empty() {
+        return Ok((Vec::new(), errors));
+    }
+    let found = lib.photos_under(&roots)?;
+    for r in &roots {
+        if !found.iter().any(|p| p.path.starts_with(r)) {
+            errors.push(format!(
+                "{}: no scanned photo here (help: run `facelab scan` on its folder first)",
+                display_path(r)
+            ));
+        }
+    }
+    Ok((found, errors))
+}
+
+/// Runs `export-xmp`.
+pub fn export(ctx: &RunContext, a: &ExportXmpArgs) -> anyhow::Result<Outcome> {
+    let mut lib = open_library(ctx)?;
+    let (photos, mut failed) = photos(&lib, &a.paths)?;
+    let target = if a.in_place {
+        Target::InPlace
+    } else {
+        Target::Sidecar
+    };
+    let (mut written, mut unchanged, mut no_names, mut not_jpeg) = (0usize, 0, 0, 0);
+    let mut faces = 0usize;
+    for e in &failed {
+        eprintln!("facelab: {e}");
+    }
+    for p in &photos {
+        match export_photo(&mut lib, p, target) {
+            Ok(Exported::Written { faces: n, .. }) => {
+                written += 1;
+                faces += n;
+            }
+            Ok(Exported::Unchanged) => unchanged += 1,
+            Ok(Exported::NoNames) => no_names += 1,
+            Ok(Exported::NotJpeg) => {
+                not_jpeg += 1;
+                eprintln!(
+                    "facelab: {}: skipped, not a JPEG (--in-place writes only into JPEG files; `export-xmp --sidecar` writes a sidecar for it)",
+                    display_path(&p.path)
+                );
+            }
+            Err(e) => {
+                eprintln!("facelab: {e}");
+                failed.push(e.to_string());
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "target": if a.in_place { "in-place" } else { "sidecar" },
+                "photos": photos.len(), "written": written, "faces": faces,
+                "unchanged": unchanged, "no_names": no_names, "not_jpeg": not_jpeg,
+                "failed": failed,
+            }))?
+        )?;
+    } else {
+        writeln!(
+            out,
+            "wrote the regions of {faces} named faces into {written} {}; {unchanged} already up to date, {no_names} photos without named faces, {not_jpeg} skipped (not JPEG), {} failed",
+            if a.in_place { "photos" } else { "sidecars" },
+            failed.len()
+        )?;
+    }
+    Ok(Outcome::from_failures(failed.len()))
+}
+
+/// Runs `import-xmp`.
+pub fn import(ctx: &RunContext, a: &ImportXmpArgs) -> anyhow::Result<Outcome> {
+    let mut lib = open_library(ctx)?;
+    let (photos, mut failed) = photos(&lib, &a.paths)?;
+    for e in &failed {
+        eprintln!("facelab: {e}");
+    }
+    let mut embedder = None;
+    let mut open = || open_recognizer(ctx).map_err(|e| format!("{e:#}"));
+    let max_pixels = ctx.config.images.max_pixels;
+    let mut total = crate::xmp::sync::Imported::default();
+    for p in &photos {
+        match import_photo(&mut lib, p, &mut open, &mut embedder, max_pixels) {
+            Ok(r) => {
+                for (face, have, xmp) in &r.conflicts {
+                    eprintln!(
+                        "facelab: {}: face {face} is {have} in the library and {xmp} in the XMP; kept {have} (help: `facelab tag {face} NAME` to change it)",
+                        display_path(&p.path)
+                    );
+                }
+                total.sources += r.sources;
+                total.regions += r.regions;
+                total.named += r.named;
+                total.created += r.created;
+                total.unchanged += r.unchanged;
+                total.conflicts.extend(r.conflicts);
+                total.full_frame += r.full_frame;
+                total.ignored += r.ignored;
+                total.duplicates += r.duplicates;
+            }
+            Err(e) => {
+                eprintln!("facelab: {e}");
+                failed.push(e);
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "photos": photos.len(), "import": total, "failed": failed,
+            }))?
+        )?;
+    } else {
+        writeln!(
+            out,
+            "read {} face regions from {} XMP sources of {} photos: named {} detected faces, created {} faces, {} already named so, {} conflicts kept; ignored {} full-frame, {} other, {} duplicates; {} failed",
+            total.regions, total.sources, photos.len(), total.named, total.created,
+            total.unchanged, total.conflicts.len(), total.full_frame, total.ignored,
+            total.duplicates, failed.len()
+        )?;
+    }
+    Ok(Outcome::from_failures(failed.len()))
+}
+
+fn parse_box(s: &str) -> anyhow::Result<BBox> {
+    let v: Vec<f32> = s
+        .split(',')
+        .map(|p| p.trim().parse::<f32>())
+        .collect::<Result<_, _>>()
+        .ok()
+        .filter(|v: &Vec<f32>| v.len() == 4 && v.iter().all(|x| x.is_finite()))
+        .with_context(|| {
+            format!("--box {s:?}: expected four numbers X,Y,W,H in pixels (help: for example --box 120,80,64,64)")
+        })?;
+    if v[2] < 1.0 || v[3] < 1.0 {
+        anyhow::bail!("--box {s:?}: width and height must be at least 1 pixel");
+    }
+    Ok(BBox::new(v[0], v[1], v[2], v[3]))
+}
+
+/// Runs `faces add`.
+pub fn faces_command(ctx: &RunContext, c: FacesCommand) -> anyhow::Result<Outcome> {
+    let FacesCommand::Add { photo, bbox, name } = c;
+    let b = parse_box(&bbox)?;
+    let mut lib = open_library(ctx)?;
+    let path = std::fs::canonicalize(&photo).with_context(|| {
+        format!(
+            "{}: cannot read (help: give the path of a scanned photo)",
+            photo.display()
+        )
+    })?;
+    let record = lib.photo_at(&path)?.with_context(|| {
+        format!(
+            "{}: not in the face library (help: run `facelab scan` on its folder first)",
+            display_path(&path)
+        )
+    })?;
+    let (w, h) = (record.width as f32, record.height as f32);
+    if b.x < 0.0 || b.y < 0.0 || b.x + b.width > w + 0.5 || b.y + b.height > h + 0.5 {
+        anyhow::bail!(
+            "--box {bbox}: reaches outside the photo, which is {w}x{h} pixels upright (help: give the box in the upright photo's pixels)"
+        );
+    }
+    if let Some(f) = record
+        .faces
+        .iter()
+        .find(|f| facelab_plugin_kit::geometry::iou(&f.bbox, &b) >= crate::library::scan::MATCH_IOU)
+    {
+        anyhow::bail!(
+            "face {} already covers that box ({:.0},{:.0} {:.0}x{:.0}) (help: name it with `facelab tag {} NAME`)",
+            f.id, f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height, f.id
+        );
+    }
+    let mut rec = open_recognizer(ctx)?;
+    let measured = measure_boxes(
+        &path,
+        (record.width, record.height),
+        &[b],
+        rec.as_mut().map(|(r, k)| (r, k.as_str())),
+        ctx.config.images.max_pixels,
+    )
+    .map_err(anyhow::Error::msg)?;
+    let (quality, embedding) = measured.into_iter().next().expect("one box, one result");
+    let id = lib.add_face(
+        record.id,
+        &NewFace {
+            bbox: b,
+            origin: Origin::Manual,
+            quality,
+            embedding,
+        },
+    )?;
+    let mut out = std::io::stdout().lock();
+    match name {
+        Some(n) => {
+            let p = lib.confirm(id, &n, "user")?;
+            writeln!(
+                out,
+                "face {id} added to {} as {}",
+                display_path(&path),
+                p.name
+            )?;
+        }
+        None => writeln!(out, "face {id} added to {}", display_path(&path))?,
+    }
+    Ok(Outcome::Success)
+}
