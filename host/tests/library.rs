@@ -1213,7 +1213,8 @@ fn a_version_3_library_keeps_every_face_and_the_next_scan_measures_their_quality
     // The library as facelab with schema version 3 left it: no quality columns.
     db(d)
         .execute_batch(
-            "ALTER TABLE faces DROP COLUMN quality_parts; ALTER TABLE faces DROP COLUMN quality;
+            "ALTER TABLE faces DROP COLUMN origin;
+             ALTER TABLE faces DROP COLUMN quality_parts; ALTER TABLE faces DROP COLUMN quality;
              UPDATE meta SET value = '3' WHERE key = 'schema_version';",
         )
         .unwrap();
@@ -1235,7 +1236,7 @@ fn a_version_3_library_keeps_every_face_and_the_next_scan_measures_their_quality
             d,
             "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"
         ),
-        4
+        facelab::library::SCHEMA_VERSION
     );
     // Unknown quality passes even the strictest gate.
     let strict = mfn_config(&shared, d, "min_quality = 1.0");
