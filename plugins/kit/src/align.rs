@@ -7,8 +7,15 @@
 //!   96×96 template. With only the five standard landmarks the outer eye corners are
 //!   estimated from the eye centres (0.28 inter-ocular distances outwards, the mean ratio of
 //!   the 68-point model), which is documented as an approximation.
-//! - `facenet-160`: the face box with a 20% margin, resized to 160×160 (FaceNet's MTCNN-crop
-//!   convention); landmarks are not used.
+//! - `facenet-160`: the face box's longer side plus 20%, square and centred, resized to
+//!   160×160; landmarks are not used, and there is no rotation (FaceNet 20180408 was trained
+//!   on unrotated MTCNN crops: davidsandberg/facenet `align_dataset_mtcnn.py`, the box plus
+//!   a fixed margin, resized). Measured on LFW fold 1 with the model's own standardisation
+//!   (`benches/python/facenet_lfw.py`, 600 pairs): this crop 0.9833, FaceNet's own LFW crop
+//!   (MTCNN box + 16 px a side, resized to 160×160) 0.9833, and a similarity from the five
+//!   landmarks onto the mean landmark positions of those crops 0.9800, so the crop is not
+//!   what cost accuracy (the standardisation was; see `facenet-512` in the manifest) and the
+//!   box crop stays: it needs no landmarks, so it works with every detector.
 //! - A box-based fallback for detectors without landmarks: the five points are placed at
 //!   their mean positions inside the box (the ArcFace template scaled to the box), which
 //!   gives a usable but less precise alignment.
@@ -137,7 +144,7 @@ pub enum Profile {
     /// Outer eyes and nose affine onto OpenFace's template, 96×96.
     #[serde(rename = "openface-96")]
     Openface96,
-    /// Box with a 20% margin, 160×160.
+    /// Box's longer side + 20%, square, 160×160, no rotation.
     #[serde(rename = "facenet-160")]
     Facenet160,
 }

@@ -118,6 +118,10 @@ pub struct Embedder {
     mean: Scalar,
     scale: f64,
     normalize: bool,
+    /// Whether the graph takes several faces in one blob. FaceNet's TensorFlow graph does
+    /// not on OpenCV 4.6 (its flatten Reshape fails in the fully connected layer at batch
+    /// > 1), so such a model embeds one face per forward pass.
+    batches: bool,
     info: ModelInfo,
     landmarks: Option<Landmark106>,
 }
@@ -161,6 +165,7 @@ impl Embedder {
             mean,
             scale: o.scale as f64,
             normalize: o.normalize,
+            batches: false,
             landmarks,
             info: ModelInfo {
                 id: if args.model_id.is_empty() {
@@ -179,7 +184,7 @@ impl Embedder {
         let size = profile.size() as i32;
         let probe = Mat::new_rows_cols_with_default(size, size, core::CV_8UC3, Scalar::all(128.0))
             .map_err(|e| load_error(file, e))?;
-        let out = e.forward(&[probe]).map_err(|err| {
+        let out = e.forward(std::slice::from_ref(&probe)).map_err(|err| {
             mismatch(
                 file,
                 &format!("{} embedder", o.profile.name()),
@@ -188,6 +193,11 @@ impl Embedder {
             )
         })?;
         let dim = out.first().map(|v| v.len()).unwrap_or(0) as u32;
+        // A second probe of two faces in one blob: batching is an optimisation, so a graph
+        // that refuses it still works, one face at a time.
+        e.batches = true;
+        let pair = [probe.clone(), probe];
+        e.batches = matches!(e.forward(&pair), Ok(v) if v.len() == 2 && v[1].len() == dim as usize);
         if let Some(expected) = o.dim.filter(|d| *d != dim) {
             return Err(mismatch(
                 file,
@@ -206,22 +216,26 @@ impl Embedder {
 
     /// Embeds aligned crops (each `profile.size()` square, 8-bit, network channel order).
     fn forward(&mut self, crops: &[Mat]) -> Result<Vec<Vec<f32>>, PluginError> {
+        if crops.len() > 1 && !self.batches {
+            let mut out = Vec::with_capacity(crops.len());
+            for c in crops {
+                out.extend(self.forward(std::slice::from_ref(c))?);
+            }
+            return Ok(out);
+        }
         let size = self.profile.size() as i32;
-        let blob = if self.profile == Profile::Facenet160 {
-            prewhitened_blob(crops)?
-        } else {
-            let v: Vector<Mat> = crops.iter().cloned().collect();
-            dnn::blob_from_images(
-                &v,
-                self.scale,
-                Size::new(size, size),
-                self.mean,
-                false,
-                false,
-                core::CV_32F,
-            )
-            .map_err(|e| cv_error(ErrorCode::INFERENCE, "blob", e))?
-        };
+        // (x − mean) · scale per channel, as the manifest declares: no per-model special case.
+        let v: Vector<Mat> = crops.iter().cloned().collect();
+        let blob = dnn::blob_from_images(
+            &v,
+            self.scale,
+            Size::new(size, size),
+            self.mean,
+            false,
+            false,
+            core::CV_32F,
+        )
+        .map_err(|e| cv_error(ErrorCode::INFERENCE, "blob", e))?;
         self.net
             .set_input(&blob, "", 1.0, Scalar::default())
             .map_err(|e| cv_error(ErrorCode::INFERENCE, "set_input", e))?;
@@ -269,35 +283,6 @@ impl Embedder {
             .and_then(|m| m.try_clone())
             .map_err(|e| cv_error(ErrorCode::INFERENCE, "crop", e))
     }
-}
-
-/// FaceNet's per-image standardisation: (x − mean) / max(std, 1/√n), NCHW float.
-fn prewhitened_blob(crops: &[Mat]) -> Result<Mat, PluginError> {
-    let v: Vector<Mat> = crops.iter().cloned().collect();
-    let size = crops.first().map(|m| m.rows()).unwrap_or(160);
-    let mut blob = dnn::blob_from_images(
-        &v,
-        1.0,
-        Size::new(size, size),
-        Scalar::all(0.0),
-        false,
-        false,
-        core::CV_32F,
-    )
-    .map_err(|e| cv_error(ErrorCode::INFERENCE, "blob", e))?;
-    let per = (3 * size * size) as usize;
-    let data = blob
-        .data_typed_mut::<f32>()
-        .map_err(|e| cv_error(ErrorCode::INFERENCE, "blob", e))?;
-    for img in data.chunks_mut(per) {
-        let n = img.len() as f32;
-        let mean = img.iter().sum::<f32>() / n;
-        let std = (img.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n)
-            .sqrt()
-            .max(1.0 / n.sqrt());
-        img.iter_mut().for_each(|x| *x = (*x - mean) / std);
-    }
-    Ok(blob)
 }
 
 impl Recognizer for Embedder {
