@@ -56,7 +56,7 @@ fn grid() -> Vec<Point> {
     for k in [30, 10, 20, 50] {
         for (step, threshold) in steps(0.2, 0.7, 0.025) {
             let algo = Algorithm::ChineseWhispers(WhispersParams {
-                threshold,
+                threshold: facelab_cluster::Threshold::Fixed(threshold),
                 knn: knn(k),
                 ..Default::default()
             });

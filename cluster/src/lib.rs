@@ -29,6 +29,7 @@
 
 #![deny(missing_docs)]
 
+pub mod adaptive;
 mod agglomerative;
 mod dbscan;
 pub mod incremental;
@@ -41,6 +42,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use adaptive::{AutoParams, Evidence, Resolved, Threshold};
 pub use incremental::{
     assign_new, assign_new_by_members, centroids, match_ids, split, split_checked,
 };
@@ -80,6 +82,12 @@ pub enum Error {
     /// A parameter is outside its range.
     #[error("invalid parameter: {0}")]
     InvalidParameter(String),
+    /// Every embedding is the same vector: no threshold separates anyone.
+    #[error("{0}")]
+    Degenerate(String),
+    /// `threshold = "auto"` with nothing to derive it from.
+    #[error("{0}")]
+    NoEvidence(String),
 }
 
 /// Result with this crate's [`Error`].
@@ -135,8 +143,16 @@ impl Default for DbscanParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WhispersParams {
-    /// Edges of the kNN graph with cosine similarity below this are dropped, in `[-1, 1]`.
-    pub threshold: f32,
+    /// Edges of the kNN graph with cosine similarity below this are dropped: a number in
+    /// `[-1, 1]`, or `"auto"` (the default), the rule of [`adaptive`] from the library's
+    /// evidence and the recognizer's declared threshold.
+    pub threshold: Threshold,
+    /// The constants of the `"auto"` rule.
+    pub auto: AutoParams,
+    /// Faces with a quality ([`Context::quality`]) below this join clusters but never pass
+    /// their cluster on: a neighbour below it is not counted when a face picks its cluster,
+    /// so a low-quality face never links two people. In `[0, 1]`; 0 turns it off.
+    pub link_quality: f32,
     /// Passes over all faces at most (stops early when no label changes).
     pub iterations: usize,
     /// Seed of the visiting order.
@@ -150,7 +166,9 @@ pub struct WhispersParams {
 impl Default for WhispersParams {
     fn default() -> Self {
         WhispersParams {
-            threshold: 0.4,
+            threshold: Threshold::Auto,
+            auto: AutoParams::default(),
+            link_quality: DEFAULT_LINK_QUALITY,
             iterations: 30,
             seed: 1,
             min_cluster_size: 2,
@@ -158,6 +176,9 @@ impl Default for WhispersParams {
         }
     }
 }
+
+/// The default [`WhispersParams::link_quality`] (see the README for its measurement).
+pub const DEFAULT_LINK_QUALITY: f32 = 0.3;
 
 /// Parameters of [`Algorithm::Agglomerative`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -190,12 +211,39 @@ impl Default for Algorithm {
 
 impl Algorithm {
     /// The cosine similarity at which this method links two faces: what an incremental run
-    /// should require of a new face to join an existing cluster's centre.
-    pub fn join_similarity(&self) -> f32 {
+    /// should require of a new face to join an existing cluster's centre. `None` for
+    /// `threshold = "auto"` (resolve it first: [`Algorithm::resolved`]).
+    pub fn join_similarity(&self) -> Option<f32> {
         match self {
-            Algorithm::Dbscan(p) => 1.0 - p.eps,
-            Algorithm::ChineseWhispers(p) => p.threshold,
-            Algorithm::Agglomerative(p) => p.threshold,
+            Algorithm::Dbscan(p) => Some(1.0 - p.eps),
+            Algorithm::ChineseWhispers(p) => match p.threshold {
+                Threshold::Fixed(t) => Some(t),
+                Threshold::Auto => None,
+            },
+            Algorithm::Agglomerative(p) => Some(p.threshold),
+        }
+    }
+
+    /// Resolves an `"auto"` threshold on `data` (unit rows of `dim`) with `evidence`
+    /// ([`adaptive::resolve`]) and returns the method with it fixed, so a run and its
+    /// incremental joins use one value. `None` for a method without an adaptive threshold.
+    pub fn resolved(
+        &self,
+        data: &[f32],
+        dim: usize,
+        evidence: &Evidence<'_>,
+    ) -> Result<(Algorithm, Option<Resolved>)> {
+        match self {
+            Algorithm::ChineseWhispers(p) => {
+                let (_, unit) = prepare(data, dim)?;
+                let r = adaptive::resolve(&unit, dim, p.threshold, &p.auto, evidence)?;
+                let fixed = Algorithm::ChineseWhispers(WhispersParams {
+                    threshold: Threshold::Fixed(r.value),
+                    ..p.clone()
+                });
+                Ok((fixed, Some(r)))
+            }
+            other => Ok((other.clone(), None)),
         }
     }
 
@@ -228,20 +276,30 @@ impl Algorithm {
                     return bad("dbscan min_points must be at least 1".into());
                 }
             }
-            Algorithm::ChineseWhispers(WhispersParams {
-                threshold,
-                min_cluster_size,
-                ..
-            })
-            | Algorithm::Agglomerative(AgglomerativeParams {
-                threshold,
-                min_cluster_size,
-                ..
-            }) => {
-                if !(-1.0..=1.0).contains(threshold) {
-                    return bad(format!("threshold {threshold} is not in [-1, 1]"));
+            Algorithm::ChineseWhispers(p) => {
+                if let Threshold::Fixed(t) = p.threshold {
+                    if !(-1.0..=1.0).contains(&t) {
+                        return bad(format!("threshold {t} is not in [-1, 1]"));
+                    }
                 }
-                if *min_cluster_size == 0 {
+                if !p.auto.z.is_finite() {
+                    return bad(format!("auto.z {} is not a finite number", p.auto.z));
+                }
+                if p.auto.pairs == 0 {
+                    return bad("auto.pairs must be at least 1".into());
+                }
+                if !(0.0..=1.0).contains(&p.link_quality) {
+                    return bad(format!("link_quality {} is not in [0, 1]", p.link_quality));
+                }
+                if p.min_cluster_size == 0 {
+                    return bad("min_cluster_size must be at least 1".into());
+                }
+            }
+            Algorithm::Agglomerative(p) => {
+                if !(-1.0..=1.0).contains(&p.threshold) {
+                    return bad(format!("threshold {} is not in [-1, 1]", p.threshold));
+                }
+                if p.min_cluster_size == 0 {
                     return bad("min_cluster_size must be at least 1".into());
                 }
             }
@@ -258,11 +316,16 @@ impl fmt::Display for Algorithm {
                 "dbscan(eps={}, min_points={}, k={})",
                 p.eps, p.min_points, p.knn.k
             ),
-            Algorithm::ChineseWhispers(p) => write!(
-                f,
-                "chinese-whispers(threshold={}, k={})",
-                p.threshold, p.knn.k
-            ),
+            Algorithm::ChineseWhispers(p) => {
+                write!(f, "chinese-whispers(threshold={}", p.threshold)?;
+                if p.threshold == Threshold::Auto && p.auto.z != AutoParams::default().z {
+                    write!(f, ", z={}", p.auto.z)?;
+                }
+                if p.link_quality > 0.0 {
+                    write!(f, ", link_quality={}", p.link_quality)?;
+                }
+                write!(f, ", k={})", p.knn.k)
+            }
             Algorithm::Agglomerative(p) => {
                 write!(f, "agglomerative(threshold={}, k={})", p.threshold, p.knn.k)
             }
@@ -377,23 +440,74 @@ pub(crate) fn finish(groups: &[u32], min_size: usize) -> Vec<Option<u32>> {
 /// `n = 0` gives an empty vector and `n = 1` a single `None` (one face is no group unless
 /// `min_cluster_size`/`min_points` is 1). Errors on a shape mismatch, NaN/infinite values,
 /// out-of-range cannot-link indices or parameters.
+///
+/// A `threshold = "auto"` is resolved without evidence beyond the data (no declared rule):
+/// use [`cluster_with`] to give the recognizer's rule, known negatives and face quality.
 pub fn cluster(
     data: &[f32],
     dim: usize,
     algo: &Algorithm,
     cannot_link: &[(u32, u32)],
 ) -> Result<Vec<Option<u32>>> {
+    let ctx = Context {
+        cannot_link,
+        ..Context::default()
+    };
+    Ok(cluster_with(data, dim, algo, &ctx)?.labels)
+}
+
+/// What a clustering can use besides the embeddings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context<'a> {
+    /// Rows that must never share a cluster.
+    pub cannot_link: &'a [(u32, u32)],
+    /// The evidence of an `"auto"` threshold ([`adaptive`]).
+    pub evidence: Evidence<'a>,
+    /// Each row's face quality in `[0, 1]` (NaN: unknown, counts as good), for
+    /// [`WhispersParams::link_quality`]; `None`: every face counts as good.
+    pub quality: Option<&'a [f32]>,
+}
+
+/// A clustering and the threshold it used.
+#[derive(Debug, Clone)]
+pub struct Clustering {
+    /// One label per row, as [`cluster`] returns them.
+    pub labels: Vec<Option<u32>>,
+    /// The resolved threshold of Chinese Whispers; `None` for the other methods.
+    pub threshold: Option<Resolved>,
+}
+
+/// [`cluster`] with the recognizer's declared rule, known negatives and face quality.
+pub fn cluster_with(
+    data: &[f32],
+    dim: usize,
+    algo: &Algorithm,
+    ctx: &Context<'_>,
+) -> Result<Clustering> {
     algo.validate()?;
     let (n, data) = prepare(data, dim)?;
-    let cl = CannotLink::new(n, cannot_link)?;
-    if n == 0 {
-        return Ok(vec![]);
+    let cl = CannotLink::new(n, ctx.cannot_link)?;
+    if let Some(q) = ctx.quality {
+        if q.len() != n {
+            return Err(Error::InvalidParameter(format!(
+                "{} quality values for {n} embeddings",
+                q.len()
+            )));
+        }
     }
-    let labels = match algo {
+    let (algo, threshold) = algo.resolved(&data, dim, &ctx.evidence)?;
+    if n == 0 {
+        return Ok(Clustering {
+            labels: vec![],
+            threshold,
+        });
+    }
+    let cannot_link = ctx.cannot_link;
+    let labels = match &algo {
         Algorithm::Dbscan(p) => dbscan::run(&data, dim, p, &cl),
         Algorithm::ChineseWhispers(p) => {
             let g = knn::build(&data, dim, &p.knn);
-            finish(&whispers::run(&g, p, &cl), p.min_cluster_size)
+            finish(&whispers::run(&g, p, &cl, ctx.quality), p.min_cluster_size)
         }
         Algorithm::Agglomerative(p) => {
             let g = knn::build(&data, dim, &p.knn);
@@ -404,7 +518,7 @@ pub fn cluster(
         }
     };
     debug_assert!(respects(&labels, cannot_link));
-    Ok(labels)
+    Ok(Clustering { labels, threshold })
 }
 
 /// True when no cannot-link pair shares a label.
@@ -426,7 +540,7 @@ mod tests {
 
     #[test]
     fn algorithm_reads_from_toml() {
-        #[derive(Deserialize)]
+        #[derive(Debug, Deserialize)]
         struct Cfg {
             cluster: Algorithm,
         }
@@ -444,17 +558,34 @@ mod tests {
         .unwrap();
         match &c.cluster {
             Algorithm::ChineseWhispers(p) => {
-                assert_eq!(p.threshold, 0.5);
+                assert_eq!(p.threshold, Threshold::Fixed(0.5));
                 assert_eq!(p.knn.k, 12);
                 assert_eq!(p.knn.nprobe, KnnConfig::default().nprobe);
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(c.cluster.join_similarity(), 0.5);
+        assert_eq!(c.cluster.join_similarity(), Some(0.5));
         assert_eq!(
             c.cluster.to_string(),
-            "chinese-whispers(threshold=0.5, k=12)"
+            "chinese-whispers(threshold=0.5, link_quality=0.3, k=12)"
         );
+        let c: Cfg = toml::from_str("[cluster]\nmethod = \"chinese-whispers\"\n").unwrap();
+        assert_eq!(c.cluster, Algorithm::default());
+        assert_eq!(c.cluster.join_similarity(), None);
+        let c: Cfg = toml::from_str(
+            "[cluster]\nmethod = \"chinese-whispers\"\nthreshold = \"auto\"\nlink_quality = 0\n[cluster.auto]\nz = 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.cluster.to_string(),
+            "chinese-whispers(threshold=auto, z=3, k=30)"
+        );
+        let e = toml::from_str::<Cfg>(
+            "[cluster]\nmethod = \"chinese-whispers\"\nthreshold = \"high\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("neither a number nor \"auto\""), "{e}");
         let c: Cfg = toml::from_str("[cluster]\nmethod = \"agglomerative\"\n").unwrap();
         assert_eq!(
             c.cluster,

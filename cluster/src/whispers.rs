@@ -4,15 +4,38 @@
 //!
 //! Cannot-link: a face never adopts a class that one of its partners currently holds. Labels
 //! change one face at a time and start all distinct, so no pair ever shares a class.
+//!
+//! Quality-aware links: a neighbour whose quality is below `link_quality` is not counted when
+//! a face picks its class. A low-quality face still adopts its good neighbours' class (it
+//! joins a cluster), but its own class is never adopted by anyone, so it cannot carry one
+//! person's class over to another: the chains through small, blurred faces that merge people
+//! are cut where they start.
 
 use crate::knn::{Adjacency, KnnGraph};
 use crate::linalg::Rng;
-use crate::{CannotLink, WhispersParams};
+use crate::{CannotLink, Threshold, WhispersParams};
 
-/// Raw class per face (a face id of the class's founder).
-pub(crate) fn run(graph: &KnnGraph, p: &WhispersParams, cl: &CannotLink) -> Vec<u32> {
+/// Raw class per face (a face id of the class's founder). `p.threshold` must be resolved.
+pub(crate) fn run(
+    graph: &KnnGraph,
+    p: &WhispersParams,
+    cl: &CannotLink,
+    quality: Option<&[f32]>,
+) -> Vec<u32> {
     let n = graph.len();
-    let adj = Adjacency::from_graph(graph, p.threshold);
+    let threshold = match p.threshold {
+        Threshold::Fixed(t) => t,
+        Threshold::Auto => unreachable!("cluster_with resolves the threshold first"),
+    };
+    // Faces whose class is passed on; NaN (unknown quality) counts as good.
+    let links: Vec<bool> = match quality {
+        Some(q) if p.link_quality > 0.0 => q
+            .iter()
+            .map(|&x| x.is_nan() || x >= p.link_quality)
+            .collect(),
+        _ => vec![true; n],
+    };
+    let adj = Adjacency::from_graph(graph, threshold);
     let mut label: Vec<u32> = (0..n as u32).collect();
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut rng = Rng::new(p.seed);
@@ -29,6 +52,9 @@ pub(crate) fn run(graph: &KnnGraph, p: &WhispersParams, cl: &CannotLink) -> Vec<
                 continue;
             }
             for (&u, &s) in ids.iter().zip(sims) {
+                if !links[u as usize] {
+                    continue;
+                }
                 let l = label[u as usize];
                 if score[l as usize] == 0.0 {
                     touched.push(l);

@@ -29,10 +29,14 @@ fn faces(ids: usize, per: usize, dim: usize, seed: u64) -> (Vec<f32>, Vec<u32>) 
     (data, truth)
 }
 
+/// Every method at a fixed threshold (`cluster` without evidence cannot resolve `"auto"` on
+/// the small inputs below: see `auto_threshold_*`).
 fn all_methods() -> Vec<Algorithm> {
     vec![
-        Algorithm::default(),
-        Algorithm::ChineseWhispers(WhispersParams::default()),
+        Algorithm::ChineseWhispers(WhispersParams {
+            threshold: Threshold::Fixed(0.4),
+            ..Default::default()
+        }),
         Algorithm::Agglomerative(AgglomerativeParams::default()),
         Algorithm::Dbscan(DbscanParams::default()),
     ]
@@ -41,7 +45,7 @@ fn all_methods() -> Vec<Algorithm> {
 #[test]
 fn every_method_recovers_well_separated_people() {
     let (data, truth) = faces(20, 10, 64, 1);
-    for a in all_methods() {
+    for a in all_methods().into_iter().chain([Algorithm::default()]) {
         let labels = cluster(&data, 64, &a, &[]).unwrap();
         let f = bcubed(&truth, &labels).f;
         assert!(f > 0.97, "{a}: BCubed F {f}");
@@ -136,6 +140,7 @@ fn empty_single_and_identical_inputs() {
     }
     let one = Algorithm::ChineseWhispers(WhispersParams {
         min_cluster_size: 1,
+        threshold: Threshold::Fixed(0.4),
         ..Default::default()
     });
     assert_eq!(cluster(&[1.0, 0.0], 2, &one, &[]).unwrap(), vec![Some(0)]);
@@ -165,7 +170,12 @@ fn invalid_input_is_an_error_not_a_panic() {
 fn ids_stay_stable_when_new_faces_arrive() {
     let (data, truth) = faces(20, 12, 64, 5);
     let dim = 64;
-    let algo = Algorithm::default();
+    // The adaptive threshold, resolved once on the library (yesterday's faces), is what both
+    // the full reclusters and the incremental joins use.
+    let (algo, resolved) = Algorithm::default()
+        .resolved(&data[..200 * dim], dim, &Evidence::default())
+        .unwrap();
+    assert!(resolved.is_some());
     // Yesterday: the first 200 faces, cluster ids 500 + label.
     let old_labels = cluster(&data[..200 * dim], dim, &algo, &[]).unwrap();
     let old: Vec<(u64, u64)> = old_labels
@@ -189,14 +199,20 @@ fn ids_stay_stable_when_new_faces_arrive() {
     }
     // Incremental instead: the new faces join yesterday's clusters by centroid.
     let cent = centroids(&data[..200 * dim], dim, &old_labels).unwrap();
-    let joined = assign_new(&cent, &data[200 * dim..], dim, algo.join_similarity()).unwrap();
+    let joined = assign_new(
+        &cent,
+        &data[200 * dim..],
+        dim,
+        algo.join_similarity().unwrap(),
+    )
+    .unwrap();
     let by_members = assign_new_by_members(
         &data[..200 * dim],
         &old_labels.iter().map(|l| l.unwrap()).collect::<Vec<_>>(),
         &data[200 * dim..],
         dim,
         5,
-        algo.join_similarity(),
+        algo.join_similarity().unwrap(),
     )
     .unwrap();
     for (j, (a, b)) in joined.iter().zip(&by_members).enumerate() {
@@ -247,4 +263,150 @@ fn split_then_merge_round_trips() {
     let labels = cluster(&data, dim, &loose, &cl).unwrap();
     assert!(respects(&labels, &cl));
     assert_eq!(bcubed(&halves, &labels).f, 1.0);
+}
+
+#[test]
+fn auto_threshold_falls_back_to_the_declared_rule_with_too_little_evidence() {
+    // 3 people × 4 faces: fewer than `min_faces`, no known negatives.
+    let (data, truth) = faces(3, 4, 64, 7);
+    let auto = Algorithm::default();
+    let ctx = |declared| Context {
+        evidence: Evidence {
+            declared,
+            negative_sims: &[],
+        },
+        ..Context::default()
+    };
+    // A euclidean model's rule 0.6 arrives as cosine 1 - 0.6²/2 = 0.82; a permissive one 0.3.
+    for declared in [0.82f32, 0.3] {
+        let out = cluster_with(&data, 64, &auto, &ctx(Some(declared))).unwrap();
+        let t = out.threshold.unwrap();
+        assert_eq!(t.value, declared);
+        assert!(
+            matches!(t.source, adaptive::Source::Declared { .. }),
+            "{t:?}"
+        );
+        assert!(t.random.is_none());
+    }
+    assert_eq!(
+        bcubed(
+            &truth,
+            &cluster_with(&data, 64, &auto, &ctx(Some(0.3)))
+                .unwrap()
+                .labels
+        )
+        .f,
+        1.0
+    );
+    // Without a declared rule there is nothing to stand on: a clear error, not a guess.
+    let e = cluster(&data, 64, &auto, &[]).unwrap_err();
+    assert!(matches!(e, Error::NoEvidence(_)), "{e}");
+    assert!(e.to_string().contains("[cluster] threshold"), "{e}");
+    // One face (or none) needs no threshold.
+    assert_eq!(cluster(&data[..64], 64, &auto, &[]).unwrap(), vec![None]);
+    assert_eq!(cluster(&[], 64, &auto, &[]).unwrap(), vec![]);
+    // A fixed threshold wins over everything.
+    let fixed = Algorithm::ChineseWhispers(WhispersParams {
+        threshold: Threshold::Fixed(0.95),
+        ..Default::default()
+    });
+    let out = cluster_with(&data, 64, &fixed, &ctx(Some(0.3))).unwrap();
+    assert_eq!(out.threshold.unwrap().value, 0.95);
+    assert_eq!(out.labels, vec![None; 12]);
+}
+
+#[test]
+fn auto_threshold_follows_the_strangers_distribution_and_never_drops_below_the_declared_rule() {
+    let (data, _) = faces(60, 5, 64, 8);
+    let auto = Algorithm::default();
+    let run = |declared, negatives: &[f32]| {
+        let ctx = Context {
+            evidence: Evidence {
+                declared,
+                negative_sims: negatives,
+            },
+            ..Context::default()
+        };
+        cluster_with(&data, 64, &auto, &ctx)
+            .unwrap()
+            .threshold
+            .unwrap()
+    };
+    let free = run(None, &[]);
+    let r = free.random.unwrap();
+    assert_eq!(free.source, adaptive::Source::RandomPairs);
+    // Random 64-D directions: strangers' median ≈ 0 and spread ≈ 1/√64.
+    assert!(
+        r.median.abs() < 0.02 && (r.spread - 0.125).abs() < 0.02,
+        "{r:?}"
+    );
+    assert!((free.value - (r.median + AutoParams::default().z * r.spread)).abs() < 1e-6);
+    // A declared rule above it is the floor; below it, it changes nothing.
+    assert_eq!(run(Some(0.9), &[]).value, 0.9);
+    assert_eq!(run(Some(0.1), &[]).value, free.value);
+    // Known negatives that score higher (people photographed together look alike) raise it.
+    let negatives: Vec<f32> = (0..300).map(|i| 0.5 + 0.002 * (i % 100) as f32).collect();
+    let raised = run(None, &negatives);
+    assert_eq!(raised.source, adaptive::Source::KnownNegatives);
+    assert!(raised.value > free.value, "{raised:?}");
+    // Too few of them are ignored.
+    assert_eq!(run(None, &negatives[..10]).value, free.value);
+}
+
+#[test]
+fn identical_embeddings_are_refused_with_a_message_not_clustered_into_one() {
+    let same: Vec<f32> = [0.6f32, 0.8].repeat(80);
+    let e = cluster(&same, 2, &Algorithm::default(), &[]).unwrap_err();
+    assert!(matches!(e, Error::Degenerate(_)), "{e}");
+    assert!(e.to_string().contains("recognizer"), "{e}");
+}
+
+#[test]
+fn a_low_quality_face_joins_a_cluster_but_never_links_two() {
+    // Two people on two axes, and a blurred face half-way that is close enough to both.
+    let s = std::f32::consts::FRAC_1_SQRT_2;
+    let data = [
+        1.0, 0.0, 0.99, 0.14, 0.98, -0.2, // person A
+        0.0, 1.0, 0.14, 0.99, -0.2, 0.98, // person B
+        s, s, // the bridge
+        0.95, 0.31, // a blurred face of A
+    ];
+    let quality = [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.1, 0.1];
+    let algo = |link_quality| {
+        Algorithm::ChineseWhispers(WhispersParams {
+            threshold: Threshold::Fixed(0.6),
+            link_quality,
+            ..Default::default()
+        })
+    };
+    let ctx = Context {
+        quality: Some(&quality),
+        ..Context::default()
+    };
+    // With quality, the bridge takes a class but never passes one on: A and B stay apart in
+    // every visiting order.
+    for seed in 0..20 {
+        let mut a = algo(0.3);
+        if let Algorithm::ChineseWhispers(p) = &mut a {
+            p.seed = seed;
+        }
+        let l = cluster_with(&data, 2, &a, &ctx).unwrap().labels;
+        assert!(l[0].is_some() && l[0] == l[1] && l[1] == l[2], "{l:?}");
+        assert!(l[3].is_some() && l[3] == l[4] && l[4] == l[5], "{l:?}");
+        assert_ne!(l[0], l[3], "seed {seed}: {l:?}");
+        // The blurred face of A still joins A.
+        assert_eq!(l[7], l[0], "{l:?}");
+    }
+    assert!(matches!(
+        cluster_with(
+            &data,
+            2,
+            &algo(0.3),
+            &Context {
+                quality: Some(&quality[..3]),
+                ..Context::default()
+            }
+        ),
+        Err(Error::InvalidParameter(_))
+    ));
 }

@@ -371,7 +371,7 @@ impl Config {
             return Err(self.invalid(
                 "cluster".into(),
                 e.to_string(),
-                "see the [cluster] keys in config/facelab.toml, for example threshold = 0.4",
+                "see the [cluster] keys in config/facelab.toml, for example threshold = \"auto\" (the default) or a cosine similarity such as 0.45",
             ));
         }
         if self.images.max_pixels == 0 {
@@ -556,7 +556,7 @@ mod tests {
             Path::new("f.toml"),
         )
         .unwrap();
-        assert_eq!(c.cluster.join_similarity(), 0.5);
+        assert_eq!(c.cluster.join_similarity(), Some(0.5));
     }
 
     #[test]

@@ -319,18 +319,20 @@ pub fn render(r: &Report) -> String {
         for c in &t.clustering.results {
             let _ = writeln!(
                 s,
-                "{}: {} faces of {} people clustered; {} photos without a detected face left out.\n",
-                c.pipeline, c.faces, c.identities, c.without_face
+                "{}, {}: {} faces of {} people clustered; {} photos without a detected face left out.\n",
+                c.pipeline, c.set, c.faces, c.identities, c.without_face
             );
         }
-        s.push_str("| pipeline | method | pairwise P / R / F | BCubed P / R / F | clusters (true) | noise | ms |\n|---|---|---|---|---|---|---|\n");
+        s.push_str("| pipeline | set | method | threshold | pairwise P / R / F | BCubed P / R / F | clusters (true) | noise | ms |\n|---|---|---|---|---|---|---|---|---|\n");
         for c in &t.clustering.results {
             for m in &c.methods {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {:.3} / {:.3} / **{:.3}** | {:.3} / {:.3} / **{:.3}** | {} ({}) | {} | {:.0} |",
+                    "| {} | {} | {} | {} | {:.3} / {:.3} / **{:.3}** | {:.3} / {:.3} / **{:.3}** | {} ({}) | {} | {:.0} |",
                     marked(r, &c.pipeline),
+                    c.set,
                     m.method,
+                    m.threshold.map(|t| format!("{t:.3}")).unwrap_or_else(|| "-".into()),
                     m.pairwise.precision,
                     m.pairwise.recall,
                     m.pairwise.f,
@@ -341,6 +343,25 @@ pub fn render(r: &Report) -> String {
                     c.identities,
                     m.noise,
                     m.ms
+                );
+            }
+        }
+        let worst = super::clustering::worst(&t.clustering.results);
+        if worst.iter().any(|w| w.sets > 1) {
+            s.push_str("\nThe worst set of each method (the same parameters on every set; BCubed):\n\n| pipeline | method | sets | worst precision | worst recall | worst F |\n|---|---|---|---|---|---|\n");
+            for w in &worst {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {:.3} ({}) | {:.3} ({}) | **{:.3}** ({}) |",
+                    marked(r, &w.pipeline),
+                    w.method,
+                    w.sets,
+                    w.precision.0,
+                    w.precision.1,
+                    w.recall.0,
+                    w.recall.1,
+                    w.f.0,
+                    w.f.1
                 );
             }
         }

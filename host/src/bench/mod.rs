@@ -67,6 +67,8 @@ struct Data {
     orl: Option<Vec<(PathBuf, usize)>>,
     lfw: Option<tasks::LfwData>,
     people: Option<tasks::PeopleData>,
+    /// The clustering task's robustness variants: name and people, or why not.
+    variants: Vec<tasks::Variant>,
     wider: Option<crate::wider::WiderSet>,
     /// Each labelled set: its name and images.
     voc: Option<Vec<(String, Vec<crate::voc::LabelledImage>)>>,
@@ -129,6 +131,7 @@ fn load_task_data(
             }
             data.people =
                 Some(tasks::load_people(path, task.min_images).map_err(|e| format!("{e:#}"))?);
+            data.variants = tasks::load_variants(task, root);
         }
         "wider" => {
             if !path.join("wider_face_val_bbx_gt.txt").is_file() {
@@ -624,10 +627,18 @@ fn run_recognition(
             .push(tasks::lfw(name, l, &index, stats, metric));
     }
     if let (Some(p), Some(task)) = (people, &suite.tasks.clustering) {
-        results
-            .clustering
-            .results
-            .push(tasks::clustering(name, task, p, &index)?);
+        let declared = clustering::declared(&opened.config);
+        let set = task.path.display().to_string();
+        results.clustering.results.push(tasks::clustering(
+            (name, &set),
+            task,
+            p,
+            &index,
+            declared,
+        )?);
+        let variants =
+            tasks::cluster_variants(opened, scope, name, task, &data.variants, declared)?;
+        results.clustering.results.extend(variants);
     }
     Ok(())
 }

@@ -373,6 +373,8 @@ pub struct Prf {
 pub struct ClusterMethodResult {
     /// The method and its parameters, as facelab-cluster prints it.
     pub method: String,
+    /// The cosine threshold Chinese Whispers used (resolved from `"auto"` on this set).
+    pub threshold: Option<f32>,
     /// Pairwise precision/recall/F.
     pub pairwise: Prf,
     /// BCubed precision/recall/F.
@@ -394,6 +396,8 @@ pub struct ClusterMethodResult {
 pub struct ClusteringResult {
     /// The pipeline.
     pub pipeline: String,
+    /// The set: `lfw` (the task's `path`), or a robustness variant's folder name.
+    pub set: String,
     /// Faces clustered (the largest detected face of each photo).
     pub faces: usize,
     /// Photos left out because the detector found no face in them.

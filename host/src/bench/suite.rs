@@ -223,6 +223,25 @@ pub struct ClusteringTask {
     /// Also run every method on the faces at or above this quality, as `[library]
     /// min_quality` would (docs/library.md) [default: not run].
     pub min_quality: Option<f32>,
+    /// Robustness variants of the people (issue 18), each a folder with the same
+    /// `images/<Name>/` layout, relative to the data-set root, absolute, or from `~/`
+    /// (made by `benches/python/make_robustness_sets.py`). Every method runs on each with the
+    /// same parameters; a missing folder is reported, not fatal.
+    #[serde(default)]
+    pub variants: Vec<PathBuf>,
+}
+
+impl ClusteringTask {
+    /// Where a variant's folder is: `~/` from $HOME, a relative path under `root`.
+    pub fn variant_path(path: &Path, root: &Path) -> PathBuf {
+        match path.strip_prefix("~") {
+            Ok(rest) => std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(rest),
+            Err(_) => root.join(path),
+        }
+    }
 }
 
 impl ClusteringTask {

@@ -58,7 +58,8 @@ pub fn load_lfw(root: &Path) -> anyhow::Result<LfwData> {
     Ok(LfwData { pairs, images })
 }
 
-/// Lists `root/images/<Name>/*.jpg` and keeps the people with at least `min_images`.
+/// Lists `root/images/<Name>/*.jpg` (and `*.png`: the colour/grey robustness sets) and keeps
+/// the people with at least `min_images`.
 pub fn load_people(root: &Path, min_images: usize) -> anyhow::Result<PeopleData> {
     let dir = root.join("images");
     let mut people: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -73,7 +74,10 @@ pub fn load_people(root: &Path, min_images: usize) -> anyhow::Result<PeopleData>
         let mut files: Vec<PathBuf> = std::fs::read_dir(&person)?
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg")))
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("png"))
+            })
             .collect();
         if files.len() < min_images {
             continue;
@@ -237,12 +241,14 @@ pub fn lfw(
     }
 }
 
-/// Clustering of the people's embeddings with every method of the task.
+/// Clustering of the people's embeddings of `set` with every method of the task, with the
+/// recognizer's `declared` rule (`clustering::declared`).
 pub fn clustering(
-    pipeline: &str,
+    (pipeline, set): (&str, &str),
     task: &ClusteringTask,
     people: &PeopleData,
     embedded: &HashMap<&Path, &EmbedRecord>,
+    declared: Option<f32>,
 ) -> anyhow::Result<ClusteringResult> {
     // Only detected faces: a photo library never holds a whole-frame stand-in, so the photos
     // where the detector found nothing (the LFW task embeds their whole frame) are left out
@@ -269,24 +275,79 @@ pub fn clustering(
     let mut identities = truth.clone();
     identities.sort_unstable();
     identities.dedup();
+    let inputs = clustering::Inputs {
+        gate: task
+            .min_quality
+            .and_then(crate::quality::MinQuality::new)
+            .map(|min_quality| clustering::QualityGate {
+                quality: &quality,
+                min_quality,
+            }),
+        declared,
+        quality: Some(&quality),
+    };
     Ok(ClusteringResult {
         pipeline: pipeline.to_owned(),
+        set: set.to_owned(),
         faces: truth.len(),
         without_face,
         identities: identities.len(),
-        methods: clustering::compare_gated(
-            &task.methods,
-            &data,
-            dim,
-            &truth,
-            task.min_quality
-                .and_then(crate::quality::MinQuality::new)
-                .map(|min_quality| clustering::QualityGate {
-                    quality: &quality,
-                    min_quality,
-                }),
-        )?,
+        methods: clustering::compare_with(&task.methods, &data, dim, &truth, &inputs)?,
     })
+}
+
+/// A robustness variant of the clustering task: its folder name and people, or why not.
+pub type Variant = (String, Result<PeopleData, String>);
+
+/// Loads the clustering task's robustness variants; a missing folder is reported (with the
+/// script that makes it), not fatal.
+pub fn load_variants(task: &ClusteringTask, root: &Path) -> Vec<Variant> {
+    let mut out = Vec::new();
+    for v in &task.variants {
+        let dir = ClusteringTask::variant_path(v, root);
+        let name = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| dir.display().to_string());
+        let people = if dir.join("images").is_dir() {
+            load_people(&dir, task.min_images).map_err(|e| format!("{e:#}"))
+        } else {
+            Err(format!(
+                "{} not found (help: make it with benches/python/make_robustness_sets.py)",
+                dir.join("images").display()
+            ))
+        };
+        if let Err(e) = &people {
+            eprintln!("facelab: bench: clustering variant {name} skipped: {e}");
+        }
+        out.push((name, people));
+    }
+    out
+}
+
+/// Embeds every variant that loaded through the cache (as set `cluster-<name>`) and clusters
+/// it with the task's methods, unchanged.
+pub fn cluster_variants(
+    opened: &mut Opened,
+    scope: &CacheScope<'_>,
+    pipeline: &str,
+    task: &ClusteringTask,
+    variants: &[Variant],
+    declared: Option<f32>,
+) -> anyhow::Result<Vec<ClusteringResult>> {
+    let mut out = Vec::new();
+    for (set, people) in variants {
+        let Ok(people) = people else { continue };
+        let (records, _) = embed_faces(opened, scope, &format!("cluster-{set}"), &people.images)?;
+        let index: HashMap<&Path, &EmbedRecord> = people
+            .images
+            .iter()
+            .map(PathBuf::as_path)
+            .zip(&records)
+            .collect();
+        out.push(clustering((pipeline, set), task, people, &index, declared)?);
+    }
+    Ok(out)
 }
 
 /// Detects a detection set through the cache with `detector`.

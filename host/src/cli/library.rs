@@ -237,7 +237,18 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             }
             let mut out = std::io::stdout().lock();
             if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&faces)?)?;
+                // Each face with its cluster under the active recognizer (null: in none), so
+                // scripts can read the clustering.
+                let member = match active_model(ctx) {
+                    Ok(model) => clusters::membership(&lib, &model)?,
+                    Err(_) => Default::default(),
+                };
+                let mut rows = serde_json::to_value(&faces)?;
+                for r in rows.as_array_mut().into_iter().flatten() {
+                    let id = r["id"].as_i64().and_then(|id| member.get(&id).copied());
+                    r["cluster"] = serde_json::json!(id);
+                }
+                writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
             } else {
                 let min_quality = ctx.config.library.min_quality;
                 for f in &faces {
@@ -269,7 +280,9 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
             let mut lib = open_library(ctx)?;
             let algo = &ctx.config.cluster;
             let min_quality = ctx.config.library.min_quality;
-            let s = clusters::run(&mut lib, &model, algo, full, min_quality)?;
+            // The recognizer's declared rule: the floor and fallback of threshold = "auto".
+            let declared = prior(ctx)?.map(|p| p.default);
+            let s = clusters::run_with(&mut lib, &model, algo, full, min_quality, declared)?;
             if json {
                 writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&s)?)?;
             } else {
@@ -279,6 +292,9 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
                     s.mode, s.algorithm, s.faces, s.clustered, s.clusters, s.joined, s.created, s.kept_ids, s.seconds,
                     below_note(s.below_min_quality, min_quality)
                 )?;
+                if let Some(t) = &s.threshold {
+                    writeln!(std::io::stdout(), "threshold {t}")?;
+                }
             }
             Ok(Outcome::Success)
         }

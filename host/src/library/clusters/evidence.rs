@@ -1,0 +1,121 @@
+//! The library's known negatives for the adaptive threshold ([`facelab_cluster::adaptive`]):
+//! similarities of pairs of faces that are certainly two people.
+//!
+//! - Faces in the same photo (one person appears once per photo): every pair of a photo,
+//!   at most [`PER_PHOTO`] faces of a photo (a crowd would otherwise outweigh every other
+//!   photo).
+//! - Faces the user named as different people: random pairs across people, seeded.
+//! - A face rejected for a person against that person's confirmed faces.
+//!
+//! Every face with an embedding of the model counts, named or not, whatever its quality:
+//! these pairs describe the recognizer on this library, not the faces being clustered.
+
+use std::collections::HashMap;
+
+use facelab_cluster::Rng;
+
+use super::super::search::{dot, normalized};
+use super::super::{from_blob, Library, Result};
+
+/// Faces of one photo that form pairs.
+const PER_PHOTO: usize = 40;
+/// Pairs of each kind at most.
+const MAX_PAIRS: usize = 100_000;
+
+/// Cosine similarities of the known negative pairs of `model`'s embeddings.
+pub fn negative_sims(lib: &Library, model: &str) -> Result<Vec<f32>> {
+    let mut stmt = lib
+        .conn
+        .prepare(
+            "SELECT e.face_id, f.image_id, e.vector,
+                    (SELECT l.person_id FROM labels l WHERE l.face_id = e.face_id AND l.state = 'confirmed' LIMIT 1)
+             FROM embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id
+             WHERE e.model_id = ?1 AND i.status = 'done' ORDER BY f.image_id, e.face_id",
+        )
+        .map_err(|e| lib.err(e))?;
+    let mut rows = stmt.query([model]).map_err(|e| lib.err(e))?;
+    let (mut vectors, mut images, mut people) = (Vec::new(), Vec::new(), Vec::new());
+    let mut index: HashMap<i64, usize> = HashMap::new();
+    let mut dim = 0;
+    while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
+        let v = normalized(&from_blob(&r.get::<_, Vec<u8>>(2).map_err(|e| lib.err(e))?));
+        if dim == 0 {
+            dim = v.len();
+        }
+        if v.len() != dim || v.is_empty() {
+            continue;
+        }
+        index.insert(r.get(0).map_err(|e| lib.err(e))?, vectors.len());
+        images.push(r.get::<_, i64>(1).map_err(|e| lib.err(e))?);
+        people.push(r.get::<_, Option<i64>>(3).map_err(|e| lib.err(e))?);
+        vectors.push(v);
+    }
+    let sim = |a: usize, b: usize| dot(&vectors[a], &vectors[b]);
+    let mut out = Vec::new();
+    // Same photo: rows are ordered by photo.
+    let mut start = 0;
+    let mut same_photo = 0;
+    while start < images.len() && same_photo < MAX_PAIRS {
+        let mut end = start;
+        while end < images.len() && images[end] == images[start] {
+            end += 1;
+        }
+        let faces = start..end.min(start + PER_PHOTO);
+        for a in faces.clone() {
+            for b in a + 1..faces.end {
+                out.push(sim(a, b));
+                same_photo += 1;
+            }
+        }
+        start = end;
+    }
+    // Named as different people.
+    let named: Vec<usize> = (0..people.len()).filter(|&i| people[i].is_some()).collect();
+    let distinct = {
+        let mut p: Vec<i64> = named.iter().filter_map(|&i| people[i]).collect();
+        p.sort_unstable();
+        p.dedup();
+        p.len()
+    };
+    if distinct >= 2 {
+        let mut rng = Rng::new(18);
+        let (mut found, mut tries) = (0, 0);
+        while found < MAX_PAIRS.min(named.len() * 20) && tries < 4 * MAX_PAIRS {
+            tries += 1;
+            let (a, b) = (named[rng.below(named.len())], named[rng.below(named.len())]);
+            if people[a] != people[b] {
+                out.push(sim(a, b));
+                found += 1;
+            }
+        }
+    }
+    // Rejections: the face against the person's confirmed faces.
+    let mut by_person: HashMap<i64, Vec<usize>> = HashMap::new();
+    for &i in &named {
+        by_person
+            .entry(people[i].expect("named"))
+            .or_default()
+            .push(i);
+    }
+    let mut stmt = lib
+        .conn
+        .prepare("SELECT face_id, person_id FROM labels WHERE state = 'rejected' ORDER BY face_id")
+        .map_err(|e| lib.err(e))?;
+    let rejected = stmt
+        .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
+        .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| lib.err(e))?;
+    let mut rejections = 0;
+    for (face, person) in rejected {
+        let (Some(&a), Some(theirs)) = (index.get(&face), by_person.get(&person)) else {
+            continue;
+        };
+        for &b in theirs.iter().take(20) {
+            if rejections < MAX_PAIRS {
+                out.push(sim(a, b));
+                rejections += 1;
+            }
+        }
+    }
+    Ok(out)
+}
