@@ -455,7 +455,7 @@ fn the_threshold_adapts_from_the_declared_rule_and_faces_json_carries_cluster_id
         t["declared"].as_f64().map(|d| (d * 1e4).round()),
         Some(2700.0)
     );
-    assert!(value >= 0.27 && value < 0.9, "{s}");
+    assert!((0.27..0.9).contains(&value), "{s}");
     if t["source"] == "random-pairs" {
         let r = &t["random"];
         // median + z·spread, z = 4.25 (the default).

@@ -332,7 +332,7 @@ mod tests {
             declared: Some(d),
             ..Inputs::default()
         };
-        let r = compare_with(&[auto.clone()], &data, 2, &truth, &inputs).unwrap();
+        let r = compare_with(std::slice::from_ref(&auto), &data, 2, &truth, &inputs).unwrap();
         assert_eq!(r[0].threshold, Some(d));
         assert_eq!(r[0].bcubed.f, 1.0);
         // Without one, the bench says why instead of guessing a MobileFaceNet constant.
