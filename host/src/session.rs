@@ -174,6 +174,5 @@ pub fn prior(ctx: &RunContext) -> anyhow::Result<Option<Prior>> {
     Ok(store
         .manifest
         .get(&section.model)
-        .and_then(|m| m.threshold.as_ref())
-        .and_then(identity::CosineRule::from_threshold))
+        .and_then(identity::CosineRule::of_model))
 }

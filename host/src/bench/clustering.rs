@@ -78,8 +78,7 @@ pub fn declared(config: &crate::config::Config) -> Option<f32> {
         Some(p) => crate::models::Manifest::load(p).ok()?,
         None => crate::models::Manifest::embedded(),
     };
-    let t = manifest.get(&r.model)?.threshold.as_ref()?;
-    crate::library::identity::CosineRule::from_threshold(t).map(|c| c.default)
+    crate::library::identity::CosineRule::of_model(manifest.get(&r.model)?).map(|c| c.default)
 }
 
 /// What the methods may use besides the embeddings, as the library gives it.
@@ -305,15 +304,16 @@ mod tests {
 
     #[test]
     fn a_euclidean_model_falls_back_to_its_equivalent_cosine_threshold() {
-        // dlib's ResNet declares a euclidean distance 0.6 in the manifest: on unit vectors
-        // that is cosine 1 - 0.6²/2 = 0.82, the floor and fallback of threshold = "auto".
+        // dlib's ResNet declares a euclidean distance 0.6 in the manifest, on vectors it
+        // declares 1.42 long: cosine 1 - 0.6²/(2·1.42²) = 0.911, the floor and fallback of
+        // threshold = "auto".
         let config = crate::config::Config::parse(
             "[detector]\nplugin = \"opencv-dnn\"\nkind = \"yunet\"\nmodel = \"yunet-2023mar\"\n[recognizer]\nplugin = \"dlib\"\nkind = \"embedder\"\nmodel = \"dlib-resnet-128\"\n",
             std::path::Path::new("dlib.toml"),
         )
         .unwrap();
         let d = declared(&config).unwrap();
-        assert!((d - 0.82).abs() < 1e-6, "{d}");
+        assert!((d - 0.9107).abs() < 1e-3, "{d}");
         // MobileFaceNet declares cosine 0.27: taken as it is.
         let config = crate::config::Config::parse(
             "[detector]\nplugin = \"opencv-dnn\"\nkind = \"yunet\"\nmodel = \"yunet-2023mar\"\n[recognizer]\nplugin = \"onnx-runtime\"\nkind = \"embedder\"\nmodel = \"mobilefacenet-128\"\n",

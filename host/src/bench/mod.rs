@@ -29,7 +29,6 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::models::manifest::ThresholdKind;
 use crate::session::{Outcome, RunContext};
 use pipeline::{CacheScope, Opened};
 use report::{
@@ -615,16 +614,8 @@ fn run_recognition(
             .iter()
             .filter(|p| index.get(p.as_path()).is_none_or(|r| r.embedding.is_none()))
             .count();
-        // Pairs are scored by the metric the model declares (dlib: euclidean distance).
-        let metric = opened
-            .recognizer
-            .as_ref()
-            .and_then(|r| r.threshold)
-            .map_or(ThresholdKind::Cosine, |t| t.kind);
-        results
-            .lfw
-            .results
-            .push(tasks::lfw(name, l, &index, stats, metric));
+        let metric = tasks::declared_metric(opened);
+        (results.lfw.results).push(tasks::lfw(name, l, &index, stats, metric));
     }
     if let (Some(p), Some(task)) = (people, &suite.tasks.clustering) {
         let declared = clustering::declared(&opened.config);

@@ -194,6 +194,14 @@ pub fn thin_roc(roc: &[(f64, f64)]) -> Vec<(f64, f64)> {
     out
 }
 
+/// The metric the pipeline's recognizer declares (dlib: euclidean distance); cosine when it
+/// declares none.
+pub fn declared_metric(opened: &Opened) -> ThresholdKind {
+    (opened.recognizer.as_ref())
+        .and_then(|r| r.threshold)
+        .map_or(ThresholdKind::Cosine, |t| t.kind)
+}
+
 /// LFW View 2 verification by the metric the model declares: cosine similarity of the two
 /// images' embeddings, or their euclidean distance as given (scored as its negative, so a
 /// higher score is more alike; the threshold is reported as a distance).

@@ -8,11 +8,13 @@
 //!
 //! Each recognizer declares its same-person rule in the manifest, as a cosine similarity
 //! or a euclidean distance threshold. The library compares L2-normalised vectors by cosine
-//! similarity, so a euclidean threshold `t` becomes the equivalent rule on unit vectors,
-//! cosine ≥ 1 − t²/2 (‖a − b‖² = 2 − 2 cos θ for unit a, b).
+//! similarity, so a euclidean threshold `t` becomes the equivalent rule on vectors of the
+//! length `r` the model declares (`embedding.norm`, 1 when absent): cosine ≥ 1 − t²/(2r²)
+//! (‖a − b‖² = 2r² − 2r² cos θ for ‖a‖ = ‖b‖ = r). dlib's vectors are about 1.42 long, so
+//! its 0.6 is cosine 0.91, not the 0.82 of unit vectors.
 
 use crate::config::{Config, ConfigError, ModelSection};
-use crate::models::manifest::{Threshold, ThresholdKind};
+use crate::models::manifest::{Model, Threshold, ThresholdKind};
 
 /// The key stored with each face: which detector found it.
 pub fn detector_key(config: &Config) -> Result<String, ConfigError> {
@@ -63,14 +65,27 @@ pub struct CosineRule {
     pub max: f32,
 }
 
-/// Cosine similarity of unit vectors at euclidean distance `d`.
-pub fn cosine_of_distance(d: f32) -> f32 {
-    1.0 - d * d / 2.0
+/// Cosine similarity of two vectors of length `norm` at euclidean distance `d`.
+pub fn cosine_of_distance(d: f32, norm: f32) -> f32 {
+    1.0 - d * d / (2.0 * norm * norm)
 }
 
 impl CosineRule {
-    /// The rule of a manifest threshold; `None` for a detector's score threshold.
+    /// The rule a manifest model declares: its threshold, with a euclidean one converted at
+    /// the vector length the model declares. `None` without a recognizer threshold.
+    pub fn of_model(m: &Model) -> Option<CosineRule> {
+        let norm = m.embedding.and_then(|e| e.norm).unwrap_or(1.0);
+        Self::with_norm(m.threshold.as_ref()?, norm)
+    }
+
+    /// The rule of a manifest threshold for unit vectors; `None` for a detector's score
+    /// threshold.
     pub fn from_threshold(t: &Threshold) -> Option<CosineRule> {
+        Self::with_norm(t, 1.0)
+    }
+
+    /// The rule of a manifest threshold for vectors of length `norm`.
+    pub fn with_norm(t: &Threshold, norm: f32) -> Option<CosineRule> {
         match t.kind {
             ThresholdKind::Cosine => Some(CosineRule {
                 default: t.default,
@@ -79,9 +94,9 @@ impl CosineRule {
             }),
             // A larger distance is a smaller similarity: the range's ends swap.
             ThresholdKind::Euclidean => Some(CosineRule {
-                default: cosine_of_distance(t.default),
-                min: cosine_of_distance(t.max),
-                max: cosine_of_distance(t.min),
+                default: cosine_of_distance(t.default, norm),
+                min: cosine_of_distance(t.max, norm),
+                max: cosine_of_distance(t.min, norm),
             }),
             ThresholdKind::Score => None,
         }
@@ -158,6 +173,28 @@ mod tests {
             let by_cosine = crate::pipeline::cosine(&a, &b) >= rule.default;
             assert_eq!(by_distance, by_cosine, "angle {angle}");
         }
+    }
+
+    #[test]
+    fn a_euclidean_threshold_on_longer_vectors_converts_at_their_length() {
+        // dlib: vectors about 1.42 long; its 0.6 on them is the angle whose chord is 0.6/1.42.
+        let t = threshold(ThresholdKind::Euclidean, 0.6, 0.4, 0.8);
+        let rule = CosineRule::with_norm(&t, 1.42).unwrap();
+        assert!((rule.default - 0.9107).abs() < 1e-3, "{rule:?}");
+        for angle in [0.3f32, 0.4, 0.42, 0.44, 0.5] {
+            let a: Vec<f32> = unit(&[1.0, 0.0, 0.0]).iter().map(|x| x * 1.42).collect();
+            let b: Vec<f32> = unit(&[angle.cos(), angle.sin(), 0.0])
+                .iter()
+                .map(|x| x * 1.42)
+                .collect();
+            let by_distance = verdict(&a, &b, &t).unwrap().same_person;
+            let by_cosine = crate::pipeline::cosine(&a, &b) >= rule.default;
+            assert_eq!(by_distance, by_cosine, "angle {angle}");
+        }
+        // The manifest declares that length for dlib's model.
+        let m = crate::models::Manifest::embedded();
+        let dlib = CosineRule::of_model(m.get("dlib-resnet-128").unwrap()).unwrap();
+        assert_eq!(dlib, rule);
     }
 
     #[test]

@@ -126,6 +126,11 @@ pub struct EmbeddingInfo {
     pub metric: ThresholdKind,
     /// Whether the raw output is already L2-normalised.
     pub normalized: bool,
+    /// The typical length of a raw vector, for a model that does not normalise and declares
+    /// a euclidean threshold: the library compares unit vectors, and a distance `t` between
+    /// vectors of length `r` is the cosine 1 − t²/(2r²). Absent: 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm: Option<f32>,
 }
 
 /// Where a file can be fetched from.
