@@ -206,28 +206,8 @@ impl Hog {
         upsample: u32,
         adjust_threshold: f64,
     ) -> Result<Vec<Detection>, BridgeError> {
-        image.check()?;
-        let mut out = Detections {
-            items: std::ptr::null_mut(),
-            len: 0,
-        };
-        call(|e, n| {
-            // SAFETY: the handle is live, the image was checked, `out` is writable.
-            unsafe {
-                fl_hog_detect(
-                    self.0,
-                    image.pixels.as_ptr(),
-                    image.height as _,
-                    image.width as _,
-                    upsample,
-                    adjust_threshold,
-                    &mut out,
-                    e,
-                    n,
-                )
-            }
-        })?;
-        Ok(take(out))
+        // SAFETY: the handle was made by this detector's constructor and is live.
+        unsafe { detect_with(fl_hog_detect, self.0, image, upsample, adjust_threshold) }
     }
 }
 
@@ -236,6 +216,55 @@ impl Drop for Hog {
         // SAFETY: created by fl_hog_new, freed once.
         unsafe { fl_hog_free(self.0) }
     }
+}
+
+/// The signature the bridge's two detectors share.
+type DetectFn = unsafe extern "C" fn(
+    *mut c_void,
+    *const u8,
+    std::ffi::c_long,
+    std::ffi::c_long,
+    std::ffi::c_uint,
+    f64,
+    *mut Detections,
+    *mut c_char,
+    usize,
+) -> i32;
+
+/// Runs one of the bridge's detectors on `image`.
+///
+/// # Safety
+/// `handle` must be a live detector of the kind `detect` expects.
+unsafe fn detect_with(
+    detect: DetectFn,
+    handle: *mut c_void,
+    image: &Rgb<'_>,
+    upsample: u32,
+    adjust_threshold: f64,
+) -> Result<Vec<Detection>, BridgeError> {
+    image.check()?;
+    let mut out = Detections {
+        items: std::ptr::null_mut(),
+        len: 0,
+    };
+    call(|e, n| {
+        // SAFETY: the caller vouches for the handle, the image was checked, `out` is
+        // writable.
+        unsafe {
+            detect(
+                handle,
+                image.pixels.as_ptr(),
+                image.height as _,
+                image.width as _,
+                upsample,
+                adjust_threshold,
+                &mut out,
+                e,
+                n,
+            )
+        }
+    })?;
+    Ok(take(out))
 }
 
 /// dlib's MMOD CNN face detector (`mmod_human_face_detector.dat`).
@@ -260,28 +289,8 @@ impl Mmod {
         upsample: u32,
         adjust_threshold: f64,
     ) -> Result<Vec<Detection>, BridgeError> {
-        image.check()?;
-        let mut out = Detections {
-            items: std::ptr::null_mut(),
-            len: 0,
-        };
-        call(|e, n| {
-            // SAFETY: the handle is live, the image was checked, `out` is writable.
-            unsafe {
-                fl_mmod_detect(
-                    self.0,
-                    image.pixels.as_ptr(),
-                    image.height as _,
-                    image.width as _,
-                    upsample,
-                    adjust_threshold,
-                    &mut out,
-                    e,
-                    n,
-                )
-            }
-        })?;
-        Ok(take(out))
+        // SAFETY: the handle was made by this detector's constructor and is live.
+        unsafe { detect_with(fl_mmod_detect, self.0, image, upsample, adjust_threshold) }
     }
 }
 
