@@ -175,7 +175,8 @@ pub struct LibrarySection {
     pub batch_size: usize,
     /// How long a command waits for a library locked by another process, in ms.
     pub busy_timeout_ms: u64,
-    /// Suggestions whose best and second-best people score closer than this are "unknown".
+    /// Suggestions whose best and second-best people score closer than this fraction of
+    /// `1 − threshold` are "unknown" ([`crate::library::suggest::margin_at`]).
     pub suggest_margin: f32,
     /// Faces whose quality ([`crate::quality`]) is below this stay out of suggestions and
     /// clusters (they are still listed). From 0 (off) to 1; out of range is an error at load.
@@ -195,7 +196,7 @@ impl Default for LibrarySection {
             exclude: vec!["**/.*/**".into(), "**/@eaDir/**".into(), "**/.*".into()],
             batch_size: 32,
             busy_timeout_ms: 10_000,
-            suggest_margin: 0.03,
+            suggest_margin: 0.04,
             min_quality: crate::quality::MinQuality::default(),
         }
     }
@@ -357,7 +358,7 @@ impl Config {
             return Err(self.invalid(
                 "library.suggest_margin".into(),
                 format!("= {} is out of range", lib.suggest_margin),
-                "use a similarity margin from 0 to 1, for example 0.03",
+                "use a fraction from 0 to 1 of the distance from the threshold to a perfect match, for example 0.04",
             ));
         }
         if !lib.min_quality.is_valid() {

@@ -528,6 +528,7 @@ fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcom
             serde_json::to_string_pretty(&serde_json::json!({
                 "model": model, "threshold": threshold, "suggestions": suggestions,
                 "min_quality": run.min_quality, "below_min_quality": run.below_min_quality,
+                "margin": run.margin,
             }))?
         )?;
         return Ok(Outcome::Success);
@@ -547,7 +548,7 @@ fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcom
         }
     }
     eprintln!(
-        "facelab: {named} of {} faces without a name have a suggestion, {} are unknown; threshold {:.3} ({}{}){}",
+        "facelab: {named} of {} faces without a name have a suggestion, {} are unknown; threshold {:.3} ({}{}), margin {:.4}{}",
         suggestions.len(),
         suggestions.len() - named,
         threshold.value,
@@ -560,6 +561,7 @@ fn suggest_cmd(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcom
         } else {
             String::new()
         },
+        run.margin,
         below_note(run.below_min_quality, min_quality)
     );
     Ok(Outcome::Success)

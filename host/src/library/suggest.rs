@@ -468,11 +468,25 @@ pub struct SuggestRun {
     pub min_quality: f32,
     /// Faces (named or not) left out because their quality is below it.
     pub below_min_quality: usize,
+    /// The margin applied, in similarity: `margin × (1 − threshold)`.
+    pub margin: f32,
+}
+
+/// The margin in similarity for a `margin` given as a fraction of the distance from the
+/// threshold to a perfect match (`1 − threshold`).
+///
+/// Recognizers spread their scores differently: MobileFaceNet's strangers score about 0.1 and
+/// its threshold is 0.27, dlib's strangers score about 0.9 and its threshold is 0.91 (its
+/// euclidean 0.6). A fixed similarity difference that separates two people for one model
+/// would call nearly every face ambiguous for the other; a fraction of `1 − threshold` means
+/// the same for both (0.04 is 0.029 for MobileFaceNet at 0.27, 0.0036 for dlib at 0.91).
+pub fn margin_at(margin: f32, threshold: f32) -> f32 {
+    margin * (1.0 - threshold).max(0.0)
 }
 
 /// Suggestions for every face with an embedding of `model`, no confirmed person and a
 /// quality that passes `min_quality`; the result is stored as `suggested` labels
-/// (replacing every earlier one) and returned.
+/// (replacing every earlier one) and returned. `margin` is relative ([`margin_at`]).
 pub fn suggest(
     lib: &mut Library,
     model: &str,
@@ -483,6 +497,7 @@ pub fn suggest(
     let known = load(lib, model, min_quality)?;
     let below_min_quality = known.below_min_quality;
     let threshold = known.threshold(prior)?;
+    let margin = margin_at(margin, threshold.value);
     let gallery = known.gallery();
     let Known {
         names,
@@ -526,7 +541,7 @@ pub fn suggest(
                     }
                     Some((_, b)) if second.is_some_and(|(_, v)| b - v < margin) => {
                         s.reason = Some(format!(
-                            "ambiguous: the runner-up is within {margin:.2} of the best"
+                            "ambiguous: the runner-up is within {margin:.4} of the best"
                         ))
                     }
                     Some((p, _)) => s.person = Some(gallery.name(p).to_owned()),
@@ -573,12 +588,21 @@ pub fn suggest(
         threshold,
         min_quality: min_quality.value(),
         below_min_quality,
+        margin,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn margin_is_a_share_of_the_distance_to_a_perfect_match() {
+        assert!((margin_at(0.04, 0.27) - 0.0292).abs() < 1e-6);
+        assert!((margin_at(0.04, 0.91) - 0.0036).abs() < 1e-6);
+        assert_eq!(margin_at(0.04, 1.0), 0.0);
+        assert_eq!(margin_at(0.04, 1.2), 0.0);
+    }
 
     #[test]
     fn separating_threshold_splits_clean_sets() {
