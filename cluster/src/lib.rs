@@ -288,6 +288,9 @@ impl Algorithm {
                 if p.auto.pairs == 0 {
                     return bad("auto.pairs must be at least 1".into());
                 }
+                if !(0.0..=1.0).contains(&p.auto.ceiling) {
+                    return bad(format!("auto.ceiling {} is not in [0, 1]", p.auto.ceiling));
+                }
                 if !(0.0..=1.0).contains(&p.link_quality) {
                     return bad(format!("link_quality {} is not in [0, 1]", p.link_quality));
                 }

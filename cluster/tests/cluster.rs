@@ -354,6 +354,64 @@ fn auto_threshold_follows_the_strangers_distribution_and_never_drops_below_the_d
 }
 
 #[test]
+fn a_recognizer_with_light_stranger_tails_is_capped_halfway_to_a_perfect_match() {
+    // dlib-like embeddings: every face shares one direction, so strangers score about 0.85
+    // with a narrow spread, and faces of one person about 0.98. z = 4.25 spreads above the
+    // strangers' median would ask for a threshold of 1 (every face alone).
+    let (ids, per, dim) = (80, 5, 24);
+    let mut r = Rng::new(9);
+    let mut unit = |n: usize| {
+        let mut v: Vec<f32> = (0..n).map(|_| r.gaussian() as f32).collect();
+        normalize(&mut v);
+        v
+    };
+    let shared = unit(dim);
+    let centres: Vec<Vec<f32>> = (0..ids).map(|_| unit(dim)).collect();
+    let (mut data, mut truth) = (Vec::new(), Vec::new());
+    for i in 0..ids * per {
+        let noise = unit(dim);
+        let mut v: Vec<f32> = (0..dim)
+            .map(|k| {
+                let own = centres[i % ids][k] + 0.35 * noise[k];
+                0.85f32.sqrt() * shared[k] + 0.15f32.sqrt() * own / 1.06
+            })
+            .collect();
+        normalize(&mut v);
+        data.extend(v);
+        truth.push((i % ids) as u32);
+    }
+    let declared = 0.911f32;
+    let ctx = Context {
+        evidence: Evidence {
+            declared: Some(declared),
+            negative_sims: &[],
+        },
+        ..Context::default()
+    };
+    let out = cluster_with(&data, dim, &Algorithm::default(), &ctx).unwrap();
+    let t = out.threshold.unwrap();
+    let cap = declared + 0.5 * (1.0 - declared);
+    assert!((t.value - cap).abs() < 1e-6, "{t:?}");
+    match t.source {
+        adaptive::Source::Ceiling { estimate } => assert!(estimate > 0.99, "{t:?}"),
+        other => panic!("{other:?}"),
+    }
+    let b = bcubed(&truth, &out.labels);
+    assert!(b.precision >= 0.95 && b.f >= 0.8, "{b:?}");
+    // Without the ceiling the same library falls apart into single faces.
+    let uncapped = Algorithm::ChineseWhispers(WhispersParams {
+        auto: AutoParams {
+            ceiling: 1.0,
+            ..AutoParams::default()
+        },
+        ..Default::default()
+    });
+    let out = cluster_with(&data, dim, &uncapped, &ctx).unwrap();
+    assert!(out.threshold.unwrap().value > 0.99);
+    assert!(out.labels.iter().filter(|l| l.is_some()).count() < data.len() / dim / 10);
+}
+
+#[test]
 fn identical_embeddings_are_refused_with_a_message_not_clustered_into_one() {
     let same: Vec<f32> = [0.6f32, 0.8].repeat(80);
     let e = cluster(&same, 2, &Algorithm::default(), &[]).unwrap_err();

@@ -269,10 +269,11 @@ const double DETECTOR_TEMPLATE[5][2] = {
 /// face_recognition does. Without it, `landmarks` holds the detector's five points (10
 /// floats per face, Landmarks5 order), mapped onto DETECTOR_TEMPLATE with the same size
 /// and padding. Writes 128 floats per face into `out`, and with `sp` the predicted points
-/// (10 floats per face) into `parts_out`.
+/// (10 floats per face) into `parts_out`. With `mirror`, each chip is also embedded mirrored
+/// left to right and the face's descriptor is the mean of the two.
 int fl_resnet_embed(void* handle, void* sp_handle, const uint8_t* rgb, long rows, long cols,
-                    const fl_face* faces, size_t n, const float* landmarks, float* out,
-                    float* parts_out, char* err, size_t len) {
+                    const fl_face* faces, size_t n, const float* landmarks, int mirror,
+                    float* out, float* parts_out, char* err, size_t len) {
     return guarded(err, len, [&] {
         auto& net = *static_cast<resnet_net*>(handle);
         auto* sp = static_cast<shape_predictor*>(sp_handle);
@@ -303,12 +304,25 @@ int fl_resnet_embed(void* handle, void* sp_handle, const uint8_t* rgb, long rows
         }
         dlib::array<matrix<rgb_pixel>> chips;
         extract_image_chips(img, dets, chips);
-        std::vector<matrix<rgb_pixel>> batch(chips.begin(), chips.end());
+        const size_t per_face = mirror ? 2 : 1;
+        std::vector<matrix<rgb_pixel>> batch;
+        batch.reserve(n * per_face);
+        for (auto& chip : chips) {
+            batch.push_back(chip);
+            if (mirror) batch.push_back(fliplr(chip));
+        }
         std::vector<matrix<float, 0, 1>> descriptors = net(batch, 16);
-        if (descriptors.size() != n) throw error("the network gave a different number of descriptors");
+        if (descriptors.size() != n * per_face)
+            throw error("the network gave a different number of descriptors");
         for (size_t i = 0; i < n; ++i) {
-            if (descriptors[i].size() != 128) throw error("the network gave a descriptor of the wrong size");
-            for (long k = 0; k < 128; ++k) out[i * 128 + k] = descriptors[i](k);
+            for (size_t j = 0; j < per_face; ++j)
+                if (descriptors[i * per_face + j].size() != 128)
+                    throw error("the network gave a descriptor of the wrong size");
+            for (long k = 0; k < 128; ++k) {
+                float sum = 0;
+                for (size_t j = 0; j < per_face; ++j) sum += descriptors[i * per_face + j](k);
+                out[i * 128 + k] = sum / static_cast<float>(per_face);
+            }
         }
     });
 }

@@ -59,6 +59,8 @@ pub struct ResnetOptions {
     pub dim: Option<u32>,
     /// Where the five alignment points come from.
     pub alignment: Alignment,
+    /// Also embed each chip mirrored left to right and keep the mean (doubles the cost).
+    pub mirror: bool,
 }
 
 impl Default for ResnetOptions {
@@ -70,6 +72,7 @@ impl Default for ResnetOptions {
             scale: 1.0,
             dim: None,
             alignment: Alignment::default(),
+            mirror: false,
         }
     }
 }
@@ -131,6 +134,7 @@ impl ResnetOptions {
 pub struct DlibResnet {
     net: ResNet,
     shape: Option<ShapePredictor>,
+    mirror: bool,
     info: ModelInfo,
 }
 
@@ -192,6 +196,7 @@ impl DlibResnet {
         Ok(DlibResnet {
             net,
             shape,
+            mirror: options.mirror,
             info: ModelInfo {
                 id: if args.model_id.is_empty() {
                     "dlib-resnet-128".into()
@@ -276,7 +281,7 @@ impl Recognizer for DlibResnet {
             let rgb = packed_rgb(&image);
             let (values, _) = self
                 .net
-                .embed(&rgb.as_rgb(), &rects, points)
+                .embed(&rgb.as_rgb(), &rects, points, self.mirror)
                 .map_err(|e| PluginError::new(ErrorCode::INFERENCE, format!("dlib: {e}"), ""))?;
             Ok(values
                 .chunks_exact(RESNET_DIM)

@@ -102,6 +102,7 @@ extern "C" {
         faces: *const FaceRect,
         n: usize,
         parts: *const f32,
+        mirror: i32,
         out: *mut f32,
         parts_out: *mut f32,
         err: *mut c_char,
@@ -358,12 +359,14 @@ impl ResNet {
     }
 
     /// Embeds each face of one photo: 128 floats per face, and (with
-    /// [`Points::Predict`]) the shape predictor's five points, ten floats per face.
+    /// [`Points::Predict`]) the shape predictor's five points, ten floats per face. With
+    /// `mirror`, each descriptor is the mean of the chip's and its mirror image's.
     pub fn embed(
         &mut self,
         image: &Rgb<'_>,
         faces: &[FaceRect],
         points: Points<'_>,
+        mirror: bool,
     ) -> Result<(Vec<f32>, Vec<f32>), BridgeError> {
         image.check()?;
         if faces.is_empty() {
@@ -396,6 +399,7 @@ impl ResNet {
                     faces.as_ptr(),
                     faces.len(),
                     given,
+                    i32::from(mirror),
                     out.as_mut_ptr(),
                     used.as_mut_ptr(),
                     e,

@@ -208,6 +208,41 @@ impl Profile {
     }
 }
 
+/// Mirrors packed 3-channel `size × size` pixels left to right, in place.
+pub fn mirror_crop(pixels: &mut [u8], size: u32) {
+    let row = size as usize * 3;
+    for line in pixels.chunks_exact_mut(row) {
+        let n = line.len() / 3;
+        for a in 0..n / 2 {
+            let b = n - 1 - a;
+            for c in 0..3 {
+                line.swap(a * 3 + c, b * 3 + c);
+            }
+        }
+    }
+}
+
+/// The embeddings of crops given as (face, its mirror image) pairs, one per face: the mean
+/// of each pair, L2-normalised again when `normalize` (each half already is).
+pub fn fold_mirrored(pairs: Vec<Vec<f32>>, normalize: bool) -> Vec<Vec<f32>> {
+    pairs
+        .chunks(2)
+        .map(|p| {
+            let mut v = p[0].clone();
+            if let Some(m) = p.get(1) {
+                v.iter_mut().zip(m).for_each(|(a, b)| *a = 0.5 * (*a + b));
+            }
+            if normalize {
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                if norm > 0.0 {
+                    v.iter_mut().for_each(|x| *x /= norm);
+                }
+            }
+            v
+        })
+        .collect()
+}
+
 /// Samples a `size × size` crop through `crop_to_photo` (bilinear, black outside the
 /// photo) into packed 3-channel pixels in `rgb` or BGR order.
 pub fn warp(view: &ImageView<'_>, crop_to_photo: &Affine, size: u32, rgb: bool) -> Vec<u8> {
@@ -260,6 +295,43 @@ pub fn warp(view: &ImageView<'_>, crop_to_photo: &Affine, size: u32, rgb: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mirror_crop_reverses_each_row_and_keeps_channel_order() {
+        // 3 × 3 crop, pixel (x, y) = [x, y, 9].
+        let mut px: Vec<u8> = (0..3u8)
+            .flat_map(|y| (0..3u8).flat_map(move |x| [x, y, 9]))
+            .collect();
+        mirror_crop(&mut px, 3);
+        for y in 0..3u8 {
+            for x in 0..3u8 {
+                let i = (y as usize * 3 + x as usize) * 3;
+                assert_eq!(&px[i..i + 3], &[2 - x, y, 9]);
+            }
+        }
+        let mut twice = px.clone();
+        mirror_crop(&mut twice, 3);
+        mirror_crop(&mut twice, 3);
+        assert_eq!(twice, px);
+    }
+
+    #[test]
+    fn fold_mirrored_averages_each_pair() {
+        let v = fold_mirrored(
+            vec![
+                vec![1.0, 0.0],
+                vec![0.0, 1.0],
+                vec![3.0, 4.0],
+                vec![3.0, 4.0],
+            ],
+            true,
+        );
+        assert_eq!(v.len(), 2);
+        assert!((v[0][0] - 0.5f32.sqrt()).abs() < 1e-6 && (v[0][1] - 0.5f32.sqrt()).abs() < 1e-6);
+        assert!((v[1][0] - 0.6).abs() < 1e-6 && (v[1][1] - 0.8).abs() < 1e-6);
+        let raw = fold_mirrored(vec![vec![2.0, 0.0], vec![0.0, 2.0]], false);
+        assert_eq!(raw, vec![vec![1.0, 1.0]]);
+    }
 
     #[test]
     fn similarity_recovers_a_known_transform() {

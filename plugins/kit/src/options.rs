@@ -407,6 +407,11 @@ pub struct EmbedderOptions {
     /// Where alignment points come from for faces without landmarks.
     #[serde(default)]
     pub landmarks: LandmarkSource,
+    /// Also embed each crop mirrored left to right, and keep the mean of the two vectors
+    /// ([`crate::align::fold_mirrored`]): the "flipped images" of FaceNet's and ArcFace's
+    /// published LFW protocols. It doubles the cost of embedding.
+    #[serde(default)]
+    pub mirror: bool,
 }
 
 fn one() -> f32 {

@@ -3,7 +3,7 @@
 //! manifest declares, batched, and embedded.
 
 use abi_stable::std_types::{RResult, RSlice, RVec};
-use facelab_plugin_kit::align::{warp, Profile};
+use facelab_plugin_kit::align::{fold_mirrored, mirror_crop, warp, Profile};
 use facelab_plugin_kit::api::{
     CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, LicenceClass, Metric,
     ModelInfo, PluginError, Recognizer,
@@ -32,6 +32,7 @@ pub struct Embedder {
     mean: [f32; 3],
     scale: f32,
     normalize: bool,
+    mirror: bool,
     dim: usize,
     info: ModelInfo,
     buffer: Vec<f32>,
@@ -120,6 +121,7 @@ impl Embedder {
             mean,
             scale: o.scale,
             normalize: o.normalize,
+            mirror: o.mirror,
             dim: dim.max(0) as usize,
             info: ModelInfo {
                 id: if args.model_id.is_empty() {
@@ -219,13 +221,24 @@ impl Embedder {
         Ok(all)
     }
 
-    /// Aligns `face` and writes it as NCHW floats at crop slot `slot` of the buffer.
+    /// Aligns `face` and writes it as NCHW floats at crop slot `slot` of the buffer, and its
+    /// mirror image at `slot + 1` when `mirror` is on.
     fn fill(&mut self, image: &ImageView<'_>, face: &Face, slot: usize) {
         let s = self.profile.size();
         let m = self
             .profile
             .crop_to_photo(&face.bbox, face.landmarks.as_ref().into_option());
-        let bytes = warp(image, &m, s, self.rgb);
+        let mut bytes = warp(image, &m, s, self.rgb);
+        self.write_slot(&bytes, slot);
+        if self.mirror {
+            mirror_crop(&mut bytes, s);
+            self.write_slot(&bytes, slot + 1);
+        }
+    }
+
+    /// Writes packed crop pixels as NCHW floats at crop slot `slot` of the buffer.
+    fn write_slot(&mut self, bytes: &[u8], slot: usize) {
+        let s = self.profile.size();
         let plane = (s * s) as usize;
         let dst = &mut self.buffer[slot * 3 * plane..(slot + 1) * 3 * plane];
         if self.profile == Profile::Facenet160 {
@@ -270,13 +283,18 @@ impl Recognizer for Embedder {
                 return Ok(RVec::new());
             }
             let s = self.profile.size() as usize;
-            self.buffer.resize(faces.len() * 3 * s * s, 0.0);
-            for (slot, face) in faces.iter().enumerate() {
-                self.fill(&image, face, slot);
+            let per_face = 1 + usize::from(self.mirror);
+            let crops = faces.len() * per_face;
+            self.buffer.resize(crops * 3 * s * s, 0.0);
+            for (i, face) in faces.iter().enumerate() {
+                self.fill(&image, face, i * per_face);
             }
             let normalized = self.normalize;
-            Ok(self
-                .forward(faces.len())?
+            let mut vectors = self.forward(crops)?;
+            if self.mirror {
+                vectors = fold_mirrored(vectors, normalized);
+            }
+            Ok(vectors
                 .into_iter()
                 .map(|v| Embedding {
                     values: RVec::from(v),

@@ -3,7 +3,7 @@
 //! batched into one blob, and embedded.
 
 use abi_stable::std_types::{RResult, RSlice, RVec};
-use facelab_plugin_kit::align::{warp, Profile};
+use facelab_plugin_kit::align::{fold_mirrored, warp, Profile};
 use facelab_plugin_kit::api::{
     CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, Landmarks5, LicenceClass,
     Metric, ModelInfo, PluginError, Point2, Recognizer,
@@ -118,6 +118,7 @@ pub struct Embedder {
     mean: Scalar,
     scale: f64,
     normalize: bool,
+    mirror: bool,
     /// Whether the graph takes several faces in one blob. FaceNet's TensorFlow graph does
     /// not on OpenCV 4.6 (its flatten Reshape fails in the fully connected layer at batch
     /// > 1), so such a model embeds one face per forward pass.
@@ -165,6 +166,7 @@ impl Embedder {
             mean,
             scale: o.scale as f64,
             normalize: o.normalize,
+            mirror: o.mirror,
             batches: false,
             landmarks,
             info: ModelInfo {
@@ -300,13 +302,24 @@ impl Recognizer for Embedder {
             if faces.is_empty() {
                 return Ok(RVec::new());
             }
-            let crops = faces
-                .iter()
-                .map(|f| self.align(&image, f))
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut crops = Vec::with_capacity(faces.len() * (1 + usize::from(self.mirror)));
+            for f in faces.iter() {
+                let crop = self.align(&image, f)?;
+                if self.mirror {
+                    let mut mirrored = Mat::default();
+                    core::flip(&crop, &mut mirrored, 1)
+                        .map_err(|e| cv_error(ErrorCode::INFERENCE, "mirror", e))?;
+                    crops.extend([crop, mirrored]);
+                } else {
+                    crops.push(crop);
+                }
+            }
             let normalized = self.normalize;
-            Ok(self
-                .forward(&crops)?
+            let mut vectors = self.forward(&crops)?;
+            if self.mirror {
+                vectors = fold_mirrored(vectors, normalized);
+            }
+            Ok(vectors
                 .into_iter()
                 .map(|v| Embedding {
                     values: RVec::from(v),
