@@ -3,7 +3,8 @@
 //!
 //! ```text
 //! cargo run --release -p facelab-cluster --example robust -- \
-//!     NAME=CACHE.jsonl[@DECLARED] ... [--z 3,3.5,4] [--link-quality 0,0.3] [--fixed 0.4,0.5]
+//!     NAME=CACHE.jsonl[@DECLARED] ... [--z 3,3.5,4] [--ceiling 0.4,0.5] [--link-quality 0,0.3]
+//!     [--fixed 0.4,0.5]
 //! ```
 //!
 //! Each input is a `facelab bench` cache file of the clustering task (one JSON record per
@@ -15,7 +16,7 @@
 //! The rule (precision first): among the settings whose BCubed precision is ≥ 0.98 on every
 //! set, the highest worst-case BCubed F; settings within [`TIE`] of it tie (Chinese Whispers
 //! moves by ±0.004 when its visiting order changes), and ties go to the larger `z`, then the
-//! larger `link_quality` (both stricter).
+//! larger `link_quality`, then the smaller `ceiling` (all stricter).
 
 use std::collections::HashMap;
 
@@ -101,6 +102,7 @@ fn main() -> Result<(), String> {
     let zs = list(&args, "--z", &[3.0, 3.5, 4.0, 4.5, 5.0, 5.5]);
     let lqs = list(&args, "--link-quality", &[0.0, 0.3]);
     let fixed = list(&args, "--fixed", &[]);
+    let ceilings = list(&args, "--ceiling", &[AutoParams::default().ceiling]);
     for s in &sets {
         let people: std::collections::HashSet<_> = s.truth.iter().collect();
         eprintln!(
@@ -116,18 +118,21 @@ fn main() -> Result<(), String> {
     let mut settings: Vec<(String, Algorithm)> = Vec::new();
     for &lq in &lqs {
         for &z in &zs {
-            settings.push((
-                format!("auto z={z} lq={lq}"),
-                Algorithm::ChineseWhispers(WhispersParams {
-                    threshold: Threshold::Auto,
-                    auto: AutoParams {
-                        z,
-                        ..AutoParams::default()
-                    },
-                    link_quality: lq,
-                    ..WhispersParams::default()
-                }),
-            ));
+            for &c in &ceilings {
+                settings.push((
+                    format!("auto z={z} ceiling={c} lq={lq}"),
+                    Algorithm::ChineseWhispers(WhispersParams {
+                        threshold: Threshold::Auto,
+                        auto: AutoParams {
+                            z,
+                            ceiling: c,
+                            ..AutoParams::default()
+                        },
+                        link_quality: lq,
+                        ..WhispersParams::default()
+                    }),
+                ));
+            }
         }
         for &t in &fixed {
             settings.push((
@@ -140,8 +145,8 @@ fn main() -> Result<(), String> {
             ));
         }
     }
-    // (worst F, z, link_quality, label) of every admissible auto setting.
-    let mut admissible: Vec<(f64, f32, f32, String)> = Vec::new();
+    // (worst F, z, link_quality, ceiling, label) of every admissible auto setting.
+    let mut admissible: Vec<(f64, f32, f32, f32, String)> = Vec::new();
     for (label, algo) in &settings {
         let mut row = format!("| {label} |");
         let (mut worst_p, mut worst_r, mut worst_f) = (1.0f64, 1.0f64, 1.0f64);
@@ -169,7 +174,13 @@ fn main() -> Result<(), String> {
         println!("{row}");
         if let (true, Algorithm::ChineseWhispers(p)) = (worst_p >= 0.98, algo) {
             if p.threshold == Threshold::Auto {
-                admissible.push((worst_f, p.auto.z, p.link_quality, label.clone()));
+                admissible.push((
+                    worst_f,
+                    p.auto.z,
+                    p.link_quality,
+                    p.auto.ceiling,
+                    label.clone(),
+                ));
             }
         }
     }
@@ -177,9 +188,13 @@ fn main() -> Result<(), String> {
     let chosen = admissible
         .iter()
         .filter(|a| a.0 >= top - TIE)
-        .max_by(|a, b| a.1.total_cmp(&b.1).then(a.2.total_cmp(&b.2)));
+        .max_by(|a, b| {
+            a.1.total_cmp(&b.1)
+                .then(a.2.total_cmp(&b.2))
+                .then(b.3.total_cmp(&a.3))
+        });
     match chosen {
-        Some((f, _, _, label)) => println!(
+        Some((f, _, _, _, label)) => println!(
             "\nchosen by the rule: {label} (worst BCubed F {f:.3}; best admissible {top:.3})"
         ),
         None => println!("\nno auto setting reaches BCubed precision 0.98 on every set"),

@@ -341,9 +341,19 @@ fn auto_threshold_follows_the_strangers_distribution_and_never_drops_below_the_d
         "{r:?}"
     );
     assert!((free.value - (r.median + AutoParams::default().z * r.spread)).abs() < 1e-6);
-    // A declared rule above it is the floor; below it, it changes nothing.
+    // A declared rule above it is the floor; below it, it changes nothing, unless it is so
+    // low that the estimate passes the ceiling (0.45 of the way from it to 1).
     assert_eq!(run(Some(0.9), &[]).value, 0.9);
-    assert_eq!(run(Some(0.1), &[]).value, free.value);
+    assert_eq!(run(Some(0.3), &[]).value, free.value);
+    let capped = run(Some(0.1), &[]);
+    assert!(
+        (capped.value - (0.1 + 0.45 * 0.9)).abs() < 1e-6,
+        "{capped:?}"
+    );
+    assert!(
+        matches!(capped.source, adaptive::Source::Ceiling { .. }),
+        "{capped:?}"
+    );
     // Known negatives that score higher (people photographed together look alike) raise it.
     let negatives: Vec<f32> = (0..300).map(|i| 0.5 + 0.002 * (i % 100) as f32).collect();
     let raised = run(None, &negatives);
@@ -354,7 +364,7 @@ fn auto_threshold_follows_the_strangers_distribution_and_never_drops_below_the_d
 }
 
 #[test]
-fn a_recognizer_with_light_stranger_tails_is_capped_halfway_to_a_perfect_match() {
+fn a_recognizer_with_light_stranger_tails_is_capped_short_of_a_perfect_match() {
     // dlib-like embeddings: every face shares one direction, so strangers score about 0.85
     // with a narrow spread, and faces of one person about 0.98. z = 4.25 spreads above the
     // strangers' median would ask for a threshold of 1 (every face alone).
@@ -390,7 +400,7 @@ fn a_recognizer_with_light_stranger_tails_is_capped_halfway_to_a_perfect_match()
     };
     let out = cluster_with(&data, dim, &Algorithm::default(), &ctx).unwrap();
     let t = out.threshold.unwrap();
-    let cap = declared + 0.5 * (1.0 - declared);
+    let cap = declared + AutoParams::default().ceiling * (1.0 - declared);
     assert!((t.value - cap).abs() < 1e-6, "{t:?}");
     match t.source {
         adaptive::Source::Ceiling { estimate } => assert!(estimate > 0.99, "{t:?}"),
