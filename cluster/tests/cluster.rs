@@ -342,12 +342,13 @@ fn auto_threshold_follows_the_strangers_distribution_and_never_drops_below_the_d
     );
     assert!((free.value - (r.median + AutoParams::default().z * r.spread)).abs() < 1e-6);
     // A declared rule above it is the floor; below it, it changes nothing, unless it is so
-    // low that the estimate passes the ceiling (0.45 of the way from it to 1).
+    // low that the estimate passes the ceiling (0.525 of the way from it to 1).
     assert_eq!(run(Some(0.9), &[]).value, 0.9);
     assert_eq!(run(Some(0.3), &[]).value, free.value);
-    let capped = run(Some(0.1), &[]);
+    let capped = run(Some(0.0), &[]);
+    let cap = AutoParams::default().ceiling;
     assert!(
-        (capped.value - (0.1 + 0.45 * 0.9)).abs() < 1e-6,
+        cap < free.value && (capped.value - cap).abs() < 1e-6,
         "{capped:?}"
     );
     assert!(

@@ -111,7 +111,7 @@ fn the_default_config_names_orl_people_from_two_photos_each_and_says_unknown_for
 
     // Clustering works with the default config too: the 328 faces nobody confirmed (the
     // suggestions are not names yet) group by person. dlib's strangers score about 0.86, so
-    // the adaptive threshold stops at its ceiling, 0.45 of the way from dlib's declared
+    // the adaptive threshold stops at its ceiling, 0.525 of the way from dlib's declared
     // 0.911 to 1; without it the rule asked for 0.983 and left 64 faces alone (F 0.653).
     let (code, out, err) = default_facelab(&shared, &library, &["cluster", "--json"]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -131,7 +131,7 @@ fn the_default_config_names_orl_people_from_two_photos_each_and_says_unknown_for
     let (p, r) = bcubed(&faces);
     let f = 2.0 * p * r / (p + r);
     eprintln!("default pipeline clusters on ORL: BCubed P {p:.3} R {r:.3} F {f:.3}");
-    // Measured: P 1.000, R 0.960, F 0.980.
+    // Measured: P 1.000, R 0.903, F 0.949.
     assert!(p >= 0.98 && f >= 0.9, "BCubed P {p} R {r} F {f}");
 }
 
