@@ -40,21 +40,6 @@ fn config(shared: &Path, dir: &Path, tables: &str, mirror: bool) -> std::path::P
     common::write_config(&dir, &text)
 }
 
-fn similarity(config: &Path, a: &Path, b: &Path) -> f64 {
-    let (code, out, err) = common::run(
-        common::facelab()
-            .arg("--config")
-            .arg(config)
-            .arg("compare")
-            .arg(a)
-            .arg(b)
-            .arg("--json"),
-    );
-    assert_eq!(code, 0, "{err}");
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    doc["similarity"].as_f64().unwrap()
-}
-
 /// Writes `from` (a binary PGM) mirrored left to right to `to`.
 fn mirror_pgm(from: &Path, to: &Path) {
     let bytes = std::fs::read(from).unwrap();
@@ -95,12 +80,12 @@ fn with_mirror_a_photo_and_its_mirror_image_embed_alike_on_every_backend() {
     mirror_pgm(&anchor, &flipped);
     for (name, tables) in pipelines() {
         let plain = config(&shared, dir.path(), tables, false);
-        let off = similarity(&plain, &anchor, &flipped);
+        let off = common::similarity(&plain, &anchor, &flipped);
         let mirrored = config(&shared, dir.path(), tables, true);
-        let on = similarity(&mirrored, &anchor, &flipped);
+        let on = common::similarity(&mirrored, &anchor, &flipped);
         let (s, d) = (
-            similarity(&mirrored, &anchor, &same),
-            similarity(&mirrored, &anchor, &stranger),
+            common::similarity(&mirrored, &anchor, &same),
+            common::similarity(&mirrored, &anchor, &stranger),
         );
         eprintln!("{name}: photo vs its mirror image {off:.4} plain, {on:.4} with mirror; same person {s:.4}, stranger {d:.4}");
         // Not exactly 1: the detector finds a slightly different box and landmarks on the

@@ -14,21 +14,6 @@ fn pipeline_config(shared: &Path, dir: &Path, recognizer_options: &str) -> Strin
     )
 }
 
-fn similarity(config: &Path, a: &Path, b: &Path) -> f64 {
-    let (code, out, err) = common::run(
-        common::facelab()
-            .arg("--config")
-            .arg(config)
-            .arg("compare")
-            .arg(a)
-            .arg(b)
-            .arg("--json"),
-    );
-    assert_eq!(code, 0, "{err}");
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    doc["similarity"].as_f64().unwrap()
-}
-
 #[test]
 fn the_same_person_scores_above_a_stranger() {
     let shared = require_shared!();
@@ -61,8 +46,8 @@ fn the_same_person_scores_above_a_stranger() {
     ];
     for (anchor, same, stranger) in &triples {
         let (s, d) = (
-            similarity(&config, anchor, same),
-            similarity(&config, anchor, stranger),
+            common::similarity(&config, anchor, same),
+            common::similarity(&config, anchor, stranger),
         );
         assert!(
             s > d + 0.2,

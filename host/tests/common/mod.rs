@@ -237,3 +237,17 @@ fn crc32(data: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// `facelab compare A B --json` with `config`: the similarity of the two photos' faces.
+pub fn similarity(config: &Path, a: &Path, b: &Path) -> f64 {
+    let (code, out, err) = run(facelab()
+        .arg("--config")
+        .arg(config)
+        .arg("compare")
+        .arg(a)
+        .arg(b)
+        .arg("--json"));
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    doc["similarity"].as_f64().unwrap()
+}
