@@ -176,7 +176,7 @@ pub struct LibrarySection {
     /// How long a command waits for a library locked by another process, in ms.
     pub busy_timeout_ms: u64,
     /// Suggestions whose best and second-best people score closer than this fraction of
-    /// `1 − threshold` are "unknown" ([`crate::library::suggest::margin_at`]).
+    /// `1 − threshold` are "unknown" (the library's `suggest::margin_at`).
     pub suggest_margin: f32,
     /// Faces whose quality ([`crate::quality`]) is below this stay out of suggestions and
     /// clusters (they are still listed). From 0 (off) to 1; out of range is an error at load.
