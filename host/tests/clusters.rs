@@ -21,20 +21,6 @@ fn config(shared: &Path, dir: &Path) -> PathBuf {
     )
 }
 
-fn copy_orl(shared: &Path, dir: &Path, subjects: std::ops::RangeInclusive<u32>, images: &[u32]) {
-    for s in subjects {
-        let to = dir.join(format!("s{s}"));
-        std::fs::create_dir_all(&to).unwrap();
-        for i in images {
-            std::fs::copy(
-                shared.join(format!("datasets/orl/s{s}/{i}.pgm")),
-                to.join(format!("{i}.pgm")),
-            )
-            .unwrap();
-        }
-    }
-}
-
 fn ok(config: &Path, args: &[&str]) -> String {
     let (code, out, err) = run(facelab().arg("--config").arg(config).args(args));
     assert_eq!(code, 0, "{args:?}: {err}");
@@ -126,7 +112,7 @@ fn orl_faces_cluster_into_people_and_ids_stay_when_faces_are_added() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let photos = d.join("photos");
-    copy_orl(&shared, &photos, 1..=10, &[1, 2, 3, 4, 5, 6, 7]);
+    common::copy_orl(&shared, &photos, 1..=10, &[1, 2, 3, 4, 5, 6, 7]);
     let cfg = config(&shared, d);
     ok(&cfg, &["scan", photos.to_str().unwrap()]);
     let s = json(&cfg, &["cluster", "--json"]);
@@ -140,7 +126,7 @@ fn orl_faces_cluster_into_people_and_ids_stay_when_faces_are_added() {
 
     // Three more photos of each person: they join the existing clusters; ids and old
     // members stay.
-    copy_orl(&shared, &photos, 1..=10, &[8, 9, 10]);
+    common::copy_orl(&shared, &photos, 1..=10, &[8, 9, 10]);
     ok(&cfg, &["scan", photos.to_str().unwrap()]);
     let s = json(&cfg, &["cluster", "--json"]);
     assert_eq!(s["mode"], "incremental");
@@ -176,7 +162,7 @@ fn split_is_a_cannot_link_merge_undoes_it_and_naming_labels_every_member() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let photos = d.join("photos");
-    copy_orl(&shared, &photos, 1..=4, &[1, 2, 3, 4, 5, 6]);
+    common::copy_orl(&shared, &photos, 1..=4, &[1, 2, 3, 4, 5, 6]);
     let cfg = config(&shared, d);
     ok(&cfg, &["scan", photos.to_str().unwrap()]);
     json(&cfg, &["cluster", "--json"]);
@@ -253,8 +239,8 @@ fn a_cluster_close_to_a_named_person_is_suggested_as_that_person() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_orl(&shared, &d.join("named"), 1..=3, &[1, 2]);
-    copy_orl(&shared, &d.join("photos"), 1..=3, &[3, 4, 5, 6, 7, 8]);
+    common::copy_orl(&shared, &d.join("named"), 1..=3, &[1, 2]);
+    common::copy_orl(&shared, &d.join("photos"), 1..=3, &[3, 4, 5, 6, 7, 8]);
     let cfg = config(&shared, d);
     ok(&cfg, &["scan", d.join("photos").to_str().unwrap()]);
     ok(&cfg, &["import-labels", d.join("named").to_str().unwrap()]);
@@ -295,7 +281,7 @@ fn empty_single_and_identical_libraries_give_sensible_answers() {
         serde_json::json!([])
     );
     let photos = d.join("photos");
-    copy_orl(&shared, &photos, 1..=1, &[1]);
+    common::copy_orl(&shared, &photos, 1..=1, &[1]);
     ok(&cfg, &["scan", photos.to_str().unwrap()]);
     let s = json(&cfg, &["cluster", "--json"]);
     assert_eq!(s["faces"], 1);
@@ -334,7 +320,7 @@ fn faces_below_min_quality_leave_their_clusters_and_are_still_listed() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let photos = d.join("photos");
-    copy_orl(&shared, &photos, 1..=5, &[1, 2, 3, 4, 5]);
+    common::copy_orl(&shared, &photos, 1..=5, &[1, 2, 3, 4, 5]);
     // Two photos of each person blurred by σ 3 px: YuNet finds most of them, at quality
     // 0.40 or lower (the sharp ones: 1; ORL_BLUR in host/tests/library.rs).
     for s in 1..=5 {
@@ -429,7 +415,7 @@ fn the_threshold_adapts_from_the_declared_rule_and_faces_json_carries_cluster_id
     let cfg = config(&shared, d);
     // Few faces: the recognizer's declared rule (MobileFaceNet's manifest threshold 0.27) is
     // the threshold, and the summary says why.
-    copy_orl(&shared, &photos, 1..=3, &[1, 2, 3]);
+    common::copy_orl(&shared, &photos, 1..=3, &[1, 2, 3]);
     ok(&cfg, &["scan", photos.to_str().unwrap()]);
     let s = json(&cfg, &["cluster", "--json"]);
     let t = &s["threshold"];
@@ -444,7 +430,7 @@ fn the_threshold_adapts_from_the_declared_rule_and_faces_json_carries_cluster_id
     );
     // Enough faces (ORL, no group photos, so no known negatives): the strangers'
     // distribution of random pairs sets it, above the declared floor.
-    copy_orl(&shared, &photos, 4..=12, &[1, 2, 3, 4, 5, 6]);
+    common::copy_orl(&shared, &photos, 4..=12, &[1, 2, 3, 4, 5, 6]);
     ok(&cfg, &["scan", photos.to_str().unwrap()]);
     let s = json(&cfg, &["cluster", "--full", "--json"]);
     let t = &s["threshold"];
@@ -484,7 +470,7 @@ fn the_threshold_adapts_from_the_declared_rule_and_faces_json_carries_cluster_id
     }
     assert_eq!(from_faces, after);
     // An incremental run uses the same rule on the whole library: the same threshold.
-    copy_orl(&shared, &photos, 1..=12, &[7]);
+    common::copy_orl(&shared, &photos, 1..=12, &[7]);
     ok(&cfg, &["scan", photos.to_str().unwrap()]);
     let s = json(&cfg, &["cluster", "--json"]);
     assert_eq!(s["mode"], "incremental");
@@ -510,7 +496,7 @@ fn group_photos_give_known_negatives_and_two_models_cluster_apart() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let photos = d.join("photos");
-    copy_orl(&shared, &photos, 1..=10, &[1, 2, 3, 4, 5]);
+    common::copy_orl(&shared, &photos, 1..=10, &[1, 2, 3, 4, 5]);
     // The sprint and VOC group photos: every pair of faces in one photo is two people.
     for set in ["sprint", "voc-groups"] {
         let to = photos.join(set);

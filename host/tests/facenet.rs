@@ -51,39 +51,6 @@ fn lfw_subset(shared: &Path, dir: &Path) -> PathBuf {
     root
 }
 
-fn embeddings(config: &Path, photos: &[PathBuf]) -> Vec<Vec<Vec<f64>>> {
-    let (code, out, err) = common::run(
-        common::facelab()
-            .arg("--config")
-            .arg(config)
-            .arg("embed")
-            .arg("--json")
-            .args(photos),
-    );
-    assert_eq!(code, 0, "{err}");
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    doc["photos"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            p["faces"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|f| {
-                    f["embedding"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .map(|x| x.as_f64().unwrap())
-                        .collect()
-                })
-                .collect()
-        })
-        .collect()
-}
-
 fn cosine(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -136,7 +103,7 @@ fn the_same_person_scores_above_a_stranger_and_group_photos_embed_every_face() {
         photo("Tony_Blair", 2),
         group,
     ];
-    let e = embeddings(&config, &photos);
+    let e = common::embeddings(&config, &photos);
     // (anchor, same person, stranger) as indices into `photos`.
     for (a, p, n) in [
         (0, 1, 2),

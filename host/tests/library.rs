@@ -21,21 +21,6 @@ fn mfn_config(shared: &Path, dir: &Path, extra: &str) -> PathBuf {
     )
 }
 
-/// Copies ORL subjects `subjects` (images `images` of each) into `dir/<prefix>/sN/`.
-fn copy_orl(shared: &Path, dir: &Path, subjects: std::ops::RangeInclusive<u32>, images: &[u32]) {
-    for s in subjects {
-        let to = dir.join(format!("s{s}"));
-        std::fs::create_dir_all(&to).unwrap();
-        for i in images {
-            std::fs::copy(
-                shared.join(format!("datasets/orl/s{s}/{i}.pgm")),
-                to.join(format!("{i}.pgm")),
-            )
-            .unwrap();
-        }
-    }
-}
-
 fn lib_cmd(config: &Path, args: &[&str]) -> (i32, String, String) {
     run(facelab().arg("--config").arg(config).args(args))
 }
@@ -61,8 +46,8 @@ fn suggestions_name_known_people_say_unknown_for_strangers_and_rejections_stick(
     let d = dir.path();
     // Ten people with 2 named photos each (20%), their 8 other photos unnamed, and two
     // strangers nobody named.
-    copy_orl(&shared, &d.join("named"), 1..=10, &[1, 2]);
-    copy_orl(
+    common::copy_orl(&shared, &d.join("named"), 1..=10, &[1, 2]);
+    common::copy_orl(
         &shared,
         &d.join("photos"),
         1..=12,
@@ -155,7 +140,7 @@ fn rescans_skip_unchanged_photos_follow_moves_and_keep_names() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_orl(&shared, &d.join("photos"), 1..=3, &[1, 2, 3]);
+    common::copy_orl(&shared, &d.join("photos"), 1..=3, &[1, 2, 3]);
     let config = mfn_config(&shared, d, "");
     let photos = d.join("photos");
     let p = photos.to_str().unwrap();
@@ -214,7 +199,7 @@ fn bad_files_are_recorded_with_their_reason_and_the_scan_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let photos = d.join("photos");
-    copy_orl(&shared, &photos, 1..=1, &[1, 2]);
+    common::copy_orl(&shared, &photos, 1..=1, &[1, 2]);
     let jpeg =
         std::fs::read(shared.join("datasets/samples/sprint/codingsprint2009-01.jpg")).unwrap();
     std::fs::write(photos.join("truncated.jpg"), &jpeg[..jpeg.len() / 2]).unwrap();
@@ -301,7 +286,7 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let photos = d.join("photos");
-    copy_orl(&shared, &photos, 1..=2, &[1, 2, 3]);
+    common::copy_orl(&shared, &photos, 1..=2, &[1, 2, 3]);
     let config = mfn_config(&shared, d, "");
     let ctx = facelab::cli::RunContext {
         config: facelab::config::Config::load(&config).unwrap(),
@@ -365,7 +350,7 @@ fn a_scan_killed_with_sigkill_is_finished_by_the_next_one_with_no_duplicate() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let photos = d.join("photos");
-    copy_orl(&shared, &photos, 1..=20, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    common::copy_orl(&shared, &photos, 1..=20, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     let config = mfn_config(&shared, d, "batch_size = 4");
     // Fetch models first so the kill lands in the scan itself.
     let (code, _, err) = lib_cmd(
@@ -581,7 +566,7 @@ fn people_can_be_added_renamed_merged_and_exported() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_orl(&shared, &d.join("photos"), 1..=1, &[1, 2, 3]);
+    common::copy_orl(&shared, &d.join("photos"), 1..=1, &[1, 2, 3]);
     let config = mfn_config(&shared, d, "");
     lib_cmd(&config, &["scan", d.join("photos").to_str().unwrap()]);
     let ids: Vec<String> = json(&config, &["faces", "--json"])
@@ -721,8 +706,8 @@ fn a_scan_racing_tag_import_labels_and_cluster_loses_and_duplicates_nothing() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_orl(&shared, &d.join("photos"), 1..=2, &[1, 2, 3]);
-    copy_orl(&shared, &d.join("named"), 3..=4, &[1, 2]);
+    common::copy_orl(&shared, &d.join("photos"), 1..=2, &[1, 2, 3]);
+    common::copy_orl(&shared, &d.join("named"), 3..=4, &[1, 2]);
     copy_voc_groups(&shared, &d.join("voc"));
     let config = mfn_config(&shared, d, "");
     fetch_models(&config);
@@ -865,7 +850,7 @@ fn a_missing_folder_next_to_a_real_one_fails_the_scan_and_is_named() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_orl(&shared, &d.join("photos"), 1..=1, &[1, 2]);
+    common::copy_orl(&shared, &d.join("photos"), 1..=1, &[1, 2]);
     let config = mfn_config(&shared, d, "");
     let missing = d.join("no-such-folder");
     let (code, out, err) = lib_cmd(
@@ -910,7 +895,7 @@ fn an_unreadable_subfolder_counts_as_failed_and_its_stored_photos_stay() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let photos = d.join("photos");
-    copy_orl(&shared, &photos, 1..=2, &[1, 2]);
+    common::copy_orl(&shared, &photos, 1..=2, &[1, 2]);
     let config = mfn_config(&shared, d, "");
     let p = photos.to_str().unwrap();
     let s = json(&config, &["scan", "--json", p]);
@@ -960,7 +945,7 @@ fn a_damaged_library_is_reported_in_one_line_with_the_fix() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_orl(&shared, &d.join("photos"), 1..=3, &[1, 2]);
+    common::copy_orl(&shared, &d.join("photos"), 1..=3, &[1, 2]);
     let config = mfn_config(&shared, d, "");
     let (code, _, err) = lib_cmd(&config, &["scan", d.join("photos").to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
@@ -1027,7 +1012,7 @@ fn check_merges_faces_stored_twice_keeping_their_names() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_orl(&shared, &d.join("photos"), 1..=1, &[1, 2, 3]);
+    common::copy_orl(&shared, &d.join("photos"), 1..=1, &[1, 2, 3]);
     let config = mfn_config(&shared, d, "");
     let (code, _, err) = lib_cmd(&config, &["scan", d.join("photos").to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
@@ -1102,11 +1087,11 @@ fn faces_below_min_quality_are_listed_but_take_no_part_in_suggestions() {
     let d = dir.path();
     // Six people named on two sharp photos each; s7 named only on two blurred ones. Six
     // sharp unnamed photos of each of the seven, and one blurred unnamed photo of s1..s6.
-    copy_orl(&shared, &d.join("named"), 1..=6, &[1, 2]);
+    common::copy_orl(&shared, &d.join("named"), 1..=6, &[1, 2]);
     for i in [1, 2] {
         blurred_orl(&shared, &d.join("named"), 7, i, ORL_BLUR);
     }
-    copy_orl(&shared, &d.join("photos"), 1..=7, &[3, 4, 5, 6, 7, 8]);
+    common::copy_orl(&shared, &d.join("photos"), 1..=7, &[3, 4, 5, 6, 7, 8]);
     for s in 1..=6 {
         blurred_orl(&shared, &d.join("photos/blurred"), s, 9, ORL_BLUR);
     }
@@ -1196,7 +1181,7 @@ fn a_version_3_library_keeps_every_face_and_the_next_scan_measures_their_quality
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    copy_orl(&shared, &d.join("photos"), 1..=2, &[1, 2, 3, 4, 5]);
+    common::copy_orl(&shared, &d.join("photos"), 1..=2, &[1, 2, 3, 4, 5]);
     let photos = d.join("photos");
     let p = photos.to_str().unwrap();
     let config = mfn_config(&shared, d, "");

@@ -253,29 +253,7 @@ fn onnx_runtime_and_opencv_give_the_same_embedding_for_the_same_face() {
             &format!("[recognizer]\nplugin = \"{plugin}\""),
         );
         let config = common::write_config(dir.path(), &text);
-        let (code, out, err) = common::run(
-            common::facelab()
-                .arg("--config")
-                .arg(&config)
-                .arg("embed")
-                .arg("--json")
-                .arg(&photo),
-        );
-        assert_eq!(code, 0, "{plugin}: {err}");
-        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-        doc["photos"][0]["faces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| {
-                f["embedding"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|x| x.as_f64().unwrap())
-                    .collect::<Vec<f64>>()
-            })
-            .collect::<Vec<_>>()
+        common::embeddings(&config, std::slice::from_ref(&photo)).remove(0)
     };
     let (ort, cv) = (embeddings("onnx-runtime"), embeddings("opencv-dnn"));
     assert_eq!(ort.len(), 3);

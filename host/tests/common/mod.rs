@@ -251,3 +251,55 @@ pub fn similarity(config: &Path, a: &Path, b: &Path) -> f64 {
     let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     doc["similarity"].as_f64().unwrap()
 }
+
+/// Copies ORL subjects `subjects` (images `images` of each) from `shared` into `dir/sN/`.
+pub fn copy_orl(
+    shared: &Path,
+    dir: &Path,
+    subjects: std::ops::RangeInclusive<u32>,
+    images: &[u32],
+) {
+    for s in subjects {
+        let to = dir.join(format!("s{s}"));
+        std::fs::create_dir_all(&to).unwrap();
+        for i in images {
+            std::fs::copy(
+                shared.join(format!("datasets/orl/s{s}/{i}.pgm")),
+                to.join(format!("{i}.pgm")),
+            )
+            .unwrap();
+        }
+    }
+}
+
+/// `facelab embed --json` with `config`: each photo's faces' embeddings, in order.
+pub fn embeddings(config: &Path, photos: &[PathBuf]) -> Vec<Vec<Vec<f64>>> {
+    let (code, out, err) = run(facelab()
+        .arg("--config")
+        .arg(config)
+        .arg("embed")
+        .arg("--json")
+        .args(photos));
+    assert_eq!(code, 0, "{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    doc["photos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            p["faces"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| {
+                    f["embedding"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap())
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}

@@ -114,6 +114,21 @@ void to_matrix(const uint8_t* rgb, long rows, long cols, matrix<rgb_pixel>& img)
     std::memcpy(&img(0, 0), rgb, static_cast<size_t>(rows * cols * 3));
 }
 
+/// A new T loaded from `path` by load_exact; nullptr with the message in `err` on failure.
+template <class T>
+T* load_new(const char* path, char* err, size_t len) {
+    T* p = new (std::nothrow) T;
+    if (p == nullptr) {
+        set_error(err, len, "out of memory");
+        return nullptr;
+    }
+    if (guarded(err, len, [&] { load_exact(path, *p); }) != 0) {
+        delete p;
+        return nullptr;
+    }
+    return p;
+}
+
 }  // namespace
 
 extern "C" {
@@ -178,16 +193,7 @@ int fl_hog_detect(void* handle, const uint8_t* rgb, long rows, long cols, unsign
 // ---- MMOD CNN ----
 
 void* fl_mmod_new(const char* path, char* err, size_t len) {
-    mmod_net* net = new (std::nothrow) mmod_net;
-    if (net == nullptr) {
-        set_error(err, len, "out of memory");
-        return nullptr;
-    }
-    if (guarded(err, len, [&] { load_exact(path, *net); }) != 0) {
-        delete net;
-        return nullptr;
-    }
-    return net;
+    return load_new<mmod_net>(path, err, len);
 }
 
 void fl_mmod_free(void* net) { delete static_cast<mmod_net*>(net); }
@@ -214,16 +220,8 @@ int fl_mmod_detect(void* handle, const uint8_t* rgb, long rows, long cols, unsig
 // ---- 5-point shape predictor ----
 
 void* fl_shape_new(const char* path, unsigned long* num_parts, char* err, size_t len) {
-    shape_predictor* sp = new (std::nothrow) shape_predictor;
-    if (sp == nullptr) {
-        set_error(err, len, "out of memory");
-        return nullptr;
-    }
-    if (guarded(err, len, [&] { load_exact(path, *sp); }) != 0) {
-        delete sp;
-        return nullptr;
-    }
-    *num_parts = sp->num_parts();
+    shape_predictor* sp = load_new<shape_predictor>(path, err, len);
+    if (sp != nullptr) *num_parts = sp->num_parts();
     return sp;
 }
 
@@ -232,16 +230,7 @@ void fl_shape_free(void* sp) { delete static_cast<shape_predictor*>(sp); }
 // ---- ResNet embedder ----
 
 void* fl_resnet_new(const char* path, char* err, size_t len) {
-    resnet_net* net = new (std::nothrow) resnet_net;
-    if (net == nullptr) {
-        set_error(err, len, "out of memory");
-        return nullptr;
-    }
-    if (guarded(err, len, [&] { load_exact(path, *net); }) != 0) {
-        delete net;
-        return nullptr;
-    }
-    return net;
+    return load_new<resnet_net>(path, err, len);
 }
 
 void fl_resnet_free(void* net) { delete static_cast<resnet_net*>(net); }

@@ -19,7 +19,7 @@ use facelab_plugin_kit::options::{self, parse_with_backend, OptionError};
 use facelab_plugin_kit::{check_readable, guard, model_file, pixels};
 use serde::Deserialize;
 
-use crate::ffi::{Detection, Hog, Mmod};
+use crate::ffi::{Detection, FaceDetector};
 use crate::image::fit;
 use crate::{backend_name, model_error};
 
@@ -106,15 +106,9 @@ pub fn face_of(d: &Detection, scale: [f32; 2]) -> Face {
     Face::new(BBox::new(x, y, w, h), score_of(d.confidence))
 }
 
-/// The network each detector kind runs.
-enum Engine {
-    Hog(Hog),
-    Mmod(Mmod),
-}
-
 /// A loaded dlib detector.
 pub struct DlibDetector {
-    engine: Engine,
+    engine: FaceDetector,
     options: DetectorOptions,
     info: ModelInfo,
 }
@@ -145,7 +139,7 @@ impl DlibDetector {
                 "remove `model` and `model_files` from [detector]",
             ));
         }
-        let hog = Hog::new().map_err(|e| {
+        let hog = FaceDetector::hog().map_err(|e| {
             PluginError::new(
                 ErrorCode::MODEL,
                 format!("dlib's frontal face detector: {e}"),
@@ -153,7 +147,7 @@ impl DlibDetector {
             )
         })?;
         Ok(DlibDetector {
-            engine: Engine::Hog(hog),
+            engine: hog,
             options,
             // dlib's detector is trained on public data and ships under the Boost licence.
             info: info(args, "dlib-hog", LicenceClass::Permissive),
@@ -165,7 +159,7 @@ impl DlibDetector {
         let options = DetectorOptions::parse(args.options_toml.as_str())?;
         let file = model_file(args.model_files.as_slice(), &[".dat"], "mmod")?;
         check_readable(file)?;
-        let net = Mmod::load(Path::new(file)).map_err(|e| {
+        let net = FaceDetector::mmod(Path::new(file)).map_err(|e| {
             model_error(
                 file,
                 "dlib's MMOD CNN face detector (mmod_human_face_detector.dat)",
@@ -173,7 +167,7 @@ impl DlibDetector {
             )
         })?;
         Ok(DlibDetector {
-            engine: Engine::Mmod(net),
+            engine: net,
             options,
             info: info(args, "dlib-mmod", LicenceClass::Permissive),
         })
@@ -193,11 +187,10 @@ impl Detector for DlibDetector {
                 self.options.dlib.upsample,
                 margin_for(self.options.shared.score_threshold),
             );
-            let found = match &mut self.engine {
-                Engine::Hog(d) => d.detect(&img.as_rgb(), upsample, margin),
-                Engine::Mmod(d) => d.detect(&img.as_rgb(), upsample, margin),
-            }
-            .map_err(|e| PluginError::new(ErrorCode::INFERENCE, format!("dlib: {e}"), ""))?;
+            let found = self
+                .engine
+                .detect(&img.as_rgb(), upsample, margin)
+                .map_err(|e| PluginError::new(ErrorCode::INFERENCE, format!("dlib: {e}"), ""))?;
             let faces = found.iter().map(|d| face_of(d, scale)).collect();
             Ok(self
                 .options

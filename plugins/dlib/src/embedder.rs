@@ -21,7 +21,7 @@ use facelab_plugin_kit::api::{
     ModelInfo, PluginError, Recognizer,
 };
 use facelab_plugin_kit::options::{Colour, EmbedderOptions, OptionError};
-use facelab_plugin_kit::{check_readable, guard, pixels};
+use facelab_plugin_kit::{check_readable, embed_guarded};
 use serde::Deserialize;
 
 use crate::ffi::{FaceRect, Points, ResNet, ShapePredictor, RESNET_DIM};
@@ -239,11 +239,7 @@ impl Recognizer for DlibResnet {
         image: ImageView<'_>,
         faces: RSlice<'_, Face>,
     ) -> RResult<RVec<Embedding>, PluginError> {
-        guard("embedding", || {
-            pixels::validate(&image)?;
-            if faces.is_empty() {
-                return Ok(RVec::new());
-            }
+        embed_guarded(&image, faces.len(), false, || {
             for (i, f) in faces.iter().enumerate() {
                 let b = f.bbox;
                 let finite = [b.x, b.y, b.width, b.height].iter().all(|v| v.is_finite());
@@ -285,10 +281,7 @@ impl Recognizer for DlibResnet {
                 .map_err(|e| PluginError::new(ErrorCode::INFERENCE, format!("dlib: {e}"), ""))?;
             Ok(values
                 .chunks_exact(RESNET_DIM)
-                .map(|v| Embedding {
-                    values: RVec::from(v.to_vec()),
-                    normalized: false,
-                })
+                .map(<[f32]>::to_vec)
                 .collect())
         })
     }

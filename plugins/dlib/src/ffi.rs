@@ -186,39 +186,6 @@ fn take(d: Detections) -> Vec<Detection> {
     v
 }
 
-/// dlib's frontal face detector (HOG + linear SVM, built into dlib; no model file).
-pub struct Hog(*mut c_void);
-
-// SAFETY: the detector is only used through `&mut self`, one call at a time.
-unsafe impl Send for Hog {}
-
-impl Hog {
-    /// The detector dlib ships.
-    pub fn new() -> Result<Self, BridgeError> {
-        // SAFETY: the buffer pointer and length come from `create`.
-        create(|e, n| unsafe { fl_hog_new(e, n) }).map(Hog)
-    }
-
-    /// Detects on `image` upsampled `upsample` times, keeping margins above
-    /// `adjust_threshold`; rectangles are in `image`'s pixels.
-    pub fn detect(
-        &mut self,
-        image: &Rgb<'_>,
-        upsample: u32,
-        adjust_threshold: f64,
-    ) -> Result<Vec<Detection>, BridgeError> {
-        // SAFETY: the handle was made by this detector's constructor and is live.
-        unsafe { detect_with(fl_hog_detect, self.0, image, upsample, adjust_threshold) }
-    }
-}
-
-impl Drop for Hog {
-    fn drop(&mut self) {
-        // SAFETY: created by fl_hog_new, freed once.
-        unsafe { fl_hog_free(self.0) }
-    }
-}
-
 /// The signature the bridge's two detectors share.
 type DetectFn = unsafe extern "C" fn(
     *mut c_void,
@@ -232,54 +199,39 @@ type DetectFn = unsafe extern "C" fn(
     usize,
 ) -> i32;
 
-/// Runs one of the bridge's detectors on `image`.
-///
-/// # Safety
-/// `handle` must be a live detector of the kind `detect` expects.
-unsafe fn detect_with(
-    detect: DetectFn,
+/// One of the bridge's face detectors: dlib's frontal face detector (HOG + linear SVM,
+/// built into dlib) or its MMOD CNN (`mmod_human_face_detector.dat`).
+pub struct FaceDetector {
     handle: *mut c_void,
-    image: &Rgb<'_>,
-    upsample: u32,
-    adjust_threshold: f64,
-) -> Result<Vec<Detection>, BridgeError> {
-    image.check()?;
-    let mut out = Detections {
-        items: std::ptr::null_mut(),
-        len: 0,
-    };
-    call(|e, n| {
-        // SAFETY: the caller vouches for the handle, the image was checked, `out` is
-        // writable.
-        unsafe {
-            detect(
-                handle,
-                image.pixels.as_ptr(),
-                image.height as _,
-                image.width as _,
-                upsample,
-                adjust_threshold,
-                &mut out,
-                e,
-                n,
-            )
-        }
-    })?;
-    Ok(take(out))
+    detect: DetectFn,
+    free: unsafe extern "C" fn(*mut c_void),
 }
 
-/// dlib's MMOD CNN face detector (`mmod_human_face_detector.dat`).
-pub struct Mmod(*mut c_void);
+// SAFETY: the detector is only used through `&mut self`, one call at a time.
+unsafe impl Send for FaceDetector {}
 
-// SAFETY: the network is only used through `&mut self`, one call at a time.
-unsafe impl Send for Mmod {}
+impl FaceDetector {
+    /// The HOG detector dlib ships (no model file).
+    pub fn hog() -> Result<Self, BridgeError> {
+        // SAFETY: the buffer pointer and length come from `create`.
+        let handle = create(|e, n| unsafe { fl_hog_new(e, n) })?;
+        Ok(FaceDetector {
+            handle,
+            detect: fl_hog_detect,
+            free: fl_hog_free,
+        })
+    }
 
-impl Mmod {
-    /// Loads the network; fails with dlib's message when the file is not this network.
-    pub fn load(path: &Path) -> Result<Self, BridgeError> {
+    /// Loads the MMOD network; fails with dlib's message when the file is not this network.
+    pub fn mmod(path: &Path) -> Result<Self, BridgeError> {
         let p = c_path(path)?;
         // SAFETY: `p` is a valid C string for the call's duration.
-        create(|e, n| unsafe { fl_mmod_new(p.as_ptr(), e, n) }).map(Mmod)
+        let handle = create(|e, n| unsafe { fl_mmod_new(p.as_ptr(), e, n) })?;
+        Ok(FaceDetector {
+            handle,
+            detect: fl_mmod_detect,
+            free: fl_mmod_free,
+        })
     }
 
     /// Detects on `image` upsampled `upsample` times, keeping margins above
@@ -290,15 +242,36 @@ impl Mmod {
         upsample: u32,
         adjust_threshold: f64,
     ) -> Result<Vec<Detection>, BridgeError> {
-        // SAFETY: the handle was made by this detector's constructor and is live.
-        unsafe { detect_with(fl_mmod_detect, self.0, image, upsample, adjust_threshold) }
+        image.check()?;
+        let mut out = Detections {
+            items: std::ptr::null_mut(),
+            len: 0,
+        };
+        call(|e, n| {
+            // SAFETY: `detect` belongs to the constructor that made the live `handle`, the
+            // image was checked, `out` is writable.
+            unsafe {
+                (self.detect)(
+                    self.handle,
+                    image.pixels.as_ptr(),
+                    image.height as _,
+                    image.width as _,
+                    upsample,
+                    adjust_threshold,
+                    &mut out,
+                    e,
+                    n,
+                )
+            }
+        })?;
+        Ok(take(out))
     }
 }
 
-impl Drop for Mmod {
+impl Drop for FaceDetector {
     fn drop(&mut self) {
-        // SAFETY: created by fl_mmod_new, freed once.
-        unsafe { fl_mmod_free(self.0) }
+        // SAFETY: `free` belongs to the constructor that made `handle`; freed once.
+        unsafe { (self.free)(self.handle) }
     }
 }
 

@@ -18,9 +18,9 @@ pub mod pixels;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use abi_stable::std_types::{RResult, RStr};
+use abi_stable::std_types::{RResult, RStr, RVec};
 pub use facelab_plugin_api as api;
-use facelab_plugin_api::{ErrorCode, PluginError};
+use facelab_plugin_api::{Embedding, ErrorCode, ImageView, PluginError};
 use serde::de::DeserializeOwned;
 
 /// Runs `f`, turning a panic into a [`PluginError`] with [`ErrorCode::PANIC`].
@@ -43,6 +43,30 @@ pub fn guard<T>(what: &str, f: impl FnOnce() -> Result<T, PluginError>) -> RResu
             ))
         }
     }
+}
+
+/// The frame of every recognizer's `embed`: under [`guard`], checks `image`'s pixels, gives
+/// no embeddings for no faces (`faces` is their number) without calling `f`, and wraps the
+/// vectors `f` computes, one per face, as embeddings that are `normalized` or not.
+pub fn embed_guarded(
+    image: &ImageView<'_>,
+    faces: usize,
+    normalized: bool,
+    f: impl FnOnce() -> Result<Vec<Vec<f32>>, PluginError>,
+) -> RResult<RVec<Embedding>, PluginError> {
+    guard("embedding", || {
+        pixels::validate(image)?;
+        if faces == 0 {
+            return Ok(RVec::new());
+        }
+        Ok(f()?
+            .into_iter()
+            .map(|v| Embedding {
+                values: RVec::from(v),
+                normalized,
+            })
+            .collect())
+    })
 }
 
 /// Parses a plugin's options table (TOML text) into its typed options; an error names the

@@ -8,7 +8,7 @@ use facelab_plugin_kit::api::{
     CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, LicenceClass, Metric,
     ModelInfo, PluginError, Recognizer,
 };
-use facelab_plugin_kit::{check_readable, guard, model_file, pixels};
+use facelab_plugin_kit::{check_readable, embed_guarded, model_file};
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef};
 
@@ -277,11 +277,7 @@ impl Recognizer for Embedder {
         image: ImageView<'_>,
         faces: RSlice<'_, Face>,
     ) -> RResult<RVec<Embedding>, PluginError> {
-        guard("embedding", || {
-            pixels::validate(&image)?;
-            if faces.is_empty() {
-                return Ok(RVec::new());
-            }
+        embed_guarded(&image, faces.len(), self.normalize, || {
             let s = self.profile.size() as usize;
             let per_face = 1 + usize::from(self.mirror);
             let crops = faces.len() * per_face;
@@ -289,18 +285,12 @@ impl Recognizer for Embedder {
             for (i, face) in faces.iter().enumerate() {
                 self.fill(&image, face, i * per_face);
             }
-            let normalized = self.normalize;
-            let mut vectors = self.forward(crops)?;
-            if self.mirror {
-                vectors = fold_mirrored(vectors, normalized);
-            }
-            Ok(vectors
-                .into_iter()
-                .map(|v| Embedding {
-                    values: RVec::from(v),
-                    normalized,
-                })
-                .collect())
+            let vectors = self.forward(crops)?;
+            Ok(if self.mirror {
+                fold_mirrored(vectors, self.normalize)
+            } else {
+                vectors
+            })
         })
     }
 }

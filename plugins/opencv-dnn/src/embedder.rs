@@ -9,7 +9,7 @@ use facelab_plugin_kit::api::{
     Metric, ModelInfo, PluginError, Point2, Recognizer,
 };
 use facelab_plugin_kit::options::{self, parse_with_backend, LandmarkSource};
-use facelab_plugin_kit::{check_readable, guard, model_file, pixels};
+use facelab_plugin_kit::{check_readable, embed_guarded, model_file};
 use opencv::core::{self, Mat, Scalar, Size, Vector};
 use opencv::dnn::{self, Net};
 use opencv::prelude::*;
@@ -297,11 +297,7 @@ impl Recognizer for Embedder {
         image: ImageView<'_>,
         faces: RSlice<'_, Face>,
     ) -> RResult<RVec<Embedding>, PluginError> {
-        guard("embedding", || {
-            pixels::validate(&image)?;
-            if faces.is_empty() {
-                return Ok(RVec::new());
-            }
+        embed_guarded(&image, faces.len(), self.normalize, || {
             let mut crops = Vec::with_capacity(faces.len() * (1 + usize::from(self.mirror)));
             for f in faces.iter() {
                 let crop = self.align(&image, f)?;
@@ -314,18 +310,12 @@ impl Recognizer for Embedder {
                     crops.push(crop);
                 }
             }
-            let normalized = self.normalize;
-            let mut vectors = self.forward(&crops)?;
-            if self.mirror {
-                vectors = fold_mirrored(vectors, normalized);
-            }
-            Ok(vectors
-                .into_iter()
-                .map(|v| Embedding {
-                    values: RVec::from(v),
-                    normalized,
-                })
-                .collect())
+            let vectors = self.forward(&crops)?;
+            Ok(if self.mirror {
+                fold_mirrored(vectors, self.normalize)
+            } else {
+                vectors
+            })
         })
     }
 }

@@ -152,12 +152,3 @@ pub fn embed(
     r.embed(photo.view(), RSlice::from_slice(faces))
         .into_result()
 }
-
-/// Euclidean distance.
-pub fn distance(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f32>()
-        .sqrt()
-}
