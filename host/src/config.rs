@@ -181,6 +181,13 @@ pub struct LibrarySection {
     /// Faces whose quality ([`crate::quality`]) is below this stay out of suggestions and
     /// clusters (they are still listed). From 0 (off) to 1; out of range is an error at load.
     pub min_quality: crate::quality::MinQuality,
+    /// Detected faces shorter than this (pixels, at the photo's full size) are stored
+    /// without an embedding: the taggable size (32 px, as `eval-wider` counts faces a
+    /// person would tag). Faces the user made are always embedded; 0 embeds every face.
+    pub embed_min_height: f32,
+    /// Scan workers, each detecting and embedding whole photos with its own instance of
+    /// the models; 0 = one per core.
+    pub workers: usize,
 }
 
 impl Default for LibrarySection {
@@ -198,6 +205,8 @@ impl Default for LibrarySection {
             busy_timeout_ms: 10_000,
             suggest_margin: 0.04,
             min_quality: crate::quality::MinQuality::default(),
+            embed_min_height: 32.0,
+            workers: 0,
         }
     }
 }
@@ -359,6 +368,13 @@ impl Config {
                 "library.suggest_margin".into(),
                 format!("= {} is out of range", lib.suggest_margin),
                 "use a fraction from 0 to 1 of the distance from the threshold to a perfect match, for example 0.04",
+            ));
+        }
+        if !(lib.embed_min_height.is_finite() && lib.embed_min_height >= 0.0) {
+            return Err(self.invalid(
+                "library.embed_min_height".into(),
+                format!("= {} is out of range", lib.embed_min_height),
+                "use a face height in pixels, 0 or more, for example 32 (0 embeds every face)",
             ));
         }
         if !lib.min_quality.is_valid() {
@@ -527,9 +543,15 @@ mod tests {
             (
                 c.library.batch_size,
                 c.library.busy_timeout_ms,
-                c.library.suggest_margin
+                c.library.suggest_margin,
+                c.library.embed_min_height
             ),
-            (d.batch_size, d.busy_timeout_ms, d.suggest_margin)
+            (
+                d.batch_size,
+                d.busy_timeout_ms,
+                d.suggest_margin,
+                d.embed_min_height
+            )
         );
     }
 

@@ -115,12 +115,15 @@ pub fn open_detector_and_recognizer(
 /// The plugins whose detectors and embedders take a `threads` option (intra-op threads).
 const THREADED_PLUGINS: [&str; 2] = ["onnx-runtime", "opencv-dnn"];
 
-/// The configured detector and recognizer for a scan, which runs decoding, detection and
-/// embedding on threads of their own: each model gets `threads = 1` unless the config sets
-/// it. On 2 cores that took a 60-photo camera-size scan from 22.5 to 18.9 CPU seconds,
-/// and a WIDER one from 17.4 to 14.5 (docs/speed.md), since no model waits for its
-/// second thread while another stage holds the core.
-pub fn open_for_scan(ctx: &RunContext) -> anyhow::Result<(FaceDetector, Option<FaceRecognizer>)> {
+/// The configured detector and recognizer for each of a scan's `workers`, which run on
+/// threads of their own (one per core): each model gets `threads = 1` unless the config
+/// sets it. On 2 cores that took a 60-photo camera-size scan from 22.5 to 18.9 CPU
+/// seconds, and a WIDER one from 17.4 to 14.5 (docs/speed.md), since no model waits for
+/// its second thread while another worker holds the core.
+pub fn open_for_scan(
+    ctx: &RunContext,
+    workers: usize,
+) -> anyhow::Result<Vec<(FaceDetector, Option<FaceRecognizer>)>> {
     let mut config = ctx.config.clone();
     let one = |plugin: &str, options: &mut toml::Table| {
         if THREADED_PLUGINS.contains(&plugin) {
@@ -134,7 +137,22 @@ pub fn open_for_scan(ctx: &RunContext) -> anyhow::Result<(FaceDetector, Option<F
     if let Some(r) = config.recognizer.as_mut() {
         one(&r.plugin.clone(), &mut r.options);
     }
-    open_detector_and_recognizer(&ctx.with_config(config))
+    let ctx = ctx.with_config(config);
+    // One load of the plugins and the manifest serves every worker's models.
+    let plugins = load_plugins(&ctx.config)?;
+    let store = ctx.store()?;
+    (0..workers.max(1))
+        .map(|_| {
+            let detector = open_detector_with(&ctx, &plugins, &store)?;
+            let recognizer = crate::pipeline::open_recognizer(
+                &ctx.config,
+                &plugins,
+                &store,
+                &FetchBars::default(),
+            )?;
+            Ok((detector, recognizer.map(|(r, _)| r)))
+        })
+        .collect()
 }
 
 /// Opens the library named by `--library`, else the config.

@@ -303,6 +303,8 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
         redetect: false,
         retry_failed: false,
         threads: 2,
+        embed_min_height: 32.0,
+        workers: 2,
     };
     let det_key = facelab::library::identity::detector_key(&ctx.config).unwrap();
     let model = facelab::library::identity::embedding_key(
@@ -321,12 +323,17 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
     .unwrap();
     assert_eq!(plan.items.len(), 6);
     std::fs::remove_file(photos.join("s2/2.pgm")).unwrap();
-    let (mut detector, mut recognizer) =
-        facelab::session::open_detector_and_recognizer(&ctx).unwrap();
+    let workers = facelab::session::open_for_scan(&ctx, 2)
+        .unwrap()
+        .into_iter()
+        .map(|(detector, recognizer)| facelab::library::scan::Worker {
+            detector,
+            recognizer,
+        })
+        .collect();
     let mut pipe = facelab::library::scan::Pipeline {
-        detector: &mut detector,
+        workers,
         detector_key: det_key,
-        recognizer: recognizer.as_mut(),
         model: Some(model),
     };
     let s = facelab::library::scan::execute(

@@ -412,7 +412,7 @@ pub fn scan_dirs(
             .map(|r| identity::embedding_key(config, r))
             .transpose()?,
     };
-    walk::scan_folders(lib, &req, || open_for_scan(ctx), progress)
+    walk::scan_folders(lib, &req, |n| open_for_scan(ctx, n), progress)
 }
 
 fn people(ctx: &RunContext, command: PeopleCommand) -> anyhow::Result<Outcome> {

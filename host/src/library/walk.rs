@@ -4,13 +4,16 @@
 
 use std::path::{Path, PathBuf};
 
-use super::scan::{self, Filter, Pipeline, ScanOptions, Summary};
+use super::scan::{self, Filter, Pipeline, ScanOptions, Summary, Worker};
 use super::{paths, Library, LibraryError};
 use crate::config::Config;
 use crate::pipeline::{FaceDetector, FaceRecognizer};
 
 /// The scan options the config gives.
 pub fn scan_options(config: &Config, redetect: bool, retry_failed: bool) -> ScanOptions {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     ScanOptions {
         include: config.library.include.clone(),
         exclude: config.library.exclude.clone(),
@@ -18,9 +21,12 @@ pub fn scan_options(config: &Config, redetect: bool, retry_failed: bool) -> Scan
         max_pixels: config.images.max_pixels,
         redetect,
         retry_failed,
-        threads: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        threads: cores,
+        embed_min_height: config.library.embed_min_height,
+        workers: match config.library.workers {
+            0 => cores,
+            n => n,
+        },
     }
 }
 
@@ -42,11 +48,12 @@ pub struct ScanRequest<'a> {
 
 /// Scans `req.dirs` into `lib`. Unreadable folders are printed and counted in the summary
 /// (a failure each); only when none of the folders named exists is it an error. `open`
-/// loads the models (called only when a photo needs work); `progress` makes the bar.
+/// loads the models for the number of workers it is given (called only when a photo
+/// needs work: one worker per core, at most one per photo); `progress` makes the bar.
 pub fn scan_folders<E: From<LibraryError>>(
     lib: &mut Library,
     req: &ScanRequest<'_>,
-    open: impl FnOnce() -> Result<(FaceDetector, Option<FaceRecognizer>), E>,
+    open: impl FnOnce(usize) -> Result<Vec<(FaceDetector, Option<FaceRecognizer>)>, E>,
     progress: impl FnOnce(usize) -> indicatif::ProgressBar,
 ) -> Result<Summary, E> {
     let opts = scan_options(req.config, req.redetect, req.retry_failed);
@@ -71,18 +78,24 @@ pub fn scan_folders<E: From<LibraryError>>(
         // Nothing to decode: no model is loaded, so an unchanged rescan stays fast.
         return Ok(scan::finish_without_work(lib, plan)?);
     }
-    let (mut detector, mut recognizer) = open()?;
-    if recognizer.is_none() {
+    let workers: Vec<Worker> = open(opts.workers.clamp(1, plan.items.len()))?
+        .into_iter()
+        .map(|(detector, recognizer)| Worker {
+            detector,
+            recognizer,
+        })
+        .collect();
+    let has_recognizer = workers.first().is_some_and(|w| w.recognizer.is_some());
+    if !has_recognizer {
         eprintln!(
             "facelab: no [recognizer] in {}: faces are stored without embeddings, so `suggest` and `cluster` have nothing to compare (help: add a [recognizer]; config/examples/ has some)",
             req.config.source.display()
         );
     }
     let mut pipe = Pipeline {
-        detector: &mut detector,
+        workers,
         detector_key: req.detector_key.clone(),
-        model: recognizer.as_ref().and(req.model.clone()),
-        recognizer: recognizer.as_mut(),
+        model: req.model.clone().filter(|_| has_recognizer),
     };
     let bar = progress(plan.items.len());
     let summary = scan::execute(lib, plan, &mut pipe, &opts, &bar);
@@ -112,6 +125,12 @@ pub fn summary_text(lib: &Library, s: &Summary, json: bool) -> Result<String, Li
         s.failed.len(),
         s.missing + s.vanished_during_scan,
     );
+    if s.small > 0 {
+        text += &format!(
+            "; {} faces below library.embed_min_height stored without an embedding",
+            s.small
+        );
+    }
     if s.assessed > 0 {
         text += &format!(
             ", {} given the face quality an older facelab did not measure",

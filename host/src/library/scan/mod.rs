@@ -15,6 +15,7 @@
 mod plan;
 mod process;
 mod read;
+mod worker;
 mod write;
 
 pub(crate) use plan::mtime_ns;
@@ -23,13 +24,15 @@ pub use plan::plan;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use facelab_plugin_api::BBox;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use self::process::{Detected, Tally};
+use self::process::Tally;
 use self::read::{read, Read, ReadTime};
+use self::worker::Shared;
 use self::write::{flush, mark_missing, Write};
 use super::{paths, Library, LibraryError, Result};
 use crate::pipeline::{FaceDetector, FaceRecognizer};
@@ -54,6 +57,11 @@ pub struct ScanOptions {
     pub retry_failed: bool,
     /// Decoding threads.
     pub threads: usize,
+    /// Detected faces shorter than this (full-size pixels) get no embedding; faces the user
+    /// made always do (`library.embed_min_height`).
+    pub embed_min_height: f32,
+    /// Workers (each with its own models), at least 1.
+    pub workers: usize,
 }
 
 /// Why a file needs work.
@@ -171,12 +179,17 @@ pub struct Summary {
     pub faces: usize,
     /// Embeddings written.
     pub embeddings: usize,
+    /// Faces found that are shorter than `library.embed_min_height`: stored, measured, not
+    /// embedded.
+    pub small: usize,
     /// Wall time, seconds.
     pub seconds: f64,
     /// Photos processed (decoded) per second.
     pub photos_per_second: f64,
     /// Photos decoded (the others were unchanged, gone or unreadable).
     pub decoded: usize,
+    /// Workers that detected and embedded (each with its own models).
+    pub workers: usize,
     /// Of those, decoded at a reduced DCT scale because the detector needs less.
     pub reduced: usize,
     /// Of those, decoded again at a larger scale because a face was too small for the
@@ -204,6 +217,7 @@ impl Summary {
         self.assessed += t.assessed;
         self.moved += t.moved;
         self.faces += t.faces;
+        self.small += t.small;
     }
 
     /// Failures of any kind: files and unreadable folders.
@@ -278,15 +292,22 @@ pub fn match_by_iou(old: &[BBox], new: &[BBox], min_iou: f32) -> Vec<Option<usiz
     out
 }
 
-/// The pipeline a scan runs.
-pub struct Pipeline<'a> {
+/// One scan worker's models: it detects, measures and embeds whole photos.
+pub struct Worker {
     /// The detector.
-    pub detector: &'a mut FaceDetector,
-    /// Its key, stored with each face.
-    pub detector_key: String,
+    pub detector: FaceDetector,
     /// The recognizer, if configured.
-    pub recognizer: Option<&'a mut FaceRecognizer>,
-    /// Its model id, stored with each embedding.
+    pub recognizer: Option<FaceRecognizer>,
+}
+
+/// The pipeline a scan runs: one worker per core, each with its own instances of the
+/// models (plugins hold per-instance state, and a model instance runs one call at a time).
+pub struct Pipeline {
+    /// At least one.
+    pub workers: Vec<Worker>,
+    /// The detector's key, stored with each face.
+    pub detector_key: String,
+    /// The recognizer's model id, stored with each embedding.
     pub model: Option<String>,
 }
 
@@ -342,16 +363,18 @@ impl Done {
     }
 }
 
-/// Runs a plan on four kinds of threads at once, so decoding, detection, embedding and
+/// Runs a plan on three kinds of threads at once, so decoding, detection, embedding and
 /// writing overlap: reader threads (read, hash, decode at the scale the detector needs),
-/// one detect thread (detector, matching, quality), one embed thread (recognizer, in one
-/// batch per photo) and this one (progress, transactions). Every channel holds at most two
-/// photos, so at most `threads + 6` decoded photos are in memory. `bar` shows progress;
-/// errors are printed above it and recorded in the library.
+/// one worker thread per [`Worker`] (detector, matching, quality, then the recognizer on the
+/// photo's faces in one batch) and this one (progress, transactions). Whole photos go to
+/// whichever worker is free, so detection-heavy and face-heavy photos balance across the
+/// cores. Every channel holds at most two photos, so at most `threads + workers + 4`
+/// decoded photos are in memory. `bar` shows progress; errors are printed above it and
+/// recorded in the library.
 pub fn execute(
     lib: &mut Library,
     plan: Plan,
-    pipe: &mut Pipeline<'_>,
+    pipe: &mut Pipeline,
     opts: &ScanOptions,
     bar: &indicatif::ProgressBar,
 ) -> Result<Summary> {
@@ -366,24 +389,40 @@ pub fn execute(
         }
     }
     let priors = process::preload(lib, &plan, pipe.model.as_deref())?;
-    let mut moved_from: HashSet<i64> = HashSet::new();
+    summary.workers = pipe.workers.len();
+    let moved_from: Mutex<HashSet<i64>> = Mutex::new(HashSet::new());
     let items = &plan.items;
     let threads = opts.threads.max(1);
     let next = AtomicUsize::new(0);
-    let long_side = pipe.detector.decode_side;
+    let long_side = pipe
+        .workers
+        .iter()
+        .map(|w| w.detector.decode_side)
+        .max()
+        .unwrap_or(0);
     let mut batch: Vec<Write> = Vec::new();
     let mut last_commit = Instant::now();
     let mut result = Ok(());
     let Pipeline {
-        detector,
+        workers,
         detector_key,
-        recognizer,
         model,
     } = pipe;
-    let (detector, detector_key) = (&mut **detector, detector_key.as_str());
-    let embedder = recognizer.as_deref_mut().zip(model.as_deref());
+    let shared = Shared {
+        items,
+        movable: &movable,
+        moved_from: &moved_from,
+        priors: &priors,
+        detector_key: detector_key.as_str(),
+        model: model.as_deref(),
+        opts,
+    };
+    let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<(usize, Read, ReadTime)>(2);
+    // Workers take photos in the order the readers finish (as the serial scan did): a
+    // reorder buffer would hold every photo a fast reader decodes while a slow one works on
+    // a large photo, and memory would no longer be bounded.
+    let read_rx = Mutex::new(read_rx);
     std::thread::scope(|scope| {
-        let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<(usize, Read, ReadTime)>(2);
         for _ in 0..threads {
             let tx = read_tx.clone();
             let next = &next;
@@ -399,64 +438,20 @@ pub fn execute(
             });
         }
         drop(read_tx);
-        // Detect stage, in the order the readers finish (as the serial scan took them): a
-        // reorder buffer would hold every photo a fast reader decodes while a slow one
-        // works on a large photo, and memory would no longer be bounded.
-        let (det_tx, det_rx) = std::sync::mpsc::sync_channel::<(Done, Option<Detected>)>(2);
-        let moved_from = &mut moved_from;
-        let priors = &priors;
-        let movable = &movable;
-        scope.spawn(move || {
-            for (i, r, t) in read_rx {
-                let out = detect_one(
-                    &items[i],
-                    i,
-                    r,
-                    t,
-                    movable,
-                    moved_from,
-                    priors,
-                    detector,
-                    detector_key,
-                );
-                if det_tx.send(out).is_err() {
-                    return;
-                }
-            }
-        });
-        // Embed stage.
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(2);
-        scope.spawn(move || {
-            let mut embedder = embedder;
-            for (mut done, detected) in det_rx {
-                if let Some(mut d) = detected {
-                    let item = &items[done.index];
-                    match embedder.as_mut() {
-                        Some((rec, model)) => {
-                            let start = Instant::now();
-                            match process::embed(&mut d, item, rec, model, opts.max_pixels) {
-                                Ok((redecode, again)) => {
-                                    done.time.redecode = redecode;
-                                    done.redecoded = again;
-                                    done.time.embed = start.elapsed().as_secs_f64() - redecode;
-                                    done.write = Some(d.write);
-                                }
-                                Err(error) => {
-                                    let (id, revision) = (d.write.id, d.write.revision);
-                                    done.write =
-                                        Some(failed_write(item, id, revision, None, &error));
-                                    done.failed = Some(error);
-                                }
-                            }
-                        }
-                        None => done.write = Some(d.write),
-                    }
+        for worker in workers.iter_mut() {
+            let (tx, read_rx, shared) = (done_tx.clone(), &read_rx, &shared);
+            scope.spawn(move || loop {
+                // The lock is held only while waiting for the next photo.
+                let next = read_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((i, r, t))) = next else { break };
+                let done = shared.process(worker, i, r, t);
+                if tx.send(done).is_err() {
+                    break;
                 }
-                if done_tx.send(done).is_err() {
-                    return;
-                }
-            }
-        });
+            });
+        }
+        drop(done_tx);
         for done in done_rx {
             let item = &items[done.index];
             bar.inc(1);
@@ -509,6 +504,7 @@ pub fn execute(
     let write_start = Instant::now();
     flush(lib, &mut batch, &mut summary)?;
     summary.stage_seconds.write += write_start.elapsed().as_secs_f64();
+    let moved_from = moved_from.into_inner().unwrap_or_else(|e| e.into_inner());
     mark_missing(lib, &plan, &moved_from, &mut summary)?;
     summary.seconds = start.elapsed().as_secs_f64();
     summary.photos_per_second = if summary.seconds > 0.0 {
@@ -517,109 +513,6 @@ pub fn execute(
         0.0
     };
     Ok(summary)
-}
-
-fn failed_write(
-    item: &Item,
-    id: Option<i64>,
-    revision: Option<i64>,
-    hash: Option<String>,
-    error: &str,
-) -> Write {
-    let mut w = Write::new(item, id, revision, hash);
-    w.status = "failed";
-    w.error = Some(error.to_owned());
-    w
-}
-
-/// The detect stage's handling of one read: failures and unchanged content are passed on
-/// as they are, a decoded photo is resolved as a move (by content hash) or not, then
-/// detected and measured.
-#[allow(clippy::too_many_arguments)]
-fn detect_one(
-    item: &Item,
-    index: usize,
-    read: Read,
-    time: ReadTime,
-    movable: &HashMap<String, (i64, i64)>,
-    moved_from: &mut HashSet<i64>,
-    priors: &HashMap<i64, process::Prior>,
-    detector: &mut FaceDetector,
-    detector_key: &str,
-) -> (Done, Option<Detected>) {
-    let mut done = Done::new(index);
-    done.time.read = time.read;
-    done.time.decode = time.decode;
-    match read {
-        Read::Vanished => {
-            done.vanished = true;
-            done.write = item.id.map(|id| {
-                let mut w = Write::new(item, Some(id), item.revision, item.hash.clone());
-                w.status = "missing";
-                w
-            });
-            (done, None)
-        }
-        Read::Failed { hash, error } => {
-            done.write = Some(failed_write(item, item.id, item.revision, hash, &error));
-            done.failed = Some(error);
-            (done, None)
-        }
-        Read::Same { hash } => {
-            done.touched = true;
-            done.write = Some(Write::new(item, item.id, item.revision, Some(hash)));
-            (done, None)
-        }
-        Read::Photo {
-            hash,
-            scaled,
-            bytes,
-        } => {
-            done.decoded = true;
-            done.reduced = bytes.is_some();
-            let (mut id, mut revision) = (item.id, item.revision);
-            let mut work = item.work.clone();
-            let mut moved = false;
-            if id.is_none() {
-                if let Some((old, old_revision)) =
-                    movable.get(&hash).filter(|(o, _)| !moved_from.contains(o))
-                {
-                    moved_from.insert(*old);
-                    (id, revision) = (Some(*old), Some(*old_revision));
-                    moved = true;
-                    work = Work::Embed;
-                }
-            }
-            let prior = id.and_then(|id| priors.get(&id));
-            let mut seconds = (0.0, 0.0);
-            let out = process::detect(
-                item,
-                (id, revision),
-                work,
-                hash,
-                scaled,
-                prior,
-                detector,
-                detector_key,
-                &mut seconds,
-            );
-            done.time.detect = seconds.0;
-            done.time.quality = seconds.1;
-            match out {
-                Ok(mut d) => {
-                    d.bytes = bytes;
-                    d.tally.moved = usize::from(moved);
-                    done.tally = d.tally;
-                    (done, Some(d))
-                }
-                Err(error) => {
-                    done.write = Some(failed_write(item, id, revision, None, &error));
-                    done.failed = Some(error);
-                    (done, None)
-                }
-            }
-        }
-    }
 }
 
 /// Ends a scan that had nothing to decode: only vanished photos are marked missing.

@@ -72,11 +72,14 @@ pub fn plan(
                 .conn
                 .prepare(
                     "SELECT DISTINCT f.image_id FROM faces f
-                     WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model_id = ?1)",
+                     WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model_id = ?1)
+                       AND (f.origin <> 'detected' OR f.h >= ?2)",
                 )
                 .map_err(|e| lib.err(e))?;
             let ids = stmt
-                .query_map([model], |r| r.get(0))
+                .query_map(rusqlite::params![model, opts.embed_min_height], |r| {
+                    r.get(0)
+                })
                 .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
                 .map_err(|e| lib.err(e))?;
             ids

@@ -62,6 +62,8 @@ pub(super) struct Tally {
     pub assessed: usize,
     pub moved: usize,
     pub faces: usize,
+    /// Faces below the embedding height, left without an embedding.
+    pub small: usize,
 }
 
 /// A decoded photo after the detect stage, on its way to the embed stage.
@@ -112,6 +114,7 @@ pub(super) fn detect(
     prior: Option<&Prior>,
     detector: &mut FaceDetector,
     detector_key: &str,
+    embed_min_height: f32,
     seconds: &mut (f64, f64),
 ) -> std::result::Result<Detected, String> {
     let mut w = Write::new(item, id, revision, Some(hash));
@@ -129,6 +132,10 @@ pub(super) fn detect(
     let mut tally = Tally::default();
     let mut to_embed: Vec<(Face, FaceRef)> = Vec::new();
     let to_decoded = |f: &Face| rescale(f, fx, fy);
+    // A detected face below the taggable size is stored and measured, not embedded: too
+    // small to name, and the plan does not count it as missing an embedding either.
+    let wanted = |full: &Face| full.bbox.height >= embed_min_height;
+    let lacks = |s: &Stored| !s.has_embedding && (s.pinned || wanted(&s.face));
     if run_detector {
         let start = Instant::now();
         let (faces, _) = detector.detect(&scaled.photo).map_err(|e| {
@@ -166,10 +173,18 @@ pub(super) fn detect(
                 Some(i) => {
                     used[*i] = true;
                     w.update.push((stored[*i].id, *full_face, q));
-                    to_embed.push((*face, FaceRef::Old(stored[*i].id)));
+                    if wanted(full_face) {
+                        to_embed.push((*face, FaceRef::Old(stored[*i].id)));
+                    } else {
+                        tally.small += 1;
+                    }
                 }
                 None => {
-                    to_embed.push((*face, FaceRef::New(w.insert.len())));
+                    if wanted(full_face) {
+                        to_embed.push((*face, FaceRef::New(w.insert.len())));
+                    } else {
+                        tally.small += 1;
+                    }
                     w.insert.push((*full_face, q));
                 }
             }
@@ -180,7 +195,7 @@ pub(super) fn detect(
             }
             if s.keep {
                 // A confirmed face the new detector missed stays, with its old box.
-                if !s.has_embedding {
+                if lacks(s) {
                     to_embed.push((to_decoded(&s.face), FaceRef::Old(s.id)));
                 }
                 // Measured again on this photo: its content may have changed.
@@ -199,7 +214,7 @@ pub(super) fn detect(
         }
     } else {
         let start = Instant::now();
-        for s in stored.iter().filter(|s| !s.has_embedding) {
+        for s in stored.iter().filter(|s| lacks(s)) {
             to_embed.push((to_decoded(&s.face), FaceRef::Old(s.id)));
         }
         if matches!(work, Work::Embed) && !to_embed.is_empty() {

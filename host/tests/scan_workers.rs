@@ -1,0 +1,188 @@
+//! `facelab scan` through the real binary and plugins on real WIDER photos: faces below the
+//! taggable size are stored without an embedding and no rescan queues them again; one
+//! worker and two store the same faces and embeddings.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::{facelab, run};
+
+/// The default detector with MobileFaceNet (ONNX Runtime), a private cache and library,
+/// plus `library` lines.
+fn config(shared: &Path, dir: &Path, library: &str) -> PathBuf {
+    common::write_config(
+        dir,
+        &format!(
+            "[detector]\nplugin = \"onnx-runtime\"\nkind = \"yunet\"\nmodel = \"yunet-s-dynamic\"\n[recognizer]\nplugin = \"onnx-runtime\"\nkind = \"embedder\"\nmodel = \"mobilefacenet-128\"\n[models]\nmirror = \"{}\"\ncache_dir = \"{}\"\n[library]\npath = \"{}\"\n{library}\n",
+            shared.join("models").display(),
+            dir.join("cache").display(),
+            dir.join("library.sqlite").display(),
+        ),
+    )
+}
+
+/// Crowd photos of WIDER mini (parades: many faces under 32 px tall, some above).
+fn crowd(shared: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    let from = shared.join("datasets/wider-face-val-mini/images/0--Parade");
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+fn scan(config: &Path, dir: &Path) -> serde_json::Value {
+    let (code, out, err) = run(facelab()
+        .arg("--config")
+        .arg(config)
+        .args(["scan", "--json"])
+        .arg(dir));
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str::<serde_json::Value>(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
+        ["scan"]
+        .clone()
+}
+
+fn count(library: &Path, sql: &str) -> i64 {
+    rusqlite::Connection::open(library)
+        .unwrap()
+        .query_row(sql, [], |r| r.get(0))
+        .unwrap()
+}
+
+const SMALL_WITH: &str =
+    "SELECT count(*) FROM faces f WHERE f.h < 32 AND EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id)";
+const LARGE_WITHOUT: &str =
+    "SELECT count(*) FROM faces f WHERE f.h >= 32 AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id)";
+
+#[test]
+fn faces_below_the_taggable_size_get_no_embedding_and_rescans_leave_them_alone() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photos = d.join("photos");
+    crowd(&shared, &photos);
+    let library = d.join("library.sqlite");
+    let cfg = config(&shared, d, "");
+
+    let s = scan(&cfg, &photos);
+    let (faces, embeddings, small) = (
+        s["faces"].as_i64().unwrap(),
+        s["embeddings"].as_i64().unwrap(),
+        s["small"].as_i64().unwrap(),
+    );
+    let below = count(&library, "SELECT count(*) FROM faces WHERE h < 32");
+    assert!(
+        small >= 10 && embeddings >= 10,
+        "parade photos have faces on both sides of 32 px: {s}"
+    );
+    assert_eq!(
+        (small, faces - small),
+        (below, embeddings),
+        "every face under 32 px and only those go without an embedding: {s}"
+    );
+    assert_eq!(count(&library, SMALL_WITH), 0);
+    assert_eq!(count(&library, LARGE_WITHOUT), 0);
+
+    // An unchanged rescan has nothing to do: the small faces are not missing anything.
+    let again = scan(&cfg, &photos);
+    assert_eq!(again["unchanged"], again["files"], "{again}");
+    assert_eq!(again["decoded"], 0, "{again}");
+
+    // A face the user draws is embedded whatever its size, and stays so.
+    let photo = std::fs::read_dir(&photos)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let (code, _, err) = run(facelab().arg("--config").arg(&cfg).args([
+        "faces",
+        "add",
+        photo.to_str().unwrap(),
+        "--box",
+        "4,4,20,24",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        count(
+            &library,
+            "SELECT count(*) FROM faces f JOIN embeddings e ON e.face_id = f.id WHERE f.origin = 'manual'"
+        ),
+        1
+    );
+    assert_eq!(scan(&cfg, &photos)["decoded"], 0);
+
+    // With the limit off, the next scan embeds the small faces and nothing else.
+    let all = config(&shared, d, "embed_min_height = 0");
+    let s = scan(&all, &photos);
+    let total = count(&library, "SELECT count(*) FROM embeddings");
+    assert_eq!(s["embeddings"].as_i64().unwrap(), small, "{s}");
+    assert_eq!(total, faces + 1, "{s}");
+    assert_eq!(scan(&all, &photos)["decoded"], 0);
+}
+
+/// (photo, box rounded to 0.1 px, embedding) of every face, sorted.
+type Row = (String, [i64; 4], Vec<f32>);
+
+fn faces_of(library: &Path) -> Vec<Row> {
+    let conn = rusqlite::Connection::open(library).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT i.path, f.x, f.y, f.w, f.h, e.vector FROM faces f JOIN images i ON i.id = f.image_id
+             LEFT JOIN embeddings e ON e.face_id = f.id",
+        )
+        .unwrap();
+    let mut rows: Vec<Row> = stmt
+        .query_map([], |r| {
+            let b: [f64; 4] = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?];
+            let v: Option<Vec<u8>> = r.get(5)?;
+            let v = facelab::library::from_blob(&v.unwrap_or_default());
+            let p: String = r.get(0)?;
+            let name = Path::new(&p)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            Ok((name, b.map(|x| (x * 10.0).round() as i64), v))
+        })
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    rows.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+    rows
+}
+
+#[test]
+fn one_worker_and_two_store_the_same_faces_and_embeddings() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let photos = dir.path().join("photos");
+    crowd(&shared, &photos);
+    let mut libraries = Vec::new();
+    for workers in [1, 2] {
+        let d = dir.path().join(format!("w{workers}"));
+        std::fs::create_dir_all(&d).unwrap();
+        let s = scan(
+            &config(&shared, &d, &format!("workers = {workers}")),
+            &photos,
+        );
+        assert_eq!(s["workers"], workers, "{s}");
+        assert!(s["failed"].as_array().unwrap().is_empty(), "{s}");
+        libraries.push(faces_of(&d.join("library.sqlite")));
+    }
+    let (one, two) = (&libraries[0], &libraries[1]);
+    assert!(one.len() >= 20, "{} faces", one.len());
+    assert_eq!(one.len(), two.len());
+    for (a, b) in one.iter().zip(two) {
+        assert_eq!((&a.0, a.1), (&b.0, b.1), "the same face, in the same place");
+        assert_eq!(a.2.len(), b.2.len());
+        let diff =
+            a.2.iter()
+                .zip(&b.2)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max);
+        assert!(diff < 1e-4, "{}: embeddings differ by {diff}", a.0);
+    }
+}
