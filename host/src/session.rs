@@ -113,7 +113,7 @@ pub fn open_detector_and_recognizer(
 }
 
 /// The plugins whose detectors and embedders take a `threads` option (intra-op threads).
-const THREADED_PLUGINS: [&str; 2] = ["onnx-runtime", "opencv-dnn"];
+const THREADED_PLUGINS: [&str; 3] = ["onnx-runtime", "opencv-dnn", "dlib"];
 
 /// The configured detector and recognizer for each of a scan's `workers`, which run on
 /// threads of their own (one per core): each model gets `threads = 1` unless the config

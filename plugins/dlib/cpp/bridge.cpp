@@ -316,6 +316,17 @@ int fl_resnet_embed(void* handle, void* sp_handle, const uint8_t* rgb, long rows
     });
 }
 
+/// OpenBLAS's thread count, where the BLAS dlib links is OpenBLAS (Debian's default
+/// alternative); a weak reference, so another BLAS simply has none.
+void openblas_set_num_threads(int) __attribute__((weak));
+
+/// Sets the BLAS threads of the process; 0 when this BLAS has no such control.
+int fl_blas_threads(int n) {
+    if (openblas_set_num_threads == nullptr) return 0;
+    openblas_set_num_threads(n);
+    return 1;
+}
+
 #define FL_STR2(x) #x
 #define FL_STR(x) FL_STR2(x)
 

@@ -31,11 +31,17 @@ pub struct DlibDetectorKeys {
     /// doubling finds faces half as small at four times the cost. face_recognition's
     /// default is 1.
     pub upsample: u32,
+    /// BLAS threads for `mmod`'s network (OpenBLAS, shared by the whole process; `hog`
+    /// uses none). Unset: OpenBLAS's own default. facelab's scan sets 1 per worker.
+    pub threads: Option<u32>,
 }
 
 impl Default for DlibDetectorKeys {
     fn default() -> Self {
-        DlibDetectorKeys { upsample: 1 }
+        DlibDetectorKeys {
+            upsample: 1,
+            threads: None,
+        }
     }
 }
 
@@ -73,6 +79,15 @@ impl DetectorOptions {
                 }
                 .into());
             }
+        }
+        if let Some(t) = dlib.threads.filter(|t| !(1..=64).contains(t)) {
+            return Err(OptionError {
+                section: section.into(),
+                key: "threads".into(),
+                value: Some(t.to_string()),
+                expected: "1 to 64 threads".into(),
+            }
+            .into());
         }
         if dlib.upsample > 3 {
             return Err(OptionError {
@@ -157,6 +172,9 @@ impl DlibDetector {
     /// `mmod`: the CNN in `mmod_human_face_detector.dat`.
     pub fn mmod(args: &CreateArgs<'_>) -> Result<Self, PluginError> {
         let options = DetectorOptions::parse(args.options_toml.as_str())?;
+        if let Some(t) = options.dlib.threads {
+            crate::ffi::set_blas_threads(t);
+        }
         let file = model_file(args.model_files.as_slice(), &[".dat"], "mmod")?;
         check_readable(file)?;
         let net = FaceDetector::mmod(Path::new(file)).map_err(|e| {

@@ -109,6 +109,16 @@ extern "C" {
         len: usize,
     ) -> i32;
     fn fl_dlib_version() -> *const c_char;
+    fn fl_blas_threads(n: std::ffi::c_int) -> std::ffi::c_int;
+}
+
+/// Sets the BLAS threads dlib's matrix products use. OpenBLAS's count is process-wide.
+/// Returns false when the BLAS dlib was linked with has no such control (it then runs
+/// one thread).
+pub fn set_blas_threads(n: u32) -> bool {
+    let n = std::ffi::c_int::try_from(n).unwrap_or(std::ffi::c_int::MAX);
+    // SAFETY: a plain call; the bridge checks that OpenBLAS's function is there.
+    unsafe { fl_blas_threads(n) != 0 }
 }
 
 /// The room for one error message.
