@@ -583,6 +583,24 @@ mod tests {
     }
 
     #[test]
+    fn a_negative_embedding_height_names_the_key() {
+        let text = format!("{GOOD}[library]\nembed_min_height = -1\n");
+        let err = Config::parse(&text, Path::new("f.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("library.embed_min_height") && err.contains("f.toml"),
+            "{err}"
+        );
+        let c = Config::parse(
+            &format!("{GOOD}[library]\nembed_min_height = 0\nworkers = 1\n"),
+            Path::new("f.toml"),
+        )
+        .unwrap();
+        assert_eq!((c.library.embed_min_height, c.library.workers), (0.0, 1));
+    }
+
+    #[test]
     fn relative_model_paths_are_relative_to_the_config_file() {
         let c = Config::parse(GOOD, Path::new("/etc/facelab/f.toml")).unwrap();
         assert_eq!(

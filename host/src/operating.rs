@@ -371,6 +371,14 @@ mod tests {
     }
 
     #[test]
+    fn the_scan_embeds_from_the_taggable_size() {
+        assert_eq!(
+            crate::config::LibrarySection::default().embed_min_height,
+            TAGGABLE_MIN_HEIGHT
+        );
+    }
+
+    #[test]
     fn found_false_and_ignored_are_told_apart() {
         let truth = Truth::labels(
             &[

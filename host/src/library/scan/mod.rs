@@ -8,7 +8,8 @@
 //!
 //! [`plan`] walks and compares; [`read`] hashes and decodes on the reader threads, at the
 //! smallest DCT scale the detector allows ([`crate::jpeg`]); [`process`] detects, measures
-//! each face's quality ([`crate::quality`]) and embeds, on a detect and an embed thread;
+//! each face's quality ([`crate::quality`]) and embeds, on worker threads ([`worker`]: one
+//! per core, each with its own models, taking whole photos);
 //! [`write`] stores each batch (re-checking every photo against the plan, so scans running
 //! at once never store a photo twice). [`execute`] runs the stages at once.
 
@@ -319,13 +320,13 @@ pub struct StageSeconds {
     pub read: f64,
     /// Decoding (reader threads).
     pub decode: f64,
-    /// The detector, second look included (detect thread).
+    /// The detector, second look included (workers).
     pub detect: f64,
-    /// Matching with stored faces and measuring quality (detect thread).
+    /// Matching with stored faces and measuring quality (workers).
     pub quality: f64,
-    /// Decoding again at a larger scale for faces too small for the embedder (embed thread).
+    /// Decoding again at a larger scale for faces too small for the embedder (workers).
     pub redecode: f64,
-    /// The recognizer (embed thread).
+    /// The recognizer (workers).
     pub embed: f64,
     /// Library transactions (main thread).
     pub write: f64,

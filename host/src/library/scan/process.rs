@@ -66,7 +66,7 @@ pub(super) struct Tally {
     pub small: usize,
 }
 
-/// A decoded photo after the detect stage, on its way to the embed stage.
+/// A decoded photo after detection, on its way to the recognizer.
 pub(super) struct Detected {
     pub write: Write,
     /// Faces that need an embedding of the active model, in the decoded photo's pixels.
@@ -267,7 +267,7 @@ pub(super) fn needed_factor(faces: &[(Face, FaceRef)], factor: f32, input: u32) 
         .min(1.0)
 }
 
-/// The embed stage's work: embeddings of `d.to_embed`, from the photo decoded again at a
+/// The embedding work: embeddings of `d.to_embed`, from the photo decoded again at a
 /// larger DCT scale when its faces are too small for the embedder at the scale it has.
 /// Returns the seconds spent decoding again, and whether the finer decode is what the
 /// faces were embedded from.
