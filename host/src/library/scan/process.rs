@@ -133,7 +133,7 @@ pub(super) fn detect(
     let mut to_embed: Vec<(Face, FaceRef)> = Vec::new();
     let to_decoded = |f: &Face| rescale(f, fx, fy);
     // A detected face below the taggable size is stored and measured, not embedded: too
-    // small to name, and the plan does not count it as missing an embedding either.
+    // small for a person to tag, and the plan does not count it as missing an embedding either.
     let wanted = |full: &Face| full.bbox.height >= embed_min_height;
     let lacks = |s: &Stored| !s.has_embedding && (s.pinned || wanted(&s.face));
     if run_detector {
