@@ -186,3 +186,72 @@ fn one_worker_and_two_store_the_same_faces_and_embeddings() {
         assert!(diff < 1e-4, "{}: embeddings differ by {diff}", a.0);
     }
 }
+
+#[test]
+fn a_transaction_that_fails_mid_scan_stops_the_scan_with_its_reason_and_no_hang() {
+    let shared = require_shared!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let photos = d.join("photos");
+    // Twelve photos, one per transaction, so the failure comes while readers and workers
+    // still have photos in hand.
+    std::fs::create_dir_all(&photos).unwrap();
+    let wider = shared.join("datasets/wider-face-val-mini/images");
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&wider)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    folders.sort();
+    for f in folders.iter().take(4) {
+        for e in std::fs::read_dir(f).unwrap().take(3) {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, photos.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let library = d.join("library.sqlite");
+    let cfg = config(&shared, d, "batch_size = 1");
+    // An empty scan makes the library; then every insert after the third photo fails.
+    let empty = d.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    scan(&cfg, &empty);
+    rusqlite::Connection::open(&library)
+        .unwrap()
+        .execute_batch(
+            "CREATE TRIGGER full AFTER INSERT ON images WHEN (SELECT count(*) FROM images) > 3
+             BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END;",
+        )
+        .unwrap();
+    let mut child = facelab()
+        .arg("--config")
+        .arg(&cfg)
+        .arg("scan")
+        .arg(&photos)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(120) {
+            child.kill().unwrap();
+            panic!("the scan did not stop after its transaction failed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!status.success());
+    assert!(err.contains("disk full (test)"), "{err}");
+    // What was committed before stays whole: each photo with all its faces.
+    assert_eq!(count(&library, "SELECT count(*) FROM images"), 3);
+    assert_eq!(
+        count(
+            &library,
+            "SELECT count(*) FROM faces f WHERE f.h >= 32 AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id)"
+        ),
+        0
+    );
+}

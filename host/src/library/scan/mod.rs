@@ -189,13 +189,13 @@ pub struct Summary {
     pub photos_per_second: f64,
     /// Photos decoded (the others were unchanged, gone or unreadable).
     pub decoded: usize,
-    /// Workers that detected and embedded (each with its own models).
-    pub workers: usize,
     /// Of those, decoded at a reduced DCT scale because the detector needs less.
     pub reduced: usize,
     /// Of those, decoded again at a larger scale because a face was too small for the
     /// embedder's input.
     pub redecoded: usize,
+    /// Workers that detected and embedded (each with its own models).
+    pub workers: usize,
     /// Where the time went.
     pub stage_seconds: StageSeconds,
 }
@@ -379,6 +379,12 @@ pub fn execute(
     opts: &ScanOptions,
     bar: &indicatif::ProgressBar,
 ) -> Result<Summary> {
+    if pipe.workers.is_empty() {
+        // The readers would wait for a worker forever.
+        return Err(LibraryError::Conflict(
+            "a scan needs at least one worker with a detector".into(),
+        ));
+    }
     let start = Instant::now();
     let mut summary = Summary::of(&plan);
     // Content hash → a vanished or missing photo (id, revision) that a new path may be a
@@ -441,13 +447,19 @@ pub fn execute(
         drop(read_tx);
         let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(2);
         for worker in workers.iter_mut() {
-            let (tx, read_rx, shared) = (done_tx.clone(), &read_rx, &shared);
+            let (tx, read_rx, shared, next) = (done_tx.clone(), &read_rx, &shared, &next);
             scope.spawn(move || loop {
                 // The lock is held only while waiting for the next photo.
-                let next = read_rx.lock().map(|rx| rx.recv());
-                let Ok(Ok((i, r, t))) = next else { break };
+                let photo = read_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok((i, r, t))) = photo else { break };
                 let done = shared.process(worker, i, r, t);
                 if tx.send(done).is_err() {
+                    // The writer stopped (a failed transaction): no reader takes another
+                    // file, and the ones waiting to hand one over are let go.
+                    next.store(items.len(), Ordering::Relaxed);
+                    if let Ok(rx) = read_rx.lock() {
+                        while rx.recv().is_ok() {}
+                    }
                     break;
                 }
             });
