@@ -452,7 +452,12 @@ pub fn execute(
                 // The lock is held only while waiting for the next photo.
                 let photo = read_rx.lock().map(|rx| rx.recv());
                 let Ok(Ok((i, r, t))) = photo else { break };
-                let done = shared.process(worker, i, r, t);
+                // A bug in facelab's own code on one photo fails that photo, not the scan
+                // (plugins' panics are caught at the plugin boundary already).
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    shared.process(worker, i, r, t)
+                }))
+                .unwrap_or_else(|p| shared.panicked(i, p.as_ref()));
                 if tx.send(done).is_err() {
                     // The writer stopped (a failed transaction): no reader takes another
                     // file, and the ones waiting to hand one over are let go.

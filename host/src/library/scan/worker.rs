@@ -68,6 +68,25 @@ impl Shared<'_> {
         done
     }
 
+    /// Item `index` as failed because facelab itself panicked on it: the message is stored
+    /// like any failure, and the scan goes on with the other photos.
+    pub fn panicked(&self, index: usize, payload: &(dyn std::any::Any + Send)) -> Done {
+        let item = &self.items[index];
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        let error = format!(
+            "{}: facelab failed on this photo: {what} (help: this is a bug in facelab; report it with the photo, and run `facelab scan --retry-failed` once it is fixed)",
+            super::paths::display_path(&item.path)
+        );
+        let mut done = Done::new(index);
+        done.write = Some(failed_write(item, item.id, item.revision, None, &error));
+        done.failed = Some(error);
+        done
+    }
+
     /// A vanished or missing photo with content `hash` not yet claimed by another path:
     /// claimed for this one.
     fn claim_move(&self, hash: &str) -> Option<(i64, i64)> {
