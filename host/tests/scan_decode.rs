@@ -12,15 +12,7 @@ use facelab_plugin_api::BBox;
 
 /// The default detector with MobileFaceNet (ONNX Runtime), a private cache and library.
 fn config(shared: &Path, dir: &Path) -> PathBuf {
-    common::write_config(
-        dir,
-        &format!(
-            "[detector]\nplugin = \"onnx-runtime\"\nkind = \"yunet\"\nmodel = \"yunet-s-dynamic\"\n[recognizer]\nplugin = \"onnx-runtime\"\nkind = \"embedder\"\nmodel = \"mobilefacenet-128\"\n[models]\nmirror = \"{}\"\ncache_dir = \"{}\"\n[library]\npath = \"{}\"\n",
-            shared.join("models").display(),
-            dir.join("cache").display(),
-            dir.join("library.sqlite").display(),
-        ),
-    )
+    common::ort_mobilefacenet_config(shared, dir, "")
 }
 
 /// A sprint photo upscaled 4× (Lanczos) and written as JPEG quality 92: a camera-size photo

@@ -11,15 +11,7 @@ use common::{facelab, run};
 /// The default detector with MobileFaceNet (ONNX Runtime), a private cache and library,
 /// plus `library` lines.
 fn config(shared: &Path, dir: &Path, library: &str) -> PathBuf {
-    common::write_config(
-        dir,
-        &format!(
-            "[detector]\nplugin = \"onnx-runtime\"\nkind = \"yunet\"\nmodel = \"yunet-s-dynamic\"\n[recognizer]\nplugin = \"onnx-runtime\"\nkind = \"embedder\"\nmodel = \"mobilefacenet-128\"\n[models]\nmirror = \"{}\"\ncache_dir = \"{}\"\n[library]\npath = \"{}\"\n{library}\n",
-            shared.join("models").display(),
-            dir.join("cache").display(),
-            dir.join("library.sqlite").display(),
-        ),
-    )
+    common::ort_mobilefacenet_config(shared, dir, library)
 }
 
 /// Crowd photos of WIDER mini (parades: many faces under 32 px tall, some above).

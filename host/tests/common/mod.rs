@@ -121,6 +121,20 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
+/// The default detector with MobileFaceNet, both on ONNX Runtime, with a private model
+/// cache and library inside `dir` plus `library` lines of `[library]`, written to `dir`.
+pub fn ort_mobilefacenet_config(shared: &Path, dir: &Path, library: &str) -> PathBuf {
+    write_config(
+        dir,
+        &format!(
+            "[detector]\nplugin = \"onnx-runtime\"\nkind = \"yunet\"\nmodel = \"yunet-s-dynamic\"\n[recognizer]\nplugin = \"onnx-runtime\"\nkind = \"embedder\"\nmodel = \"mobilefacenet-128\"\n[models]\nmirror = \"{}\"\ncache_dir = \"{}\"\n[library]\npath = \"{}\"\n{library}\n",
+            shared.join("models").display(),
+            dir.join("cache").display(),
+            dir.join("library.sqlite").display(),
+        ),
+    )
+}
+
 /// A config for the example plugin's whole-image detector with extra option lines.
 pub fn example_config(options: &str) -> String {
     format!(
