@@ -29,8 +29,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 /// each thread that allocates its own arena, and each keeps the high-water mark of the
 /// photo-sized tensors its thread has seen (their shape changes with every photo). With one
 /// arena, freed memory is reused by every thread: a WIDER mini scan's peak RSS fell from
-/// 491–649 to 383–453 MB and a camera-size one from 743 to 520 MB, with less system time and
-/// no slower (docs/speed.md). Set before any thread starts.
+/// 491–678 to 405 MB and a camera-size one from 743 to 520 MB, with less system time and no
+/// slower (docs/speed.md). Set before any thread starts.
 fn one_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     if std::env::var_os("MALLOC_ARENA_MAX").is_none() {

@@ -13,7 +13,6 @@ use crate::library::suggest::Prior;
 use crate::library::Library;
 use crate::models::ModelStore;
 use crate::pipeline::{load_plugins, model_store, FaceDetector, FaceRecognizer};
-use crate::plugins::PluginSet;
 use crate::ui::FetchBars;
 
 /// How a command ended, for the exit code.
@@ -67,15 +66,8 @@ impl RunContext {
 /// The configured detector, with its licence notices and fetch progress.
 pub fn open_detector(ctx: &RunContext) -> anyhow::Result<FaceDetector> {
     let plugins = load_plugins(&ctx.config)?;
-    open_detector_with(ctx, &plugins, &ctx.store()?)
-}
-
-fn open_detector_with(
-    ctx: &RunContext,
-    plugins: &PluginSet,
-    store: &ModelStore,
-) -> anyhow::Result<FaceDetector> {
-    Ok(crate::pipeline::open_detector(&ctx.config, plugins, store, &FetchBars::default())?.0)
+    let store = ctx.store()?;
+    Ok(crate::pipeline::open_detector(&ctx.config, &plugins, &store, &FetchBars::default())?.0)
 }
 
 /// Fails, naming the config, when it has no `[recognizer]`: the commands that compare
@@ -102,14 +94,37 @@ pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceReco
 pub fn open_detector_and_recognizer(
     ctx: &RunContext,
 ) -> anyhow::Result<(FaceDetector, Option<FaceRecognizer>)> {
+    let mut one = open_instances(ctx, 1)?;
+    Ok(one.remove(0))
+}
+
+/// `n` (at least 1) instances of the configured detector and recognizer. The plugins and
+/// the manifest are loaded once, and each model is fetched, verified (sha256) and its
+/// licence notice printed once; the other instances are built from the resolved models.
+fn open_instances(
+    ctx: &RunContext,
+    n: usize,
+) -> anyhow::Result<Vec<(FaceDetector, Option<FaceRecognizer>)>> {
     let config = &ctx.config;
-    // One load of the plugins and the manifest serves both models.
     let plugins = load_plugins(config)?;
     let store = ctx.store()?;
-    let detector = open_detector_with(ctx, &plugins, &store)?;
-    let recognizer =
-        crate::pipeline::open_recognizer(config, &plugins, &store, &FetchBars::default())?;
-    Ok((detector, recognizer.map(|(r, _)| r)))
+    let bars = FetchBars::default();
+    let (detector, det_model) = crate::pipeline::open_detector(config, &plugins, &store, &bars)?;
+    let (recognizer, rec_model) =
+        match crate::pipeline::open_recognizer(config, &plugins, &store, &bars)? {
+            Some((r, m)) => (Some(r), Some(m)),
+            None => (None, None),
+        };
+    let mut out = vec![(detector, recognizer)];
+    for _ in 1..n {
+        let detector = FaceDetector::from_config(config, &plugins, &det_model)?;
+        let recognizer = rec_model
+            .as_ref()
+            .map(|m| FaceRecognizer::from_config(config, &plugins, m))
+            .transpose()?;
+        out.push((detector, recognizer));
+    }
+    Ok(out)
 }
 
 /// The plugins whose detectors and embedders take a `threads` option (intra-op threads).
@@ -137,22 +152,7 @@ pub fn open_for_scan(
     if let Some(r) = config.recognizer.as_mut() {
         one(&r.plugin.clone(), &mut r.options);
     }
-    let ctx = ctx.with_config(config);
-    // One load of the plugins and the manifest serves every worker's models.
-    let plugins = load_plugins(&ctx.config)?;
-    let store = ctx.store()?;
-    (0..workers.max(1))
-        .map(|_| {
-            let detector = open_detector_with(&ctx, &plugins, &store)?;
-            let recognizer = crate::pipeline::open_recognizer(
-                &ctx.config,
-                &plugins,
-                &store,
-                &FetchBars::default(),
-            )?;
-            Ok((detector, recognizer.map(|(r, _)| r)))
-        })
-        .collect()
+    open_instances(&ctx.with_config(config), workers)
 }
 
 /// Opens the library named by `--library`, else the config.

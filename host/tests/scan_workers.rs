@@ -25,15 +25,20 @@ fn crowd(shared: &Path, to: &Path) {
 }
 
 fn scan(config: &Path, dir: &Path) -> serde_json::Value {
+    scan_with_stderr(config, dir).0
+}
+
+/// The scan's summary and what it printed on stderr.
+fn scan_with_stderr(config: &Path, dir: &Path) -> (serde_json::Value, String) {
     let (code, out, err) = run(facelab()
         .arg("--config")
         .arg(config)
         .args(["scan", "--json"])
         .arg(dir));
     assert_eq!(code, 0, "{err}");
-    serde_json::from_str::<serde_json::Value>(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
-        ["scan"]
-        .clone()
+    let v: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
+    (v["scan"].clone(), err)
 }
 
 fn count(library: &Path, sql: &str) -> i64 {
@@ -156,11 +161,18 @@ fn one_worker_and_two_store_the_same_faces_and_embeddings() {
     for workers in [1, 2] {
         let d = dir.path().join(format!("w{workers}"));
         std::fs::create_dir_all(&d).unwrap();
-        let s = scan(
+        let (s, err) = scan_with_stderr(
             &config(&shared, &d, &format!("workers = {workers}")),
             &photos,
         );
         assert_eq!(s["workers"], workers, "{s}");
+        // The models are fetched, verified and announced once, whatever the worker count.
+        assert_eq!(
+            err.matches("`mobilefacenet-128` has no stated licence")
+                .count(),
+            1,
+            "{err}"
+        );
         assert!(s["failed"].as_array().unwrap().is_empty(), "{s}");
         libraries.push(faces_of(&d.join("library.sqlite")));
     }

@@ -401,12 +401,8 @@ pub fn execute(
     let items = &plan.items;
     let threads = opts.threads.max(1);
     let next = AtomicUsize::new(0);
-    let long_side = pipe
-        .workers
-        .iter()
-        .map(|w| w.detector.decode_side)
-        .max()
-        .unwrap_or(0);
+    // Every worker runs the same detector.
+    let long_side = pipe.workers[0].detector.decode_side;
     let mut batch: Vec<Write> = Vec::new();
     let mut last_commit = Instant::now();
     let mut result = Ok(());
