@@ -188,24 +188,23 @@ pub(super) const FACES_UNIQUE_INDEX: &str =
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 fn version(lib: &Library) -> Result<i64> {
-    let has_meta: Option<String> = lib
+    // One statement, so one snapshot: read apart, another process creating the library
+    // could commit between "no meta table" and the object count, and the new library would
+    // look like a foreign database.
+    let (has_meta, tables): (bool, i64) = lib
         .conn
         .query_row(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'),
+                    (SELECT count(*) FROM sqlite_master)",
             [],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()
         .map_err(|e| lib.err(e))?;
     let app: i64 = lib
         .conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))
         .map_err(|e| lib.err(e))?;
-    let tables: i64 = lib
-        .conn
-        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-        .map_err(|e| lib.err(e))?;
-    if has_meta.is_none() {
+    if !has_meta {
         if tables > 0 || (app != 0 && app != APPLICATION_ID) {
             return Err(LibraryError::Foreign {
                 path: lib.path().to_owned(),
