@@ -3,7 +3,9 @@
 
 YuNet-s (dynamic input) over every photo of a folder at its own size, padded to a multiple of
 32 as facelab's ONNX Runtime plugin does, and MobileFaceNet on random 112x112 crops at batch 1
-and 8. Only the `session.run` calls are timed. Run it in the quant venv (docs/speed.md):
+and 8. Only the `session.run` calls are timed. `--max-side 1280` runs YuNet at
+the scan's input size for camera-size photos. Two copies started at once show what each pass
+costs while both cores work, as in a scan. Run it in the quant venv (docs/speed.md):
 
     $PY benches/python/bare_forward.py --yunet ~/.cache/facelab/models/yunet-s-dynamic/yunet_s_dynamic.onnx \
         --mobilefacenet ~/.cache/facelab/models/mobilefacenet-128/MobileFaceNet.onnx \
@@ -32,6 +34,9 @@ def main():
     ap.add_argument("--yunet", required=True)
     ap.add_argument("--mobilefacenet", required=True)
     ap.add_argument("--repeats", type=int, default=20, help="MobileFaceNet runs per batch size")
+    ap.add_argument("--max-side", type=int, default=0,
+                    help="scale each photo down to this long side first, as the scan's detector input "
+                         "(1280 for camera-size photos; 0 keeps the photo's own size)")
     ap.add_argument("folder")
     a = ap.parse_args()
 
@@ -42,6 +47,10 @@ def main():
     for p in photos:
         im = cv2.imread(str(p))
         h, w = im.shape[:2]
+        if a.max_side and max(h, w) > a.max_side:
+            f = a.max_side / max(h, w)
+            im = cv2.resize(im, (round(w * f), round(h * f)), interpolation=cv2.INTER_LINEAR)
+            h, w = im.shape[:2]
         x = np.zeros((1, 3, (h + 31) // 32 * 32, (w + 31) // 32 * 32), np.float32)
         x[0, :, :h, :w] = im.transpose(2, 0, 1)
         t = time.perf_counter()

@@ -468,6 +468,14 @@ fn the_default_suite_is_valid_and_yunet_finds_the_voc_groups_faces() {
     let suite = facelab::bench::suite::Suite::load(&common::repo_root().join("config/bench.toml"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(suite.pipelines.len() >= 3);
+    // So does the equal-work scan suite, with its one pipeline's threshold and no second look.
+    let equal = facelab::bench::suite::Suite::load(
+        &common::repo_root().join("config/bench-equal-work.toml"),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(equal.pipelines.len(), 1);
+    assert!(!equal.pipelines[0].detection.verify);
+    assert!(equal.tasks.scan.is_some());
     let shared = require_shared!();
     let report = real_bench(
         &shared,

@@ -110,6 +110,28 @@ impl InputTensor {
         if inner_w == 0 || inner_h == 0 {
             return;
         }
+        let pixels = image.pixels.as_slice();
+        let stride = image.stride as usize;
+        if lb.scale_x == 1.0
+            && lb.scale_y == 1.0
+            && inner_w <= image.width as usize
+            && inner_h <= image.height as usize
+        {
+            // One source pixel per input value (a photo-sized input only padded to the
+            // network's multiple): every bilinear weight would be 0, so copy. The values are
+            // bit for bit those of the interpolating path below.
+            for y in 0..inner_h {
+                let src = &pixels[y * stride..y * stride + inner_w * channels];
+                let out_row = (pad_y + y) * dst_w + pad_x;
+                for (c, (&m, &offset)) in map.iter().zip(&offset).enumerate() {
+                    let out = &mut self.data[c * plane + out_row..c * plane + out_row + inner_w];
+                    for (o, px) in out.iter_mut().zip(src.chunks_exact(channels)) {
+                        *o = px[m] as f32 * norm.scale + offset;
+                    }
+                }
+            }
+            return;
+        }
         self.taps.clear();
         self.taps.extend((0..inner_w as u32).map(|x| {
             let (lo, hi, weight) = source_coord(x, lb.scale_x, image.width);
@@ -124,8 +146,6 @@ impl InputTensor {
         }
         self.row_of = [None, None];
 
-        let pixels = image.pixels.as_slice();
-        let stride = image.stride as usize;
         for y in 0..inner_h {
             let (y0, y1, wy) = source_coord(y as u32, lb.scale_y, image.height);
             let r0 = self.horizontal(pixels, stride, y0, &map, None);
@@ -222,6 +242,42 @@ mod tests {
             t.data(),
             &[10., 40., 70., 100., 20., 50., 80., 110., 30., 60., 90., 120.]
         );
+    }
+
+    #[test]
+    fn scale_one_with_padding_copies_each_pixel_to_its_place() {
+        // 3×2 BGR, stride 12, into a 6×5 input at scale 1 with the photo at (2, 1).
+        let px: Vec<u8> = (0..24).map(|i| (i * 11 % 256) as u8).collect();
+        let img = view(&px, 3, 2, 12, PixelFormat::Bgr8);
+        let lb = Letterbox::at_scale(3, 2, 1.0, 6, 5);
+        let lb = Letterbox {
+            pad_x: 2,
+            pad_y: 1,
+            ..lb
+        };
+        let norm = Normalisation {
+            order: ChannelOrder::Rgb,
+            mean: [10.0, 20.0, 30.0],
+            scale: 0.5,
+            pad: [1.0, 2.0, 3.0],
+        };
+        let mut t = InputTensor::default();
+        t.fill(&img, &lb, &norm);
+        for c in 0..3 {
+            for y in 0..5 {
+                for x in 0..6 {
+                    let got = t.data()[c * 30 + y * 6 + x];
+                    let inside = (2..5).contains(&x) && (1..3).contains(&y);
+                    let v = if inside {
+                        // Network red is the photo's third byte (BGR).
+                        px[(y - 1) * 12 + (x - 2) * 3 + (2 - c)] as f32
+                    } else {
+                        norm.pad[c]
+                    };
+                    assert_eq!(got, (v - norm.mean[c]) * norm.scale, "c {c} x {x} y {y}");
+                }
+            }
+        }
     }
 
     #[test]
