@@ -27,6 +27,7 @@ fn embedding(c: &mut Criterion) {
     group.sample_size(30);
     let embedders: &[(&str, &str, &str)] = &[
         ("onnx-runtime", "embedder", "mobilefacenet-128"),
+        ("onnx-runtime", "embedder", "edgeface-s-512"),
         ("opencv-dnn", "embedder", "mobilefacenet-128"),
     ];
     for &(plugin, kind, model) in embedders {

@@ -12,47 +12,7 @@ use std::path::{Path, PathBuf};
 
 /// `config/examples/yunet-facenet.toml` with the shared model mirror.
 fn facenet_config(shared: &Path, dir: &Path) -> PathBuf {
-    let example =
-        std::fs::read_to_string(common::repo_root().join("config/examples/yunet-facenet.toml"))
-            .unwrap();
-    common::write_config(
-        dir,
-        &format!(
-            "{example}\n[models]\nmirror = \"{}\"\n",
-            shared.join("models").display()
-        ),
-    )
-}
-
-/// An LFW View-2 subset in `dir`: every 30th same-person and every 30th different-person
-/// pair of each of the ten folds (10 + 10 a fold, spread over the fold rather than its
-/// first, easier lines), in the standard `pairs.txt` layout, beside a link to the images.
-fn lfw_subset(shared: &Path, dir: &Path) -> PathBuf {
-    let lfw = shared.join("datasets/lfw");
-    let text = std::fs::read_to_string(lfw.join("pairs.txt")).unwrap();
-    let lines: Vec<&str> = text
-        .lines()
-        .skip(1)
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    assert_eq!(lines.len(), 6000, "{}: expected 6000 pairs", lfw.display());
-    let mut out = String::from("10 10\n");
-    for fold in lines.chunks(600) {
-        let same = fold[..300].iter().step_by(30);
-        for line in same.chain(fold[300..].iter().step_by(30)) {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    let root = dir.join("lfw-subset");
-    std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join("pairs.txt"), out).unwrap();
-    std::os::unix::fs::symlink(lfw.join("images"), root.join("images")).unwrap();
-    root
-}
-
-fn cosine(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    common::example_with_mirror("yunet-facenet.toml", shared, dir)
 }
 
 /// 200 pairs (20 from each fold), measured through this plugin: with the old preprocessing
@@ -63,7 +23,7 @@ fn lfw_subset_accuracy_clears_the_floor_that_prewhitening_missed() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let config = facenet_config(&shared, dir.path());
-    let root = lfw_subset(&shared, dir.path());
+    let root = common::lfw_subset(&shared, dir.path());
     let (code, out, err) = common::run(
         common::facelab()
             .arg("--config")
@@ -113,7 +73,10 @@ fn the_same_person_scores_above_a_stranger_and_group_photos_embed_every_face() {
         (3, 2, 1),
         (5, 4, 3),
     ] {
-        let (same, other) = (cosine(&e[a][0], &e[p][0]), cosine(&e[a][0], &e[n][0]));
+        let (same, other) = (
+            common::cosine(&e[a][0], &e[p][0]),
+            common::cosine(&e[a][0], &e[n][0]),
+        );
         assert!(
             same > other + 0.2,
             "{}: same person {same:.3}, stranger {other:.3}",
@@ -125,7 +88,9 @@ fn the_same_person_scores_above_a_stranger_and_group_photos_embed_every_face() {
     assert_eq!(faces.len(), 3);
     for f in faces {
         assert_eq!(f.len(), 512);
-        assert!((cosine(f, f).sqrt() - 1.0).abs() < 1e-3);
+        assert!((common::cosine(f, f).sqrt() - 1.0).abs() < 1e-3);
     }
-    assert!(cosine(&faces[0], &faces[1]) < 0.9 && cosine(&faces[1], &faces[2]) < 0.9);
+    assert!(
+        common::cosine(&faces[0], &faces[1]) < 0.9 && common::cosine(&faces[1], &faces[2]) < 0.9
+    );
 }

@@ -317,3 +317,47 @@ pub fn embeddings(config: &Path, photos: &[PathBuf]) -> Vec<Vec<Vec<f64>>> {
         })
         .collect()
 }
+
+/// `config/examples/<name>` with the shared model mirror, written into `dir`.
+pub fn example_with_mirror(name: &str, shared: &Path, dir: &Path) -> PathBuf {
+    let example = std::fs::read_to_string(repo_root().join("config/examples").join(name)).unwrap();
+    write_config(
+        dir,
+        &format!(
+            "{example}\n[models]\nmirror = \"{}\"\n",
+            shared.join("models").display()
+        ),
+    )
+}
+
+/// An LFW View-2 subset in `dir`: every 30th same-person and every 30th different-person
+/// pair of each of the ten folds (10 + 10 a fold, spread over the fold rather than its
+/// first, easier lines), in the standard `pairs.txt` layout, beside a link to the images.
+pub fn lfw_subset(shared: &Path, dir: &Path) -> PathBuf {
+    let lfw = shared.join("datasets/lfw");
+    let text = std::fs::read_to_string(lfw.join("pairs.txt")).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(lines.len(), 6000, "{}: expected 6000 pairs", lfw.display());
+    let mut out = String::from("10 10\n");
+    for fold in lines.chunks(600) {
+        let same = fold[..300].iter().step_by(30);
+        for line in same.chain(fold[300..].iter().step_by(30)) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let root = dir.join("lfw-subset");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("pairs.txt"), out).unwrap();
+    std::os::unix::fs::symlink(lfw.join("images"), root.join("images")).unwrap();
+    root
+}
+
+/// The dot product of two unit vectors.
+pub fn cosine(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}

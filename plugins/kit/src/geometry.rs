@@ -31,12 +31,6 @@ impl Letterbox {
     /// Aspect-preserving fit, centred, padding the short side.
     pub fn fit(src_w: u32, src_h: u32, dst_w: u32, dst_h: u32) -> Self {
         let scale = (dst_w as f32 / src_w.max(1) as f32).min(dst_h as f32 / src_h.max(1) as f32);
-        Self::at_scale(src_w, src_h, scale, dst_w, dst_h)
-    }
-
-    /// The photo scaled by `scale` (clamped to the input), centred, padding the rest: for a
-    /// photo-sized input, whose padding to the network's multiple must not scale the photo.
-    pub fn at_scale(src_w: u32, src_h: u32, scale: f32, dst_w: u32, dst_h: u32) -> Self {
         let inner_w = ((src_w as f32 * scale).round() as u32).clamp(1, dst_w);
         let inner_h = ((src_h as f32 * scale).round() as u32).clamp(1, dst_h);
         Letterbox {

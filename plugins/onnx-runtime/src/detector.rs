@@ -257,21 +257,6 @@ impl InputSize {
         }
     }
 
-    /// Where a `width × height` photo goes in its input: a photo-sized input keeps the
-    /// photo's own scale (1, or less to fit `max_side`) and only pads up to the multiple of
-    /// 32; a fixed input fits the photo, or with `fit` false stretches it.
-    pub fn letterbox(self, width: u32, height: u32, fit: bool) -> Letterbox {
-        let (in_w, in_h) = self.for_photo(width, height);
-        match self {
-            InputSize::PhotoSized { max_side } if fit => {
-                let scale = (max_side as f32 / width.max(height).max(1) as f32).min(1.0);
-                Letterbox::at_scale(width, height, scale, in_w, in_h)
-            }
-            _ if fit => Letterbox::fit(width, height, in_w, in_h),
-            _ => Letterbox::stretch(width, height, in_w, in_h),
-        }
-    }
-
     /// `(width, height)` for [`ModelInfo`]: `(0, 0)` when photo-sized.
     pub fn declared(self) -> (u32, u32) {
         match self {
@@ -405,9 +390,12 @@ impl<F: Family> OrtDetector<F> {
 
     fn detect_faces(&mut self, view: &ImageView<'_>) -> Result<Vec<Face>, PluginError> {
         pixels::validate(view)?;
-        let lb = self
-            .size
-            .letterbox(view.width, view.height, self.options.letterbox);
+        let (in_w, in_h) = self.size.for_photo(view.width, view.height);
+        let lb = if self.options.letterbox {
+            Letterbox::fit(view.width, view.height, in_w, in_h)
+        } else {
+            Letterbox::stretch(view.width, view.height, in_w, in_h)
+        };
         self.tensor.fill(view, &lb, &self.family.normalisation());
         let faces = self
             .run(&lb)?
@@ -439,29 +427,5 @@ mod tests {
         assert_eq!(s.for_photo(4000, 3000), (1280, 960));
         assert_eq!(s.for_photo(10, 10), (32, 32));
         assert_eq!(InputSize::Fixed(640, 480).for_photo(1, 1), (640, 480));
-    }
-
-    #[test]
-    fn a_photo_sized_input_pads_without_scaling_the_photo() {
-        let s = InputSize::PhotoSized { max_side: 1280 };
-        // 500 × 332 goes into 512 × 352 at scale 1: fitting it would have enlarged it 2.4%.
-        let lb = s.letterbox(500, 332, true);
-        assert_eq!((lb.scale_x, lb.scale_y), (1.0, 1.0));
-        assert_eq!(
-            (lb.inner_w, lb.inner_h, lb.dst_w, lb.dst_h),
-            (500, 332, 512, 352)
-        );
-        // Above the cap the photo shrinks to it, still with one scale for both axes.
-        let lb = s.letterbox(4000, 3000, true);
-        assert_eq!(
-            (lb.inner_w, lb.inner_h, lb.dst_w, lb.dst_h),
-            (1280, 960, 1280, 960)
-        );
-        assert_eq!(lb.scale_x, 0.32);
-        // A fixed input still fits the photo, and without `letterbox` stretches it.
-        let f = InputSize::Fixed(640, 640);
-        assert_eq!(f.letterbox(500, 332, true).inner_w, 640);
-        assert_eq!(f.letterbox(500, 332, true).inner_h, 425);
-        assert_eq!(f.letterbox(500, 332, false).inner_h, 640);
     }
 }

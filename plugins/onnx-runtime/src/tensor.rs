@@ -249,11 +249,15 @@ mod tests {
         // 3×2 BGR, stride 12, into a 6×5 input at scale 1 with the photo at (2, 1).
         let px: Vec<u8> = (0..24).map(|i| (i * 11 % 256) as u8).collect();
         let img = view(&px, 3, 2, 12, PixelFormat::Bgr8);
-        let lb = Letterbox::at_scale(3, 2, 1.0, 6, 5);
         let lb = Letterbox {
+            scale_x: 1.0,
+            scale_y: 1.0,
             pad_x: 2,
             pad_y: 1,
-            ..lb
+            inner_w: 3,
+            inner_h: 2,
+            dst_w: 6,
+            dst_h: 5,
         };
         let norm = Normalisation {
             order: ChannelOrder::Rgb,
