@@ -33,7 +33,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--yunet", required=True)
     ap.add_argument("--mobilefacenet", required=True)
-    ap.add_argument("--repeats", type=int, default=20, help="MobileFaceNet runs per batch size")
+    ap.add_argument("--edgeface", help="also time EdgeFace-S (edgeface-s-512's .onnx), one face a run: "
+                                       "its export hard-codes batch 1")
+    ap.add_argument("--repeats", type=int, default=20, help="embedder runs per batch size")
     ap.add_argument("--max-side", type=int, default=0,
                     help="scale each photo down to this long side first, as the scan's detector input "
                          "(1280 for camera-size photos; 0 keeps the photo's own size)")
@@ -58,18 +60,22 @@ def main():
         total += time.perf_counter() - t
     print(f"yunet-s: {len(photos)} photos, {total:.1f} s, {total / max(len(photos), 1) * 1000:.1f} ms per photo")
 
-    emb = session(a.mobilefacenet)
-    name = emb.get_inputs()[0].name
+    embedders = [("mobilefacenet", a.mobilefacenet, (1, 8))]
+    if a.edgeface:
+        embedders.append(("edgeface-s", a.edgeface, (1,)))
     rng = np.random.default_rng(0)
-    for batch in (1, 8):
-        x = (rng.random((batch, 3, 112, 112)) * 255).astype(np.float32)
-        emb.run(None, {name: x})
-        times = []
-        for _ in range(a.repeats):
-            t = time.perf_counter()
+    for label, path, batches in embedders:
+        emb = session(path)
+        name = emb.get_inputs()[0].name
+        for batch in batches:
+            x = (rng.random((batch, 3, 112, 112)) * 255).astype(np.float32)
             emb.run(None, {name: x})
-            times.append(time.perf_counter() - t)
-        print(f"mobilefacenet: batch {batch}, {np.median(times) / batch * 1000:.1f} ms per face (median of {a.repeats})")
+            times = []
+            for _ in range(a.repeats):
+                t = time.perf_counter()
+                emb.run(None, {name: x})
+                times.append(time.perf_counter() - t)
+            print(f"{label}: batch {batch}, {np.median(times) / batch * 1000:.1f} ms per face (median of {a.repeats})")
 
 
 if __name__ == "__main__":
