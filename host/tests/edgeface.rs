@@ -27,21 +27,12 @@ fn lfw_subset_accuracy_clears_a_floor() {
     let dir = tempfile::tempdir().unwrap();
     let config = edgeface_config(&shared, dir.path());
     let root = common::lfw_subset(&shared, dir.path());
-    let (code, out, err) = common::run(
-        common::facelab()
-            .arg("--config")
-            .arg(&config)
-            .arg("eval-lfw")
-            .arg(&root)
-            .arg("--json"),
-    );
-    assert_eq!(code, 0, "{err}");
+    let (doc, err) = common::eval_json(&config, "eval-lfw", &[&root]);
     assert!(
         !err.contains("onnxruntime"),
         "the batch probe leaked: {err}"
     );
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let accuracy = doc["accuracy"].as_f64().unwrap_or_else(|| panic!("{out}"));
+    let accuracy = doc["accuracy"].as_f64().unwrap_or_else(|| panic!("{doc}"));
     assert_eq!(doc["pairs"], 200);
     let auc = doc["roc_auc"].as_f64().unwrap();
     assert!(
@@ -56,48 +47,9 @@ fn the_same_person_scores_above_a_stranger_and_a_group_photo_embeds_every_face()
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let config = edgeface_config(&shared, dir.path());
-    let lfw = shared.join("datasets/lfw/images");
-    let photo = |name: &str, n: u32| lfw.join(name).join(format!("{name}_{n:04}.jpg"));
-    let group = shared.join("datasets/samples/voc-groups/2008_002506.jpg");
-    let photos = [
-        photo("George_W_Bush", 1),
-        photo("George_W_Bush", 2),
-        photo("Colin_Powell", 1),
-        photo("Colin_Powell", 2),
-        photo("Tony_Blair", 1),
-        photo("Tony_Blair", 2),
-        group,
-    ];
-    let e = common::embeddings(&config, &photos);
-    for (a, p, n) in [
-        (0, 1, 2),
-        (2, 3, 4),
-        (4, 5, 0),
-        (1, 0, 5),
-        (3, 2, 1),
-        (5, 4, 3),
-    ] {
-        let (same, other) = (
-            common::cosine(&e[a][0], &e[p][0]),
-            common::cosine(&e[a][0], &e[n][0]),
-        );
-        assert!(
-            same > other + 0.2,
-            "{}: same person {same:.3}, stranger {other:.3}",
-            photos[a].display()
-        );
-    }
-    // Three faces in one photo: as a batch of three the graph fails, so this passes only
-    // when the plugin runs them one at a time; each its own 512-D unit vector.
-    let faces = &e[6];
-    assert_eq!(faces.len(), 3);
-    for f in faces {
-        assert_eq!(f.len(), 512);
-        assert!((common::cosine(f, f).sqrt() - 1.0).abs() < 1e-3);
-    }
-    assert!(
-        common::cosine(&faces[0], &faces[1]) < 0.9 && common::cosine(&faces[1], &faces[2]) < 0.9
-    );
+    // The group photo's three faces: as a batch of three the graph fails, so this passes
+    // only when the plugin runs them one at a time.
+    common::assert_people_apart_and_group_faces_embedded(&config, &shared, 512);
 }
 
 /// ORL with 20% of each subject tagged, 3 splits: measured 99.94% over 10 splits (as
@@ -107,18 +59,14 @@ fn orl_with_a_fifth_tagged_is_named_correctly() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let config = edgeface_config(&shared, dir.path());
-    let (code, out, err) = common::run(
-        common::facelab()
-            .arg("--config")
-            .arg(&config)
-            .arg("eval-orl")
-            .arg(shared.join("datasets/orl"))
-            .args(["--tagged", "0.2", "--splits", "3", "--json"]),
+    let orl = shared.join("datasets/orl");
+    let (doc, _) = common::eval_json(
+        &config,
+        "eval-orl",
+        &[orl.to_str().unwrap(), "--tagged", "0.2", "--splits", "3"],
     );
-    assert_eq!(code, 0, "{err}");
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let mean = doc["fractions"][0]["centroid"]["mean"]
         .as_f64()
-        .unwrap_or_else(|| panic!("{out}"));
+        .unwrap_or_else(|| panic!("{doc}"));
     assert!(mean >= 0.99, "ORL 20% tagged: {mean:.4}");
 }

@@ -62,16 +62,12 @@ fn orl_identification_with_20_percent_tagged_clears_the_floor() {
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let config = common::write_config(dir.path(), &pipeline_config(&shared, dir.path(), ""));
-    let (code, out, err) = common::run(
-        common::facelab()
-            .arg("--config")
-            .arg(&config)
-            .arg("eval-orl")
-            .arg(shared.join("datasets/orl"))
-            .args(["--tagged", "0.2", "--json"]),
+    let orl = shared.join("datasets/orl");
+    let (doc, _) = common::eval_json(
+        &config,
+        "eval-orl",
+        &[orl.to_str().unwrap(), "--tagged", "0.2"],
     );
-    assert_eq!(code, 0, "{err}");
-    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
     let acc = doc["fractions"][0]["centroid"]["mean"].as_f64().unwrap();
     // Measured: 99.94% ± 0.13 over 10 seeded splits (digiKam 2019: 90-96%; target >= 99%).
     assert!(acc >= 0.99, "ORL 20% tagged: {acc}");

@@ -361,3 +361,62 @@ pub fn lfw_subset(shared: &Path, dir: &Path) -> PathBuf {
 pub fn cosine(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
+
+/// `facelab --config <config> <command> <args> --json`, asserted to succeed: its report and
+/// its stderr.
+pub fn eval_json<S: AsRef<std::ffi::OsStr>>(
+    config: &Path,
+    command: &str,
+    args: &[S],
+) -> (serde_json::Value, String) {
+    let (code, out, err) = run(facelab()
+        .arg("--config")
+        .arg(config)
+        .arg(command)
+        .args(args)
+        .arg("--json"));
+    assert_eq!(code, 0, "{err}");
+    let doc = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    (doc, err)
+}
+
+/// With the recognizer of `config`: in LFW, George W. Bush, Colin Powell and Tony Blair
+/// each score above a stranger by more than 0.2, both ways round; the three faces of a VOC
+/// group photo get three distinct `dim`-D unit vectors, not copies of one another.
+pub fn assert_people_apart_and_group_faces_embedded(config: &Path, shared: &Path, dim: usize) {
+    let lfw = shared.join("datasets/lfw/images");
+    let photo = |name: &str, n: u32| lfw.join(name).join(format!("{name}_{n:04}.jpg"));
+    let photos = [
+        photo("George_W_Bush", 1),
+        photo("George_W_Bush", 2),
+        photo("Colin_Powell", 1),
+        photo("Colin_Powell", 2),
+        photo("Tony_Blair", 1),
+        photo("Tony_Blair", 2),
+        shared.join("datasets/samples/voc-groups/2008_002506.jpg"),
+    ];
+    let e = embeddings(config, &photos);
+    // (anchor, same person, stranger) as indices into `photos`.
+    for (a, p, n) in [
+        (0, 1, 2),
+        (2, 3, 4),
+        (4, 5, 0),
+        (1, 0, 5),
+        (3, 2, 1),
+        (5, 4, 3),
+    ] {
+        let (same, other) = (cosine(&e[a][0], &e[p][0]), cosine(&e[a][0], &e[n][0]));
+        assert!(
+            same > other + 0.2,
+            "{}: same person {same:.3}, stranger {other:.3}",
+            photos[a].display()
+        );
+    }
+    let faces = &e[6];
+    assert_eq!(faces.len(), 3);
+    for f in faces {
+        assert_eq!(f.len(), dim);
+        assert!((cosine(f, f).sqrt() - 1.0).abs() < 1e-3);
+    }
+    assert!(cosine(&faces[0], &faces[1]) < 0.9 && cosine(&faces[1], &faces[2]) < 0.9);
+}
