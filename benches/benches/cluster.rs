@@ -1,4 +1,4 @@
-//! Clustering scaling (issue 7's target: 100,000 embeddings in ≤ 60 s and ≤ 4 GB):
+//! Clustering scaling (the target: 100,000 embeddings in ≤ 60 s and ≤ 4 GB):
 //! `cluster/<method>/<n>` clusters `n` synthetic 128-D face-like embeddings (1,000, 10,000
 //! and 100,000; 10 faces per identity) end to end: kNN graph (exact below 20,000 faces, IVF +
 //! refinement above) and the method, with facelab-cluster's defaults. Peak memory is not a

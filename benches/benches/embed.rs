@@ -5,7 +5,7 @@
 //! `cargo bench -p facelab-benches --bench embed`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use facelab::pipeline::largest;
+use facelab_engine::pipeline::largest;
 use facelab_benches::{detector, lfw_photos, opencv_config, pipeline_config, recognizer, shared};
 
 fn embedding(c: &mut Criterion) {

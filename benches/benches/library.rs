@@ -1,4 +1,4 @@
-//! The face library's speed targets (issue 6):
+//! The face library's speed targets:
 //! - `library/rescan-unchanged-10k`: a rescan of an unchanged library of 10,000 photos
 //!   (generated 32×32 greyscale PGMs, first scanned with the example plugin), target ≤ 2 s;
 //! - `library/identify-100k`: one face against 100,000 stored 128-D embeddings, exact
@@ -14,9 +14,9 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use facelab::config::Config;
-use facelab::library::search::Matrix;
-use facelab::session::RunContext;
+use facelab_engine::config::Config;
+use facelab_library::search::Matrix;
+use facelab_library::session::RunContext;
 use facelab_cluster::Rng;
 
 fn write_photos(dir: &Path, n: usize) {
@@ -42,8 +42,8 @@ fn context(text: &str) -> RunContext {
 }
 
 /// A whole `facelab scan DIR` minus process start.
-fn scan(ctx: &RunContext, dir: &Path) -> facelab::library::scan::Summary {
-    let mut lib = facelab::session::open_library(ctx).unwrap();
+fn scan(ctx: &RunContext, dir: &Path) -> facelab_library::scan::Summary {
+    let mut lib = facelab_library::session::open_library(ctx).unwrap();
     facelab::cli::library::scan_dirs(ctx, &mut lib, &[dir.to_path_buf()], false, false).unwrap()
 }
 

@@ -9,11 +9,11 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use facelab::bench::pipeline::Opened;
-use facelab::bench::suite::Suite;
-use facelab::config::Config;
-use facelab::photo::decode;
-use facelab::session::RunContext;
+use facelab_eval::bench::pipeline::Opened;
+use facelab_eval::bench::suite::Suite;
+use facelab_engine::config::Config;
+use facelab_engine::photo::decode;
+use facelab_library::session::RunContext;
 use facelab_benches::shared;
 
 fn pipelines(c: &mut Criterion) {
@@ -32,7 +32,7 @@ fn pipelines(c: &mut Criterion) {
     )
     .expect("base config");
     let photos: Vec<_> =
-        facelab::voc::read_imglab(&shared.join("datasets/samples/voc-groups/testing.xml"))
+        facelab_eval::voc::read_imglab(&shared.join("datasets/samples/voc-groups/testing.xml"))
             .expect("testing.xml")
             .iter()
             .map(|i| decode(&i.path, u64::MAX).expect("decodes"))

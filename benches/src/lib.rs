@@ -4,10 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use facelab::config::Config;
-use facelab::models::fetch::FetchObserver;
-use facelab::photo::{decode, Photo};
-use facelab::pipeline::{
+use facelab_engine::config::Config;
+use facelab_models::fetch::FetchObserver;
+use facelab_engine::photo::{decode, Photo};
+use facelab_engine::pipeline::{
     load_plugins, model_store, open_detector, open_recognizer, FaceDetector, FaceRecognizer,
 };
 
@@ -109,7 +109,7 @@ pub fn pipeline_config(
 
 /// The first `n` LFW View 2 images (pairs.txt order, first image of each pair), decoded.
 pub fn lfw_photos(shared: &Path, n: usize) -> Vec<Photo> {
-    let pairs = facelab::faceeval::lfw_pairs(&shared.join("datasets/lfw")).expect("pairs.txt");
+    let pairs = facelab_eval::faceeval::lfw_pairs(&shared.join("datasets/lfw")).expect("pairs.txt");
     pairs
         .iter()
         .take(n)

@@ -9,8 +9,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use facelab::faceeval::{verification, Pair};
-use facelab::wider::{evaluate, WiderSet};
+use facelab_eval::faceeval::{verification, Pair};
+use facelab_eval::wider::{evaluate, WiderSet};
 use facelab_plugin_api::{BBox, Face};
 use serde_json::Value;
 
@@ -465,11 +465,11 @@ fn real_bench(shared: &Path, suite_text: &str) -> Value {
 fn the_default_suite_is_valid_and_yunet_finds_the_voc_groups_faces() {
     // The shipped suite parses; on the real photos YuNet finds all 25 labelled faces of
     // voc-groups (plugins/opencv-dnn/README.md), and its model's sha256 is reported.
-    let suite = facelab::bench::suite::Suite::load(&common::repo_root().join("config/bench.toml"))
+    let suite = facelab_eval::bench::suite::Suite::load(&common::repo_root().join("config/bench.toml"))
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(suite.pipelines.len() >= 3);
     // So does the equal-work scan suite, with its one pipeline's threshold and no second look.
-    let equal = facelab::bench::suite::Suite::load(
+    let equal = facelab_eval::bench::suite::Suite::load(
         &common::repo_root().join("config/bench-equal-work.toml"),
     )
     .unwrap_or_else(|e| panic!("{e}"));

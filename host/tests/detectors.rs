@@ -207,7 +207,7 @@ fn closeup_padding_finds_faces_that_fill_the_frame() {
 #[test]
 fn tiling_finds_more_small_faces_in_a_crowd_than_one_pass() {
     let shared = require_shared!();
-    let set = facelab::wider::WiderSet::load(&shared.join("datasets/wider-face-val-mini")).unwrap();
+    let set = facelab_eval::wider::WiderSet::load(&shared.join("datasets/wider-face-val-mini")).unwrap();
     // The crowd: the mini set's image with the most labelled faces (a fixed rule).
     let crowd = set.images.iter().max_by_key(|i| i.boxes.len()).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -225,7 +225,7 @@ fn tiling_finds_more_small_faces_in_a_crowd_than_one_pass() {
             .into_iter()
             .map(|b| Face::new(b, 1.0))
             .collect();
-        facelab::voc::match_faces(&crowd.boxes, &faces, 0.5).matched
+        facelab_eval::voc::match_faces(&crowd.boxes, &faces, 0.5).matched
     };
     let (single, tiled) = (matched("tiling = false"), matched("tiling = true"));
     eprintln!(

@@ -289,13 +289,13 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
     common::copy_orl(&shared, &photos, 1..=2, &[1, 2, 3]);
     let config = mfn_config(&shared, d, "");
     let ctx = facelab::cli::RunContext {
-        config: facelab::config::Config::load(&config).unwrap(),
+        config: facelab_engine::config::Config::load(&config).unwrap(),
         cache_dir: None,
         verbose: false,
         library: None,
     };
-    let mut lib = facelab::session::open_library(&ctx).unwrap();
-    let opts = facelab::library::scan::ScanOptions {
+    let mut lib = facelab_library::session::open_library(&ctx).unwrap();
+    let opts = facelab_library::scan::ScanOptions {
         include: ctx.config.library.include.clone(),
         exclude: ctx.config.library.exclude.clone(),
         batch_size: 2,
@@ -306,14 +306,14 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
         embed_min_height: 32.0,
         workers: 2,
     };
-    let det_key = facelab::library::identity::detector_key(&ctx.config).unwrap();
-    let model = facelab::library::identity::embedding_key(
+    let det_key = facelab_library::identity::detector_key(&ctx.config).unwrap();
+    let model = facelab_library::identity::embedding_key(
         &ctx.config,
         ctx.config.recognizer.as_ref().unwrap(),
     )
     .unwrap();
     // The walk sees six photos; one is deleted before it is read.
-    let plan = facelab::library::scan::plan(
+    let plan = facelab_library::scan::plan(
         &lib,
         std::slice::from_ref(&photos),
         &opts,
@@ -323,20 +323,20 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
     .unwrap();
     assert_eq!(plan.items.len(), 6);
     std::fs::remove_file(photos.join("s2/2.pgm")).unwrap();
-    let workers = facelab::session::open_for_scan(&ctx, 2)
+    let workers = facelab_library::session::open_for_scan(&ctx, 2)
         .unwrap()
         .into_iter()
-        .map(|(detector, recognizer)| facelab::library::scan::Worker {
+        .map(|(detector, recognizer)| facelab_library::scan::Worker {
             detector,
             recognizer,
         })
         .collect();
-    let mut pipe = facelab::library::scan::Pipeline {
+    let mut pipe = facelab_library::scan::Pipeline {
         workers,
         detector_key: det_key,
         model: Some(model),
     };
-    let s = facelab::library::scan::execute(
+    let s = facelab_library::scan::execute(
         &mut lib,
         plan,
         &mut pipe,
@@ -459,7 +459,7 @@ fn a_newer_schema_or_a_foreign_database_is_refused_untouched() {
                 |r| r.get::<_, String>(0)
             )
             .unwrap(),
-        facelab::library::SCHEMA_VERSION.to_string()
+        facelab_library::SCHEMA_VERSION.to_string()
     );
     db(d)
         .execute(
@@ -1228,7 +1228,7 @@ fn a_version_3_library_keeps_every_face_and_the_next_scan_measures_their_quality
             d,
             "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"
         ),
-        facelab::library::SCHEMA_VERSION
+        facelab_library::SCHEMA_VERSION
     );
     // Unknown quality passes even the strictest gate.
     let strict = mfn_config(&shared, d, "min_quality = 1.0");

@@ -10,8 +10,8 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use facelab::models::fetch::{hash_file, FetchObserver};
-use facelab::models::{FetchError, FileState, Manifest, ModelStore, StoreSettings};
+use facelab_models::fetch::{hash_file, FetchObserver};
+use facelab_models::{FetchError, FileState, Manifest, ModelStore, StoreSettings};
 
 const PAYLOAD: &[u8] = b"pretend these are model weights: 0123456789abcdef";
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use facelab::operating::{operating_point, OperatingPoint, Truth};
+use facelab_eval::operating::{operating_point, OperatingPoint, Truth};
 use facelab_plugin_api::{BBox, Face};
 
 fn faces_of(result: &serde_json::Value) -> Vec<Face> {
@@ -39,7 +39,7 @@ fn detect_default(photos: &[PathBuf]) -> Vec<Vec<Face>> {
 fn the_default_config_finds_every_clear_face_of_the_labelled_samples_and_nothing_else() {
     let shared = require_shared!();
     let labels = common::repo_root().join("benches/labels/samples.xml");
-    let images = facelab::voc::read_imglab_in(&labels, &shared.join("datasets")).unwrap();
+    let images = facelab_eval::voc::read_imglab_in(&labels, &shared.join("datasets")).unwrap();
     assert_eq!(images.len(), 8, "3 sprint and 5 bbt photos");
     let paths: Vec<PathBuf> = images.iter().map(|i| i.path.clone()).collect();
     let truths: Vec<Truth> = images

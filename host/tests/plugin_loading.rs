@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use facelab::plugins::{load, LoadError};
+use facelab_engine::plugins::{load, LoadError};
 
 #[test]
 fn loads_both_plugins_and_lists_their_kinds() {
@@ -142,7 +142,7 @@ fn build_example_copy(name: &str, change: impl Fn(&Path, Edit<'_>)) -> PathBuf {
     );
     let lib = work
         .join("target/debug")
-        .join(facelab::plugins::library_file_name("example"));
+        .join(facelab_engine::plugins::library_file_name("example"));
     assert!(lib.is_file());
     lib
 }

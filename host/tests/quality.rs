@@ -9,8 +9,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use facelab::pipeline::{largest, FaceDetector, FaceRecognizer};
-use facelab::quality::{self, Quality};
+use facelab_engine::pipeline::{largest, FaceDetector, FaceRecognizer};
+use facelab_engine::quality::{self, Quality};
 use facelab_plugin_api::{BBox, Face, Landmarks5, Point2};
 
 /// YuNet 2023mar → MobileFaceNet (ONNX Runtime): the pipeline of
@@ -23,9 +23,9 @@ fn config_text(shared: &Path, extra: &str) -> String {
     )
 }
 
-fn context(text: &str) -> facelab::session::RunContext {
-    facelab::session::RunContext {
-        config: facelab::config::Config::parse(text, &common::repo_root().join("quality.toml"))
+fn context(text: &str) -> facelab_library::session::RunContext {
+    facelab_library::session::RunContext {
+        config: facelab_engine::config::Config::parse(text, &common::repo_root().join("quality.toml"))
             .unwrap_or_else(|e| panic!("{e}")),
         cache_dir: None,
         verbose: false,
@@ -34,22 +34,22 @@ fn context(text: &str) -> facelab::session::RunContext {
 }
 
 fn open(shared: &Path) -> (FaceDetector, FaceRecognizer) {
-    facelab::session::open_pipeline(&context(&config_text(shared, ""))).unwrap()
+    facelab_library::session::open_pipeline(&context(&config_text(shared, ""))).unwrap()
 }
 
-fn decode(path: &Path) -> facelab::photo::Photo {
-    facelab::photo::decode(path, 1 << 28).unwrap()
+fn decode(path: &Path) -> facelab_engine::photo::Photo {
+    facelab_engine::photo::decode(path, 1 << 28).unwrap()
 }
 
 /// `photo` scaled by `f` (area-weighted), and `face` scaled with it.
-fn scaled(photo: &facelab::photo::Photo, face: &Face, f: f32) -> (facelab::photo::Photo, Face) {
+fn scaled(photo: &facelab_engine::photo::Photo, face: &Face, f: f32) -> (facelab_engine::photo::Photo, Face) {
     let (w, h) = (
         ((photo.width as f32 * f).round() as u32).max(1),
         ((photo.height as f32 * f).round() as u32).max(1),
     );
     let img = image::imageops::resize(&photo.to_rgb(), w, h, image::imageops::FilterType::Triangle);
     let p =
-        facelab::photo::Photo::from_image(photo.path.clone(), image::DynamicImage::ImageRgb8(img));
+        facelab_engine::photo::Photo::from_image(photo.path.clone(), image::DynamicImage::ImageRgb8(img));
     let b = &face.bbox;
     let mut out = Face::new(
         BBox::new(b.x * f, b.y * f, b.width * f, b.height * f),
@@ -70,13 +70,13 @@ fn scaled(photo: &facelab::photo::Photo, face: &Face, f: f32) -> (facelab::photo
 }
 
 /// `photo` with a Gaussian blur of `sigma` pixels.
-fn blurred(photo: &facelab::photo::Photo, sigma: f32) -> facelab::photo::Photo {
+fn blurred(photo: &facelab_engine::photo::Photo, sigma: f32) -> facelab_engine::photo::Photo {
     let img = image::imageops::blur(&photo.to_rgb(), sigma);
-    facelab::photo::Photo::from_image(photo.path.clone(), image::DynamicImage::ImageRgb8(img))
+    facelab_engine::photo::Photo::from_image(photo.path.clone(), image::DynamicImage::ImageRgb8(img))
 }
 
 /// The largest face of a photo, as the default pipeline finds it.
-fn largest_face(detector: &mut FaceDetector, photo: &facelab::photo::Photo) -> Option<Face> {
+fn largest_face(detector: &mut FaceDetector, photo: &facelab_engine::photo::Photo) -> Option<Face> {
     let (faces, _) = detector.detect(photo).unwrap();
     largest(&faces).copied()
 }
@@ -183,7 +183,7 @@ fn min_quality_outside_0_to_1_is_refused_at_load_naming_the_key() {
             "{bad}: {err}"
         );
     }
-    let c = facelab::config::Config::parse(
+    let c = facelab_engine::config::Config::parse(
         &format!(
             "{}[library]\nmin_quality = 0.3\n",
             common::example_config("")
@@ -194,7 +194,7 @@ fn min_quality_outside_0_to_1_is_refused_at_load_naming_the_key() {
     assert_eq!(c.library.min_quality.value(), 0.3);
     // The value config/facelab.toml documents is the built-in default.
     let built_in =
-        facelab::config::Config::parse(facelab::config::EMBEDDED_CONFIG, Path::new("built-in"))
+        facelab_engine::config::Config::parse(facelab_engine::config::EMBEDDED_CONFIG, Path::new("built-in"))
             .unwrap();
     assert_eq!(built_in.library.min_quality, quality::MinQuality::default());
 }
@@ -264,7 +264,7 @@ struct Curve {
 fn measure_size_blur_pose_on_lfw_people() {
     let shared = require_shared!();
     let (mut detector, mut recognizer) = open(&shared);
-    let people = facelab::bench::tasks::load_people(&shared.join("datasets/lfw"), 5).unwrap();
+    let people = facelab_eval::bench::tasks::load_people(&shared.join("datasets/lfw"), 5).unwrap();
     let n = people.images.len();
     let mut gallery: Vec<Vec<f32>> = vec![Vec::new(); n];
     let mut faces: Vec<Option<(Face, quality::Measures)>> = vec![None; n];
@@ -429,8 +429,8 @@ fn measure_detector_score_precision_on_wider_mini() {
         &shared,
         "[detector.options]\nscore_threshold = 0.3\n",
     ));
-    let mut detector = facelab::session::open_detector(&ctx).unwrap();
-    let set = facelab::wider::WiderSet::load(&shared.join("datasets/wider-face-val-mini")).unwrap();
+    let mut detector = facelab_library::session::open_detector(&ctx).unwrap();
+    let set = facelab_eval::wider::WiderSet::load(&shared.join("datasets/wider-face-val-mini")).unwrap();
     let edges = [0.3f32, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01];
     let mut bins = vec![(0usize, 0usize); edges.len() - 1];
     for img in &set.images {
@@ -468,7 +468,7 @@ const GATES: [f32; 9] = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6];
 #[ignore = "a measurement: about 10 minutes on 2 cores the first time (the library and the embeddings are kept in target/quality)"]
 fn measure_min_quality_effect_on_lfw_people() {
     let shared = require_shared!();
-    let people = facelab::bench::tasks::load_people(&shared.join("datasets/lfw"), 5).unwrap();
+    let people = facelab_eval::bench::tasks::load_people(&shared.join("datasets/lfw"), 5).unwrap();
     min_quality_effect(&shared, &people, "lfw-people");
 }
 
@@ -481,7 +481,7 @@ fn measure_min_quality_effect_on_lfw_people_with_a_fifth_degraded() {
     // the face is 10–39 px tall (LFW faces are about 130 px), half blurred by σ 2–7 px,
     // uniformly, by a seeded generator.
     let shared = require_shared!();
-    let lfw = facelab::bench::tasks::load_people(&shared.join("datasets/lfw"), 5).unwrap();
+    let lfw = facelab_eval::bench::tasks::load_people(&shared.join("datasets/lfw"), 5).unwrap();
     let root = out_dir().join("lfw-people-degraded");
     let mut rng = facelab_cluster::Rng::new(29);
     let mut images = Vec::new();
@@ -522,7 +522,7 @@ fn measure_min_quality_effect_on_lfw_people_with_a_fifth_degraded() {
         }
         images.push(to);
     }
-    let people = facelab::bench::tasks::PeopleData {
+    let people = facelab_eval::bench::tasks::PeopleData {
         images,
         labels: lfw.labels.clone(),
         identities: lfw.identities,
@@ -532,25 +532,25 @@ fn measure_min_quality_effect_on_lfw_people_with_a_fifth_degraded() {
 
 /// The clustering task of the bench with every `GATES` value, and a library of `people`
 /// clustered and suggested with each.
-fn min_quality_effect(shared: &Path, people: &facelab::bench::tasks::PeopleData, name: &str) {
-    use facelab::bench::clustering::{compare_gated, QualityGate};
-    use facelab::quality::MinQuality;
+fn min_quality_effect(shared: &Path, people: &facelab_eval::bench::tasks::PeopleData, name: &str) {
+    use facelab_eval::bench::clustering::{compare_gated, QualityGate};
+    use facelab_engine::quality::MinQuality;
     let shared = shared.to_owned();
 
     // 1. The bench's clustering task: the largest face of every photo, through the bench's
     // own embedding loop and cache, every method of config/bench.toml, gated.
     let ctx = context(&config_text(&shared, ""));
-    let (mut detector, mut recognizer) = facelab::session::open_pipeline(&ctx).unwrap();
-    let mut cache = facelab::bench::cache::CacheFile::open(
+    let (mut detector, mut recognizer) = facelab_library::session::open_pipeline(&ctx).unwrap();
+    let mut cache = facelab_eval::bench::cache::CacheFile::open(
         &out_dir().join("bench-cache"),
         name,
-        &facelab::bench::cache::KeyBuilder::default()
+        &facelab_eval::bench::cache::KeyBuilder::default()
             .part("pipeline", &config_text(&shared, ""))
             .finish(),
         true,
     )
     .unwrap();
-    let (records, _) = facelab::bench::pipeline::embed_set(
+    let (records, _) = facelab_eval::bench::pipeline::embed_set(
         &mut detector,
         &mut recognizer,
         1 << 28,
@@ -620,7 +620,7 @@ fn min_quality_effect(shared: &Path, people: &facelab::bench::tasks::PeopleData,
         &shared,
         &format!("[library]\npath = \"{}\"\nbatch_size = 128\n", db.display()),
     ));
-    let mut lib = facelab::session::open_library(&ctx).unwrap();
+    let mut lib = facelab_library::session::open_library(&ctx).unwrap();
     let dirs: Vec<PathBuf> = {
         let mut d: Vec<PathBuf> = people
             .images
@@ -643,7 +643,7 @@ fn min_quality_effect(shared: &Path, people: &facelab::bench::tasks::PeopleData,
         .unwrap()
         .execute_batch("DELETE FROM labels; DELETE FROM people;")
         .unwrap();
-    let model = facelab::library::identity::embedding_key(
+    let model = facelab_library::identity::embedding_key(
         &ctx.config,
         ctx.config.recognizer.as_ref().unwrap(),
     )
@@ -654,7 +654,7 @@ fn min_quality_effect(shared: &Path, people: &facelab::bench::tasks::PeopleData,
         .manifest
         .get("mobilefacenet-128")
         .and_then(|m| m.threshold.as_ref())
-        .and_then(facelab::library::identity::CosineRule::from_threshold);
+        .and_then(facelab_library::identity::CosineRule::from_threshold);
     // The largest face of each photo, and its person.
     let mut truth_of: std::collections::HashMap<i64, usize> = Default::default();
     let mut by_person: Vec<Vec<i64>> = vec![Vec::new(); people.identities];
@@ -674,7 +674,7 @@ fn min_quality_effect(shared: &Path, people: &facelab::bench::tasks::PeopleData,
     let mut cluster_rows = Vec::new();
     for g in GATES {
         let gate = MinQuality::new(g).unwrap();
-        let s = facelab::library::clusters::run(&mut lib, &model, &algo, true, gate).unwrap();
+        let s = facelab_library::clusters::run(&mut lib, &model, &algo, true, gate).unwrap();
         let member: std::collections::HashMap<i64, i64> = {
             let conn = rusqlite::Connection::open(&db).unwrap();
             let mut stmt = conn
@@ -683,7 +683,7 @@ fn min_quality_effect(shared: &Path, people: &facelab::bench::tasks::PeopleData,
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
             rows.map(Result::unwrap).collect()
         };
-        let faces = facelab::library::Library::faces(&lib, None).unwrap();
+        let faces = facelab_library::Library::faces(&lib, None).unwrap();
         let passes: std::collections::HashSet<i64> = faces
             .iter()
             .filter(|f| gate.passes(f.quality.map(|q| q.score)))
@@ -734,7 +734,7 @@ fn min_quality_effect(shared: &Path, people: &facelab::bench::tasks::PeopleData,
     println!("\nlibrary suggest, {} of {} largest faces named (20% of each person's photos), the other {} scored\n| min_quality | faces left out (all) | scored faces left out | suggested | right | wrong | precision | right of all scored | right − wrong | threshold |\n|---|---|---|---|---|---|---|---|---|---|", tagged.len(), truth_of.len(), truth_of.len() - tagged.len());
     let mut suggest_rows = Vec::new();
     for g in GATES {
-        let run = facelab::library::suggest::suggest(
+        let run = facelab_library::suggest::suggest(
             &mut lib,
             &model,
             prior,
@@ -795,7 +795,7 @@ fn measure_sharpness_of_the_size_and_blur_levels() {
     // this to place its constants.
     let shared = require_shared!();
     let (mut detector, _) = open(&shared);
-    let people = facelab::bench::tasks::load_people(&shared.join("datasets/lfw"), 5).unwrap();
+    let people = facelab_eval::bench::tasks::load_people(&shared.join("datasets/lfw"), 5).unwrap();
     let mut size: Vec<Vec<f32>> = vec![Vec::new(); HEIGHTS.len()];
     let mut blur: Vec<Vec<f32>> = vec![Vec::new(); SIGMAS.len()];
     let mut natural = Vec::new();

@@ -135,7 +135,7 @@ fn faces_of(library: &Path) -> Vec<Row> {
         .query_map([], |r| {
             let b: [f64; 4] = [r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?];
             let v: Option<Vec<u8>> = r.get(5)?;
-            let v = facelab::library::from_blob(&v.unwrap_or_default());
+            let v = facelab_library::from_blob(&v.unwrap_or_default());
             let p: String = r.get(0)?;
             let name = Path::new(&p)
                 .file_name()

@@ -127,7 +127,7 @@ fn oriented_copy(src: &Path, o: u8, dst: &Path) {
         dst.to_str().unwrap(),
     ]);
     // The decoded upright photo is the original.
-    let back = facelab::photo::decode(dst, u64::MAX).unwrap();
+    let back = facelab_engine::photo::decode(dst, u64::MAX).unwrap();
     assert_eq!(
         (back.width, back.height),
         (upright.width(), upright.height())

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Subcommand;
 
-use crate::library::clusters;
-use crate::session::{active_model, open_library, prior, Outcome, RunContext};
+use facelab_library::clusters;
+use facelab_library::session::{active_model, open_library, prior, Outcome, RunContext};
 
 /// `facelab clusters`.
 #[derive(Debug, Subcommand)]
@@ -136,7 +136,7 @@ fn contact_sheet(
     let mut photo: Option<(String, image::RgbImage)> = None;
     for m in members.iter().take(SHEET_MAX) {
         if photo.as_ref().is_none_or(|(p, _)| *p != m.path) {
-            match crate::photo::decode(Path::new(&m.path), ctx.config.images.max_pixels) {
+            match facelab_engine::photo::decode(Path::new(&m.path), ctx.config.images.max_pixels) {
                 Ok(p) => photo = Some((m.path.clone(), p.to_rgb())),
                 Err(e) => {
                     eprintln!("facelab: {e}");
@@ -147,9 +147,9 @@ fn contact_sheet(
         }
         let (_, img) = photo.as_ref().expect("decoded above");
         let b = facelab_plugin_api::BBox::new(m.bbox[0], m.bbox[1], m.bbox[2], m.bbox[3]);
-        tiles.push(crate::draw::face_tile(img, &b, side));
+        tiles.push(facelab_engine::draw::face_tile(img, &b, side));
     }
-    let sheet = crate::draw::contact_sheet(&tiles, (tiles.len() as u32).clamp(1, 10), side);
+    let sheet = facelab_engine::draw::contact_sheet(&tiles, (tiles.len() as u32).clamp(1, 10), side);
     sheet
         .save(file)
         .with_context(|| format!("cannot write the contact sheet {}", file.display()))

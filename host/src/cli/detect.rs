@@ -11,15 +11,15 @@ use facelab_plugin_api::Face;
 use serde::Serialize;
 
 use super::{FaceJson, ModelJson};
-use crate::config::Config;
-use crate::draw;
-use crate::library::identity::{self, Verdict};
-use crate::models::manifest::ThresholdKind;
-use crate::photo::{decode, decode_ahead, Photo};
-use crate::pipeline::{cosine, largest, FaceDetector};
-use crate::robust::Pass;
-use crate::session::{open_detector, open_pipeline, Outcome, RunContext};
-use crate::ui::progress;
+use facelab_engine::config::Config;
+use facelab_engine::draw;
+use facelab_library::identity::{self, Verdict};
+use facelab_models::manifest::ThresholdKind;
+use facelab_engine::photo::{decode, decode_ahead, Photo};
+use facelab_engine::pipeline::{cosine, largest, FaceDetector};
+use facelab_engine::robust::Pass;
+use facelab_library::session::{open_detector, open_pipeline, Outcome, RunContext};
+use facelab_engine::ui::progress;
 
 /// `facelab detect`.
 #[derive(Debug, Args)]

@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde::Serialize;
 
-use crate::bench::report::{Report, Task};
-use crate::bench::suite::{LfwTask, OrlTask, Suite, Tasks, VocTask, WiderTask};
-use crate::bench::{run_suite, RunPlan};
-use crate::session::{require_recognizer, Outcome, RunContext};
+use facelab_eval::bench::report::{Report, Task};
+use facelab_eval::bench::suite::{LfwTask, OrlTask, Suite, Tasks, VocTask, WiderTask};
+use facelab_eval::bench::{run_suite, RunPlan};
+use facelab_library::session::{require_recognizer, Outcome, RunContext};
 
 /// `facelab eval-voc`.
 #[derive(Debug, Args)]
@@ -129,7 +129,7 @@ fn only<'a, R>(task: &'a Task<R>, root: &Path) -> anyhow::Result<&'a R> {
 fn print_json<R: Serialize>(report: &Report, result: &R) -> anyhow::Result<()> {
     #[derive(Serialize)]
     struct Doc<'a, R> {
-        pipeline: &'a crate::bench::report::PipelineEntry,
+        pipeline: &'a facelab_eval::bench::report::PipelineEntry,
         #[serde(flatten)]
         result: &'a R,
     }
@@ -191,7 +191,7 @@ pub fn voc(ctx: &RunContext, args: &EvalVocArgs) -> anyhow::Result<Outcome> {
 /// `facelab eval-wider`.
 pub fn wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome> {
     if args.choose_threshold {
-        let chosen = crate::operating::choose_for_config(ctx, &args.root, args.limit)?;
+        let chosen = facelab_eval::operating::choose_for_config(ctx, &args.root, args.limit)?;
         if args.json {
             serde_json::to_writer_pretty(std::io::stdout().lock(), &chosen)?;
             println!();
@@ -257,8 +257,8 @@ pub fn wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome> 
     Ok(Outcome::from_failures(r.failed))
 }
 
-fn print_choice(c: &crate::operating::Chosen) -> anyhow::Result<()> {
-    use crate::operating::{ACCEPT_MAX_FALSE_PER_100, VERIFY_MAX_FALSE_PER_100};
+fn print_choice(c: &facelab_eval::operating::Chosen) -> anyhow::Result<()> {
+    use facelab_eval::operating::{ACCEPT_MAX_FALSE_PER_100, VERIFY_MAX_FALSE_PER_100};
     let mut out = std::io::stdout().lock();
     writeln!(
         out,

@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::library::scan::Summary;
-use crate::library::suggest;
-use crate::library::walk::{self, scan_options};
-use crate::library::{clusters, identity};
-use crate::library::{FaceRow, Library};
-use crate::session::{
+use facelab_library::scan::Summary;
+use facelab_library::suggest;
+use facelab_library::walk::{self, scan_options};
+use facelab_library::{clusters, identity};
+use facelab_library::{FaceRow, Library};
+use facelab_library::session::{
     active_model, library_path, open_for_scan, open_library, prior, Outcome, RunContext,
 };
-use crate::ui::progress;
+use facelab_engine::ui::progress;
 
 /// The face library commands.
 #[derive(Debug, Subcommand)]
@@ -300,7 +300,7 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
         }
         LibraryCommand::Clusters(c) => super::clusters::run(ctx, c),
         LibraryCommand::Check { json } => {
-            Ok(Outcome::from_failures(crate::library::check::command(
+            Ok(Outcome::from_failures(facelab_library::check::command(
                 &library_path(ctx),
                 ctx.config.library.busy_timeout_ms,
                 json,
@@ -313,7 +313,7 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
                 ExportFormat::Json => {
                     serde_json::to_string_pretty(&serde_json::json!({
                         "library": lib.path(),
-                        "schema_version": crate::library::SCHEMA_VERSION,
+                        "schema_version": facelab_library::SCHEMA_VERSION,
                         "faces": faces,
                     }))? + "\n"
                 }
@@ -330,7 +330,7 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
 }
 
 /// "; N faces below library.min_quality left out", or nothing.
-fn below_note(n: usize, min_quality: crate::quality::MinQuality) -> String {
+fn below_note(n: usize, min_quality: facelab_engine::quality::MinQuality) -> String {
     if n == 0 {
         return String::new();
     }

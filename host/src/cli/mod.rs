@@ -4,6 +4,7 @@
 //!
 //! Results go to stdout (a table, or JSON with `--json`); errors and progress go to stderr.
 
+mod bench;
 pub mod clusters;
 mod detect;
 mod eval;
@@ -18,8 +19,8 @@ use clap::{Args, Parser, Subcommand};
 use facelab_plugin_api::{Face, LicenceClass, ModelInfo};
 use serde::Serialize;
 
-use crate::config::Config;
-pub use crate::session::{Outcome, RunContext};
+use facelab_engine::config::Config;
+pub use facelab_library::session::{Outcome, RunContext};
 pub use detect::DetectArgs;
 pub use eval::{EvalLfwArgs, EvalOrlArgs, EvalVocArgs, EvalWiderArgs};
 pub use models::ModelsCommand;
@@ -81,7 +82,7 @@ pub enum Command {
     /// the official rules, with its median time per photo.
     EvalWider(EvalWiderArgs),
     /// Compare pipelines on ORL, LFW, WIDER FACE, clustering and speed; write a report.
-    Bench(crate::bench::BenchArgs),
+    Bench(bench::BenchArgs),
     /// Write the named faces of photos as XMP face regions (MWG and Microsoft) and People
     /// keywords: sidecars `photo.jpg.xmp` by default, or into the JPEG files.
     ExportXmp(xmp::ExportXmpArgs),
@@ -119,7 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::EvalWider(a) => eval::wider(&ctx, &a),
         Command::EvalOrl(a) => eval::orl(&ctx, &a),
         Command::EvalLfw(a) => eval::lfw(&ctx, &a),
-        Command::Bench(a) => crate::bench::run(&ctx, &a),
+        Command::Bench(a) => bench::run(&ctx, &a),
         Command::ExportXmp(a) => xmp::export(&ctx, &a),
         Command::ImportXmp(a) => xmp::import(&ctx, &a),
         Command::Library(c) => library::run(&ctx, c),

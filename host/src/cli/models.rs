@@ -5,9 +5,9 @@ use std::io::Write;
 use clap::Subcommand;
 
 use super::JsonFlag;
-use crate::models::FileState;
-use crate::session::{Outcome, RunContext};
-use crate::ui::FetchBars;
+use facelab_models::FileState;
+use facelab_library::session::{Outcome, RunContext};
+use facelab_engine::ui::FetchBars;
 
 /// `facelab models ...`.
 #[derive(Debug, Subcommand)]

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::ModelJson;
-use crate::plugins::{load, LoadedPlugin, SearchPath};
-use crate::session::{open_detector, Outcome, RunContext};
+use facelab_engine::plugins::{load, LoadedPlugin, SearchPath};
+use facelab_library::session::{open_detector, Outcome, RunContext};
 
 fn discover(search: &SearchPath) -> Vec<PathBuf> {
     let (prefix, suffix) = (

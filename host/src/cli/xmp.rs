@@ -1,6 +1,6 @@
 //! `facelab export-xmp`, `facelab import-xmp` and `facelab faces add`: face tags that
-//! travel with the photos (the work lives in [`crate::xmp`] and
-//! [`crate::library::manual`]).
+//! travel with the photos (the work lives in [`facelab_library::xmp`] and
+//! [`facelab_library::manual`]).
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -9,13 +9,13 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use facelab_plugin_api::BBox;
 
-use crate::library::manual::{measure_boxes, NewFace, Origin, PhotoRecord};
-use crate::library::paths::display_path;
-use crate::library::{identity, Library};
-use crate::pipeline::{load_plugins, FaceRecognizer};
-use crate::session::{open_library, Outcome, RunContext};
-use crate::ui::FetchBars;
-use crate::xmp::sync::{export_photo, import_photo, Exported, Target};
+use facelab_library::manual::{measure_boxes, NewFace, Origin, PhotoRecord};
+use facelab_library::paths::display_path;
+use facelab_library::{identity, Library};
+use facelab_engine::pipeline::{load_plugins, FaceRecognizer};
+use facelab_library::session::{open_library, Outcome, RunContext};
+use facelab_engine::ui::FetchBars;
+use facelab_library::xmp::sync::{export_photo, import_photo, Exported, Target};
 
 /// `facelab export-xmp`.
 #[derive(Debug, Args)]
@@ -69,7 +69,7 @@ fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognizer, S
     let key = identity::embedding_key(&ctx.config, section)?;
     let plugins = load_plugins(&ctx.config)?;
     let store = ctx.store()?;
-    let r = crate::pipeline::open_recognizer(&ctx.config, &plugins, &store, &FetchBars::default())?;
+    let r = facelab_engine::pipeline::open_recognizer(&ctx.config, &plugins, &store, &FetchBars::default())?;
     Ok(r.map(|(r, _)| (r, key)))
 }
 
@@ -170,7 +170,7 @@ pub fn import(ctx: &RunContext, a: &ImportXmpArgs) -> anyhow::Result<Outcome> {
     let mut embedder = None;
     let mut open = || open_recognizer(ctx).map_err(|e| format!("{e:#}"));
     let max_pixels = ctx.config.images.max_pixels;
-    let mut total = crate::xmp::sync::Imported::default();
+    let mut total = facelab_library::xmp::sync::Imported::default();
     for p in &photos {
         match import_photo(&mut lib, p, &mut open, &mut embedder, max_pixels) {
             Ok(r) => {
@@ -259,7 +259,7 @@ pub fn faces_command(ctx: &RunContext, c: FacesCommand) -> anyhow::Result<Outcom
     if let Some(f) = record
         .faces
         .iter()
-        .find(|f| facelab_plugin_kit::geometry::iou(&f.bbox, &b) >= crate::library::scan::MATCH_IOU)
+        .find(|f| facelab_plugin_kit::geometry::iou(&f.bbox, &b) >= facelab_library::scan::MATCH_IOU)
     {
         anyhow::bail!(
             "face {} already covers that box ({:.0},{:.0} {:.0}x{:.0}) (help: name it with `facelab tag {} NAME`)",

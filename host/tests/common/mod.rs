@@ -20,7 +20,7 @@ pub fn profile_dir() -> PathBuf {
 
 /// A built plugin library. The test command builds the workspace before testing.
 pub fn plugin_lib(name: &str) -> PathBuf {
-    let path = profile_dir().join(facelab::plugins::library_file_name(name));
+    let path = profile_dir().join(facelab_engine::plugins::library_file_name(name));
     assert!(
         path.is_file(),
         "{} is missing: build the plugins first with `cargo build --release --workspace` (scripts/test.sh does)",

@@ -1,0 +1,644 @@
+//! The bench report as data: what `report.json` holds, field for field. `report.md` and
+//! `report.html` are rendered from it. The schema is documented in `docs/bench.md` and
+//! `docs/bench.schema.json`; [`SCHEMA_VERSION`] changes whenever a field changes meaning or
+//! goes away (adding a field does not change it).
+
+use serde::Serialize;
+
+/// The version of the `report.json` layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// `facelab <version>`.
+    pub generated_by: String,
+    /// The suite file.
+    pub suite: String,
+    /// The data-set root the tasks read.
+    pub datasets_root: String,
+    /// Whether cached detections and embeddings were reused.
+    pub resumed: bool,
+    /// Wall time of the whole run, seconds.
+    pub wall_seconds: f64,
+    /// Where and with what it ran.
+    pub environment: Environment,
+    /// Every model the pipelines used.
+    pub models: Vec<ModelEntry>,
+    /// The pipelines, in suite order.
+    pub pipelines: Vec<PipelineEntry>,
+    /// The tasks.
+    pub tasks: TaskResults,
+    /// One row per pipeline: the numbers people compare first.
+    pub headline: Vec<HeadlineRow>,
+    /// Measured against published figures.
+    pub harness_check: Vec<HarnessCheck>,
+    /// Skipped tasks and other things the reader should know.
+    pub notices: Vec<String>,
+}
+
+/// The machine and software.
+#[derive(Debug, Clone, Serialize)]
+pub struct Environment {
+    /// UTC, RFC 3339 (`2026-01-31T12:00:00Z`).
+    pub date: String,
+    /// From `/proc/cpuinfo`.
+    pub cpu_model: Option<String>,
+    /// Logical CPUs available to the process.
+    pub cores: usize,
+    /// `PRETTY_NAME` of `/etc/os-release` and the kernel release.
+    pub os: Option<String>,
+    /// OpenCV version (from the OpenCV plugin's backend string, else `pkg-config`).
+    pub opencv_version: Option<String>,
+    /// ONNX Runtime version (from the ONNX Runtime plugin's backend string, else the
+    /// library's file name).
+    pub onnxruntime_version: Option<String>,
+    /// `git rev-parse HEAD` in the working folder.
+    pub git_commit: Option<String>,
+    /// Whether the working tree had uncommitted changes.
+    pub git_dirty: Option<bool>,
+    /// The facelab version.
+    pub facelab_version: String,
+}
+
+/// A model used by some pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelEntry {
+    /// The manifest id (or the config's label for user files).
+    pub id: String,
+    /// `detector`, `recognizer` or `landmarks`.
+    pub role: String,
+    /// `permissive`, `research` or `unknown`.
+    pub licence_class: String,
+    /// The licence text from the manifest.
+    pub licence_text: Option<String>,
+    /// The backend the plugin reports (e.g. `opencv-dnn 4.6.0`).
+    pub backend: Option<String>,
+    /// Each file and its sha256.
+    pub files: Vec<ModelFileEntry>,
+}
+
+/// One model file.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelFileEntry {
+    /// File name.
+    pub name: String,
+    /// Lowercase hex sha256.
+    pub sha256: String,
+}
+
+/// One model of a pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageEntry {
+    /// The plugin.
+    pub plugin: String,
+    /// The kind within the plugin.
+    pub kind: String,
+    /// The model id.
+    pub model: String,
+    /// Its licence class.
+    pub licence_class: String,
+    /// Alignment-point model, for a recognizer.
+    pub landmarks: Option<String>,
+    /// The plugin options as given in the suite (before the manifest's defaults).
+    pub options: serde_json::Value,
+}
+
+/// One pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineEntry {
+    /// Its name.
+    pub name: String,
+    /// Its one-line description.
+    pub description: String,
+    /// The detector.
+    pub detector: StageEntry,
+    /// The recognizer, if any.
+    pub recognizer: Option<StageEntry>,
+    /// Whether any of its models is for research only (not for commercial use).
+    pub research_only: bool,
+    /// Why it could not run, when it could not (its task results are then missing).
+    pub error: Option<String>,
+}
+
+/// Whether a task ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// It ran (on at least one pipeline).
+    Ran,
+    /// It was configured but could not run; `reason` says why.
+    Skipped,
+    /// It is not in the suite (or `enabled = false`).
+    Off,
+}
+
+/// One task: its status and one result per pipeline it ran on.
+#[derive(Debug, Clone, Serialize)]
+pub struct Task<R> {
+    /// Whether it ran.
+    pub status: Status,
+    /// Why it was skipped.
+    pub reason: Option<String>,
+    /// The data set it read.
+    pub dataset: Option<String>,
+    /// Results, in pipeline order.
+    pub results: Vec<R>,
+}
+
+impl<R> Task<R> {
+    /// A task that is not in the suite.
+    pub fn off() -> Self {
+        Task {
+            status: Status::Off,
+            reason: None,
+            dataset: None,
+            results: Vec::new(),
+        }
+    }
+}
+
+/// Every task.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaskResults {
+    /// ORL identification.
+    pub orl: Task<OrlResult>,
+    /// LFW View 2 verification.
+    pub lfw: Task<LfwResult>,
+    /// WIDER FACE detection.
+    pub wider: Task<WiderResult>,
+    /// voc-groups detection.
+    pub voc: Task<VocResult>,
+    /// Clustering.
+    pub clustering: Task<ClusteringResult>,
+    /// Speed and memory.
+    pub speed: Task<SpeedResult>,
+    /// `facelab scan` beside the Python reference script.
+    pub scan: Task<ScanResult>,
+}
+
+/// Mean and standard deviation.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MeanSd {
+    /// Mean.
+    pub mean: f64,
+    /// Population standard deviation.
+    pub sd: f64,
+}
+
+/// How the photos of a recognition set went through the pipeline.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct EmbedStats {
+    /// Images in the set.
+    pub images: usize,
+    /// Images where the detector found no face, embedded from the whole frame.
+    pub whole_frame: usize,
+    /// Images that could not be read or embedded.
+    pub failed: usize,
+    /// Images taken from the cache.
+    pub cached: usize,
+    /// Median embedding time per face, ms (alignment + forward), over the images embedded
+    /// in this run (cached ones keep the time of the run that made them).
+    pub median_embed_ms: Option<f64>,
+}
+
+/// ORL at one tagged fraction.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrlFraction {
+    /// Fraction of each subject's images tagged.
+    pub tagged: f64,
+    /// Images tagged per subject.
+    pub tagged_per_subject: usize,
+    /// Nearest class centroid (cosine).
+    pub centroid: MeanSd,
+    /// 1-nearest neighbour (cosine).
+    pub knn: MeanSd,
+}
+
+/// ORL for one pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrlResult {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Seeded splits per fraction.
+    pub splits: u64,
+    /// How the images went.
+    pub embedding: EmbedStats,
+    /// One entry per fraction.
+    pub fractions: Vec<OrlFraction>,
+    /// Why it failed, when it did (the numbers are then missing).
+    pub error: Option<String>,
+}
+
+/// LFW for one pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct LfwResult {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Pairs.
+    pub pairs: usize,
+    /// Pairs with an unreadable image (scored -1).
+    pub unreadable_pairs: usize,
+    /// How the images went.
+    pub embedding: EmbedStats,
+    /// Mean 10-fold accuracy.
+    pub accuracy: f64,
+    /// Its standard deviation.
+    pub accuracy_sd: f64,
+    /// Accuracy per fold.
+    pub fold_accuracy: Vec<f64>,
+    /// Area under the ROC curve over all pairs.
+    pub roc_auc: f64,
+    /// True-accept rate at a false-accept rate of 1e-3.
+    pub tar_at_far_1e3: f64,
+    /// The threshold chosen on all folds, in `metric`.
+    pub threshold: f64,
+    /// How pairs were scored: the model's declared metric, `cosine` (similarity, higher is
+    /// more alike) or `euclidean` (distance, lower is more alike).
+    pub metric: String,
+    /// (FAR, TAR) points, thinned to at most a few hundred.
+    pub roc: Vec<(f64, f64)>,
+}
+
+/// WIDER FACE at one level.
+#[derive(Debug, Clone, Serialize)]
+pub struct WiderLevel {
+    /// `easy`, `medium` or `hard`.
+    pub level: String,
+    /// Average precision.
+    pub ap: f64,
+    /// Faces that count at this level.
+    pub faces: usize,
+    /// (recall, precision) at 100 of the 1,000 thresholds, highest first.
+    pub pr_curve: Vec<(f64, f64)>,
+}
+
+/// WIDER FACE for one pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct WiderResult {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Images evaluated.
+    pub images: usize,
+    /// Images taken from the cache.
+    pub cached: usize,
+    /// Images that failed.
+    pub failed: usize,
+    /// The detector options used (the pipeline's, with its WIDER overrides).
+    pub options: serde_json::Value,
+    /// IoU threshold.
+    pub iou: f32,
+    /// Easy, medium, hard.
+    pub levels: Vec<WiderLevel>,
+    /// Median detection time per image of this run, ms (at a low score threshold, so NMS
+    /// can dominate; the speed task is the speed reference).
+    pub median_ms: Option<f64>,
+    /// What a user gets at the pipeline's own settings (its config, without the WIDER
+    /// overrides): taggable faces found, false positives, precision.
+    pub operating_point: Option<WiderOperating>,
+    /// The default-threshold rule applied to this run's detections (only when they were
+    /// made at a threshold low enough to sweep).
+    pub threshold_rule: Option<ThresholdRule>,
+}
+
+/// WIDER at a pipeline's own settings.
+#[derive(Debug, Clone, Serialize)]
+pub struct WiderOperating {
+    /// The score threshold faces are kept from.
+    pub threshold: Option<f64>,
+    /// The second look (`from`, `second`, context, size), when on.
+    pub verify: Option<[f64; 4]>,
+    /// Taggable faces (≥ 32 px, not invalid) found, false positives, precision.
+    pub point: crate::operating::OperatingPoint,
+    /// (recall, precision) at each level (easy, medium, hard) by the official rules: the
+    /// point marked on the PR charts.
+    pub levels: Vec<(f64, f64)>,
+    /// Candidates looked at again and kept (photos detected in this run only).
+    pub verified: facelab_engine::verify::VerifyCounts,
+    /// Median detection time per photo at these settings, ms.
+    pub median_ms: Option<f64>,
+    /// Photos that failed.
+    pub failed: usize,
+}
+
+/// The default-threshold rule on one run's detections.
+#[derive(Debug, Clone, Serialize)]
+pub struct ThresholdRule {
+    /// The rule.
+    pub rule: String,
+    /// The lowest threshold within it.
+    pub threshold: Option<f64>,
+    /// The measures there.
+    pub point: Option<crate::operating::OperatingPoint>,
+}
+
+/// A hand-labelled photo set (voc-groups, the sprint and bbt samples) for one pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct VocResult {
+    /// The pipeline.
+    pub pipeline: String,
+    /// The labelled set.
+    pub set: String,
+    /// Labelled faces.
+    pub labelled: usize,
+    /// Detections.
+    pub detected: usize,
+    /// Matches at the IoU threshold (one to one).
+    pub matched: usize,
+    /// Matched / labelled.
+    pub recall: f64,
+    /// Matched / detected.
+    pub precision: f64,
+    /// Images that failed.
+    pub failed: usize,
+    /// Taggable faces (≥ 32 px, not ignored) found, false positives, precision.
+    pub operating_point: crate::operating::OperatingPoint,
+}
+
+/// Precision, recall, F.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Prf {
+    /// Precision.
+    pub precision: f64,
+    /// Recall.
+    pub recall: f64,
+    /// Harmonic mean.
+    pub f: f64,
+}
+
+/// One clustering method's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterMethodResult {
+    /// The method and its parameters, as facelab-cluster prints it.
+    pub method: String,
+    /// The cosine threshold Chinese Whispers used (resolved from `"auto"` on this set).
+    pub threshold: Option<f32>,
+    /// Pairwise precision/recall/F.
+    pub pairwise: Prf,
+    /// BCubed precision/recall/F.
+    pub bcubed: Prf,
+    /// Clusters found (noise not counted).
+    pub clusters: usize,
+    /// Faces left in no cluster.
+    pub noise: usize,
+    /// Clustering time, ms.
+    pub ms: f64,
+    /// The same method on the faces that pass `[library] min_quality` only; absent when the
+    /// embeddings carry no quality (a cache written before facelab measured it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality_gate: Option<super::clustering::QualityGated>,
+}
+
+/// Clustering for one pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusteringResult {
+    /// The pipeline.
+    pub pipeline: String,
+    /// The set: `lfw` (the task's `path`), or a robustness variant's folder name.
+    pub set: String,
+    /// Faces clustered (the largest detected face of each photo).
+    pub faces: usize,
+    /// Photos left out because the detector found no face in them.
+    pub without_face: usize,
+    /// True identities among them.
+    pub identities: usize,
+    /// One entry per method.
+    pub methods: Vec<ClusterMethodResult>,
+}
+
+/// Detection time at one size.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeTiming {
+    /// Long side, pixels.
+    pub size: u32,
+    /// Timed runs.
+    pub runs: usize,
+    /// Median ms per photo.
+    pub median_ms: f64,
+    /// 90th percentile ms per photo.
+    pub p90_ms: f64,
+}
+
+/// Model load times.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct LoadTimes {
+    /// Loading the plugin libraries, ms.
+    pub plugins_ms: f64,
+    /// Resolving (verifying) and creating the detector, ms.
+    pub detector_ms: f64,
+    /// Resolving (verifying) and creating the recognizer, ms.
+    pub recognizer_ms: Option<f64>,
+}
+
+/// Speed for one pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpeedResult {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Photos timed.
+    pub photos: usize,
+    /// Model load times.
+    pub load: LoadTimes,
+    /// Detection per photo at each fixed size (decoding excluded).
+    pub detect: Vec<SizeTiming>,
+    /// Faces embedded one at a time.
+    pub faces_embedded: usize,
+    /// Median embedding time per face, ms.
+    pub embed_median_ms: Option<f64>,
+    /// 90th percentile embedding time per face, ms.
+    pub embed_p90_ms: Option<f64>,
+    /// Decode + detect + embed every face, photos per second, at the photos' own size.
+    pub end_to_end_photos_per_s: f64,
+    /// Peak resident memory of the process while the pipeline loaded and ran the speed
+    /// task, MiB (`VmHWM`, reset before each pipeline, after the previous one's memory was
+    /// returned to the OS).
+    pub peak_rss_mib: Option<f64>,
+}
+
+/// The headline row of one pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeadlineRow {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Whether a model is research-only.
+    pub research_only: bool,
+    /// ORL nearest-centroid accuracy at 20% tagged.
+    pub orl_20: Option<MeanSd>,
+    /// LFW accuracy.
+    pub lfw: Option<MeanSd>,
+    /// WIDER AP easy.
+    pub wider_easy: Option<f64>,
+    /// WIDER AP medium.
+    pub wider_medium: Option<f64>,
+    /// WIDER AP hard.
+    pub wider_hard: Option<f64>,
+    /// Median detection ms per photo at the speed task's headline size.
+    pub ms_per_photo: Option<f64>,
+    /// Median embedding ms per face.
+    pub ms_per_face: Option<f64>,
+    /// The scan task's headline ratio of each set (empty when it did not run).
+    pub scan: Vec<ScanHeadline>,
+}
+
+/// A measured figure beside a published one.
+#[derive(Debug, Clone, Serialize)]
+pub struct HarnessCheck {
+    /// The pipeline measured.
+    pub pipeline: String,
+    /// What is compared (`WIDER easy AP`, `LFW accuracy`).
+    pub metric: String,
+    /// Measured here.
+    pub measured: f64,
+    /// Published.
+    pub published: f64,
+    /// measured - published.
+    pub deviation: f64,
+    /// Where the published figure comes from, and how comparable the protocols are.
+    pub note: String,
+}
+
+/// A median over runs, with the smallest and largest run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Spread {
+    /// Median.
+    pub median: f64,
+    /// Smallest.
+    pub min: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+/// One run of one side, measured from outside the process.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanRun {
+    /// Spawn to exit, seconds.
+    pub wall_seconds: f64,
+    /// User + system CPU time of the process, seconds (`wait4`).
+    pub cpu_seconds: f64,
+    /// Peak resident memory, MiB (`ru_maxrss`).
+    pub peak_rss_mib: f64,
+    /// Faces found.
+    pub faces: usize,
+    /// The time the process reported for its own work, seconds (facelab's scan summary,
+    /// the script's `wall_seconds`).
+    pub inner_seconds: Option<f64>,
+    /// facelab's time per stage, seconds, when its scan summary has `stage_seconds`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage_seconds: Option<std::collections::BTreeMap<String, f64>>,
+}
+
+/// One side of the comparison on one set: facelab scan, or one variant of the script.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanSide {
+    /// `facelab` or `script`.
+    pub side: String,
+    /// The script's `--max-side` (0: the photo's own size); `null` for facelab.
+    pub max_side: Option<u32>,
+    /// Photos it read.
+    pub photos: usize,
+    /// Photos it could not read.
+    pub failed: usize,
+    /// Wall seconds, median over runs.
+    pub wall_seconds: f64,
+    /// Photos of the set per wall second, median over runs.
+    pub photos_per_s: f64,
+    /// CPU seconds per photo, median over runs.
+    pub cpu_seconds_per_photo: f64,
+    /// Peak RSS, MiB, median over runs.
+    pub peak_rss_mib: f64,
+    /// Faces found (first run).
+    pub faces: usize,
+    /// Taggable faces found and false positives against the set's ground truth (first run;
+    /// `null` without one).
+    pub point: Option<crate::operating::OperatingPoint>,
+    /// facelab's median seconds per stage, when its scan reports them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage_seconds: Option<std::collections::BTreeMap<String, f64>>,
+    /// Each run.
+    pub runs: Vec<ScanRun>,
+}
+
+/// facelab ÷ one script variant, per run (each ratio from one run's pair), then the median.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanRatio {
+    /// The script's `--max-side`.
+    pub max_side: u32,
+    /// facelab photos/s ÷ the script's (higher: facelab is faster).
+    pub photos_per_s: Spread,
+    /// facelab CPU s per photo ÷ the script's (lower: facelab uses less).
+    pub cpu_per_photo: Spread,
+    /// facelab peak RSS ÷ the script's (lower: facelab uses less).
+    pub peak_rss: Spread,
+    /// Faces facelab found − faces the script found.
+    pub faces_difference: i64,
+    /// Taggable faces facelab found − the script's (`null` without ground truth).
+    pub taggable_difference: Option<i64>,
+}
+
+/// The headline comparison of one set.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanHeadline {
+    /// The set.
+    pub set: String,
+    /// The script variant compared with.
+    pub max_side: u32,
+    /// The median photos/s ratio.
+    pub photos_per_s_ratio: f64,
+    /// The ratio the set should reach, when the suite gives one.
+    pub target_ratio: Option<f64>,
+    /// Whether the target asks for a peak RSS no higher than the script's.
+    pub target_rss: bool,
+    /// facelab found at least as many taggable faces (faces, without ground truth).
+    pub faces_ok: bool,
+    /// facelab's median peak RSS is no higher than the script's.
+    pub rss_ok: bool,
+    /// The target is met: the ratio, the faces and (when asked) the memory; `null` without a
+    /// target.
+    pub met: Option<bool>,
+}
+
+/// One photo set of the scan task.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanSetResult {
+    /// Its name.
+    pub set: String,
+    /// The folder of photos.
+    pub folder: String,
+    /// Made by `make_camera_set.py`.
+    pub generated: bool,
+    /// Photos in the set (after `limit`).
+    pub photos: usize,
+    /// Taggable faces in its ground truth (`null` without one).
+    pub taggable: Option<usize>,
+    /// facelab first, then each script variant.
+    pub sides: Vec<ScanSide>,
+    /// facelab ÷ each script variant.
+    pub ratios: Vec<ScanRatio>,
+    /// The comparison the headline quotes.
+    pub headline: Option<ScanHeadline>,
+    /// Why the set was not measured: its photos or ground truth are missing.
+    pub skipped: Option<String>,
+    /// Why the set could not be measured, when it failed.
+    pub error: Option<String>,
+    /// Things to know (a count that differs between the sides, for example).
+    pub notes: Vec<String>,
+}
+
+/// The scan task for one pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanResult {
+    /// The pipeline.
+    pub pipeline: String,
+    /// Runs per set.
+    pub runs: usize,
+    /// The script, as it names itself, and its OpenCV version.
+    pub script: Option<String>,
+    /// The script's `--threads`.
+    pub threads: u32,
+    /// The script's `--score`.
+    pub score: f32,
+    /// One entry per set.
+    pub sets: Vec<ScanSetResult>,
+}

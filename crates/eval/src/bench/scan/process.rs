@@ -1,0 +1,250 @@
+//! The child processes of the scan task: running them and measuring them from outside
+//! (`wait4(2)`), the config `facelab scan` runs with, and a temporary folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context as _};
+use serde_json::Value;
+
+use facelab_engine::config::{Config, ModelSection};
+
+/// What a command printed last on stdout (its last non-empty line).
+pub(super) fn last_line(text: &str) -> Option<&str> {
+    text.lines().map(str::trim).rfind(|l| !l.is_empty())
+}
+
+/// Runs `cmd` to its end with stderr shown; returns stdout, or an error with its code.
+pub(super) fn run_shown(cmd: &mut Command, what: &str) -> Result<String, String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("{what} could not start: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("{what} failed ({})", out.status));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A folder under the system's temporary folder, removed on drop.
+pub(super) struct TempDir(pub(super) PathBuf);
+
+impl TempDir {
+    pub(super) fn new() -> std::io::Result<TempDir> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let dir =
+            std::env::temp_dir().join(format!("facelab-bench-scan-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(TempDir(dir))
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A `[detector]`/`[recognizer]` table, with absolute model paths.
+fn section_table(s: &ModelSection) -> toml::Value {
+    let mut t = toml::Table::new();
+    let text = |v: &str| toml::Value::String(v.to_owned());
+    let list =
+        |v: Vec<String>| toml::Value::Array(v.into_iter().map(toml::Value::String).collect());
+    t.insert("plugin".into(), text(&s.plugin));
+    t.insert("kind".into(), text(&s.kind));
+    if !s.model.is_empty() {
+        t.insert("model".into(), text(&s.model));
+    }
+    if !s.model_files.is_empty() {
+        let files = s
+            .model_files
+            .iter()
+            .map(|f| absolute(f).display().to_string());
+        t.insert("model_files".into(), list(files.collect()));
+    }
+    if !s.model_sha256.is_empty() {
+        t.insert("model_sha256".into(), list(s.model_sha256.clone()));
+    }
+    if let Some(l) = &s.landmarks {
+        t.insert("landmarks".into(), text(l));
+    }
+    t.insert("options".into(), toml::Value::Table(s.options.clone()));
+    toml::Value::Table(t)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_owned())
+}
+
+/// The config `facelab scan` runs with: the pipeline's detector, recognizer and robust
+/// options, with the bench's plugin path, model store and image limit.
+pub(super) fn child_config(
+    config: &Config,
+    store: &facelab_models::ModelStore,
+) -> anyhow::Result<String> {
+    let mut t = toml::Table::new();
+    t.insert("detector".into(), section_table(&config.detector));
+    if let Some(r) = &config.recognizer {
+        t.insert("recognizer".into(), section_table(r));
+    }
+    t.insert("detection".into(), toml::Value::try_from(config.detection)?);
+    let path = |p: &Path| toml::Value::String(absolute(p).display().to_string());
+    let mut plugins = toml::Table::new();
+    let search: Vec<toml::Value> = config.plugins.search_path.iter().map(|p| path(p)).collect();
+    plugins.insert("search_path".into(), toml::Value::Array(search));
+    t.insert("plugins".into(), toml::Value::Table(plugins));
+    let mut models = toml::Table::new();
+    models.insert("cache_dir".into(), path(&store.settings.cache_dir));
+    if let Some(m) = &store.settings.mirror {
+        models.insert("mirror".into(), path(m));
+    }
+    if let Some(m) = &config.models.manifest {
+        models.insert("manifest".into(), path(m));
+    }
+    models.insert(
+        "python".into(),
+        toml::Value::String(store.settings.python.clone()),
+    );
+    t.insert("models".into(), toml::Value::Table(models));
+    let mut images = toml::Table::new();
+    images.insert(
+        "max_pixels".into(),
+        toml::Value::Integer(config.images.max_pixels as i64),
+    );
+    t.insert("images".into(), toml::Value::Table(images));
+    Ok(toml::to_string(&t)?)
+}
+
+/// A child process's end, measured from outside.
+#[derive(Debug)]
+pub(super) struct Measured {
+    pub(super) wall: f64,
+    pub(super) cpu: f64,
+    pub(super) rss_mib: f64,
+    pub(super) stdout: String,
+}
+
+/// The last lines of `text`, for an error message.
+pub(super) fn tail(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(12)..].join("\n")
+}
+
+/// Runs `cmd` with stdout and stderr into files in `dir`, reaps it with `wait4` for its CPU
+/// time and peak RSS. Exit codes in `ok` are success; any other is an error naming the
+/// command and the end of its stderr.
+pub(super) fn measure(cmd: &mut Command, dir: &Path, ok: &[i32]) -> anyhow::Result<Measured> {
+    let (out_path, err_path) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
+    let described = format!("{cmd:?}");
+    let start = Instant::now();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path)?)
+        .stderr(std::fs::File::create(&err_path)?)
+        .spawn()
+        .with_context(|| format!("cannot start {described}"))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain data that wait4 fills in; the pid is our own child, which
+    // is reaped here and never waited for through `child` (dropping a Child does not wait).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to the two locals above.
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(anyhow!("waiting for {described}: {e}"));
+        }
+    }
+    let wall = start.elapsed().as_secs_f64();
+    drop(child);
+    let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    if !code.is_some_and(|c| ok.contains(&c)) {
+        let how = match code {
+            Some(c) => format!("exit code {c}"),
+            None => format!("signal {}", libc::WTERMSIG(status)),
+        };
+        bail!("{described} failed ({how}):\n{}", tail(&stderr));
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(Measured {
+        wall,
+        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+        rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        stdout,
+    })
+}
+
+pub(super) fn parse_json(text: &str, what: &str) -> anyhow::Result<Value> {
+    serde_json::from_str(text)
+        .with_context(|| format!("{what} printed no JSON summary: {}", tail(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_child_config_is_a_valid_config_with_absolute_paths() {
+        let text = "[detector]\nplugin = \"opencv-dnn\"\nkind = \"yunet\"\nmodel = \"yunet-2023mar\"\n[detector.options]\nmin_face_size = 17\n[recognizer]\nplugin = \"x\"\nkind = \"y\"\nmodel_files = [\"m.onnx\"]\nlandmarks = \"landmark106\"\n[detection]\ntiling = false\n[plugins]\nsearch_path = [\"plugins\"]\n";
+        let config = Config::parse(text, Path::new("rel/facelab.toml")).unwrap();
+        let store = facelab_engine::pipeline::model_store(&config, Some(Path::new("cache"))).unwrap();
+        let child = child_config(&config, &store).unwrap();
+        let back = Config::parse(&child, Path::new("/elsewhere/facelab.toml"))
+            .unwrap_or_else(|e| panic!("{e}\n{child}"));
+        assert_eq!(back.detector.model, "yunet-2023mar");
+        assert_eq!(back.detector.options, config.detector.options);
+        assert!(!back.detection.tiling);
+        let r = back.recognizer.unwrap();
+        assert!(r.model_files[0].is_absolute() && r.model_files[0].ends_with("rel/m.onnx"));
+        assert_eq!(r.landmarks.as_deref(), Some("landmark106"));
+        assert!(back.plugins.search_path[0].ends_with("rel/plugins"));
+        assert!(back.models.cache_dir.unwrap().is_absolute());
+    }
+
+    #[test]
+    fn a_child_is_measured_and_a_failure_names_it() {
+        let dir = TempDir::new().unwrap();
+        let m = measure(
+            Command::new("sh").args([
+                "-c",
+                "echo '{\"a\": 1}'; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done",
+            ]),
+            &dir.0,
+            &[0],
+        )
+        .unwrap();
+        assert_eq!(parse_json(&m.stdout, "sh").unwrap()["a"], 1);
+        assert!(
+            m.wall > 0.0 && m.cpu > 0.0 && m.rss_mib > 0.1,
+            "{} {} {}",
+            m.wall,
+            m.cpu,
+            m.rss_mib
+        );
+        let e = measure(
+            Command::new("sh").args(["-c", "echo first >&2; echo why >&2; exit 3"]),
+            &dir.0,
+            &[0, 1],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("\"sh\"") && e.contains("exit code 3") && e.ends_with("first\nwhy"),
+            "{e}"
+        );
+        assert_eq!(last_line("a\nb\n\n"), Some("b"));
+        assert!(parse_json("oops", "x").is_err());
+    }
+}

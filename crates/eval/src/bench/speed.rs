@@ -1,0 +1,176 @@
+//! The speed task: detection time per photo at fixed sizes, embedding time per face, and
+//! end-to-end throughput (decode + detect + embed every face) at the photos' own size.
+//!
+//! Detection is timed on photos resized so their long side is each configured size, after
+//! one untimed warm-up run per size (first-run allocations and lazy graph optimisation are
+//! not what a photo-library scan pays per photo).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use image::DynamicImage;
+
+use super::pipeline::Opened;
+use super::report::{SizeTiming, SpeedResult};
+use super::suite::SpeedTask;
+use facelab_engine::photo::{decode, Photo};
+use facelab_engine::stats::{median, percentile};
+use facelab_engine::ui::labelled_progress as progress;
+
+/// Image files the speed task takes from a folder (not recursive).
+const EXTENSIONS: [&str; 6] = ["jpg", "jpeg", "png", "pgm", "bmp", "webp"];
+
+/// The photos of the task: listed files, and the image files of listed folders, sorted.
+pub fn photos(task: &SpeedTask, root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in &task.photos {
+        let p = root.join(p);
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&p)
+                .map(|d| d.flatten().map(|e| e.path()).collect())
+                .unwrap_or_default();
+            files.retain(|f| {
+                f.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+            });
+            files.sort();
+            out.extend(files);
+        } else if p.is_file() {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// `photo` resized so its long side is `side` pixels.
+fn resized(photo: &Photo, side: u32) -> Photo {
+    let scale = side as f64 / photo.width.max(photo.height) as f64;
+    let (w, h) = (
+        ((photo.width as f64 * scale).round() as u32).max(1),
+        ((photo.height as f64 * scale).round() as u32).max(1),
+    );
+    let img = match photo.format {
+        facelab_plugin_api::PixelFormat::Gray8 => DynamicImage::ImageLuma8(
+            image::GrayImage::from_raw(photo.width, photo.height, photo.pixels.clone())
+                .expect("packed grey photo"),
+        ),
+        _ => DynamicImage::ImageRgb8(photo.to_rgb()),
+    };
+    let img = img.resize_exact(w, h, image::imageops::FilterType::Triangle);
+    Photo::from_image(photo.path.clone(), img)
+}
+
+fn ms_since(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// Times one pipeline on `paths`. Photos that cannot be decoded are left out with a notice.
+pub fn measure(
+    opened: &mut Opened,
+    task: &SpeedTask,
+    paths: &[PathBuf],
+    label: &str,
+) -> anyhow::Result<SpeedResult> {
+    let max_pixels = opened.config.images.max_pixels;
+    let mut originals = Vec::new();
+    for p in paths {
+        match decode(p, max_pixels) {
+            Ok(photo) => originals.push(photo),
+            Err(e) => eprintln!("facelab: {e}"),
+        }
+    }
+    if originals.is_empty() {
+        anyhow::bail!("none of the {} speed photos could be decoded", paths.len());
+    }
+    let detector = &mut opened.detector;
+    let bar = progress(
+        task.sizes.len() * originals.len() * (task.repeats + 1) + 2 * originals.len(),
+        label,
+    );
+    let mut detect = Vec::new();
+    for &size in &task.sizes {
+        let photos: Vec<Photo> = originals.iter().map(|p| resized(p, size)).collect();
+        for photo in &photos {
+            detector
+                .detect(photo)
+                .map_err(|e| anyhow::anyhow!("{}: detector failed: {e}", photo.path.display()))?;
+            bar.inc(1);
+        }
+        let mut times = Vec::new();
+        for _ in 0..task.repeats {
+            for photo in &photos {
+                let start = Instant::now();
+                let _ = detector.detect(photo);
+                times.push(ms_since(start));
+                bar.inc(1);
+            }
+        }
+        detect.push(SizeTiming {
+            size,
+            runs: times.len(),
+            median_ms: median(&mut times.clone()),
+            p90_ms: percentile(&mut times, 0.9),
+        });
+    }
+
+    // End to end at the photos' own size: decode, detect, embed every face at once.
+    let start = Instant::now();
+    let mut found = Vec::new();
+    for p in paths {
+        let Ok(photo) = decode(p, max_pixels) else {
+            continue;
+        };
+        let faces = detector.detect(&photo).map(|(f, _)| f).unwrap_or_default();
+        if let (Some(r), false) = (opened.recognizer.as_mut(), faces.is_empty()) {
+            let _ = r.embed(&photo, &faces);
+        }
+        found.push((photo, faces));
+        bar.inc(1);
+    }
+    let end_to_end_photos_per_s = found.len() as f64 / start.elapsed().as_secs_f64();
+
+    // Embedding one face at a time.
+    let mut embed_ms = Vec::new();
+    if let Some(recognizer) = opened.recognizer.as_mut() {
+        for (photo, faces) in &found {
+            for face in faces {
+                let start = Instant::now();
+                recognizer
+                    .embed(photo, std::slice::from_ref(face))
+                    .map_err(|e| {
+                        anyhow::anyhow!("{}: recognizer failed: {e}", photo.path.display())
+                    })?;
+                embed_ms.push(ms_since(start));
+            }
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(SpeedResult {
+        pipeline: String::new(),
+        photos: originals.len(),
+        load: opened.load,
+        detect,
+        faces_embedded: embed_ms.len(),
+        embed_median_ms: (!embed_ms.is_empty()).then(|| median(&mut embed_ms.clone())),
+        embed_p90_ms: (!embed_ms.is_empty()).then(|| percentile(&mut embed_ms, 0.9)),
+        end_to_end_photos_per_s,
+        peak_rss_mib: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resizing_sets_the_long_side() {
+        let photo = Photo::from_image(
+            "x".into(),
+            DynamicImage::ImageRgb8(image::RgbImage::new(400, 300)),
+        );
+        let r = resized(&photo, 1024);
+        assert_eq!((r.width, r.height), (1024, 768));
+    }
+}

@@ -1,0 +1,417 @@
+//! Clusters of unknown faces, per recognizer model, with ids that stay stable.
+//!
+//! - A first run (or `--full`) clusters every face without a name with the configured
+//!   algorithm; a full rerun gives each new group the id of the old cluster it overlaps
+//!   most (one-to-one), so what a user saw yesterday keeps its id.
+//! - Later runs are incremental: faces not yet in a cluster join the nearest existing one
+//!   when they are close enough to its centre and have no cannot-link with its members;
+//!   the rest are clustered among themselves into new clusters.
+//! - Cannot-link pairs come from `clusters split` (the two halves) and are honoured by
+//!   every run. A face rejected for a person keeps its cluster from being suggested as, or
+//!   named, that person: `clusters name` leaves such faces out.
+//! - Faces that get a name leave their cluster; an emptied cluster is deleted, and its id
+//!   is never given to another group.
+//! - Faces below `library.min_quality` ([`facelab_engine::quality`]) are never clustered: a run
+//!   leaves them out and drops them from the clusters they were in (after `min_quality` was
+//!   raised). A cluster's suggested person is judged on the named faces that pass it.
+
+use std::collections::HashSet;
+
+use rusqlite::{params, OptionalExtension};
+
+use super::search::{dot, normalized};
+use super::suggest::{self, Prior};
+use super::{from_blob, now, Library, LibraryError, Result};
+use facelab_engine::quality::MinQuality;
+
+mod evidence;
+mod run;
+
+pub use run::{membership, run, run_with};
+
+/// A cluster as listed.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ClusterInfo {
+    /// Stable id.
+    pub id: i64,
+    /// Members.
+    pub size: usize,
+    /// The member closest to the centre.
+    pub representative: i64,
+    /// Its photo.
+    pub path: String,
+    /// Mean similarity of the members to the centre (tightness).
+    pub cohesion: f32,
+    /// A person whose faces are close to the centre: (name, score).
+    pub suggestion: Option<(String, f32)>,
+}
+
+/// A member of a cluster.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Member {
+    /// Face id.
+    pub face: i64,
+    /// Photo.
+    pub path: String,
+    /// Box x, y, width, height.
+    pub bbox: [f32; 4],
+    /// Similarity to the cluster centre.
+    pub similarity: f32,
+}
+
+/// What a clustering run did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RunSummary {
+    /// `full` or `incremental`.
+    pub mode: String,
+    /// The algorithm and parameters (the threshold as resolved).
+    pub algorithm: String,
+    /// The Chinese Whispers threshold and the evidence behind it (`None` for the other
+    /// methods).
+    pub threshold: Option<facelab_cluster::Resolved>,
+    /// Faces without a name that have an embedding of the model and pass `min_quality`.
+    pub faces: usize,
+    /// Faces without a name left out because their quality is below `min_quality`.
+    pub below_min_quality: usize,
+    /// Faces clustered whose quality is below `[cluster] link_quality`: they may join a
+    /// cluster but never link two.
+    pub below_link_quality: usize,
+    /// Pairs of faces known to be two people (same photo, different names, rejections)
+    /// that the adaptive threshold could use.
+    pub known_negatives: usize,
+    /// Clusters after the run.
+    pub clusters: usize,
+    /// Faces in a cluster after the run.
+    pub clustered: usize,
+    /// Faces that joined an existing cluster (incremental).
+    pub joined: usize,
+    /// Clusters created.
+    pub created: usize,
+    /// Clusters of a full rerun that kept an old id.
+    pub kept_ids: usize,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+fn ordered(a: i64, b: i64) -> (i64, i64) {
+    (a.min(b), a.max(b))
+}
+
+fn centre(rows: impl Iterator<Item = Vec<f32>>, dim: usize) -> Vec<f32> {
+    let mut c = vec![0.0f32; dim];
+    for r in rows {
+        for (a, b) in c.iter_mut().zip(r) {
+            *a += b;
+        }
+    }
+    normalized(&c)
+}
+
+fn next_ids(tx: &rusqlite::Transaction<'_>, n: usize) -> rusqlite::Result<Vec<i64>> {
+    let first: i64 = tx
+        .query_row(
+            "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_cluster_id'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .unwrap_or(1);
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('next_cluster_id', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [(first + n as i64).to_string()],
+    )?;
+    Ok((first..first + n as i64).collect())
+}
+
+/// The counter every clustering change bumps (a run, naming, merging or splitting a
+/// cluster), so a run computed from older memberships can tell and start again.
+fn revision(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'clusters_revision'), 0)",
+        [],
+        |r| r.get(0),
+    )
+}
+
+fn bump_revision(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO meta(key, value) VALUES ('clusters_revision', '1')
+         ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+        [],
+    )
+    .map(|_| ())
+}
+
+fn cluster_model(lib: &Library, id: i64) -> Result<String> {
+    lib.conn
+        .query_row("SELECT model_id FROM clusters WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(|e| lib.err(e))?
+        .ok_or_else(|| {
+            LibraryError::NotFound(format!(
+                "no cluster with id {id} (help: `facelab clusters list` shows them; run `facelab cluster` first)"
+            ))
+        })
+}
+
+/// Members of cluster `id` with their similarity to its centre, most typical first.
+pub fn members(lib: &Library, id: i64) -> Result<Vec<Member>> {
+    let model = cluster_model(lib, id)?;
+    let mut stmt = lib
+        .conn
+        .prepare(
+            "SELECT f.id, i.path, f.x, f.y, f.w, f.h, e.vector FROM cluster_members m
+             JOIN faces f ON f.id = m.face_id JOIN images i ON i.id = f.image_id
+             JOIN embeddings e ON e.face_id = f.id AND e.model_id = ?2
+             WHERE m.cluster_id = ?1 ORDER BY f.id",
+        )
+        .map_err(|e| lib.err(e))?;
+    let rows = stmt
+        .query_map(params![id, model], |r| {
+            Ok((
+                Member {
+                    face: r.get(0)?,
+                    path: r.get(1)?,
+                    bbox: [
+                        r.get::<_, f64>(2)? as f32,
+                        r.get::<_, f64>(3)? as f32,
+                        r.get::<_, f64>(4)? as f32,
+                        r.get::<_, f64>(5)? as f32,
+                    ],
+                    similarity: 0.0,
+                },
+                normalized(&from_blob(&r.get::<_, Vec<u8>>(6)?)),
+            ))
+        })
+        .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(|e| lib.err(e))?;
+    let dim = rows.first().map(|(_, v)| v.len()).unwrap_or(0);
+    let c = centre(rows.iter().map(|(_, v)| v.clone()), dim);
+    let mut out: Vec<Member> = rows
+        .into_iter()
+        .map(|(mut m, v)| {
+            m.similarity = dot(&v, &c);
+            m
+        })
+        .collect();
+    out.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+    Ok(out)
+}
+
+/// Every cluster of `model`, largest first, with a representative face and, when a named
+/// person (judged on their faces that pass `min_quality`) is close to its centre, a
+/// suggestion.
+pub fn list(
+    lib: &Library,
+    model: &str,
+    prior: Option<Prior>,
+    min_quality: MinQuality,
+) -> Result<Vec<ClusterInfo>> {
+    let mut ids: Vec<i64> = {
+        let mut stmt = lib
+            .conn
+            .prepare("SELECT id FROM clusters WHERE model_id = ?1")
+            .map_err(|e| lib.err(e))?;
+        let ids = stmt
+            .query_map([model], |r| r.get(0))
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<i64>>>())
+            .map_err(|e| lib.err(e))?;
+        ids
+    };
+    ids.sort();
+    let known = suggest::load(lib, model, min_quality)?;
+    let threshold = known.threshold(prior)?;
+    let gallery = known.gallery();
+    let mut out = Vec::new();
+    let mut sims = Vec::new();
+    for id in ids {
+        let members = members(lib, id)?;
+        let Some(rep) = members.first() else { continue };
+        let cohesion = members.iter().map(|m| m.similarity).sum::<f32>() / members.len() as f32;
+        // The centre's score per person; a person any member was rejected for is out.
+        let vectors = unnamed_vectors(lib, model, &members)?;
+        let c = centre(vectors.into_iter(), known.dim.max(1));
+        let mut suggestion = None;
+        if gallery.people() > 0 {
+            let scores = gallery.scores(&c, &mut sims);
+            let best = scores
+                .iter()
+                .enumerate()
+                .filter(|(p, s)| {
+                    s.is_finite()
+                        && !members
+                            .iter()
+                            .any(|m| known.rejected.contains(&(m.face, *p)))
+                })
+                .max_by(|a, b| a.1.total_cmp(b.1));
+            if let Some((p, s)) = best {
+                if *s >= threshold.value {
+                    suggestion = Some((gallery.name(p).to_owned(), *s));
+                }
+            }
+        }
+        out.push(ClusterInfo {
+            id,
+            size: members.len(),
+            representative: rep.face,
+            path: rep.path.clone(),
+            cohesion,
+            suggestion,
+        });
+    }
+    out.sort_by(|a, b| b.size.cmp(&a.size).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+
+fn unnamed_vectors(lib: &Library, model: &str, members: &[Member]) -> Result<Vec<Vec<f32>>> {
+    let mut stmt = lib
+        .conn
+        .prepare("SELECT vector FROM embeddings WHERE face_id = ?1 AND model_id = ?2")
+        .map_err(|e| lib.err(e))?;
+    let mut out = Vec::with_capacity(members.len());
+    for m in members {
+        let blob: Vec<u8> = stmt
+            .query_row(params![m.face, model], |r| r.get(0))
+            .map_err(|e| lib.err(e))?;
+        out.push(normalized(&from_blob(&blob)));
+    }
+    Ok(out)
+}
+
+/// Names every member of cluster `id` as `person`, except faces rejected for that person
+/// (they leave the cluster). Returns (named, left out).
+pub fn name(lib: &mut Library, id: i64, person: &str) -> Result<(usize, usize)> {
+    cluster_model(lib, id)?;
+    let (p, _) = lib.person_or_add(person)?;
+    let members = members(lib, id)?;
+    let rejected: HashSet<i64> = {
+        let mut stmt = lib
+            .conn
+            .prepare("SELECT face_id FROM labels WHERE person_id = ?1 AND state = 'rejected'")
+            .map_err(|e| lib.err(e))?;
+        let r = stmt
+            .query_map([p.id], |r| r.get(0))
+            .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
+            .map_err(|e| lib.err(e))?;
+        r
+    };
+    let (mut named, mut left) = (0, 0);
+    lib.write(|tx| {
+        bump_revision(tx)?;
+        let t = now();
+        for m in &members {
+            tx.execute("DELETE FROM cluster_members WHERE face_id = ?1 AND cluster_id = ?2", params![m.face, id])?;
+            if rejected.contains(&m.face) {
+                left += 1;
+                continue;
+            }
+            tx.execute(
+                "DELETE FROM labels WHERE face_id = ?1 AND state IN ('confirmed', 'suggested')",
+                [m.face],
+            )?;
+            tx.execute(
+                "INSERT INTO labels(face_id, person_id, state, score, source, at) VALUES (?1, ?2, 'confirmed', NULL, 'cluster', ?3)
+                 ON CONFLICT(face_id, person_id) DO UPDATE SET state = 'confirmed', source = 'cluster', at = excluded.at",
+                params![m.face, p.id, t],
+            )?;
+            named += 1;
+        }
+        tx.execute("DELETE FROM clusters WHERE id = ?1", [id])?;
+        Ok(())
+    })?;
+    Ok((named, left))
+}
+
+/// Moves every member of `b` into `a` and deletes `b`; cannot-link pairs between the two
+/// are dropped (the user said they are one person).
+pub fn merge(lib: &mut Library, a: i64, b: i64) -> Result<usize> {
+    let (ma, mb) = (cluster_model(lib, a)?, cluster_model(lib, b)?);
+    if a == b || ma != mb {
+        return Err(LibraryError::Conflict(format!(
+            "clusters {a} and {b} cannot be merged: {}",
+            if a == b {
+                "they are the same cluster"
+            } else {
+                "they belong to different recognizer models"
+            }
+        )));
+    }
+    lib.write(|tx| {
+        bump_revision(tx)?;
+        tx.execute(
+            "DELETE FROM cannot_link WHERE
+               (a IN (SELECT face_id FROM cluster_members WHERE cluster_id = ?1) AND b IN (SELECT face_id FROM cluster_members WHERE cluster_id = ?2))
+               OR (a IN (SELECT face_id FROM cluster_members WHERE cluster_id = ?2) AND b IN (SELECT face_id FROM cluster_members WHERE cluster_id = ?1))",
+            params![a, b],
+        )?;
+        let moved = tx.execute("UPDATE cluster_members SET cluster_id = ?1 WHERE cluster_id = ?2", params![a, b])?;
+        tx.execute("DELETE FROM clusters WHERE id = ?1", [b])?;
+        tx.execute("UPDATE clusters SET updated_at = ?2 WHERE id = ?1", params![a, now()])?;
+        Ok(moved)
+    })
+}
+
+/// Splits cluster `id` in two (2-means on its members). The half with the most typical
+/// member keeps the id; the other gets a new one; every pair across the halves becomes a
+/// cannot-link, so no later run joins them again. Returns the new cluster's id.
+pub fn split(lib: &mut Library, id: i64) -> Result<(i64, usize, usize)> {
+    let model = cluster_model(lib, id)?;
+    let members = members(lib, id)?;
+    if members.len() < 2 {
+        return Err(LibraryError::Conflict(format!(
+            "cluster {id} has {} member: nothing to split",
+            members.len()
+        )));
+    }
+    let vectors = unnamed_vectors(lib, &model, &members)?;
+    let dim = vectors[0].len();
+    let flat: Vec<f32> = vectors.concat();
+    let halves = facelab_cluster::split(&flat, dim);
+    // members[0] is the most typical: its half keeps the id.
+    let keep = halves[0];
+    let (stay, go): (Vec<i64>, Vec<i64>) = {
+        let mut stay = Vec::new();
+        let mut go = Vec::new();
+        for (m, h) in members.iter().zip(&halves) {
+            if *h == keep {
+                stay.push(m.face)
+            } else {
+                go.push(m.face)
+            }
+        }
+        (stay, go)
+    };
+    if go.is_empty() {
+        return Err(LibraryError::Conflict(format!(
+            "cluster {id} could not be split: its members are all alike"
+        )));
+    }
+    let (n_stay, n_go) = (stay.len(), go.len());
+    let new_id = lib.write(|tx| {
+        bump_revision(tx)?;
+        let new_id = next_ids(tx, 1)?[0];
+        let t = now();
+        tx.execute(
+            "INSERT INTO clusters(id, model_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+            params![new_id, model, t],
+        )?;
+        let mut mv = tx.prepare("UPDATE cluster_members SET cluster_id = ?1 WHERE face_id = ?2 AND cluster_id = ?3")?;
+        for f in &go {
+            mv.execute(params![new_id, f, id])?;
+        }
+        let mut link = tx.prepare(
+            "INSERT INTO cannot_link(a, b, source, at) VALUES (?1, ?2, 'split', ?3) ON CONFLICT DO NOTHING",
+        )?;
+        for a in &stay {
+            for b in &go {
+                let (x, y) = ordered(*a, *b);
+                link.execute(params![x, y, t])?;
+            }
+        }
+        Ok(new_id)
+    })?;
+    Ok((new_id, n_stay, n_go))
+}

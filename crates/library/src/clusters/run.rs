@@ -1,0 +1,374 @@
+//! `facelab cluster`: a full or incremental run over the faces without a name.
+//!
+//! The threshold is resolved once per run on every face the run considers (the library's
+//! evidence: [`super::evidence`], and the recognizer's declared rule), and that one value
+//! decides both which new faces join existing clusters and how the rest group, so an
+//! incremental run follows the same adaptive rule as a full one.
+
+use std::collections::{HashMap, HashSet};
+
+use facelab_cluster::{Algorithm, Context, Evidence};
+use rusqlite::params;
+
+use super::super::search::{dot, normalized};
+use super::super::{from_blob, now, Library, LibraryError, Result};
+use super::{bump_revision, centre, evidence, next_ids, ordered, revision, RunSummary};
+use facelab_engine::quality::MinQuality;
+
+struct Unnamed {
+    ids: Vec<i64>,
+    data: Vec<f32>,
+    dim: usize,
+    /// Each face's quality score; NaN when unknown (counts as good).
+    quality: Vec<f32>,
+    /// Each face's photo.
+    image: Vec<i64>,
+    below_min_quality: usize,
+}
+
+impl Unnamed {
+    fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+fn unnamed(lib: &Library, model: &str, min_quality: MinQuality) -> Result<Unnamed> {
+    let mut stmt = lib
+        .conn
+        .prepare(
+            "SELECT e.face_id, e.vector, f.quality, f.image_id FROM embeddings e
+             JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id
+             WHERE e.model_id = ?1 AND i.status = 'done'
+               AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = e.face_id AND l.state = 'confirmed')
+             ORDER BY e.face_id",
+        )
+        .map_err(|e| lib.err(e))?;
+    let mut out = Unnamed {
+        ids: vec![],
+        data: vec![],
+        dim: 0,
+        quality: vec![],
+        image: vec![],
+        below_min_quality: 0,
+    };
+    let mut rows = stmt.query([model]).map_err(|e| lib.err(e))?;
+    while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
+        let quality: Option<f64> = r.get(2).map_err(|e| lib.err(e))?;
+        if !min_quality.passes(quality.map(|q| q as f32)) {
+            out.below_min_quality += 1;
+            continue;
+        }
+        let v = from_blob(&r.get::<_, Vec<u8>>(1).map_err(|e| lib.err(e))?);
+        if out.dim == 0 {
+            out.dim = v.len();
+        }
+        if v.len() != out.dim || v.is_empty() {
+            continue;
+        }
+        out.ids.push(r.get(0).map_err(|e| lib.err(e))?);
+        out.data.extend(normalized(&v));
+        out.quality.push(quality.map_or(f32::NAN, |q| q as f32));
+        out.image.push(r.get(3).map_err(|e| lib.err(e))?);
+    }
+    Ok(out)
+}
+
+/// Each clustered face of `model` and its cluster.
+pub fn membership(lib: &Library, model: &str) -> Result<HashMap<i64, i64>> {
+    let mut stmt = lib
+        .conn
+        .prepare(
+            "SELECT m.face_id, m.cluster_id FROM cluster_members m JOIN clusters c ON c.id = m.cluster_id
+             WHERE c.model_id = ?1",
+        )
+        .map_err(|e| lib.err(e))?;
+    let rows = stmt
+        .query_map([model], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|r| r.collect::<rusqlite::Result<HashMap<i64, i64>>>())
+        .map_err(|e| lib.err(e))?;
+    Ok(rows)
+}
+
+fn cannot_links(lib: &Library) -> Result<HashSet<(i64, i64)>> {
+    let mut stmt = lib
+        .conn
+        .prepare("SELECT a, b FROM cannot_link")
+        .map_err(|e| lib.err(e))?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(|r| r.collect::<rusqlite::Result<HashSet<(i64, i64)>>>())
+        .map_err(|e| lib.err(e))?;
+    Ok(rows)
+}
+
+/// [`run_with`] without the recognizer's declared rule: a `threshold = "auto"` then rests on
+/// the library's evidence alone (and fails with a clear message when there is too little).
+pub fn run(
+    lib: &mut Library,
+    model: &str,
+    algo: &Algorithm,
+    full: bool,
+    min_quality: MinQuality,
+) -> Result<RunSummary> {
+    run_with(lib, model, algo, full, min_quality, None)
+}
+
+/// Clusters the faces without a name that have an embedding of `model` and pass
+/// `min_quality`; `declared` is the recognizer's same-person rule as a cosine similarity
+/// (`session::prior`), the floor and fallback of `threshold = "auto"`. Another process may
+/// change the clusters while this one computes: the result is written only if no clustering
+/// change committed meanwhile, else the run starts again from the new state.
+pub fn run_with(
+    lib: &mut Library,
+    model: &str,
+    algo: &Algorithm,
+    full: bool,
+    min_quality: MinQuality,
+    declared: Option<f32>,
+) -> Result<RunSummary> {
+    const ATTEMPTS: usize = 5;
+    for _ in 0..ATTEMPTS {
+        if let Some(summary) = run_once(lib, model, algo, full, min_quality, declared)? {
+            return Ok(summary);
+        }
+    }
+    Err(LibraryError::Conflict(format!(
+        "{}: the clusters changed {ATTEMPTS} times while this run computed them (help: run `facelab cluster` again when the other facelab is done)",
+        lib.path().display()
+    )))
+}
+
+fn run_once(
+    lib: &mut Library,
+    model: &str,
+    algo: &Algorithm,
+    full: bool,
+    min_quality: MinQuality,
+    declared: Option<f32>,
+) -> Result<Option<RunSummary>> {
+    let start = std::time::Instant::now();
+    let planned_at = revision(&lib.conn).map_err(|e| lib.err(e))?;
+    let faces = unnamed(lib, model, min_quality)?;
+    let negatives = evidence::negative_sims(lib, model)?;
+    let (algo, threshold) = algo
+        .resolved(
+            &faces.data,
+            faces.dim,
+            &Evidence {
+                declared,
+                negative_sims: &negatives,
+            },
+        )
+        .map_err(|e| LibraryError::Conflict(format!("{}: {e}", lib.path().display())))?;
+    let algo = &algo;
+    let before = membership(lib, model)?;
+    let mut links = cannot_links(lib)?;
+    // Two faces of one photo are two people: a cannot-link like a split's.
+    let mut by_photo: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (f, image) in faces.ids.iter().zip(&faces.image) {
+        by_photo.entry(*image).or_default().push(*f);
+    }
+    for group in by_photo.values() {
+        for (k, a) in group.iter().enumerate() {
+            for b in &group[k + 1..] {
+                links.insert(ordered(*a, *b));
+            }
+        }
+    }
+    let index: HashMap<i64, usize> = faces.ids.iter().enumerate().map(|(i, f)| (*f, i)).collect();
+    // Memberships of faces that got a name, lost their embedding or fall below
+    // `min_quality` are dropped.
+    let current: HashMap<i64, i64> = before
+        .iter()
+        .filter(|(f, _)| index.contains_key(f))
+        .map(|(f, c)| (*f, *c))
+        .collect();
+    let link_quality = match algo {
+        Algorithm::ChineseWhispers(p) => p.link_quality,
+        _ => 0.0,
+    };
+    let mut summary = RunSummary {
+        algorithm: algo.to_string(),
+        threshold,
+        faces: faces.ids.len(),
+        below_min_quality: faces.below_min_quality,
+        below_link_quality: faces.quality.iter().filter(|q| **q < link_quality).count(),
+        known_negatives: negatives.len(),
+        ..RunSummary::default()
+    };
+    let incremental = !full && !current.is_empty();
+    // face id → cluster: Ok(existing id) or Err(new group number).
+    let mut assign: HashMap<i64, std::result::Result<i64, u32>> = HashMap::new();
+    let mut groups = 0u32;
+    if incremental {
+        summary.mode = "incremental".into();
+        for (f, c) in &current {
+            assign.insert(*f, Ok(*c));
+        }
+        // Centres of existing clusters.
+        let mut members: HashMap<i64, Vec<usize>> = HashMap::new();
+        for (f, c) in &current {
+            members.entry(*c).or_default().push(index[f]);
+        }
+        let mut ids: Vec<i64> = members.keys().copied().collect();
+        ids.sort();
+        let centres: Vec<Vec<f32>> = ids
+            .iter()
+            .map(|c| centre(members[c].iter().map(|&i| faces.row(i).to_vec()), faces.dim))
+            .collect();
+        let join = algo
+            .join_similarity()
+            .expect("the threshold was resolved above");
+        let mut rest = Vec::new();
+        for (i, f) in faces.ids.iter().enumerate() {
+            if current.contains_key(f) {
+                continue;
+            }
+            let mut best: Option<(usize, f32)> = None;
+            for (k, c) in centres.iter().enumerate() {
+                let s = dot(faces.row(i), c);
+                if s >= join && best.is_none_or(|(_, b)| s > b) {
+                    let blocked = members[&ids[k]]
+                        .iter()
+                        .any(|&m| links.contains(&ordered(*f, faces.ids[m])));
+                    if !blocked {
+                        best = Some((k, s));
+                    }
+                }
+            }
+            match best {
+                Some((k, _)) => {
+                    assign.insert(*f, Ok(ids[k]));
+                    summary.joined += 1;
+                }
+                None => rest.push(i),
+            }
+        }
+        // The rest are clustered among themselves.
+        let labels = cluster_subset(&faces, &rest, algo, &links)?;
+        for (&i, l) in rest.iter().zip(labels) {
+            if let Some(l) = l {
+                assign.insert(faces.ids[i], Err(l));
+                groups = groups.max(l + 1);
+            }
+        }
+    } else {
+        summary.mode = "full".into();
+        let all: Vec<usize> = (0..faces.ids.len()).collect();
+        let labels = cluster_subset(&faces, &all, algo, &links)?;
+        // Give each new group the id of the old cluster it overlaps most, one to one.
+        let old: Vec<(u64, u64)> = current
+            .iter()
+            .map(|(f, c)| (*f as u64, *c as u64))
+            .collect();
+        let new: Vec<(u64, u32)> = faces
+            .ids
+            .iter()
+            .zip(&labels)
+            .filter_map(|(f, l)| l.map(|l| (*f as u64, l)))
+            .collect();
+        let mapping = facelab_cluster::match_ids(&old, &new);
+        for (f, l) in faces.ids.iter().zip(&labels) {
+            if let Some(l) = l {
+                match mapping.get(l) {
+                    Some(old_id) => assign.insert(*f, Ok(*old_id as i64)),
+                    None => {
+                        groups = groups.max(l + 1);
+                        assign.insert(*f, Err(*l))
+                    }
+                };
+            }
+        }
+        summary.kept_ids = mapping.len();
+    }
+    let model = model.to_owned();
+    let created = lib.write(|tx| {
+        if revision(tx)? != planned_at {
+            return Ok(None);
+        }
+        bump_revision(tx)?;
+        // New groups that actually have members get fresh ids.
+        let mut used: Vec<u32> = assign
+            .values()
+            .filter_map(|a| a.err())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        used.sort();
+        let fresh = next_ids(tx, used.len())?;
+        let id_of: HashMap<u32, i64> = used.iter().copied().zip(fresh.iter().copied()).collect();
+        let t = now();
+        for id in &fresh {
+            tx.execute(
+                "INSERT INTO clusters(id, model_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)",
+                params![id, model, t],
+            )?;
+        }
+        tx.execute(
+            "DELETE FROM cluster_members WHERE cluster_id IN (SELECT id FROM clusters WHERE model_id = ?1)",
+            [&model],
+        )?;
+        // A face a scan removed since it was read is left out.
+        let mut insert = tx.prepare(
+            "INSERT INTO cluster_members(face_id, cluster_id)
+             SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
+        )?;
+        for (f, a) in &assign {
+            let c = match a {
+                Ok(c) => *c,
+                Err(g) => id_of[g],
+            };
+            insert.execute(params![f, c])?;
+        }
+        tx.execute(
+            "DELETE FROM clusters WHERE model_id = ?1 AND NOT EXISTS (SELECT 1 FROM cluster_members m WHERE m.cluster_id = clusters.id)",
+            [&model],
+        )?;
+        tx.execute(
+            "UPDATE clusters SET updated_at = ?2 WHERE model_id = ?1",
+            params![model, t],
+        )?;
+        Ok(Some(fresh.len()))
+    })?;
+    let Some(created) = created else {
+        return Ok(None);
+    };
+    summary.created = created;
+    summary.clustered = assign.len();
+    summary.clusters = assign.values().collect::<HashSet<_>>().len();
+    summary.seconds = start.elapsed().as_secs_f64();
+    Ok(Some(summary))
+}
+
+fn cluster_subset(
+    faces: &Unnamed,
+    subset: &[usize],
+    algo: &Algorithm,
+    links: &HashSet<(i64, i64)>,
+) -> Result<Vec<Option<u32>>> {
+    if subset.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut data = Vec::with_capacity(subset.len() * faces.dim);
+    for &i in subset {
+        data.extend_from_slice(faces.row(i));
+    }
+    let quality: Vec<f32> = subset.iter().map(|&i| faces.quality[i]).collect();
+    let pos: HashMap<i64, u32> = subset
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| (faces.ids[i], k as u32))
+        .collect();
+    let cannot: Vec<(u32, u32)> = links
+        .iter()
+        .filter_map(|(a, b)| Some((*pos.get(a)?, *pos.get(b)?)))
+        .collect();
+    let ctx = Context {
+        cannot_link: &cannot,
+        quality: Some(&quality),
+        ..Context::default()
+    };
+    facelab_cluster::cluster_with(&data, faces.dim, algo, &ctx)
+        .map(|c| c.labels)
+        .map_err(|e| LibraryError::Conflict(format!("clustering failed: {e}")))
+}

@@ -1,0 +1,196 @@
+//! The run-state every command shares: the validated config with the global flags
+//! ([`RunContext`]), how a command ended ([`Outcome`]), and opening the configured
+//! detector and recognizer with their notices.
+//!
+//! Commands (`cli`), the face library commands and the bench all build on this module;
+//! it imports none of them, so the host's modules form no cycle.
+
+use std::path::PathBuf;
+
+use facelab_engine::config::Config;
+use crate::identity;
+use crate::suggest::Prior;
+use crate::Library;
+use facelab_models::ModelStore;
+use facelab_engine::pipeline::{load_plugins, model_store, FaceDetector, FaceRecognizer};
+use facelab_engine::ui::FetchBars;
+
+/// How a command ended, for the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything worked.
+    Success,
+    /// The command ran, but some inputs failed (each was reported on stderr).
+    SomeFailed,
+}
+
+impl Outcome {
+    /// Success when nothing failed.
+    pub fn from_failures(failed: usize) -> Outcome {
+        if failed == 0 {
+            Outcome::Success
+        } else {
+            Outcome::SomeFailed
+        }
+    }
+}
+
+/// What every command needs: the validated config and the global flags.
+#[derive(Clone)]
+pub struct RunContext {
+    /// The config.
+    pub config: Config,
+    /// `--cache-dir`.
+    pub cache_dir: Option<PathBuf>,
+    /// `--verbose`.
+    pub verbose: bool,
+    /// `--library`.
+    pub library: Option<PathBuf>,
+}
+
+impl RunContext {
+    /// The model store (manifest, mirror, cache) of the config.
+    pub fn store(&self) -> anyhow::Result<ModelStore> {
+        Ok(model_store(&self.config, self.cache_dir.as_deref())?)
+    }
+
+    /// The same flags with another config (a bench pipeline, or `-o` overrides).
+    pub fn with_config(&self, config: Config) -> RunContext {
+        RunContext {
+            config,
+            ..self.clone()
+        }
+    }
+}
+
+/// The configured detector, with its licence notices and fetch progress.
+pub fn open_detector(ctx: &RunContext) -> anyhow::Result<FaceDetector> {
+    let plugins = load_plugins(&ctx.config)?;
+    let store = ctx.store()?;
+    Ok(facelab_engine::pipeline::open_detector(&ctx.config, &plugins, &store, &FetchBars::default())?.0)
+}
+
+/// Fails, naming the config, when it has no `[recognizer]`: the commands that compare
+/// faces need one.
+pub fn require_recognizer(config: &Config) -> anyhow::Result<()> {
+    if config.recognizer.is_none() {
+        anyhow::bail!(
+            "{}: no [recognizer] section (help: add one; config/facelab.toml shows how)",
+            config.source.display()
+        );
+    }
+    Ok(())
+}
+
+/// The configured detector and recognizer; an error naming the config when it has no
+/// `[recognizer]`.
+pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceRecognizer)> {
+    require_recognizer(&ctx.config)?;
+    let (detector, recognizer) = open_detector_and_recognizer(ctx)?;
+    Ok((detector, recognizer.expect("checked above")))
+}
+
+/// The configured detector and, when the config has one, the recognizer.
+pub fn open_detector_and_recognizer(
+    ctx: &RunContext,
+) -> anyhow::Result<(FaceDetector, Option<FaceRecognizer>)> {
+    let mut one = open_instances(ctx, 1)?;
+    Ok(one.remove(0))
+}
+
+/// `n` (at least 1) instances of the configured detector and recognizer. The plugins and
+/// the manifest are loaded once, and each model is fetched, verified (sha256) and its
+/// licence notice printed once; the other instances are built from the resolved models.
+fn open_instances(
+    ctx: &RunContext,
+    n: usize,
+) -> anyhow::Result<Vec<(FaceDetector, Option<FaceRecognizer>)>> {
+    let config = &ctx.config;
+    let plugins = load_plugins(config)?;
+    let store = ctx.store()?;
+    let bars = FetchBars::default();
+    let (detector, det_model) = facelab_engine::pipeline::open_detector(config, &plugins, &store, &bars)?;
+    let (recognizer, rec_model) =
+        match facelab_engine::pipeline::open_recognizer(config, &plugins, &store, &bars)? {
+            Some((r, m)) => (Some(r), Some(m)),
+            None => (None, None),
+        };
+    let mut out = vec![(detector, recognizer)];
+    for _ in 1..n {
+        let detector = FaceDetector::from_config(config, &plugins, &det_model)?;
+        let recognizer = rec_model
+            .as_ref()
+            .map(|m| FaceRecognizer::from_config(config, &plugins, m))
+            .transpose()?;
+        out.push((detector, recognizer));
+    }
+    Ok(out)
+}
+
+/// The plugins whose detectors and embedders take a `threads` option (intra-op threads).
+const THREADED_PLUGINS: [&str; 3] = ["onnx-runtime", "opencv-dnn", "dlib"];
+
+/// The configured detector and recognizer for each of a scan's `workers`, which run on
+/// threads of their own (one per core): each model gets `threads = 1` unless the config
+/// sets it. On 2 cores that took a 60-photo camera-size scan from 22.5 to 18.9 CPU
+/// seconds, and a WIDER one from 17.4 to 14.5 (docs/speed.md), since no model waits for
+/// its second thread while another worker holds the core.
+pub fn open_for_scan(
+    ctx: &RunContext,
+    workers: usize,
+) -> anyhow::Result<Vec<(FaceDetector, Option<FaceRecognizer>)>> {
+    let mut config = ctx.config.clone();
+    let one = |plugin: &str, options: &mut toml::Table| {
+        if THREADED_PLUGINS.contains(&plugin) {
+            options.entry("threads").or_insert(toml::Value::Integer(1));
+        }
+    };
+    one(
+        &config.detector.plugin.clone(),
+        &mut config.detector.options,
+    );
+    if let Some(r) = config.recognizer.as_mut() {
+        one(&r.plugin.clone(), &mut r.options);
+    }
+    open_instances(&ctx.with_config(config), workers)
+}
+
+/// Opens the library named by `--library`, else the config.
+pub fn open_library(ctx: &RunContext) -> anyhow::Result<Library> {
+    Ok(Library::open(
+        &library_path(ctx),
+        ctx.config.library.busy_timeout_ms,
+    )?)
+}
+
+/// The library file: `--library`, else the config's.
+pub fn library_path(ctx: &RunContext) -> PathBuf {
+    ctx.library
+        .clone()
+        .unwrap_or_else(|| ctx.config.library.db_path())
+}
+
+/// The active recognizer's embedding key; an error without a `[recognizer]`.
+pub fn active_model(ctx: &RunContext) -> anyhow::Result<String> {
+    let section = ctx.config.recognizer.as_ref().ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: no [recognizer] section: suggestions and clusters compare embeddings (help: add a [recognizer] and run `facelab scan` again)",
+            ctx.config.source.display()
+        )
+    })?;
+    Ok(identity::embedding_key(&ctx.config, section)?)
+}
+
+/// The active recognizer's same-person rule from the manifest, as a cosine threshold;
+/// `None` for a model the manifest does not know (the library then calibrates on the
+/// user's named faces, or says it cannot).
+pub fn prior(ctx: &RunContext) -> anyhow::Result<Option<Prior>> {
+    let Some(section) = ctx.config.recognizer.as_ref() else {
+        return Ok(None);
+    };
+    let store = ctx.store()?;
+    Ok(store
+        .manifest
+        .get(&section.model)
+        .and_then(identity::CosineRule::of_model))
+}
