@@ -1,5 +1,5 @@
-//! The robustness sets of issue 18: every setting of the default method on every set, and
-//! the rule that picks the defaults.
+//! The clustering robustness sets (cluster/README.md): every setting of the default method on
+//! every set, and the rule that picks the defaults.
 //!
 //! ```text
 //! cargo run --release -p facelab-cluster --example robust -- \
