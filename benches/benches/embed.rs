@@ -5,8 +5,8 @@
 //! `cargo bench -p facelab-benches --bench embed`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use facelab_engine::pipeline::largest;
 use facelab_benches::{detector, lfw_photos, opencv_config, pipeline_config, recognizer, shared};
+use facelab_engine::pipeline::largest;
 
 fn embedding(c: &mut Criterion) {
     let Some(shared) = shared() else {

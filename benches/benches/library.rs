@@ -14,10 +14,10 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use facelab_cluster::Rng;
 use facelab_engine::config::Config;
 use facelab_library::search::Matrix;
 use facelab_library::session::RunContext;
-use facelab_cluster::Rng;
 
 fn write_photos(dir: &Path, n: usize) {
     let mut rng = Rng::new(7);

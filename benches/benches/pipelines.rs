@@ -9,12 +9,12 @@
 use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use facelab_eval::bench::pipeline::Opened;
-use facelab_eval::bench::suite::Suite;
+use facelab_benches::shared;
 use facelab_engine::config::Config;
 use facelab_engine::photo::decode;
+use facelab_eval::bench::pipeline::Opened;
+use facelab_eval::bench::suite::Suite;
 use facelab_library::session::RunContext;
-use facelab_benches::shared;
 
 fn pipelines(c: &mut Criterion) {
     let Some(shared) = shared() else {

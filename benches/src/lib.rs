@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use facelab_engine::config::Config;
-use facelab_models::fetch::FetchObserver;
 use facelab_engine::photo::{decode, Photo};
 use facelab_engine::pipeline::{
     load_plugins, model_store, open_detector, open_recognizer, FaceDetector, FaceRecognizer,
 };
+use facelab_models::fetch::FetchObserver;
 
 /// `../shared` beside the repository, or `$FACELAB_SHARED`.
 pub fn shared() -> Option<PathBuf> {

@@ -9,16 +9,17 @@ use facelab_plugin_api::{
 };
 
 use crate::config::{Config, ConfigError, ModelSection};
+use crate::photo::Photo;
+use crate::plugins::{LoadErrors, PluginSet, SearchPath};
+use crate::config::RobustOptions;
+use crate::robust::{detect_robust, Pass};
+use crate::verify::{verify, Verify, VerifyCounts};
 use facelab_models::fetch::{hash_file, FetchObserver};
 use facelab_models::manifest::Threshold;
 use facelab_models::{
     FetchError, LicenceClass as ManifestLicence, Manifest, ManifestError, ModelStore, Role,
     StoreSettings,
 };
-use crate::photo::Photo;
-use crate::plugins::{LoadErrors, PluginSet, SearchPath};
-use crate::robust::{detect_robust, Pass, RobustOptions};
-use crate::verify::{verify, Verify, VerifyCounts};
 
 /// Why the configured pipeline could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -22,48 +22,16 @@
 //! mouth line (1), minus the ArcFace template's 0.495 ([`FRONTAL_NOSE_DEPTH`]).
 //!
 //! # Where the constants come from
-//! Each constant comes from a rule applied once to the shared data, never per photo. The
-//! data: every photo of the LFW people with five or more photos (5,985 photos of 423 people,
-//! the clustering set), YuNet 2023mar → MobileFaceNet 128-D on ONNX Runtime (the pipeline of
-//! `config/examples/yunet-mobilefacenet.toml`), the largest face of each photo (5,894 found).
-//! The *rank-1 rate* is the fraction of faces whose nearest other face (cosine) is the same
-//! person: 0.9949 at full quality (0.9959 on the 2,946 probes below, every second photo).
-//! Each probe is degraded, its embedding compared with the undegraded faces of everyone
-//! else, as a user's new photo is compared with their named faces.
-//!
-//! - **Size.** The photo downscaled (area-weighted) until the face is `h` pixels tall, the
-//!   box and landmarks scaled with it. Rank-1 at 8, 10, 12, 16, 20, 24, 32, 48, 64 px:
-//!   0.013, 0.054, 0.152, 0.533, 0.818, 0.939, 0.987, 0.994, 0.995. Rule: 1 from the
-//!   smallest height within one point of full quality (32 px: 0.987 ≥ 0.986); 0 at the
-//!   height where the rate is half of full quality, interpolated in log h (15.6 px).
-//! - **Sharpness.** Gaussian blur of σ = 0.5, 1, 1.5, 2, 3, 4, 6 px (faces about 130 px
-//!   tall): rank-1 0.996, 0.996, 0.995, 0.993, 0.979, 0.861, 0.233; median measure 882, 710,
-//!   540, 364, 173, 87, 30. Rule: as for size, on the median measure of each level: 1 from
-//!   the most blurred level within one point (σ 2: 364), 0 where the rate is half (46.8,
-//!   interpolated in log). The crop is resized to 32², the height from which size is 1, so
-//!   every face that counts fully for its size is measured at a resolution it has and
-//!   scores the same at any size; a smaller face is upscaled and loses sharpness as it
-//!   loses detail (16 px: median 120, sharpness 0.46), so below 32 px the two components
-//!   overlap. Of the undegraded LFW faces 95% measure above 477 (sharpness 1).
-//! - **Pose.** No synthetic rotation exists, so the spread LFW has is used: faces binned by
-//!   |yaw| (0.1 wide) and |pitch| (0.05 wide). Every bin of at least 30 faces up to |yaw|
-//!   1.0 and |pitch| 0.2 is within one point of the frontal bins (0.988 – 1.000 against
-//!   0.9945); the 49 faces beyond |yaw| 1 reach 0.980. Rule: 1 up to the largest proxy
-//!   value whose bins (≥ 30 faces) are all within one point; beyond, LFW has too few faces
-//!   to measure a fall, so the component reaches 0 at twice that value (an extrapolation,
-//!   not a measurement).
-//! - **Detector score.** How often a detection at that score is a face at all: YuNet on
-//!   WIDER mini at score threshold 0.3 (the manifest's lowest usable), a detection being a
-//!   face when it overlaps a ground-truth box at IoU ≥ 0.5. Faces among the detections per
-//!   score bin 0.3, 0.4, …, 0.8, 0.85, 0.9: 0.105, 0.185, 0.319, 0.496, 0.750, 0.938, 0.987,
-//!   1.000. Rule: 0 at the score where half the detections are faces (0.65), 1 from the one
-//!   where 95% are (0.84), interpolated between bin centres. At YuNet's default threshold
-//!   0.8 a face gets 0.79 here, from 0.84 on 1 (the LFW curves above were measured at the
-//!   earlier default 0.9). The other detectors' scores are read on the same scale, which this
-//!   measurement does not cover.
-//!
-//! The commands: `cargo test --release -p facelab --test quality -- --ignored --nocapture
-//! measure_` (`host/tests/quality.rs`; tables in `docs/library.md`, "Face quality").
+//! Each constant comes from one rule applied once to the shared data (the LFW people with five
+//! or more photos, and WIDER mini for the detector score), never per photo. For size and
+//! sharpness: 1 from the most degraded level whose rank-1 rate (nearest other face is the
+//! same person) is within one point of full quality, 0 where the rate is half of it,
+//! interpolated in the logarithm. For pose: 1 up to the largest yaw and pitch whose bins of
+//! at least 30 faces are all within one point of frontal, 0 at twice that (an extrapolation).
+//! For the detector score: 0 where half the detections at that score are faces, 1 where 95%
+//! are. The measurements, and the commands that repeat them (`cargo test --release -p
+//! facelab --test it -- --ignored --nocapture quality::measure_`), are in `docs/library.md`
+//! ("Face quality").
 
 use facelab_plugin_api::{Face, PixelFormat};
 use serde::{Deserialize, Serialize};
@@ -148,52 +116,6 @@ impl Quality {
             detector: p[3],
             score: p.iter().product(),
         }
-    }
-}
-
-/// `[library] min_quality`: faces whose quality is below it stay out of suggestions and
-/// clusters. A number from 0 (off) to 1; the config checks the range when it is read.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct MinQuality(f32);
-
-/// The default `min_quality`; see [`MinQuality::default`] for the rule.
-pub const DEFAULT_MIN_QUALITY: f32 = 0.0;
-
-impl Default for MinQuality {
-    /// [`DEFAULT_MIN_QUALITY`], 0: off. Rule: the largest value on the grid 0, 0.05, 0.1,
-    /// 0.15, 0.2, 0.3, 0.4, 0.5, 0.6 at which, and at every smaller grid value, the BCubed F
-    /// over every face of the LFW clustering set (a face left out counted as a cluster of its
-    /// own, as a user sees it) is at least the ungated F with the default method (Chinese
-    /// Whispers). None above 0 is: LFW's faces are nearly all good (15 of 5,894 below 0.5),
-    /// and leaving a few out only costs recall (0.9877 ungated; 0.9825 at 0.1, 0.9860 at
-    /// 0.3). The tables, a rerun at the current detector defaults, and the same with a fifth
-    /// of the photos degraded are in `docs/library.md`.
-    fn default() -> Self {
-        MinQuality(DEFAULT_MIN_QUALITY)
-    }
-}
-
-impl MinQuality {
-    /// A threshold in [0, 1]; `None` outside.
-    pub fn new(value: f32) -> Option<MinQuality> {
-        MinQuality(value).is_valid().then_some(MinQuality(value))
-    }
-
-    /// Whether the value is in [0, 1] (a value read from a config may not be).
-    pub fn is_valid(self) -> bool {
-        (0.0..=1.0).contains(&self.0)
-    }
-
-    /// The value.
-    pub fn value(self) -> f32 {
-        self.0
-    }
-
-    /// Whether a face of quality `q` takes part in suggestions and clusters. An unknown
-    /// quality (a face stored before facelab measured quality) passes.
-    pub fn passes(self, q: Option<f32>) -> bool {
-        q.is_none_or(|q| q >= self.0)
     }
 }
 
@@ -358,6 +280,17 @@ mod tests {
     ];
 
     #[test]
+    fn the_template_face_is_frontal() {
+        let landmarks = Landmarks5 {
+            points: TEMPLATE.map(|(x, y)| Point2 { x, y }),
+        };
+        let mut f = Face::new(BBox::new(0.0, 0.0, 112.0, 112.0), 0.95);
+        f.landmarks = Some(landmarks).into();
+        let m = measure(&photo(vec![0; 112 * 112], 112), &f);
+        assert!(m.yaw.unwrap().abs() < 0.01);
+    }
+
+    #[test]
     fn the_alignment_template_is_frontal_at_any_tilt() {
         let (yaw, pitch) = pose_proxies(&TEMPLATE).unwrap();
         assert!(yaw.abs() < 0.01 && pitch.abs() < 0.01, "{yaw} {pitch}");
@@ -463,17 +396,4 @@ mod tests {
         assert_eq!(measure(&board(128), &outside).laplacian_variance, 0.0);
     }
 
-    #[test]
-    fn min_quality_is_a_fraction_and_unknown_quality_passes() {
-        assert!(MinQuality::new(1.5).is_none() && MinQuality::new(-0.1).is_none());
-        let m = MinQuality::new(0.4).unwrap();
-        assert!(m.passes(None) && m.passes(Some(0.4)) && !m.passes(Some(0.39)));
-        let landmarks = Landmarks5 {
-            points: TEMPLATE.map(|(x, y)| Point2 { x, y }),
-        };
-        let mut f = Face::new(BBox::new(0.0, 0.0, 112.0, 112.0), 0.95);
-        f.landmarks = Some(landmarks).into();
-        let m = measure(&photo(vec![0; 112 * 112], 112), &f);
-        assert!(m.yaw.unwrap().abs() < 0.01);
-    }
 }

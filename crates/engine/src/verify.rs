@@ -9,7 +9,7 @@
 //! ([`Verify::context`] times its long side), is cut out, scaled to [`Verify::size`] pixels
 //! and detected again, once as it is and once mirrored. The candidate's *evidence* is the
 //! mean of its own score and the two second scores (the best face each second pass finds on
-//! it, IoU ≥ [`MATCH_IOU`] once mapped back, else 0). It stays when the evidence reaches
+//! it, IoU ≥ [`SECOND_LOOK_IOU`] once mapped back, else 0). It stays when the evidence reaches
 //! [`Verify::second`].
 //!
 //! Measured on WIDER mini with YuNet 2023mar (candidates 0.3–0.8, faces ≥ 22 px): one second
@@ -22,12 +22,12 @@
 use facelab_plugin_api::{BBox, Face, PluginError, Point2};
 use facelab_plugin_kit::geometry::iou;
 
-use facelab_models::manifest::Threshold;
 use crate::photo::Photo;
-use crate::robust::RobustOptions;
+use crate::config::RobustOptions;
+use facelab_models::manifest::Threshold;
 
 /// IoU at which the second pass's face is the candidate.
-pub const MATCH_IOU: f32 = 0.4;
+pub const SECOND_LOOK_IOU: f32 = 0.4;
 
 /// The verification settings of one detector.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,7 +119,7 @@ pub fn context_crop(
 
 /// The evidence for `face`: the mean of its score and the best scores of two second passes
 /// of `detect` on its context crop, as it is and mirrored, among the faces they find on the
-/// candidate (IoU ≥ [`MATCH_IOU`] once mapped back; 0 when none).
+/// candidate (IoU ≥ [`SECOND_LOOK_IOU`] once mapped back; 0 when none).
 pub fn evidence(
     photo: &Photo,
     face: &Face,
@@ -145,7 +145,7 @@ pub fn evidence(
                     second.bbox.width / scale,
                     second.bbox.height / scale,
                 );
-                iou(&b, &face.bbox) >= MATCH_IOU
+                iou(&b, &face.bbox) >= SECOND_LOOK_IOU
             })
             .map(|second| second.score)
             .fold(0.0, f32::max);

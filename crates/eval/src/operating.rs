@@ -194,15 +194,16 @@ pub struct Probe {
 
 /// Detects every photo of `paths` with `detector` (which should keep faces from a low
 /// threshold, without verification) and gives each face its second look's score. A photo
-/// that fails to decode or detect is an error: the choice needs every photo.
+/// that fails to decode or detect is an error: the choice needs every photo. `on_photo` is
+/// called after each photo (a progress bar).
 pub fn probe(
     detector: &mut facelab_engine::pipeline::FaceDetector,
     paths: &[std::path::PathBuf],
     max_pixels: u64,
     context: f32,
     size: u32,
+    on_photo: &mut dyn FnMut(),
 ) -> anyhow::Result<Vec<Probe>> {
-    let bar = facelab_engine::ui::labelled_progress(paths.len(), "detecting, second looks");
     let mut out = Vec::with_capacity(paths.len());
     facelab_engine::photo::decode_ahead(paths, max_pixels, |path, photo| -> anyhow::Result<()> {
         let photo = photo.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
@@ -212,15 +213,16 @@ pub fn probe(
         let mut second = Vec::with_capacity(faces.len());
         for f in &faces {
             second.push(
-                facelab_engine::verify::evidence(&photo, f, context, size, &mut |p| detector.detect_once(p))
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                facelab_engine::verify::evidence(&photo, f, context, size, &mut |p| {
+                    detector.detect_once(p)
+                })
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
             );
         }
         out.push(Probe { faces, second });
-        bar.inc(1);
+        on_photo();
         Ok(())
     })?;
-    bar.finish_and_clear();
     Ok(out)
 }
 
@@ -313,50 +315,6 @@ pub struct Chosen {
     pub choice: Option<Choice>,
 }
 
-/// Runs the configured detector over the WIDER set at `root` at the model's lowest usable
-/// threshold, gives every face its second look, and chooses by the rules above.
-pub fn choose_for_config(
-    ctx: &facelab_library::session::RunContext,
-    root: &std::path::Path,
-    limit: Option<usize>,
-) -> anyhow::Result<Chosen> {
-    let mut set = crate::wider::WiderSet::load(root)?;
-    if let Some(n) = limit {
-        set.images.truncate(n);
-    }
-    let mut config = ctx.config.clone();
-    let store = ctx.store()?;
-    let model = store.manifest.get(&config.detector.model).cloned();
-    let floor = model
-        .as_ref()
-        .and_then(|m| m.threshold)
-        .map(|t| t.min)
-        .unwrap_or(0.3);
-    config.detector.options.insert(
-        "score_threshold".into(),
-        toml::Value::Float(f64::from(floor)),
-    );
-    config.detection.verify = false;
-    let robust = config.detection;
-    let mut detector = facelab_library::session::open_detector(&ctx.with_config(config))?;
-    let paths: Vec<std::path::PathBuf> = set.images.iter().map(|i| i.path.clone()).collect();
-    let probes = probe(
-        &mut detector,
-        &paths,
-        ctx.config.images.max_pixels,
-        robust.verify_context,
-        robust.verify_size,
-    )?;
-    let truths: Vec<Truth> = set.images.iter().map(Truth::wider).collect();
-    Ok(Chosen {
-        model: model
-            .map(|m| m.id)
-            .unwrap_or_else(|| detector.info.id.to_string()),
-        floor,
-        photos: paths.len(),
-        choice: choose(&truths, &probes, floor),
-    })
-}
 
 #[cfg(test)]
 mod tests {

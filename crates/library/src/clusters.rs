@@ -22,7 +22,7 @@ use rusqlite::{params, OptionalExtension};
 use super::search::{dot, normalized};
 use super::suggest::{self, Prior};
 use super::{from_blob, now, Library, LibraryError, Result};
-use facelab_engine::quality::MinQuality;
+use facelab_engine::config::MinQuality;
 
 mod evidence;
 mod run;

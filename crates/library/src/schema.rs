@@ -371,9 +371,12 @@ mod tests {
         assert!(faces.iter().all(|f| f.quality.is_none()));
         assert_eq!(faces[0].person.as_deref(), Some("Ada"));
         // Unknown quality passes any threshold: the named face is still evidence.
-        let known =
-            crate::suggest::load(&lib, "m", facelab_engine::quality::MinQuality::new(1.0).unwrap())
-                .unwrap();
+        let known = crate::suggest::load(
+            &lib,
+            "m",
+            facelab_engine::config::MinQuality::new(1.0).unwrap(),
+        )
+        .unwrap();
         assert_eq!((known.confirmed.len(), known.below_min_quality), (1, 0));
     }
 

@@ -7,13 +7,13 @@
 
 use std::path::PathBuf;
 
-use facelab_engine::config::Config;
 use crate::identity;
 use crate::suggest::Prior;
 use crate::Library;
-use facelab_models::ModelStore;
+use facelab_engine::config::Config;
 use facelab_engine::pipeline::{load_plugins, model_store, FaceDetector, FaceRecognizer};
 use facelab_engine::ui::FetchBars;
+use facelab_models::ModelStore;
 
 /// How a command ended, for the exit code.
 #[derive(Debug, PartialEq, Eq)]
@@ -67,7 +67,13 @@ impl RunContext {
 pub fn open_detector(ctx: &RunContext) -> anyhow::Result<FaceDetector> {
     let plugins = load_plugins(&ctx.config)?;
     let store = ctx.store()?;
-    Ok(facelab_engine::pipeline::open_detector(&ctx.config, &plugins, &store, &FetchBars::default())?.0)
+    Ok(facelab_engine::pipeline::open_detector(
+        &ctx.config,
+        &plugins,
+        &store,
+        &FetchBars::default(),
+    )?
+    .0)
 }
 
 /// Fails, naming the config, when it has no `[recognizer]`: the commands that compare
@@ -109,7 +115,8 @@ fn open_instances(
     let plugins = load_plugins(config)?;
     let store = ctx.store()?;
     let bars = FetchBars::default();
-    let (detector, det_model) = facelab_engine::pipeline::open_detector(config, &plugins, &store, &bars)?;
+    let (detector, det_model) =
+        facelab_engine::pipeline::open_detector(config, &plugins, &store, &bars)?;
     let (recognizer, rec_model) =
         match facelab_engine::pipeline::open_recognizer(config, &plugins, &store, &bars)? {
             Some((r, m)) => (Some(r), Some(m)),

@@ -24,7 +24,7 @@ use rusqlite::params;
 
 use super::search::{dot, dots, normalized, Matrix};
 use super::{from_blob, now, Library, LibraryError, Result};
-use facelab_engine::quality::MinQuality;
+use facelab_engine::config::MinQuality;
 
 /// Nearest confirmed faces per person that enter the score.
 pub const NEIGHBOURS: usize = 3;

@@ -13,7 +13,6 @@ use facelab_eval::bench::report::Report;
 const WIDTH: u32 = 560;
 const HEIGHT: u32 = 400;
 
-
 /// One named curve.
 pub struct Series {
     /// The legend label.
@@ -243,7 +242,10 @@ fn charts_for(section: &str, r: &Report) -> Vec<(String, Result<String, String>)
         ));
     }
     if section.starts_with("Speed") && !t.speed.results.is_empty() {
-        let points = |f: &dyn Fn(&facelab_eval::bench::report::HeadlineRow) -> Option<(f64, f64)>| -> Vec<Point> {
+        let points = |f: &dyn Fn(
+            &facelab_eval::bench::report::HeadlineRow,
+        ) -> Option<(f64, f64)>|
+         -> Vec<Point> {
             r.headline
                 .iter()
                 .filter_map(|h| {

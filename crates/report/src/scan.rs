@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use facelab_eval::bench::report::{Report, ScanHeadline, ScanResult, ScanSetResult, ScanSide, Spread};
+use facelab_eval::bench::report::{
+    Report, ScanHeadline, ScanResult, ScanSetResult, ScanSide, Spread,
+};
 
 /// `own size` or `long side ≤ N`.
 fn variant(max_side: u32) -> String {

@@ -82,4 +82,3 @@ pub fn run(ctx: &RunContext, args: &BenchArgs) -> anyhow::Result<Outcome> {
     )?;
     Ok(Outcome::from_failures(failures))
 }
-

@@ -149,7 +149,8 @@ fn contact_sheet(
         let b = facelab_plugin_api::BBox::new(m.bbox[0], m.bbox[1], m.bbox[2], m.bbox[3]);
         tiles.push(facelab_engine::draw::face_tile(img, &b, side));
     }
-    let sheet = facelab_engine::draw::contact_sheet(&tiles, (tiles.len() as u32).clamp(1, 10), side);
+    let sheet =
+        facelab_engine::draw::contact_sheet(&tiles, (tiles.len() as u32).clamp(1, 10), side);
     sheet
         .save(file)
         .with_context(|| format!("cannot write the contact sheet {}", file.display()))

@@ -13,13 +13,13 @@ use serde::Serialize;
 use super::{FaceJson, ModelJson};
 use facelab_engine::config::Config;
 use facelab_engine::draw;
-use facelab_library::identity::{self, Verdict};
-use facelab_models::manifest::ThresholdKind;
 use facelab_engine::photo::{decode, decode_ahead, Photo};
 use facelab_engine::pipeline::{cosine, largest, FaceDetector};
 use facelab_engine::robust::Pass;
-use facelab_library::session::{open_detector, open_pipeline, Outcome, RunContext};
 use facelab_engine::ui::progress;
+use facelab_library::identity::{self, Verdict};
+use facelab_library::session::{open_detector, open_pipeline, Outcome, RunContext};
+use facelab_models::manifest::ThresholdKind;
 
 /// `facelab detect`.
 #[derive(Debug, Args)]

@@ -11,6 +11,7 @@ use serde::Serialize;
 use facelab_eval::bench::report::{Report, Task};
 use facelab_eval::bench::suite::{LfwTask, OrlTask, Suite, Tasks, VocTask, WiderTask};
 use facelab_eval::bench::{run_suite, RunPlan};
+use facelab_eval::operating::{choose, probe, Chosen, Truth};
 use facelab_library::session::{require_recognizer, Outcome, RunContext};
 
 /// `facelab eval-voc`.
@@ -191,7 +192,7 @@ pub fn voc(ctx: &RunContext, args: &EvalVocArgs) -> anyhow::Result<Outcome> {
 /// `facelab eval-wider`.
 pub fn wider(ctx: &RunContext, args: &EvalWiderArgs) -> anyhow::Result<Outcome> {
     if args.choose_threshold {
-        let chosen = facelab_eval::operating::choose_for_config(ctx, &args.root, args.limit)?;
+        let chosen = choose_for_config(ctx, &args.root, args.limit)?;
         if args.json {
             serde_json::to_writer_pretty(std::io::stdout().lock(), &chosen)?;
             println!();
@@ -405,4 +406,52 @@ mod tests {
         assert_eq!(t["colour"].as_str(), Some("bgr"));
         assert!(parse_overrides(&["nokey".into()]).is_err());
     }
+}
+
+/// Runs the configured detector over the WIDER set at `root` at the model's lowest usable
+/// threshold, gives every face its second look, and chooses by the rules above.
+fn choose_for_config(
+    ctx: &RunContext,
+    root: &std::path::Path,
+    limit: Option<usize>,
+) -> anyhow::Result<Chosen> {
+    let mut set = facelab_eval::wider::WiderSet::load(root)?;
+    if let Some(n) = limit {
+        set.images.truncate(n);
+    }
+    let mut config = ctx.config.clone();
+    let store = ctx.store()?;
+    let model = store.manifest.get(&config.detector.model).cloned();
+    let floor = model
+        .as_ref()
+        .and_then(|m| m.threshold)
+        .map(|t| t.min)
+        .unwrap_or(0.3);
+    config.detector.options.insert(
+        "score_threshold".into(),
+        toml::Value::Float(f64::from(floor)),
+    );
+    config.detection.verify = false;
+    let robust = config.detection;
+    let mut detector = facelab_library::session::open_detector(&ctx.with_config(config))?;
+    let paths: Vec<std::path::PathBuf> = set.images.iter().map(|i| i.path.clone()).collect();
+    let bar = facelab_engine::ui::labelled_progress(paths.len(), "detecting, second looks");
+    let probes = probe(
+        &mut detector,
+        &paths,
+        ctx.config.images.max_pixels,
+        robust.verify_context,
+        robust.verify_size,
+        &mut || bar.inc(1),
+    )?;
+    bar.finish_and_clear();
+    let truths: Vec<Truth> = set.images.iter().map(Truth::wider).collect();
+    Ok(Chosen {
+        model: model
+            .map(|m| m.id)
+            .unwrap_or_else(|| detector.info.id.to_string()),
+        floor,
+        photos: paths.len(),
+        choice: choose(&truths, &probes, floor),
+    })
 }

@@ -7,15 +7,15 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 
+use facelab_engine::ui::progress;
 use facelab_library::scan::Summary;
+use facelab_library::session::{
+    active_model, library_path, open_for_scan, open_library, prior, Outcome, RunContext,
+};
 use facelab_library::suggest;
 use facelab_library::walk::{self, scan_options};
 use facelab_library::{clusters, identity};
 use facelab_library::{FaceRow, Library};
-use facelab_library::session::{
-    active_model, library_path, open_for_scan, open_library, prior, Outcome, RunContext,
-};
-use facelab_engine::ui::progress;
 
 /// The face library commands.
 #[derive(Debug, Subcommand)]
@@ -330,7 +330,7 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
 }
 
 /// "; N faces below library.min_quality left out", or nothing.
-fn below_note(n: usize, min_quality: facelab_engine::quality::MinQuality) -> String {
+fn below_note(n: usize, min_quality: facelab_engine::config::MinQuality) -> String {
     if n == 0 {
         return String::new();
     }

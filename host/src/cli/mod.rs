@@ -19,10 +19,10 @@ use clap::{Args, Parser, Subcommand};
 use facelab_plugin_api::{Face, LicenceClass, ModelInfo};
 use serde::Serialize;
 
-use facelab_engine::config::Config;
-pub use facelab_library::session::{Outcome, RunContext};
 pub use detect::DetectArgs;
 pub use eval::{EvalLfwArgs, EvalOrlArgs, EvalVocArgs, EvalWiderArgs};
+use facelab_engine::config::Config;
+pub use facelab_library::session::{Outcome, RunContext};
 pub use models::ModelsCommand;
 
 /// facelab: a face engine for photo libraries.

@@ -5,9 +5,9 @@ use std::io::Write;
 use clap::Subcommand;
 
 use super::JsonFlag;
-use facelab_models::FileState;
-use facelab_library::session::{Outcome, RunContext};
 use facelab_engine::ui::FetchBars;
+use facelab_library::session::{Outcome, RunContext};
+use facelab_models::FileState;
 
 /// `facelab models ...`.
 #[derive(Debug, Subcommand)]

@@ -9,13 +9,13 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use facelab_plugin_api::BBox;
 
+use facelab_engine::pipeline::{load_plugins, FaceRecognizer};
+use facelab_engine::ui::FetchBars;
 use facelab_library::manual::{measure_boxes, NewFace, Origin, PhotoRecord};
 use facelab_library::paths::display_path;
-use facelab_library::{identity, Library};
-use facelab_engine::pipeline::{load_plugins, FaceRecognizer};
 use facelab_library::session::{open_library, Outcome, RunContext};
-use facelab_engine::ui::FetchBars;
 use facelab_library::xmp::sync::{export_photo, import_photo, Exported, Target};
+use facelab_library::{identity, Library};
 
 /// `facelab export-xmp`.
 #[derive(Debug, Args)]
@@ -69,7 +69,12 @@ fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognizer, S
     let key = identity::embedding_key(&ctx.config, section)?;
     let plugins = load_plugins(&ctx.config)?;
     let store = ctx.store()?;
-    let r = facelab_engine::pipeline::open_recognizer(&ctx.config, &plugins, &store, &FetchBars::default())?;
+    let r = facelab_engine::pipeline::open_recognizer(
+        &ctx.config,
+        &plugins,
+        &store,
+        &FetchBars::default(),
+    )?;
     Ok(r.map(|(r, _)| (r, key)))
 }
 
@@ -256,11 +261,9 @@ pub fn faces_command(ctx: &RunContext, c: FacesCommand) -> anyhow::Result<Outcom
             "--box {bbox}: reaches outside the photo, which is {w}x{h} pixels upright (help: give the box in the upright photo's pixels)"
         );
     }
-    if let Some(f) = record
-        .faces
-        .iter()
-        .find(|f| facelab_plugin_kit::geometry::iou(&f.bbox, &b) >= facelab_library::scan::MATCH_IOU)
-    {
+    if let Some(f) = record.faces.iter().find(|f| {
+        facelab_plugin_kit::geometry::iou(&f.bbox, &b) >= facelab_library::scan::MATCH_IOU
+    }) {
         anyhow::bail!(
             "face {} already covers that box ({:.0},{:.0} {:.0}x{:.0}) (help: name it with `facelab tag {} NAME`)",
             f.id, f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height, f.id

@@ -79,12 +79,12 @@ fn embeddings_match_face_recognition_on_the_same_photos_and_boxes() {
                 .iter()
                 .map(|v| v.as_f64().unwrap() as f32)
                 .collect();
-            let d = facelab::pipeline::distance(&e.values, &reference);
+            let d = facelab_engine::pipeline::distance(&e.values, &reference);
             // face_recognition on PIL's decoding of the same JPEG: a different input (±1
             // on ~0.5% of pixels), shown for the README, not asserted.
             let pil = f["pil_encoding"].as_array().map(|v| {
                 let v: Vec<f32> = v.iter().map(|x| x.as_f64().unwrap() as f32).collect();
-                facelab::pipeline::distance(&e.values, &v)
+                facelab_engine::pipeline::distance(&e.values, &v)
             });
             eprintln!(
                 "{} {:?}: {d:.6} (PIL-decoded: {pil:?})",
@@ -212,8 +212,8 @@ fn the_same_person_is_within_dlibs_rule_and_a_stranger_is_not() {
             embed(lfw.join(stranger)),
         );
         let (ds, dd) = (
-            facelab::pipeline::distance(&a, &s),
-            facelab::pipeline::distance(&a, &d),
+            facelab_engine::pipeline::distance(&a, &s),
+            facelab_engine::pipeline::distance(&a, &d),
         );
         assert!(
             ds < 0.6 && dd > 0.6,
@@ -279,7 +279,7 @@ fn detector_landmarks_align_close_to_the_shape_predictor() {
     face.landmarks = Some(Landmarks5 { points }).into();
     let a = common::embed(&mut sp, &photo, &[face]).unwrap();
     let b = common::embed(&mut det, &photo, &[face]).unwrap();
-    let d = facelab::pipeline::distance(&a[0].values, &b[0].values);
+    let d = facelab_engine::pipeline::distance(&a[0].values, &b[0].values);
     assert!(d < 0.3, "the two alignments of one face differ by {d}");
 }
 

@@ -13,8 +13,8 @@
 use facelab_cluster::{Algorithm, Context, Evidence};
 use serde::Serialize;
 
-use super::report::{ClusterMethodResult, Prf};
-use facelab_engine::quality::MinQuality;
+use super::report::{ClusterMethodResult, Prf, QualityGated};
+use facelab_engine::config::MinQuality;
 
 /// Parses one method table of the suite (`method = "..."` plus parameters).
 fn algorithm(method: &toml::Table) -> anyhow::Result<Algorithm> {
@@ -37,27 +37,6 @@ fn prf(p: facelab_cluster::metrics::Prf) -> Prf {
         recall: p.recall,
         f: p.f,
     }
-}
-
-/// A method's result with the faces below `min_quality` left out, as the library's
-/// `cluster` does (`[library] min_quality`).
-#[derive(Debug, Clone, Serialize)]
-pub struct QualityGated {
-    /// The threshold applied.
-    pub min_quality: f32,
-    /// Faces left out (below it).
-    pub excluded: usize,
-    /// Pairwise precision/recall/F over the faces clustered.
-    pub pairwise: Prf,
-    /// BCubed precision/recall/F over the faces clustered.
-    pub bcubed: Prf,
-    /// BCubed over every face, each face left out counted as a cluster of its own: what a
-    /// user sees, so it is comparable with the ungated result.
-    pub bcubed_all: Prf,
-    /// Clusters found (noise not counted).
-    pub clusters: usize,
-    /// Faces clustered but left in no cluster.
-    pub noise: usize,
 }
 
 /// Each face's quality and the threshold to apply: the quality gate of [`compare_gated`].

@@ -23,14 +23,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-
 use facelab_library::session::RunContext;
 use pipeline::{CacheScope, Opened};
 use report::{
     HeadlineRow, MeanSd, PipelineEntry, Report, StageEntry, Status, Task, TaskResults, WiderResult,
 };
 use suite::{PipelineSpec, Suite, TaskPlan, WiderTask, TASK_NAMES};
-
 
 /// The data of every task that can run, loaded once for all pipelines.
 #[derive(Default)]
@@ -179,7 +177,6 @@ struct Bench<'a> {
     plans: HashMap<&'static str, TaskPlan>,
     data: Data,
 }
-
 
 /// What [`run_suite`] runs: a suite, its data-set root, which of its pipelines and tasks
 /// (all when empty), and where the detection and embedding cache goes.
@@ -607,4 +604,3 @@ fn headline(pipelines: &[PipelineEntry], tasks: &TaskResults, suite: &Suite) -> 
         })
         .collect()
 }
-

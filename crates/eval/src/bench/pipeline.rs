@@ -11,8 +11,6 @@ use serde::{Deserialize, Serialize};
 use super::cache::{CacheFile, KeyBuilder};
 use super::report::{EmbedStats, LoadTimes, ModelEntry, ModelFileEntry};
 use facelab_engine::config::Config;
-use facelab_models::fetch::hash_file;
-use facelab_models::{ModelStore, Role};
 use facelab_engine::photo::{decode_ahead, Photo};
 use facelab_engine::pipeline::{
     largest, load_plugins, model_store, open_detector, open_recognizer, FaceDetector,
@@ -20,9 +18,11 @@ use facelab_engine::pipeline::{
 };
 use facelab_engine::plugins::PluginSet;
 use facelab_engine::quality::Quality;
-use facelab_library::session::RunContext;
 use facelab_engine::stats::median;
 use facelab_engine::ui::{labelled_progress as progress, FetchBars};
+use facelab_library::session::RunContext;
+use facelab_models::fetch::hash_file;
+use facelab_models::{ModelStore, Role};
 
 /// An opened pipeline.
 pub struct Opened {
@@ -324,7 +324,9 @@ fn embed_one(
         }
     };
     let found = largest(&faces).copied();
-    let quality = found.as_ref().map(|f| facelab_engine::quality::assess(photo, f));
+    let quality = found
+        .as_ref()
+        .map(|f| facelab_engine::quality::assess(photo, f));
     // The face sets are crops: a photo without a detected face is embedded whole.
     let face = found.unwrap_or_else(|| {
         Face::new(

@@ -388,7 +388,7 @@ pub struct ClusterMethodResult {
     /// The same method on the faces that pass `[library] min_quality` only; absent when the
     /// embeddings carry no quality (a cache written before facelab measured it).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub quality_gate: Option<super::clustering::QualityGated>,
+    pub quality_gate: Option<QualityGated>,
 }
 
 /// Clustering for one pipeline.
@@ -641,4 +641,25 @@ pub struct ScanResult {
     pub score: f32,
     /// One entry per set.
     pub sets: Vec<ScanSetResult>,
+}
+
+/// A method's result with the faces below `min_quality` left out, as the library's
+/// `cluster` does (`[library] min_quality`).
+#[derive(Debug, Clone, Serialize)]
+pub struct QualityGated {
+    /// The threshold applied.
+    pub min_quality: f32,
+    /// Faces left out (below it).
+    pub excluded: usize,
+    /// Pairwise precision/recall/F over the faces clustered.
+    pub pairwise: Prf,
+    /// BCubed precision/recall/F over the faces clustered.
+    pub bcubed: Prf,
+    /// BCubed over every face, each face left out counted as a cluster of its own: what a
+    /// user sees, so it is comparable with the ungated result.
+    pub bcubed_all: Prf,
+    /// Clusters found (noise not counted).
+    pub clusters: usize,
+    /// Faces clustered but left in no cluster.
+    pub noise: usize,
 }

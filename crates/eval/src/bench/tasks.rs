@@ -18,12 +18,12 @@ use super::report::{
 };
 use super::suite::{ClusteringTask, OrlTask, WiderTask};
 use crate::faceeval::{identification, mean_sd, verification, Pair};
-use facelab_models::manifest::ThresholdKind;
 use crate::operating::{grid, lowest_within, operating_point, sweep, Truth};
-use facelab_engine::pipeline::{cosine, distance};
-use facelab_engine::stats::median;
 use crate::voc::{match_faces, LabelledImage, MatchCounts};
 use crate::wider::{evaluate, WiderSet};
+use facelab_engine::pipeline::{cosine, distance};
+use facelab_engine::stats::median;
+use facelab_models::manifest::ThresholdKind;
 
 /// The LFW pairs and the images they use.
 pub struct LfwData {
@@ -286,7 +286,7 @@ pub fn clustering(
     let inputs = clustering::Inputs {
         gate: task
             .min_quality
-            .and_then(facelab_engine::quality::MinQuality::new)
+            .and_then(facelab_engine::config::MinQuality::new)
             .map(|min_quality| clustering::QualityGate {
                 quality: &quality,
                 min_quality,

@@ -13,7 +13,7 @@ use rusqlite::params;
 use super::super::search::{dot, normalized};
 use super::super::{from_blob, now, Library, LibraryError, Result};
 use super::{bump_revision, centre, evidence, next_ids, ordered, revision, RunSummary};
-use facelab_engine::quality::MinQuality;
+use facelab_engine::config::MinQuality;
 
 struct Unnamed {
     ids: Vec<i64>,

@@ -12,8 +12,8 @@ use facelab_plugin_api::{BBox, Face};
 
 use super::write::{stored_faces, FaceRef, Stored, Write};
 use super::{match_by_iou, Item, Plan, Work, MATCH_IOU};
-use facelab_engine::jpeg::{decode_scaled, Scaled, SCALES};
 use crate::{paths, Library, Result};
+use facelab_engine::jpeg::{decode_scaled, Scaled, SCALES};
 use facelab_engine::pipeline::{FaceDetector, FaceRecognizer};
 use facelab_engine::quality::{self, Quality};
 

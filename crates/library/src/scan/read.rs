@@ -7,8 +7,8 @@ use std::time::Instant;
 use sha2::{Digest, Sha256};
 
 use super::{Item, Work};
-use facelab_engine::jpeg::{decode_scaled, Scaled};
 use crate::paths;
+use facelab_engine::jpeg::{decode_scaled, Scaled};
 
 /// What the reader threads hand over.
 pub(super) enum Read {

@@ -4,61 +4,22 @@
 //! face_recognition reference fixture.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use abi_stable::std_types::{RSlice, RStr, RVec};
-use facelab::models::{Manifest, ModelStore, StoreSettings};
-use facelab::photo::Photo;
-use facelab::plugins::LoadedPlugin;
+use facelab_engine::photo::Photo;
+use facelab_engine::plugins::LoadedPlugin;
+use facelab_models::{Manifest, ModelStore, StoreSettings};
 use facelab_plugin_kit::api::{
     CreateArgs, DetectorBox, Embedding, Face, PluginError, RecognizerBox,
 };
 
-/// The environment variable that turns a missing `../shared` from a skip into a failure
-/// (`.ci/run` sets it), as in the host's tests.
-pub const REQUIRE_SHARED: &str = "FACELAB_REQUIRE_SHARED";
-
-/// `../shared` beside the repository (or `$FACELAB_SHARED`) when it holds the datasets,
-/// else what is missing, as a sentence.
-pub fn locate_shared() -> Result<PathBuf, String> {
-    let (dir, from) = match std::env::var_os("FACELAB_SHARED") {
-        Some(d) => (PathBuf::from(d), "FACELAB_SHARED"),
-        None => (
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-            "beside the repository",
-        ),
-    };
-    if dir.join("datasets").is_dir() {
-        Ok(dir)
-    } else {
-        Err(format!("datasets not found in {} ({from})", dir.display()))
-    }
-}
-
-/// Whether a missing `../shared` must fail the test: `FACELAB_REQUIRE_SHARED` is set to
-/// anything but empty or `0`.
-pub fn shared_required() -> bool {
-    std::env::var_os(REQUIRE_SHARED).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-/// Returns `../shared`; when it is missing, skips the calling test with a message, or fails
-/// it with one when `FACELAB_REQUIRE_SHARED=1` (CI).
+/// Returns `../shared` (it must hold the datasets); when it is missing, skips the calling
+/// test with a message, or fails it with one when `FACELAB_REQUIRE_SHARED=1` (CI).
 #[macro_export]
 macro_rules! require_shared {
     () => {
-        match common::locate_shared() {
-            Ok(dir) => dir,
-            Err(missing) if common::shared_required() => panic!(
-                "{} is set but the shared datasets are missing: {missing}",
-                common::REQUIRE_SHARED
-            ),
-            Err(missing) => {
-                eprintln!(
-                    "SKIPPED: {missing}; set FACELAB_SHARED to the shared folder to run this test"
-                );
-                return;
-            }
-        }
+        facelab_plugin_kit::require_shared!(&["datasets"])
     };
 }
 
@@ -68,13 +29,13 @@ pub fn plugin() -> LoadedPlugin {
     let exe = std::env::current_exe().unwrap();
     // target/release/deps/<test> or target/release/examples/<example>
     let dir = exe.parent().unwrap().parent().unwrap();
-    let path = dir.join(facelab::plugins::library_file_name("dlib"));
+    let path = dir.join(facelab_engine::plugins::library_file_name("dlib"));
     assert!(
         path.is_file(),
         "{} is missing: build it first with `cargo build --release --workspace --all-targets` (scripts/test.sh does)",
         path.display()
     );
-    facelab::plugins::load(&path).unwrap_or_else(|e| panic!("{e}"))
+    facelab_engine::plugins::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The files of a manifest model, fetched and verified by the host's model store into the
@@ -93,7 +54,7 @@ pub fn model_files(id: &str) -> Vec<String> {
     );
     let model = store.model(id).unwrap_or_else(|e| panic!("{e}"));
     store
-        .fetch(model, &facelab::models::fetch::Quiet)
+        .fetch(model, &facelab_models::fetch::Quiet)
         .unwrap_or_else(|e| panic!("fetching {id}: {e}"))
         .into_iter()
         .map(|p| p.to_str().unwrap().to_owned())
@@ -132,7 +93,7 @@ pub fn recognizer(
 
 /// A photo decoded by the host's decoder (EXIF orientation applied).
 pub fn photo(path: &Path) -> Photo {
-    facelab::photo::decode(path, 100_000_000).unwrap_or_else(|e| panic!("{e}"))
+    facelab_engine::photo::decode(path, 100_000_000).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Detects with `d` on `photo`.

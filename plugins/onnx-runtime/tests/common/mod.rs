@@ -12,64 +12,20 @@ use facelab_plugin_kit::api::{
     BBox, CreateArgs, DetectorBox, Face, ImageView, PixelFormat, PluginError,
 };
 
-/// The environment variable that turns a missing `../shared` from a skip into a failure
-/// (`.ci/run` sets it), as in the host's tests.
-pub const REQUIRE_SHARED: &str = "FACELAB_REQUIRE_SHARED";
+/// The folders of `../shared` these tests read: the model mirror and the sample photos.
+pub const SHARED_NEEDS: [&str; 2] = ["models", "datasets/samples"];
 
-/// `../shared` beside the repository (or `$FACELAB_SHARED`) when it holds the model mirror
-/// and the sample photos, else what is missing, as a sentence.
-pub fn locate_shared() -> Result<PathBuf, String> {
-    let (dir, from) = match std::env::var_os("FACELAB_SHARED") {
-        Some(d) => (PathBuf::from(d), "FACELAB_SHARED"),
-        None => (
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared"),
-            "beside the repository",
-        ),
-    };
-    let missing: Vec<&str> = ["models", "datasets/samples"]
-        .into_iter()
-        .filter(|f| !dir.join(f).is_dir())
-        .collect();
-    if missing.is_empty() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "{} not found in {} ({from})",
-            missing.join(" and "),
-            dir.display()
-        ))
-    }
-}
-
-/// `../shared` when present.
+/// `../shared` when it holds [`SHARED_NEEDS`].
 pub fn shared() -> Option<PathBuf> {
-    locate_shared().ok()
+    facelab_plugin_kit::testing::locate_shared(&SHARED_NEEDS).ok()
 }
 
-/// Whether a missing `../shared` must fail the test: `FACELAB_REQUIRE_SHARED` is set to
-/// anything but empty or `0`.
-pub fn shared_required() -> bool {
-    std::env::var_os(REQUIRE_SHARED).is_some_and(|v| !v.is_empty() && v != "0")
-}
-
-/// Returns `../shared`; when it is missing, skips the calling test with a message, or fails
-/// it with one when `FACELAB_REQUIRE_SHARED=1` (CI).
+/// Returns `../shared` (with [`SHARED_NEEDS`]); when it is missing, skips the calling test
+/// with a message, or fails it with one when `FACELAB_REQUIRE_SHARED=1` (CI).
 #[macro_export]
 macro_rules! require_shared {
     () => {
-        match common::locate_shared() {
-            Ok(dir) => dir,
-            Err(missing) if common::shared_required() => panic!(
-                "{} is set but the shared models and photos are missing: {missing}",
-                common::REQUIRE_SHARED
-            ),
-            Err(missing) => {
-                eprintln!(
-                    "SKIPPED: {missing}; set FACELAB_SHARED to the shared folder to run this test"
-                );
-                return;
-            }
-        }
+        facelab_plugin_kit::require_shared!(&common::SHARED_NEEDS)
     };
 }
 
@@ -184,7 +140,7 @@ pub struct Labelled {
 
 /// Reads dlib's imglab XML with the host's reader and decodes each photo.
 pub fn read_imglab(xml: &Path) -> Vec<Labelled> {
-    facelab::voc::read_imglab(xml)
+    facelab_eval::voc::read_imglab(xml)
         .unwrap()
         .into_iter()
         .map(|image| Labelled {
@@ -197,7 +153,7 @@ pub fn read_imglab(xml: &Path) -> Vec<Labelled> {
 /// How many faces match a label one-to-one at IoU ≥ `min_iou`, best score first (the
 /// host's matcher).
 pub fn matched(labels: &[BBox], faces: &[Face], min_iou: f32) -> usize {
-    facelab::voc::match_faces(labels, faces, min_iou).matched
+    facelab_eval::voc::match_faces(labels, faces, min_iou).matched
 }
 
 /// Results of one detector over a labelled set.

@@ -19,15 +19,14 @@ use serde_json::Value;
 
 pub mod process;
 pub mod summary;
-pub mod task;
 
 use super::report::{ScanResult, ScanRun, ScanSetResult};
+use super::suite::scan::{ScanSet, ScanTask};
 use super::suite::Suite;
-use facelab_engine::config::Config;
 use crate::operating::Truth;
+use facelab_engine::config::Config;
 use process::{child_config, last_line, measure, parse_json, run_shown, TempDir};
 use summary::{headline, ratio, side, SideRun};
-use task::{ScanSet, ScanTask};
 
 /// The reference script, its set generator and its venv setup, in the scripts folder.
 const SCRIPT: &str = "scan_reference.py";

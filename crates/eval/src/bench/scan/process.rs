@@ -199,7 +199,8 @@ mod tests {
     fn the_child_config_is_a_valid_config_with_absolute_paths() {
         let text = "[detector]\nplugin = \"opencv-dnn\"\nkind = \"yunet\"\nmodel = \"yunet-2023mar\"\n[detector.options]\nmin_face_size = 17\n[recognizer]\nplugin = \"x\"\nkind = \"y\"\nmodel_files = [\"m.onnx\"]\nlandmarks = \"landmark106\"\n[detection]\ntiling = false\n[plugins]\nsearch_path = [\"plugins\"]\n";
         let config = Config::parse(text, Path::new("rel/facelab.toml")).unwrap();
-        let store = facelab_engine::pipeline::model_store(&config, Some(Path::new("cache"))).unwrap();
+        let store =
+            facelab_engine::pipeline::model_store(&config, Some(Path::new("cache"))).unwrap();
         let child = child_config(&config, &store).unwrap();
         let back = Config::parse(&child, Path::new("/elsewhere/facelab.toml"))
             .unwrap_or_else(|e| panic!("{e}\n{child}"));

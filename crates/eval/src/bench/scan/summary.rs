@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use facelab_plugin_api::Face;
 
-use super::task::ScanSet;
 use crate::bench::report::{ScanHeadline, ScanRatio, ScanRun, ScanSide, Spread};
+use crate::bench::suite::scan::ScanSet;
 use crate::operating::{operating_point, OperatingPoint, Truth};
 use facelab_engine::stats::median;
 

@@ -2,7 +2,7 @@
 //! labelled voc-groups photos, letterbox on a panorama, rotation retry, close-up padding,
 //! tiling on a crowd, and clear errors for wrong or corrupt model files.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
@@ -207,7 +207,8 @@ fn closeup_padding_finds_faces_that_fill_the_frame() {
 #[test]
 fn tiling_finds_more_small_faces_in_a_crowd_than_one_pass() {
     let shared = require_shared!();
-    let set = facelab_eval::wider::WiderSet::load(&shared.join("datasets/wider-face-val-mini")).unwrap();
+    let set =
+        facelab_eval::wider::WiderSet::load(&shared.join("datasets/wider-face-val-mini")).unwrap();
     // The crowd: the mini set's image with the most labelled faces (a fixed rule).
     let crowd = set.images.iter().max_by_key(|i| i.boxes.len()).unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 //! `--config`, the default detector and the default (permissive) recognizer. Scan the ORL
 //! folders, name 2 photos of each person with `import-labels`, then `suggest` and `cluster`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The operating point at the default settings, on real photos through the real plugins:
 //! what a user gets from `facelab detect` and `facelab scan` without changing anything.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,7 +1,7 @@
 //! The `facelab` binary end to end: containment of plugin panics and errors, config
 //! errors that name the key, bad images that fail alone, and real detection accuracy.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -6,7 +6,7 @@
 //! transformed (the inverse of the orientation) and the EXIF Orientation tag set with
 //! exiftool, so the upright photo, and the library's boxes, are the same for all eight.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

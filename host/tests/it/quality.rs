@@ -5,7 +5,7 @@
 //! tables (and write JSON under `target/quality/`). Run one with
 //! `cargo test --release -p facelab --test quality -- --ignored --nocapture measure_size_blur_pose`.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -25,8 +25,11 @@ fn config_text(shared: &Path, extra: &str) -> String {
 
 fn context(text: &str) -> facelab_library::session::RunContext {
     facelab_library::session::RunContext {
-        config: facelab_engine::config::Config::parse(text, &common::repo_root().join("quality.toml"))
-            .unwrap_or_else(|e| panic!("{e}")),
+        config: facelab_engine::config::Config::parse(
+            text,
+            &common::repo_root().join("quality.toml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
         cache_dir: None,
         verbose: false,
         library: None,
@@ -42,14 +45,20 @@ fn decode(path: &Path) -> facelab_engine::photo::Photo {
 }
 
 /// `photo` scaled by `f` (area-weighted), and `face` scaled with it.
-fn scaled(photo: &facelab_engine::photo::Photo, face: &Face, f: f32) -> (facelab_engine::photo::Photo, Face) {
+fn scaled(
+    photo: &facelab_engine::photo::Photo,
+    face: &Face,
+    f: f32,
+) -> (facelab_engine::photo::Photo, Face) {
     let (w, h) = (
         ((photo.width as f32 * f).round() as u32).max(1),
         ((photo.height as f32 * f).round() as u32).max(1),
     );
     let img = image::imageops::resize(&photo.to_rgb(), w, h, image::imageops::FilterType::Triangle);
-    let p =
-        facelab_engine::photo::Photo::from_image(photo.path.clone(), image::DynamicImage::ImageRgb8(img));
+    let p = facelab_engine::photo::Photo::from_image(
+        photo.path.clone(),
+        image::DynamicImage::ImageRgb8(img),
+    );
     let b = &face.bbox;
     let mut out = Face::new(
         BBox::new(b.x * f, b.y * f, b.width * f, b.height * f),
@@ -72,7 +81,10 @@ fn scaled(photo: &facelab_engine::photo::Photo, face: &Face, f: f32) -> (facelab
 /// `photo` with a Gaussian blur of `sigma` pixels.
 fn blurred(photo: &facelab_engine::photo::Photo, sigma: f32) -> facelab_engine::photo::Photo {
     let img = image::imageops::blur(&photo.to_rgb(), sigma);
-    facelab_engine::photo::Photo::from_image(photo.path.clone(), image::DynamicImage::ImageRgb8(img))
+    facelab_engine::photo::Photo::from_image(
+        photo.path.clone(),
+        image::DynamicImage::ImageRgb8(img),
+    )
 }
 
 /// The largest face of a photo, as the default pipeline finds it.
@@ -193,10 +205,12 @@ fn min_quality_outside_0_to_1_is_refused_at_load_naming_the_key() {
     .unwrap();
     assert_eq!(c.library.min_quality.value(), 0.3);
     // The value config/facelab.toml documents is the built-in default.
-    let built_in =
-        facelab_engine::config::Config::parse(facelab_engine::config::EMBEDDED_CONFIG, Path::new("built-in"))
-            .unwrap();
-    assert_eq!(built_in.library.min_quality, quality::MinQuality::default());
+    let built_in = facelab_engine::config::Config::parse(
+        facelab_engine::config::EMBEDDED_CONFIG,
+        Path::new("built-in"),
+    )
+    .unwrap();
+    assert_eq!(built_in.library.min_quality, facelab_engine::config::MinQuality::default());
 }
 
 // ---- measurements ---------------------------------------------------------------------
@@ -430,7 +444,8 @@ fn measure_detector_score_precision_on_wider_mini() {
         "[detector.options]\nscore_threshold = 0.3\n",
     ));
     let mut detector = facelab_library::session::open_detector(&ctx).unwrap();
-    let set = facelab_eval::wider::WiderSet::load(&shared.join("datasets/wider-face-val-mini")).unwrap();
+    let set =
+        facelab_eval::wider::WiderSet::load(&shared.join("datasets/wider-face-val-mini")).unwrap();
     let edges = [0.3f32, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1.01];
     let mut bins = vec![(0usize, 0usize); edges.len() - 1];
     for img in &set.images {
@@ -533,8 +548,8 @@ fn measure_min_quality_effect_on_lfw_people_with_a_fifth_degraded() {
 /// The clustering task of the bench with every `GATES` value, and a library of `people`
 /// clustered and suggested with each.
 fn min_quality_effect(shared: &Path, people: &facelab_eval::bench::tasks::PeopleData, name: &str) {
+    use facelab_engine::config::MinQuality;
     use facelab_eval::bench::clustering::{compare_gated, QualityGate};
-    use facelab_engine::quality::MinQuality;
     let shared = shared.to_owned();
 
     // 1. The bench's clustering task: the largest face of every photo, through the bench's

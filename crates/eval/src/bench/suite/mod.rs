@@ -5,12 +5,14 @@
 //! the file, line and key instead of a setting that is silently ignored. Paths in the file are
 //! relative to the file's folder; data-set paths are relative to the data-set root.
 
+pub mod scan;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use facelab_engine::config::{Config, ConfigError, ModelSection};
-use facelab_engine::robust::RobustOptions;
+use facelab_engine::config::RobustOptions;
 
 /// The whole suite file.
 #[derive(Debug, Clone, Deserialize)]
@@ -85,7 +87,7 @@ pub struct Tasks {
     /// Speed and memory.
     pub speed: Option<SpeedTask>,
     /// `facelab scan` beside the Python reference script, side by side.
-    pub scan: Option<super::scan::task::ScanTask>,
+    pub scan: Option<scan::ScanTask>,
 }
 
 fn yes() -> bool {
@@ -479,7 +481,7 @@ impl Suite {
                 ));
             }
             if c.min_quality
-                .is_some_and(|q| facelab_engine::quality::MinQuality::new(q).is_none())
+                .is_some_and(|q| facelab_engine::config::MinQuality::new(q).is_none())
             {
                 return Err(self.invalid(
                     "tasks.clustering.min_quality".into(),
@@ -517,7 +519,7 @@ impl Suite {
             }
         }
         if let Some(s) = &t.scan {
-            s.validate(self)?;
+            s.validate(&self.source)?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! another plugin-api version is refused with a short message, and every load failure is
 //! reported together.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! moves, bad files, kill -9, locks, schema versions, names across model switches,
 //! suggestions and rejections.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -341,7 +341,7 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
         plan,
         &mut pipe,
         &opts,
-        &indicatif::ProgressBar::hidden(),
+        &facelab_engine::ui::progress(0),
     )
     .unwrap();
     assert_eq!(s.vanished_during_scan, 1);

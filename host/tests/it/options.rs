@@ -4,7 +4,7 @@
 //! Each config here names a manifest model with an empty private cache and no mirror, so
 //! the error can only come from the options check that runs before the fetch.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,10 +1,9 @@
 //! `[tasks.scan]` of the suite file: the photo sets, the runs and the script's settings.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::bench::suite::Suite;
 use facelab_engine::config::ConfigError;
 
 fn yes() -> bool {
@@ -101,11 +100,16 @@ impl ScanSet {
 }
 
 impl ScanTask {
-    /// Checks the values; an error names the key.
-    pub fn validate(&self, suite: &Suite) -> Result<(), ConfigError> {
+    /// Checks the values; an error names the suite file (`source`) and the key.
+    pub fn validate(&self, source: &Path) -> Result<(), ConfigError> {
         let s = self;
         let bad = |key: &str, message: String, help: &str| {
-            Err(suite.invalid(format!("tasks.scan.{key}"), message, help))
+            Err(ConfigError::Invalid {
+                path: source.to_owned(),
+                key: format!("tasks.scan.{key}"),
+                message,
+                help: help.into(),
+            })
         };
         if s.runs == 0 {
             return bad("runs", "= 0".into(), "use 3 (the medians want at least 3)");

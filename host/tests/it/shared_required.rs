@@ -2,7 +2,7 @@
 //! `FACELAB_REQUIRE_SHARED=1` (set by `.ci/run`), when it fails and names what is missing.
 //! The check runs this test binary again as a subprocess on an empty shared folder.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -4,7 +4,7 @@
 //! `../shared` and Python 3 with PyPI (setup_venv.sh installs OpenCV); set
 //! FACELAB_SCAN_SCRIPTS to a folder holding the scripts to test others.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,7 @@
 //! its mirror image get (nearly) the same embedding, which they do not without the option,
 //! and the same person still scores above a stranger.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

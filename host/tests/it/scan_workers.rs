@@ -2,7 +2,7 @@
 //! taggable size are stored without an embedding and no rescan queues them again; one
 //! worker and two store the same faces and embeddings.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

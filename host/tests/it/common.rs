@@ -1,5 +1,4 @@
 //! Shared test support: where the repo, the built plugins and `../shared` are.
-#![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -4,6 +4,13 @@
 //! unknown keys, so a typo is an error that names the key instead of a setting that is
 //! silently ignored.
 
+
+mod detection;
+mod quality;
+
+pub use detection::{RobustOptions, VERIFY_CONTEXT, VERIFY_SIZE};
+pub use quality::{MinQuality, DEFAULT_MIN_QUALITY};
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -73,7 +80,7 @@ pub struct Config {
     pub models: ModelsSection,
     /// Robust detection: tiling, close-up padding, rotation retry.
     #[serde(default)]
-    pub detection: crate::robust::RobustOptions,
+    pub detection: RobustOptions,
     /// How `facelab cluster` groups unknown faces.
     #[serde(default)]
     pub cluster: facelab_cluster::Algorithm,
@@ -180,7 +187,7 @@ pub struct LibrarySection {
     pub suggest_margin: f32,
     /// Faces whose quality ([`crate::quality`]) is below this stay out of suggestions and
     /// clusters (they are still listed). From 0 (off) to 1; out of range is an error at load.
-    pub min_quality: crate::quality::MinQuality,
+    pub min_quality: MinQuality,
     /// Detected faces shorter than this (pixels, at the photo's full size) are stored
     /// without an embedding: the taggable size (32 px, as `eval-wider` counts faces a
     /// person would tag). Faces the user made are always embedded; 0 embeds every face.
@@ -204,7 +211,7 @@ impl Default for LibrarySection {
             batch_size: 32,
             busy_timeout_ms: 10_000,
             suggest_margin: 0.04,
-            min_quality: crate::quality::MinQuality::default(),
+            min_quality: MinQuality::default(),
             embed_min_height: 32.0,
             workers: 0,
         }
@@ -229,7 +236,7 @@ impl LibrarySection {
 
 /// The default config, built into the binary and used when no config file is given and
 /// `config/facelab.toml` does not exist in the working folder.
-pub const EMBEDDED_CONFIG: &str = include_str!("../../../config/facelab.toml");
+pub const EMBEDDED_CONFIG: &str = include_str!("../../../../config/facelab.toml");
 
 impl Config {
     /// The config at `path`; with no path, `config/facelab.toml` if it exists, else the

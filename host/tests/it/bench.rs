@@ -5,7 +5,7 @@
 //! cleanly, and a bad suite key is an error that names it. One test runs YuNet on the shared
 //! voc-groups photos when `../shared` is there.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -465,8 +465,9 @@ fn real_bench(shared: &Path, suite_text: &str) -> Value {
 fn the_default_suite_is_valid_and_yunet_finds_the_voc_groups_faces() {
     // The shipped suite parses; on the real photos YuNet finds all 25 labelled faces of
     // voc-groups (plugins/opencv-dnn/README.md), and its model's sha256 is reported.
-    let suite = facelab_eval::bench::suite::Suite::load(&common::repo_root().join("config/bench.toml"))
-        .unwrap_or_else(|e| panic!("{e}"));
+    let suite =
+        facelab_eval::bench::suite::Suite::load(&common::repo_root().join("config/bench.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
     assert!(suite.pipelines.len() >= 3);
     // So does the equal-work scan suite, with its one pipeline's threshold and no second look.
     let equal = facelab_eval::bench::suite::Suite::load(

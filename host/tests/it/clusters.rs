@@ -2,7 +2,7 @@
 //! ids, incremental joins, cannot-link from splits, naming, merge/split round trips, and
 //! the degenerate libraries.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,32 @@
+//! facelab's integration tests: one binary, a module per area (as ripgrep's tests/ are laid
+//! out), so the suite links once. They run the real `facelab` binary, the real plugin `.so`
+//! files and the real models on ../shared (skipped with a message when it is absent, failed
+//! when FACELAB_REQUIRE_SHARED=1).
+
+// First: its macros (`require_shared!`) are visible to the modules declared after it.
+#[allow(dead_code)]
+#[macro_use]
+mod common;
+
+mod architecture;
+mod bench;
+mod bench_scan;
+mod cli;
+mod clusters;
+mod default_pipeline;
+mod detectors;
+mod dlib;
+mod edgeface;
+mod facenet;
+mod library;
+mod mirror;
+mod models;
+mod operating;
+mod options;
+mod plugin_loading;
+mod quality;
+mod recognizers;
+mod scan_decode;
+mod scan_workers;
+mod shared_required;
+mod xmp;
