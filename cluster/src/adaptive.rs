@@ -233,8 +233,7 @@ fn estimate(mut sims: Vec<f32>, z: f32) -> Estimate {
 }
 
 fn median(v: &mut [f32]) -> f32 {
-    let mid = v.len() / 2;
-    *v.select_nth_unstable_by(mid, f32::total_cmp).1
+    crate::stats::median(v) as f32
 }
 
 /// Similarities of up to `pairs` distinct random pairs of rows (every pair when there are

@@ -36,6 +36,7 @@ pub mod incremental;
 pub mod knn;
 pub mod linalg;
 pub mod metrics;
+pub mod stats;
 mod whispers;
 
 use std::fmt;

@@ -224,6 +224,13 @@ pub fn normalize(v: &mut [f32]) -> f32 {
     n
 }
 
+/// A unit-length copy of `v`; a zero vector stays zero.
+pub fn normalized(v: &[f32]) -> Vec<f32> {
+    let mut out = v.to_vec();
+    normalize(&mut out);
+    out
+}
+
 /// Number of worker threads: the machine's parallelism, at least 1.
 pub(crate) fn threads() -> usize {
     std::thread::available_parallelism()

@@ -8,10 +8,10 @@ use facelab_plugin_api::{
     CreateArgs, DetectorBox, Embedding, Face, LicenceClass, ModelInfo, PluginError, RecognizerBox,
 };
 
+use crate::config::RobustOptions;
 use crate::config::{Config, ConfigError, ModelSection};
 use crate::photo::Photo;
 use crate::plugins::{LoadErrors, PluginSet, SearchPath};
-use crate::config::RobustOptions;
 use crate::robust::{detect_robust, Pass};
 use crate::verify::{verify, Verify, VerifyCounts};
 use facelab_models::fetch::{hash_file, FetchObserver};
@@ -224,19 +224,19 @@ pub struct FaceDetector {
     /// Things the user should know about this configuration.
     pub warnings: Vec<String>,
     /// Tiling, padding and rotation options.
-    pub robust: RobustOptions,
+    robust: RobustOptions,
     /// The score threshold faces are kept from (the config's, else the manifest's default);
     /// `None` when neither sets one.
-    pub threshold: Option<f32>,
+    threshold: Option<f32>,
     /// The second look at unsure faces, when the model and config have one.
-    pub verify: Option<Verify>,
+    verify: Option<Verify>,
     /// What the second look did so far.
-    pub verified: VerifyCounts,
+    verified: VerifyCounts,
     /// The long side a photo needs for this detector, so a scan can decode JPEGs at a
     /// reduced DCT scale: the plugin's `max_input_side` (photo-sized input; the kit's
     /// default when unset) or its fixed input side, whichever is larger; 0 (full size) with
     /// tiling, which wants full-resolution tiles.
-    pub decode_side: u32,
+    decode_side: u32,
 }
 
 /// Checks that `section.kind` is one of `kinds` and merges the manifest's declared facts
@@ -352,6 +352,40 @@ fn create_error(
 }
 
 impl FaceDetector {
+    /// Tiling, padding and rotation options.
+    pub fn robust(&self) -> &RobustOptions {
+        &self.robust
+    }
+
+    /// The score threshold faces are kept from (the config's, else the manifest's default);
+    /// `None` when neither sets one.
+    pub fn threshold(&self) -> Option<f32> {
+        self.threshold
+    }
+
+    /// The second look at unsure faces, when the model and config have one.
+    pub fn second_look(&self) -> Option<&Verify> {
+        self.verify.as_ref()
+    }
+
+    /// What the second look did so far.
+    pub fn verified(&self) -> VerifyCounts {
+        self.verified
+    }
+
+    /// Starts the second look's counts again (a new set of photos).
+    pub fn reset_verified(&mut self) {
+        self.verified = VerifyCounts::default();
+    }
+
+    /// The long side a photo needs for this detector, so a scan can decode JPEGs at a
+    /// reduced DCT scale: the plugin's `max_input_side` (photo-sized input; the kit's
+    /// default when unset) or its fixed input side, whichever is larger; 0 (full size) with
+    /// tiling, which wants full-resolution tiles.
+    pub fn decode_side(&self) -> u32 {
+        self.decode_side
+    }
+
     /// Builds the `[detector]` of `config` from `plugins`, with its model resolved.
     pub fn from_config(
         config: &Config,

@@ -395,5 +395,4 @@ mod tests {
         let outside = Face::new(BBox::new(300.0, 300.0, 10.0, 10.0), 0.9);
         assert_eq!(measure(&board(128), &outside).laplacian_variance, 0.0);
     }
-
 }

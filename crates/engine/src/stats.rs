@@ -1,17 +1,6 @@
 //! Summary statistics of timings and scores, in one place for every command and task.
 
-/// Median of `values` (sorted in place); NaN for an empty slice.
-pub fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        values[n / 2]
-    } else {
-        (values[n / 2 - 1] + values[n / 2]) / 2.0
-    }
-}
+pub use facelab_cluster::stats::median;
 
 /// The p-th percentile (nearest rank) of `values`, sorted in place; NaN for an empty slice.
 pub fn percentile(values: &mut [f64], p: f64) -> f64 {
@@ -26,13 +15,6 @@ pub fn percentile(values: &mut [f64], p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_of_odd_even_and_empty() {
-        assert_eq!(median(&mut [3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&mut [4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert!(median(&mut []).is_nan());
-    }
 
     #[test]
     fn nearest_rank_percentile() {

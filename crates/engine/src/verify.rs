@@ -22,8 +22,8 @@
 use facelab_plugin_api::{BBox, Face, PluginError, Point2};
 use facelab_plugin_kit::geometry::iou;
 
-use crate::photo::Photo;
 use crate::config::RobustOptions;
+use crate::photo::Photo;
 use facelab_models::manifest::Threshold;
 
 /// IoU at which the second pass's face is the candidate.

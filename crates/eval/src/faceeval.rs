@@ -5,16 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use facelab_cluster::linalg::normalized;
 use facelab_cluster::{dot, Rng};
-
-fn unit(v: &[f32]) -> Vec<f32> {
-    let n = dot(v, v).sqrt();
-    if n > 0.0 {
-        v.iter().map(|x| x / n).collect()
-    } else {
-        v.to_vec()
-    }
-}
 
 /// Identification accuracy with `tagged` images of each class as the gallery (chosen by
 /// `seed`) and every other image as a probe: nearest class centroid by cosine, and
@@ -35,7 +27,7 @@ pub fn identification(
             gallery[i] = true;
         }
     }
-    let units: Vec<Vec<f32>> = vectors.iter().map(|v| unit(v)).collect();
+    let units: Vec<Vec<f32>> = vectors.iter().map(|v| normalized(v)).collect();
     let dim = units.first().map(|v| v.len()).unwrap_or(0);
     let mut centroids = vec![vec![0.0f32; dim]; classes];
     for (i, v) in units.iter().enumerate().filter(|(i, _)| gallery[*i]) {
@@ -44,7 +36,7 @@ pub fn identification(
             .zip(v)
             .for_each(|(c, x)| *c += x);
     }
-    let centroids: Vec<Vec<f32>> = centroids.iter().map(|c| unit(c)).collect();
+    let centroids: Vec<Vec<f32>> = centroids.iter().map(|c| normalized(c)).collect();
     let (mut right_c, mut right_k, mut probes) = (0usize, 0usize, 0usize);
     for (i, v) in units.iter().enumerate().filter(|(i, _)| !gallery[*i]) {
         probes += 1;

@@ -315,7 +315,6 @@ pub struct Chosen {
     pub choice: Option<Choice>,
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

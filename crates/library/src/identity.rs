@@ -153,10 +153,7 @@ mod tests {
         }
     }
 
-    fn unit(v: &[f32]) -> Vec<f32> {
-        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        v.iter().map(|x| x / n).collect()
-    }
+    use crate::search::normalized as unit;
 
     #[test]
     fn a_euclidean_threshold_becomes_the_equivalent_cosine_rule() {

@@ -98,13 +98,8 @@ pub fn norm(v: &[f32]) -> f32 {
     dot(v, v).sqrt()
 }
 
-/// `v` scaled to unit length (unchanged when zero).
-pub fn normalized(v: &[f32]) -> Vec<f32> {
-    let n = norm(v);
-    v.iter()
-        .map(|x| if n > 0.0 { x / n } else { 0.0 })
-        .collect()
-}
+/// A unit-length copy of a vector (facelab-cluster's, the one of the workspace).
+pub use facelab_cluster::linalg::normalized;
 
 /// `a · b` over the shorter length: facelab-cluster's kernel (AVX2 + FMA when the CPU has
 /// them), the one dot product of the workspace.

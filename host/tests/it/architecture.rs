@@ -36,11 +36,21 @@ const LAYERS: &[(&str, u32)] = &[
 /// Workspace crate → the workspace crates it depends on (normal and build dependencies).
 fn crate_dependencies() -> BTreeMap<String, BTreeSet<String>> {
     let out = std::process::Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(repo())
         .output()
         .expect("cargo metadata runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let packages = meta["packages"].as_array().unwrap();
     let names: BTreeSet<String> = packages
@@ -219,8 +229,10 @@ fn named_paths(code: &str, from: &Module) -> Vec<Module> {
 fn module_edges(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
-    let modules: BTreeMap<Module, PathBuf> =
-        files.iter().map(|f| (module_of(src, f), f.clone())).collect();
+    let modules: BTreeMap<Module, PathBuf> = files
+        .iter()
+        .map(|f| (module_of(src, f), f.clone()))
+        .collect();
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (from, file) in &modules {
         let text = code(&std::fs::read_to_string(file).unwrap());

@@ -210,7 +210,10 @@ fn min_quality_outside_0_to_1_is_refused_at_load_naming_the_key() {
         Path::new("built-in"),
     )
     .unwrap();
-    assert_eq!(built_in.library.min_quality, facelab_engine::config::MinQuality::default());
+    assert_eq!(
+        built_in.library.min_quality,
+        facelab_engine::config::MinQuality::default()
+    );
 }
 
 // ---- measurements ---------------------------------------------------------------------

@@ -4,7 +4,6 @@
 //! unknown keys, so a typo is an error that names the key instead of a setting that is
 //! silently ignored.
 
-
 mod detection;
 mod quality;
 

@@ -465,13 +465,13 @@ fn wider(
         min_face_size as f32,
     );
     // The configured detector's own threshold and second look.
-    let threshold = opened.detector.threshold.map(f64::from);
+    let threshold = opened.detector.threshold().map(f64::from);
     let operating = if spec.wider_options.is_empty() {
         tasks::wider_operating(set, task, &records, &detector, threshold)
     } else {
         let own = &mut opened.detector;
-        own.verified = Default::default();
-        let extra = format!("operating point {:?}", own.verify);
+        own.reset_verified();
+        let extra = format!("operating point {:?}", own.second_look());
         let (op_records, _) = tasks::detect_faces(
             own,
             opened.config.images.max_pixels,

@@ -487,11 +487,11 @@ pub fn wider_operating(
     WiderOperating {
         threshold,
         verify: detector
-            .verify
+            .second_look()
             .map(|v| [v.from, v.second, v.context, v.size as f32].map(f64::from)),
         point: operating_point(&truths, &detections, 0.0),
         levels,
-        verified: detector.verified,
+        verified: detector.verified(),
         median_ms: (!times.is_empty()).then(|| median(&mut times)),
         failed: records.iter().filter(|r| r.error.is_some()).count(),
     }

@@ -402,7 +402,7 @@ pub fn execute(
     let threads = opts.threads.max(1);
     let next = AtomicUsize::new(0);
     // Every worker runs the same detector.
-    let long_side = pipe.workers[0].detector.decode_side;
+    let long_side = pipe.workers[0].detector.decode_side();
     let mut batch: Vec<Write> = Vec::new();
     let mut last_commit = Instant::now();
     let mut result = Ok(());

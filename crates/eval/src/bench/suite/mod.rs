@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use facelab_engine::config::{Config, ConfigError, ModelSection};
 use facelab_engine::config::RobustOptions;
+use facelab_engine::config::{Config, ConfigError, ModelSection};
 
 /// The whole suite file.
 #[derive(Debug, Clone, Deserialize)]
