@@ -121,11 +121,11 @@ pub struct Verdict {
 pub fn verdict(a: &[f32], b: &[f32], t: &Threshold) -> Option<Verdict> {
     let (value, same_person) = match t.kind {
         ThresholdKind::Cosine => {
-            let v = facelab_engine::pipeline::cosine(a, b);
+            let v = facelab_cluster::linalg::cosine(a, b);
             (v, v >= t.default)
         }
         ThresholdKind::Euclidean => {
-            let d = facelab_engine::pipeline::distance(a, b);
+            let d = facelab_cluster::linalg::distance(a, b);
             (d, d <= t.default)
         }
         ThresholdKind::Score => return None,
@@ -167,7 +167,7 @@ mod tests {
             let a = unit(&[1.0, 0.0, 0.0]);
             let b = unit(&[angle.cos(), angle.sin(), 0.0]);
             let by_distance = verdict(&a, &b, &t).unwrap().same_person;
-            let by_cosine = facelab_engine::pipeline::cosine(&a, &b) >= rule.default;
+            let by_cosine = facelab_cluster::linalg::cosine(&a, &b) >= rule.default;
             assert_eq!(by_distance, by_cosine, "angle {angle}");
         }
     }
@@ -185,7 +185,7 @@ mod tests {
                 .map(|x| x * 1.42)
                 .collect();
             let by_distance = verdict(&a, &b, &t).unwrap().same_person;
-            let by_cosine = facelab_engine::pipeline::cosine(&a, &b) >= rule.default;
+            let by_cosine = facelab_cluster::linalg::cosine(&a, &b) >= rule.default;
             assert_eq!(by_distance, by_cosine, "angle {angle}");
         }
         // The manifest declares that length for dlib's model.

@@ -92,6 +92,16 @@ pub enum Command {
     /// The face library commands.
     #[command(flatten)]
     Library(library::LibraryCommand),
+    /// Runs COMMAND and writes its end, CPU time and own peak memory to OUT as JSON: the
+    /// bench measures its children through it, so their peak is not the bench's own size.
+    #[command(hide = true)]
+    MeasureChild {
+        /// Where the JSON goes.
+        out: PathBuf,
+        /// The program and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 /// `--json`.
@@ -104,6 +114,11 @@ pub struct JsonFlag {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    // Before the config is read: the spawner stays small and needs none.
+    if let Command::MeasureChild { out, command } = &cli.command {
+        let code = facelab_eval::bench::scan::process::spawner_main(out, &command[0], &command[1..]);
+        std::process::exit(code);
+    }
     let ctx = RunContext {
         config: Config::load_or_default(cli.config.as_deref())?,
         cache_dir: cli.cache_dir,
@@ -124,6 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::ExportXmp(a) => xmp::export(&ctx, &a),
         Command::ImportXmp(a) => xmp::import(&ctx, &a),
         Command::Library(c) => library::run(&ctx, c),
+        Command::MeasureChild { .. } => unreachable!("handled first"),
     }
 }
 

@@ -163,3 +163,90 @@ fn the_scan_task_runs_facelab_and_the_script_side_by_side() {
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("photos per second") && html.contains("<svg"));
 }
+
+mod measured_children {
+    use std::process::Command;
+
+    use facelab_eval::bench::scan::process::{last_line, measure_with, parse_json};
+
+    fn facelab() -> &'static std::path::Path {
+        std::path::Path::new(env!("CARGO_BIN_EXE_facelab"))
+    }
+
+    #[test]
+    fn a_child_is_measured_and_a_failure_names_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = measure_with(
+            facelab(),
+            Command::new("sh").args([
+                "-c",
+                "echo '{\"a\": 1}'; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done",
+            ]),
+            dir.path(),
+            &[0],
+        )
+        .unwrap();
+        assert_eq!(parse_json(&m.stdout, "sh").unwrap()["a"], 1);
+        assert!(
+            m.wall > 0.0 && m.cpu > 0.0 && m.rss_mib > 0.1,
+            "{} {} {}",
+            m.wall,
+            m.cpu,
+            m.rss_mib
+        );
+        let e = measure_with(
+            facelab(),
+            Command::new("sh").args(["-c", "echo first >&2; echo why >&2; exit 3"]),
+            dir.path(),
+            &[0, 1],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("\"sh\"") && e.contains("exit code 3") && e.ends_with("first\nwhy"),
+            "{e}"
+        );
+        let missing = measure_with(
+            facelab(),
+            &Command::new("/nonexistent/program"),
+            dir.path(),
+            &[0],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(missing.contains("/nonexistent/program"), "{missing}");
+        assert_eq!(last_line("a\nb\n\n"), Some("b"));
+        assert!(parse_json("oops", "x").is_err());
+    }
+
+    /// On Linux a child's `ru_maxrss` starts from the memory it was forked from: a child of
+    /// a large process reports the parent's size. Measured through `facelab measure-child`,
+    /// a child reports its own peak, however large the process that asked.
+    #[test]
+    fn a_small_child_of_a_large_parent_reports_its_own_peak() {
+        // This process: at least 768 MiB resident while the children run.
+        let mut big = vec![0u8; 768 << 20];
+        for page in big.chunks_mut(4096) {
+            page[0] = 1;
+        }
+        let big = std::hint::black_box(big);
+        let dir = tempfile::tempdir().unwrap();
+        let small = measure_with(facelab(), Command::new("true").arg("x"), dir.path(), &[0])
+            .unwrap();
+        assert!(small.rss_mib < 64.0, "`true` peaked at {} MiB", small.rss_mib);
+        // A child that holds 256 MiB reports that, not the parent's 768.
+        let holder = measure_with(
+            facelab(),
+            Command::new("python3").args(["-c", "b = bytearray(256 << 20); b[::4096] = b'\\x01' * len(b[::4096])"]),
+            dir.path(),
+            &[0],
+        )
+        .unwrap();
+        assert!(
+            (256.0..512.0).contains(&holder.rss_mib),
+            "a 256 MiB child peaked at {} MiB",
+            holder.rss_mib
+        );
+        assert_eq!(big.len(), 768 << 20);
+    }
+}

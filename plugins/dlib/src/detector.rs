@@ -15,8 +15,8 @@ use abi_stable::std_types::{RResult, RVec};
 use facelab_plugin_kit::api::{
     BBox, CreateArgs, Detector, ErrorCode, Face, ImageView, LicenceClass, ModelInfo, PluginError,
 };
-use facelab_plugin_kit::options::{self, parse_with_backend, OptionError};
-use facelab_plugin_kit::{check_readable, guard, model_file, pixels};
+use facelab_plugin_kit::options::{self, check_threads, out_of_range, parse_with_backend};
+use facelab_plugin_kit::{check_readable, guard, model_file, model_info, pixels};
 use serde::Deserialize;
 
 use crate::ffi::{Detection, FaceDetector};
@@ -71,32 +71,24 @@ impl DetectorOptions {
             ),
         ] {
             if let Some(value) = set {
-                return Err(OptionError {
-                    section: section.into(),
-                    key: key.into(),
-                    value: Some(value),
-                    expected: "no value: dlib's detectors run on the photo itself; use `upsample` and `max_input_side`".into(),
-                }
-                .into());
+                return Err(out_of_range(
+                    section,
+                    key,
+                    value,
+                    "no value: dlib's detectors run on the photo itself; use `upsample` and `max_input_side`",
+                ));
             }
         }
-        if let Some(t) = dlib.threads.filter(|t| !(1..=64).contains(t)) {
-            return Err(OptionError {
-                section: section.into(),
-                key: "threads".into(),
-                value: Some(t.to_string()),
-                expected: "1 to 64 threads".into(),
-            }
-            .into());
+        if let Some(t) = dlib.threads {
+            check_threads(section, t, None)?;
         }
         if dlib.upsample > 3 {
-            return Err(OptionError {
-                section: section.into(),
-                key: "upsample".into(),
-                value: Some(dlib.upsample.to_string()),
-                expected: "0 to 3 (each doubles the photo; 1 is face_recognition's default)".into(),
-            }
-            .into());
+            return Err(out_of_range(
+                section,
+                "upsample",
+                dlib.upsample,
+                "0 to 3 (each doubles the photo; 1 is face_recognition's default)",
+            ));
         }
         Ok(DetectorOptions { shared, dlib })
     }
@@ -128,19 +120,9 @@ pub struct DlibDetector {
     info: ModelInfo,
 }
 
+/// A detector's info: dlib's detectors have no fixed network input.
 fn info(args: &CreateArgs<'_>, default_id: &str, licence: LicenceClass) -> ModelInfo {
-    ModelInfo {
-        id: if args.model_id.is_empty() {
-            default_id.into()
-        } else {
-            args.model_id.into()
-        },
-        backend: backend_name(),
-        licence,
-        input_width: 0,
-        input_height: 0,
-        embedding: None.into(),
-    }
+    model_info(args, default_id, backend_name(), licence, (0, 0))
 }
 
 impl DlibDetector {

@@ -20,8 +20,8 @@ use facelab_plugin_kit::api::{
     CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, LicenceClass, Metric,
     ModelInfo, PluginError, Recognizer,
 };
-use facelab_plugin_kit::options::{Colour, EmbedderOptions, OptionError};
-use facelab_plugin_kit::{check_readable, embed_guarded};
+use facelab_plugin_kit::options::{check_threads, out_of_range, Colour, EmbedderOptions};
+use facelab_plugin_kit::{check_readable, embed_guarded, model_info, model_mismatch};
 use serde::Deserialize;
 
 use crate::ffi::{FaceRect, Points, ResNet, ShapePredictor, RESNET_DIM};
@@ -88,52 +88,48 @@ impl ResnetOptions {
     pub fn parse(text: &str) -> Result<Self, PluginError> {
         let section = EmbedderOptions::SECTION;
         let o: ResnetOptions = facelab_plugin_kit::parse_options(text, section)?;
-        let wrong = |key: &str, value: String, expected: &str| -> PluginError {
-            OptionError {
-                section: section.into(),
-                key: key.into(),
-                value: Some(value),
-                expected: expected.into(),
-            }
-            .into()
-        };
         if o.profile != PROFILE {
-            return Err(wrong(
+            return Err(out_of_range(
+                section,
                 "profile",
                 format!("\"{}\"", o.profile),
                 "\"dlib-150\" (dlib's own 150x150 face chip; this kind runs only dlib's ResNet)",
             ));
         }
         if o.colour != Colour::Rgb {
-            return Err(wrong(
+            return Err(out_of_range(
+                section,
                 "colour",
-                "\"bgr\"".into(),
+                "\"bgr\"",
                 "\"rgb\" (dlib's network takes RGB)",
             ));
         }
         if o.mean.iter().any(|m| *m != 0.0) {
-            return Err(wrong(
+            return Err(out_of_range(
+                section,
                 "mean",
                 format!("{:?}", o.mean),
                 "0 (dlib's input layer subtracts its own mean)",
             ));
         }
         if o.scale != 1.0 {
-            return Err(wrong(
+            return Err(out_of_range(
+                section,
                 "scale",
-                o.scale.to_string(),
+                o.scale,
                 "1 (dlib's input layer scales by itself)",
             ));
         }
         if let Some(d) = o.dim.filter(|d| *d as usize != RESNET_DIM) {
-            return Err(wrong(
+            return Err(out_of_range(
+                section,
                 "dim",
-                d.to_string(),
+                d,
                 "128 (dlib's ResNet gives 128-D embeddings)",
             ));
         }
-        if let Some(t) = o.threads.filter(|t| !(1..=64).contains(t)) {
-            return Err(wrong("threads", t.to_string(), "1 to 64 threads"));
+        if let Some(t) = o.threads {
+            check_threads(section, t, None)?;
         }
         Ok(o)
     }
@@ -193,13 +189,11 @@ impl DlibResnet {
                 let sp = ShapePredictor::load(Path::new(files[1]))
                     .map_err(|e| model_error(files[1], what, &e))?;
                 if sp.num_parts != 5 {
-                    return Err(PluginError::new(
-                        ErrorCode::MODEL,
-                        format!(
-                            "model file {} is a {}-point shape predictor, expected {what}",
-                            files[1], sp.num_parts
-                        ),
-                        "the ResNet's chip template is defined for the 5-point predictor",
+                    return Err(model_mismatch(
+                        files[1],
+                        format_args!("is not {what}"),
+                        format_args!("it is a {}-point shape predictor", sp.num_parts),
+                        "the ResNet's chip template is defined for the 5-point predictor; list shape_predictor_5_face_landmarks.dat second in `model_files` (model = \"dlib-resnet-128\" does)",
                     ));
                 }
                 Some(sp)
@@ -210,20 +204,18 @@ impl DlibResnet {
             shape,
             mirror: options.mirror,
             info: ModelInfo {
-                id: if args.model_id.is_empty() {
-                    "dlib-resnet-128".into()
-                } else {
-                    args.model_id.into()
-                },
-                backend: backend_name(),
-                licence: LicenceClass::Permissive,
-                input_width: 150,
-                input_height: 150,
                 embedding: Some(EmbeddingSpec {
                     dim: RESNET_DIM as u32,
                     metric: Metric::Euclidean,
                 })
                 .into(),
+                ..model_info(
+                    args,
+                    "dlib-resnet-128",
+                    backend_name(),
+                    LicenceClass::Permissive,
+                    (150, 150),
+                )
             },
         })
     }

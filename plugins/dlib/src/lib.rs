@@ -21,8 +21,9 @@ pub mod ffi;
 pub mod image;
 
 use abi_stable::std_types::RString;
-use facelab_plugin_kit::api::{ErrorCode, PluginError};
+use facelab_plugin_kit::api::PluginError;
 use facelab_plugin_kit::kinds::{detector_box, recognizer_box, Constructor, Kind, Plugin};
+use facelab_plugin_kit::model_mismatch;
 
 use crate::detector::{DetectorOptions, DlibDetector};
 use crate::embedder::{DlibResnet, ResnetOptions};
@@ -62,9 +63,10 @@ pub(crate) fn backend_name() -> RString {
 
 /// The one-line error for a model file dlib cannot read as `expected`.
 pub(crate) fn model_error(file: &str, expected: &str, e: &ffi::BridgeError) -> PluginError {
-    PluginError::new(
-        ErrorCode::MODEL,
-        format!("model file {file} is not {expected}: {e}"),
+    model_mismatch(
+        file,
+        format_args!("is not {expected}"),
+        e,
         "the file is truncated, damaged or another model; fetch it again (`facelab models fetch`) or fix `model_files`",
     )
 }

@@ -19,7 +19,7 @@ use facelab_plugin_kit::api::{
     ModelInfo, PluginError, Recognizer,
 };
 use facelab_plugin_kit::kinds::{detector_box, recognizer_box, Constructor, Kind, Plugin};
-use facelab_plugin_kit::options::{parse_with_backend, OptionError};
+use facelab_plugin_kit::options::{out_of_range, parse_with_backend};
 use facelab_plugin_kit::{guard, pixels};
 use serde::Deserialize;
 
@@ -63,13 +63,12 @@ impl WholeImageOptions {
     pub fn parse(text: &str) -> Result<(Self, FaultOptions), PluginError> {
         let (options, faults): (Self, FaultOptions) = parse_with_backend(text, "detector.options")?;
         if !(0.0..0.45).contains(&options.margin) {
-            return Err(OptionError {
-                section: "detector.options".into(),
-                key: "margin".into(),
-                value: Some(options.margin.to_string()),
-                expected: "a fraction from 0 to 0.45".into(),
-            }
-            .into());
+            return Err(out_of_range(
+                "detector.options",
+                "margin",
+                options.margin,
+                "a fraction from 0 to 0.45",
+            ));
         }
         Ok((options, faults))
     }
@@ -121,13 +120,12 @@ impl PixelsOptions {
         let (options, faults): (Self, FaultOptions) =
             parse_with_backend(text, "recognizer.options")?;
         if !(2..=64).contains(&options.size) {
-            return Err(OptionError {
-                section: "recognizer.options".into(),
-                key: "size".into(),
-                value: Some(options.size.to_string()),
-                expected: "a whole number from 2 to 64".into(),
-            }
-            .into());
+            return Err(out_of_range(
+                "recognizer.options",
+                "size",
+                options.size,
+                "a whole number from 2 to 64",
+            ));
         }
         Ok((options, faults))
     }

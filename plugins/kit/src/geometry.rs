@@ -3,6 +3,23 @@
 
 use facelab_plugin_api::{BBox, Face, Landmarks5, Point2};
 
+/// The coarsest stride of the detector families: a network input's sides are multiples of it.
+pub const INPUT_MULTIPLE: u32 = 32;
+
+/// The network input that runs a detector at a `width × height` photo's own size: scaled
+/// down so that the longer side is at most `max_side`, each side rounded up to a multiple of
+/// [`INPUT_MULTIPLE`].
+pub fn photo_sized_input(width: u32, height: u32, max_side: u32) -> (u32, u32) {
+    let scale = (max_side as f32 / width.max(height).max(1) as f32).min(1.0);
+    let up = |v: u32| {
+        ((v as f32 * scale).round() as u32)
+            .max(INPUT_MULTIPLE)
+            .div_ceil(INPUT_MULTIPLE)
+            * INPUT_MULTIPLE
+    };
+    (up(width), up(height))
+}
+
 /// How a photo of `src_w × src_h` was fitted into a `dst_w × dst_h` network input while
 /// keeping its aspect ratio: scaled by `scale`, then placed at `(pad_x, pad_y)` with the
 /// rest padded. Plain resizing (which distorts non-square photos) is the special case
@@ -161,6 +178,14 @@ impl FaceFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_photo_sized_input_is_capped_and_rounded_up_to_the_stride() {
+        assert_eq!(photo_sized_input(4000, 3000, 1280), (1280, 960));
+        assert_eq!(photo_sized_input(500, 333, 1280), (512, 352));
+        assert_eq!(photo_sized_input(10, 10, 1280), (32, 32));
+        assert_eq!(photo_sized_input(0, 0, 1280), (32, 32));
+    }
 
     #[test]
     fn letterbox_of_wide_photo_pads_top_and_bottom_and_maps_back() {

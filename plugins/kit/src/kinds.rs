@@ -90,6 +90,17 @@ pub fn recognizer_box(r: impl Recognizer + 'static) -> RecognizerBox {
     Recognizer_TO::from_value(r, TD_Opaque)
 }
 
+/// The constructor of a detector kind that parses its options, then loads with them:
+/// `options(args)`, then `load(args, options)`, boxed. A kind table entry reads
+/// `Constructor::Detector(|args| load_detector(args, parse, family::load))`.
+pub fn load_detector<O, D: Detector + 'static>(
+    args: &CreateArgs<'_>,
+    options: impl FnOnce(&CreateArgs<'_>) -> Result<O, PluginError>,
+    load: impl FnOnce(&CreateArgs<'_>, O) -> Result<D, PluginError>,
+) -> Result<DetectorBox, PluginError> {
+    Ok(detector_box(load(args, options(args)?)?))
+}
+
 impl Plugin {
     fn of_role(&self, role: Role) -> impl Iterator<Item = &Kind> {
         self.kinds.iter().filter(move |k| k.role() == role)
@@ -276,6 +287,18 @@ mod tests {
                 check_options: no_options,
             },
             Kind {
+                name: "loaded",
+                help: "nothing, through load_detector",
+                new: Constructor::Detector(|args| {
+                    load_detector(
+                        args,
+                        |a| no_options(a.options_toml.as_str()),
+                        |_, ()| Ok(Nothing),
+                    )
+                }),
+                check_options: no_options,
+            },
+            Kind {
                 name: "b",
                 help: "also nothing",
                 new: Constructor::Detector(|_| panic!("b is broken")),
@@ -301,7 +324,7 @@ mod tests {
     fn the_table_drives_info_dispatch_and_help() {
         let info = PLUGIN.info();
         let names: Vec<_> = info.detectors.iter().map(|k| k.name.as_str()).collect();
-        assert_eq!(names, ["a", "b"]);
+        assert_eq!(names, ["a", "loaded", "b"]);
         assert_eq!(info.detectors[0].description.as_str(), "finds nothing");
         assert!(info.recognizers.is_empty());
         let caps: Vec<_> = info.capabilities.iter().map(|c| c.as_str()).collect();
@@ -311,7 +334,15 @@ mod tests {
         assert_eq!(d.info().id.as_str(), "nothing");
         let e = err(PLUGIN.new_detector(&args("c", "")));
         assert_eq!(e.code, ErrorCode::UNKNOWN_KIND);
-        assert_eq!(e.help.as_str(), "use kind = \"a\" or \"b\"");
+        assert_eq!(e.help.as_str(), "use kind = \"a\" or \"loaded\" or \"b\"");
+        let d = PLUGIN.new_detector(&args("loaded", "")).unwrap();
+        assert_eq!(d.info().id.as_str(), "nothing");
+        let e = err(PLUGIN.new_detector(&args("loaded", "x = 1")));
+        assert_eq!(
+            e.code,
+            ErrorCode::INVALID_CONFIG,
+            "options are parsed first: {e}"
+        );
         let e = err(PLUGIN.new_recognizer(&args("a", "")));
         assert_eq!(e.code, ErrorCode::UNKNOWN_KIND, "a is a detector: {e}");
         assert_eq!(e.help.as_str(), "this plugin has no recognizers");

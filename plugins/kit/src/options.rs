@@ -13,12 +13,12 @@
 //! number (pixels)`). That prefix is the structured part: [`option_key`] reads it back,
 //! and the host uses it to name the config file's line.
 
-use facelab_plugin_api::{ErrorCode, PluginError};
+use facelab_plugin_api::{ErrorCode, Face, PluginError};
 use serde::de::{self, DeserializeOwned, Visitor};
 use serde::Deserialize;
 
 use crate::align::Profile;
-use crate::geometry::FaceFilter;
+use crate::geometry::{FaceFilter, Letterbox, INPUT_MULTIPLE};
 
 /// The score threshold of a detector whose model the manifest does not describe. The
 /// host passes the manifest's per-model default for every model it knows.
@@ -239,8 +239,10 @@ pub fn field_names<T: DeserializeOwned>() -> &'static [&'static str] {
     fields
 }
 
-/// An out-of-range value of `key`.
-fn out_of_range(section: &str, key: &str, value: impl ToString, expected: &str) -> PluginError {
+/// The error for a value of `key` in `section` (`detector.options`) that parses but is out
+/// of range or not allowed here; `value` is written as the config writes it (quote strings)
+/// and `expected` says what the key takes.
+pub fn out_of_range(section: &str, key: &str, value: impl ToString, expected: &str) -> PluginError {
     OptionError {
         section: section.into(),
         key: key.into(),
@@ -248,6 +250,22 @@ fn out_of_range(section: &str, key: &str, value: impl ToString, expected: &str) 
         expected: expected.into(),
     }
     .into()
+}
+
+/// The most threads a backend's `threads` key takes.
+pub const MAX_THREADS: u32 = 64;
+
+/// Checks a backend's `threads` key in `section`: 1 to [`MAX_THREADS`]. `default` is the
+/// backend's own default, named in the error when it has one.
+pub fn check_threads(section: &str, threads: u32, default: Option<u32>) -> Result<(), PluginError> {
+    if (1..=MAX_THREADS).contains(&threads) {
+        return Ok(());
+    }
+    let expected = match default {
+        Some(d) => format!("1 to {MAX_THREADS} threads ({d} is the default)"),
+        None => format!("1 to {MAX_THREADS} threads"),
+    };
+    Err(out_of_range(section, "threads", threads, &expected))
 }
 
 /// The keys every detector backend takes, in `[detector.options]`.
@@ -355,6 +373,62 @@ impl DetectorOptions {
             min_face_size: self.min_face_size,
             nms_iou: self.nms_iou,
         }
+    }
+
+    /// The fixed network input: `input_width × input_height`, `default`'s side for a key that
+    /// is not set (the family's usual size, or the model's own). Each side must be a
+    /// multiple of [`INPUT_MULTIPLE`]; the error names the key that is not, or says the
+    /// model's own size is not, and `usual` (`640 for the 2023mar model`) says what to set.
+    pub fn input_size(&self, default: (u32, u32), usual: &str) -> Result<(u32, u32), PluginError> {
+        let size = (
+            self.input_width.unwrap_or(default.0),
+            self.input_height.unwrap_or(default.1),
+        );
+        for (key, set, side) in [
+            ("input_width", self.input_width, size.0),
+            ("input_height", self.input_height, size.1),
+        ] {
+            if side.is_multiple_of(INPUT_MULTIPLE) {
+                continue;
+            }
+            let expected = format!("a multiple of {INPUT_MULTIPLE} ({usual})");
+            return Err(match set {
+                Some(_) => out_of_range(Self::SECTION, key, side, &expected),
+                None => PluginError::new(
+                    ErrorCode::MODEL,
+                    format!(
+                        "the model's own input {}x{} is not a multiple of {INPUT_MULTIPLE}",
+                        size.0, size.1
+                    ),
+                    format!("set input_width and input_height to multiples of {INPUT_MULTIPLE} ({usual})"),
+                ),
+            });
+        }
+        Ok(size)
+    }
+
+    /// How a `width × height` photo goes into a `input_w × input_h` network input:
+    /// letterboxed, or stretched when `letterbox = false`.
+    pub fn fit_input(&self, width: u32, height: u32, input_w: u32, input_h: u32) -> Letterbox {
+        if self.letterbox {
+            Letterbox::fit(width, height, input_w, input_h)
+        } else {
+            Letterbox::stretch(width, height, input_w, input_h)
+        }
+    }
+
+    /// The faces a detector decoded in network pixels, mapped back through `lb` (from
+    /// [`fit_input`](Self::fit_input)) to the `width × height` photo and filtered
+    /// ([`filter`](Self::filter)): the last step of every letterboxing detector.
+    pub fn faces_in_photo(
+        &self,
+        lb: &Letterbox,
+        faces: Vec<Face>,
+        width: u32,
+        height: u32,
+    ) -> Vec<Face> {
+        let faces = faces.into_iter().map(|f| lb.face_to_src(f)).collect();
+        self.filter().apply(faces, width, height)
     }
 }
 
@@ -571,6 +645,59 @@ mod tests {
             option_key(&o.mean3().unwrap_err()),
             Some("recognizer.options.mean")
         );
+    }
+
+    #[test]
+    fn threads_are_checked_naming_the_key_and_the_default() {
+        assert!(check_threads("detector.options", 1, None).is_ok());
+        assert!(check_threads("detector.options", MAX_THREADS, Some(2)).is_ok());
+        let e = check_threads("recognizer.options", 0, Some(2)).unwrap_err();
+        assert_eq!(
+            e.message.as_str(),
+            "recognizer.options.threads = 0: expected 1 to 64 threads (2 is the default)"
+        );
+        let e = check_threads("detector.options", 65, None).unwrap_err();
+        assert_eq!(option_key(&e), Some("detector.options.threads"), "{e}");
+        assert!(e.message.ends_with("expected 1 to 64 threads"), "{e}");
+    }
+
+    #[test]
+    fn the_input_size_names_the_key_that_is_not_a_multiple_of_32() {
+        let (o, _) = detector("input_height = 320").unwrap();
+        assert_eq!(
+            o.input_size((640, 640), "640 is usual").unwrap(),
+            (640, 320)
+        );
+        let (o, _) = detector("input_width = 500").unwrap();
+        let e = o.input_size((640, 640), "640 is usual").unwrap_err();
+        assert_eq!(
+            e.message.as_str(),
+            "detector.options.input_width = 500: expected a multiple of 32 (640 is usual)"
+        );
+        let (o, _) = detector("").unwrap();
+        let e = o.input_size((416, 300), "the .cfg's").unwrap_err();
+        assert_eq!(
+            e.code,
+            ErrorCode::MODEL,
+            "the size came from the model: {e}"
+        );
+        assert!(e.message.contains("416x300"), "{e}");
+    }
+
+    #[test]
+    fn faces_are_mapped_back_through_the_fit_and_filtered() {
+        let (mut o, _) = detector("min_face_size = 0").unwrap();
+        // A 200×100 photo letterboxed into 100×100: scale 0.5, 25 px bars top and bottom.
+        let lb = o.fit_input(200, 100, 100, 100);
+        assert_eq!((lb.pad_x, lb.pad_y, lb.scale_x), (0, 25, 0.5));
+        let face = |score| Face::new(facelab_plugin_api::BBox::new(10.0, 35.0, 20.0, 20.0), score);
+        let faces = o.faces_in_photo(&lb, vec![face(0.9), face(0.1)], 200, 100);
+        assert_eq!(faces.len(), 1, "the low score is dropped: {faces:?}");
+        let b = faces[0].bbox;
+        assert_eq!((b.x, b.y, b.width, b.height), (20.0, 20.0, 40.0, 40.0));
+        o.letterbox = false;
+        let lb = o.fit_input(200, 100, 100, 100);
+        assert_eq!((lb.pad_y, lb.scale_x, lb.scale_y), (0, 0.5, 1.0));
     }
 
     #[test]

@@ -7,22 +7,20 @@ use abi_stable::std_types::{RResult, RVec};
 use facelab_plugin_kit::api::{
     Detector, ErrorCode, Face, ImageView, ModelInfo, PixelFormat, PluginError,
 };
-use facelab_plugin_kit::geometry::Letterbox;
-use facelab_plugin_kit::{guard, pixels};
+use facelab_plugin_kit::geometry::{photo_sized_input, Letterbox};
+use facelab_plugin_kit::{guard, model_mismatch, pixels};
 use ort::session::Session;
 use ort::value::{TensorElementType, TensorRef};
 
 use crate::options::DetectorOptions;
 use crate::tensor::{InputTensor, Normalisation};
 
-/// Dynamic model inputs are used at multiples of this (the coarsest detector stride).
-pub const SIZE_MULTIPLE: u32 = 32;
-
-/// An error for a model that loads but is not what the kind expects.
-pub fn mismatch(file: &str, family: &str, what: impl std::fmt::Display) -> PluginError {
-    PluginError::new(
-        ErrorCode::MODEL,
-        format!("{file} is not the model the {family} detector expects: {what}"),
+/// An error for a model that loads but is not one of the `family` the kind runs.
+fn mismatch(file: &str, family: &str, what: impl std::fmt::Display) -> PluginError {
+    model_mismatch(
+        file,
+        format_args!("is not the model the {family} detector expects"),
+        what,
         "check `model` / `model_files` and `kind` in the config: each kind runs one model family (see plugins/onnx-runtime/README.md)",
     )
 }
@@ -210,20 +208,8 @@ impl ModelIo {
                 max_side: options.max_input_side,
             });
         }
-        let size = (
-            options.input_width.unwrap_or(default_size.0),
-            options.input_height.unwrap_or(default_size.1),
-        );
-        if !size.0.is_multiple_of(SIZE_MULTIPLE) || !size.1.is_multiple_of(SIZE_MULTIPLE) {
-            return Err(config(
-                format!(
-                    "input {}x{} is not a multiple of {SIZE_MULTIPLE}",
-                    size.0, size.1
-                ),
-                "set input_width and input_height to multiples of 32 (640 is usual)",
-            ));
-        }
-        Ok(InputSize::Fixed(size.0, size.1))
+        let (w, h) = options.input_size(default_size, "640 is usual")?;
+        Ok(InputSize::Fixed(w, h))
     }
 }
 
@@ -244,16 +230,7 @@ impl InputSize {
     pub fn for_photo(self, width: u32, height: u32) -> (u32, u32) {
         match self {
             InputSize::Fixed(w, h) => (w, h),
-            InputSize::PhotoSized { max_side } => {
-                let scale = (max_side as f32 / width.max(height).max(1) as f32).min(1.0);
-                let up = |v: u32| {
-                    ((v as f32 * scale).round() as u32)
-                        .max(SIZE_MULTIPLE)
-                        .div_ceil(SIZE_MULTIPLE)
-                        * SIZE_MULTIPLE
-                };
-                (up(width), up(height))
-            }
+            InputSize::PhotoSized { max_side } => photo_sized_input(width, height, max_side),
         }
     }
 
@@ -391,18 +368,12 @@ impl<F: Family> OrtDetector<F> {
     fn detect_faces(&mut self, view: &ImageView<'_>) -> Result<Vec<Face>, PluginError> {
         pixels::validate(view)?;
         let (in_w, in_h) = self.size.for_photo(view.width, view.height);
-        let lb = if self.options.letterbox {
-            Letterbox::fit(view.width, view.height, in_w, in_h)
-        } else {
-            Letterbox::stretch(view.width, view.height, in_w, in_h)
-        };
+        let lb = self.options.fit_input(view.width, view.height, in_w, in_h);
         self.tensor.fill(view, &lb, &self.family.normalisation());
-        let faces = self
-            .run(&lb)?
-            .into_iter()
-            .map(|f| lb.face_to_src(f))
-            .collect();
-        Ok(self.options.filter().apply(faces, view.width, view.height))
+        let faces = self.run(&lb)?;
+        Ok(self
+            .options
+            .faces_in_photo(&lb, faces, view.width, view.height))
     }
 }
 

@@ -8,7 +8,7 @@ use facelab_plugin_kit::api::{
     CreateArgs, Embedding, EmbeddingSpec, ErrorCode, Face, ImageView, LicenceClass, Metric,
     ModelInfo, PluginError, Recognizer,
 };
-use facelab_plugin_kit::{check_readable, embed_guarded, model_file};
+use facelab_plugin_kit::{check_readable, embed_guarded, model_file, model_info, model_mismatch};
 use ort::logging::LogLevel;
 use ort::session::{RunOptions, Session};
 use ort::value::{TensorElementType, TensorRef};
@@ -20,6 +20,10 @@ use crate::runtime::open_session;
 /// faces at once cost hundreds of MB for no speed (batches beyond ~8 run at the same time
 /// per face on a CPU).
 const MAX_BATCH: usize = 8;
+
+/// The fix for a model file that is not the embedding model the config meant.
+const CHECK_FILES: &str =
+    "check `model` / `model_files` in [recognizer]: they must name the embedding model the options describe";
 
 /// A loaded embedding model.
 pub struct Embedder {
@@ -41,14 +45,6 @@ pub struct Embedder {
     quiet: Option<RunOptions>,
 }
 
-fn mismatch(file: &str, what: String, help: &str) -> PluginError {
-    PluginError::new(
-        ErrorCode::MODEL,
-        format!("{file} does not fit the embedder: {what}"),
-        help,
-    )
-}
-
 impl Embedder {
     /// Loads the `.onnx` in `args` and checks its interface against the declared profile.
     pub fn new(args: &CreateArgs<'_>) -> Result<Self, PluginError> {
@@ -58,14 +54,16 @@ impl Embedder {
         let file = model_file(args.model_files.as_slice(), &[".onnx"], "embedder")?;
         check_readable(file)?;
         let session = open_session(file, &ort.session())?;
+        let mismatch = |what: String, help: &str| {
+            model_mismatch(file, "does not fit the embedder", what, help)
+        };
         let [input] = session.inputs() else {
             return Err(mismatch(
-                file,
                 format!(
                     "{} inputs, expected one image input",
                     session.inputs().len()
                 ),
-                "check model_files",
+                CHECK_FILES,
             ));
         };
         let shape = input
@@ -84,7 +82,6 @@ impl Embedder {
             }
             _ => {
                 return Err(mismatch(
-                    file,
                     format!(
                     "input `{}` is {shape:?}, but profile {} needs float32 [N, 3, {size}, {size}]",
                     input.name(),
@@ -96,7 +93,7 @@ impl Embedder {
         };
         let input = input.name().to_owned();
         let Some(output) = session.outputs().first() else {
-            return Err(mismatch(file, "no output".into(), "check model_files"));
+            return Err(mismatch("no output".into(), CHECK_FILES));
         };
         let out_shape = output
             .dtype()
@@ -107,9 +104,8 @@ impl Embedder {
         if let Some(expected) = o.dim {
             if dim > 0 && dim as u32 != expected {
                 return Err(mismatch(
-                    file,
                     format!("it gives {dim}-D embeddings, the manifest says {expected}"),
-                    "check model_files",
+                    CHECK_FILES,
                 ));
             }
         }
@@ -126,40 +122,30 @@ impl Embedder {
             normalize: o.normalize,
             mirror: o.mirror,
             dim: dim.max(0) as usize,
-            info: ModelInfo {
-                id: if args.model_id.is_empty() {
-                    "embedder".into()
-                } else {
-                    args.model_id.into()
-                },
-                backend: "onnx-runtime".into(),
-                licence: LicenceClass::Unknown,
-                input_width: profile.size(),
-                input_height: profile.size(),
-                embedding: None.into(),
-            },
+            info: model_info(
+                args,
+                "embedder",
+                "onnx-runtime",
+                LicenceClass::Unknown,
+                (profile.size(), profile.size()),
+            ),
             buffer: Vec::new(),
             quiet: None,
         };
         // Probe with a grey crop: one vector of the declared size must come out.
         let n = (3 * size * size) as usize;
         e.buffer = vec![0.0; n];
-        let out = e.forward(1).map_err(|err| {
-            mismatch(
-                file,
-                format!("a probe run fails: {}", err.message),
-                "check model_files",
-            )
-        })?;
+        let out = e
+            .forward(1)
+            .map_err(|err| mismatch(format!("a probe run fails: {}", err.message), CHECK_FILES))?;
         e.dim = out[0].len();
         if let Some(expected) = o.dim.filter(|d| *d as usize != e.dim) {
             return Err(mismatch(
-                file,
                 format!(
                     "it gives {}-D embeddings, the manifest says {expected}",
                     e.dim
                 ),
-                "check model_files",
+                CHECK_FILES,
             ));
         }
         if e.fixed_batch.is_none() && !e.batches_faithfully(n) {

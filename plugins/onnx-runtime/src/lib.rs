@@ -34,7 +34,7 @@ mod yunet;
 
 use abi_stable::std_types::RString;
 use facelab_plugin_kit::api::{CreateArgs, LicenceClass, ModelInfo, PluginError};
-use facelab_plugin_kit::kinds::{detector_box, recognizer_box, Constructor, Kind, Plugin};
+use facelab_plugin_kit::kinds::{load_detector, recognizer_box, Constructor, Kind, Plugin};
 use facelab_plugin_kit::{check_readable, model_file};
 use ort::session::Session;
 
@@ -48,6 +48,11 @@ fn check_detector(text: &str) -> Result<(), PluginError> {
     DetectorOptions::parse(text).map(drop)
 }
 
+/// Every detector kind's options, parsed from its arguments before it loads.
+fn detector_options(args: &CreateArgs<'_>) -> Result<DetectorOptions, PluginError> {
+    DetectorOptions::parse(args.options_toml.as_str())
+}
+
 /// The plugin's kinds: info, dispatch and help all come from this table.
 static PLUGIN: Plugin = Plugin {
     name: PLUGIN_NAME,
@@ -56,33 +61,25 @@ static PLUGIN: Plugin = Plugin {
         Kind {
             name: "yunet",
             help: "YuNet face detector with 5 landmarks (ONNX 2023mar; dynamic input at the photo's size, or fixed 640x640)",
-            new: Constructor::Detector(|args| {
-                Ok(detector_box(yunet::load(args, DetectorOptions::parse(args.options_toml.as_str())?)?))
-            }),
+            new: Constructor::Detector(|args| load_detector(args, detector_options, yunet::load)),
             check_options: check_detector,
         },
         Kind {
             name: "scrfd",
             help: "InsightFace SCRFD face detector with 5 landmarks (*_bnkps.onnx), letterboxed",
-            new: Constructor::Detector(|args| {
-                Ok(detector_box(scrfd::load(args, DetectorOptions::parse(args.options_toml.as_str())?)?))
-            }),
+            new: Constructor::Detector(|args| load_detector(args, detector_options, scrfd::load)),
             check_options: check_detector,
         },
         Kind {
             name: "ultraface",
             help: "Ultra-Light-Fast face detector RFB-320/640 (ONNX), boxes only, letterboxed",
-            new: Constructor::Detector(|args| {
-                Ok(detector_box(ultraface::load(args, DetectorOptions::parse(args.options_toml.as_str())?)?))
-            }),
+            new: Constructor::Detector(|args| load_detector(args, detector_options, ultraface::load)),
             check_options: check_detector,
         },
         Kind {
             name: "retinaface",
             help: "RetinaFace MobileNet-0.25 face detector with 5 landmarks (ONNX), letterboxed",
-            new: Constructor::Detector(|args| {
-                Ok(detector_box(retinaface::load(args, DetectorOptions::parse(args.options_toml.as_str())?)?))
-            }),
+            new: Constructor::Detector(|args| load_detector(args, detector_options, retinaface::load)),
             check_options: check_detector,
         },
         Kind {
@@ -132,17 +129,11 @@ pub(crate) fn model_info(
     licence: LicenceClass,
     size: InputSize,
 ) -> ModelInfo {
-    let (input_width, input_height) = size.declared();
-    ModelInfo {
-        id: if args.model_id.is_empty() {
-            default_id.into()
-        } else {
-            args.model_id.into()
-        },
-        backend: backend_name(options),
+    facelab_plugin_kit::model_info(
+        args,
+        default_id,
+        backend_name(options),
         licence,
-        input_width,
-        input_height,
-        embedding: None.into(),
-    }
+        size.declared(),
+    )
 }

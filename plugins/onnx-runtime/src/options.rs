@@ -2,7 +2,9 @@
 //! read from one flat table and validated once into typed values.
 
 use facelab_plugin_kit::api::PluginError;
-use facelab_plugin_kit::options::{self, parse_with_backend, LandmarkSource, OptionError};
+use facelab_plugin_kit::options::{
+    self, check_threads, out_of_range, parse_with_backend, LandmarkSource,
+};
 use serde::Deserialize;
 
 use crate::runtime::{Provider, SessionConfig};
@@ -37,16 +39,7 @@ impl Default for OrtKeys {
 impl OrtKeys {
     /// Checks the thread count, naming the key in `section`.
     pub fn validate(&self, section: &str) -> Result<(), PluginError> {
-        if !(1..=64).contains(&self.threads) {
-            return Err(OptionError {
-                section: section.into(),
-                key: "threads".into(),
-                value: Some(self.threads.to_string()),
-                expected: "1 to 64 threads (2 is the default)".into(),
-            }
-            .into());
-        }
-        Ok(())
+        check_threads(section, self.threads, Some(OrtKeys::default().threads))
     }
 
     /// How to open the session.
@@ -104,13 +97,12 @@ impl EmbedderOptions {
         let (shared, ort): (options::EmbedderOptions, OrtKeys) = parse_with_backend(text, section)?;
         shared.mean3()?;
         if shared.landmarks != LandmarkSource::Box {
-            return Err(OptionError {
-                section: section.into(),
-                key: "landmarks".into(),
-                value: Some("\"landmark106\"".into()),
-                expected: "\"box\" on ONNX Runtime (landmark106 is a Caffe model: the opencv-dnn embedder runs it)".into(),
-            }
-            .into());
+            return Err(out_of_range(
+                section,
+                "landmarks",
+                "\"landmark106\"",
+                "\"box\" on ONNX Runtime (landmark106 is a Caffe model: the opencv-dnn embedder runs it)",
+            ));
         }
         ort.validate(section)?;
         Ok(EmbedderOptions { shared, ort })

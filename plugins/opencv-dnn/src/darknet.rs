@@ -2,16 +2,14 @@
 //! as yoloface-500k or digiKam's `yolov3-wider_16000.weights`. The input size, anchors,
 //! masks and class count are read from the `.cfg`, never assumed.
 
-use facelab_plugin_kit::api::{
-    BBox, CreateArgs, ErrorCode, Face, LicenceClass, ModelInfo, PluginError,
-};
-use facelab_plugin_kit::{check_readable, model_file};
+use facelab_plugin_kit::api::{BBox, CreateArgs, ErrorCode, Face, LicenceClass, PluginError};
+use facelab_plugin_kit::{check_readable, model_file, model_info, model_mismatch};
 use opencv::core::{Mat, Scalar};
 use opencv::dnn;
 use opencv::prelude::*;
 
 use crate::backend_name;
-use crate::dnn::{load_error, mismatch, BlobSpec, DetectorOptions, DnnDetector, Family};
+use crate::dnn::{load_error, BlobSpec, DetectorOptions, DnnDetector, Family};
 
 /// What the `.cfg` says about the network's input and detection heads.
 #[derive(Debug, Clone, PartialEq)]
@@ -211,37 +209,23 @@ pub fn load(
     let cfg = DarknetCfg::parse(&text, cfg_path)?;
     let classes = cfg.heads[0].classes;
     if cfg.heads.iter().any(|h| h.classes != classes) {
-        return Err(mismatch(
+        return Err(model_mismatch(
             cfg_path,
-            "YOLO",
-            "[yolo] heads disagree on classes".into(),
+            "does not fit kind YOLO",
+            "its [yolo] heads disagree on the number of classes",
             "",
         ));
     }
     let net = dnn::read_net_from_darknet(cfg_path, weights).map_err(|e| load_error(weights, e))?;
-    let size = (
-        options.input_width.unwrap_or(cfg.width),
-        options.input_height.unwrap_or(cfg.height),
+    let usual = format!("the .cfg's own is {}x{}", cfg.width, cfg.height);
+    let size = options.input_size((cfg.width, cfg.height), &usual)?;
+    let info = model_info(
+        args,
+        "darknet-yolo",
+        backend_name(),
+        LicenceClass::Unknown,
+        size,
     );
-    if !size.0.is_multiple_of(32) || !size.1.is_multiple_of(32) {
-        return Err(PluginError::new(
-            ErrorCode::INVALID_CONFIG,
-            format!("YOLO input {}x{} is not a multiple of 32", size.0, size.1),
-            "set input_width and input_height to multiples of 32",
-        ));
-    }
-    let info = ModelInfo {
-        id: if args.model_id.is_empty() {
-            "darknet-yolo".into()
-        } else {
-            args.model_id.into()
-        },
-        backend: backend_name(),
-        licence: LicenceClass::Unknown,
-        input_width: size.0,
-        input_height: size.1,
-        embedding: None.into(),
-    };
     let family = Yolo {
         classes,
         heads: cfg.heads.len(),

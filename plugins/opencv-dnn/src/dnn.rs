@@ -4,9 +4,9 @@
 
 use abi_stable::std_types::{RResult, RVec};
 use facelab_plugin_kit::api::{Detector, ErrorCode, Face, ImageView, ModelInfo, PluginError};
-use facelab_plugin_kit::geometry::Letterbox;
-use facelab_plugin_kit::guard;
+use facelab_plugin_kit::geometry::{photo_sized_input, Letterbox};
 use facelab_plugin_kit::options::{self, parse_with_backend};
+use facelab_plugin_kit::{guard, model_mismatch};
 use opencv::core::{Mat, Scalar, Vector};
 use opencv::dnn::Net;
 use opencv::prelude::*;
@@ -74,6 +74,10 @@ pub trait Family: Send {
     ) -> Result<Vec<Face>, PluginError>;
 }
 
+/// The fix for a model file of another family than the kind's.
+const CHECK_FILES: &str =
+    "check `model` / `model_files` and `kind` in [detector]: each kind runs one model family";
+
 /// A loaded network of some family.
 pub struct DnnDetector<F: Family> {
     net: Net,
@@ -83,15 +87,6 @@ pub struct DnnDetector<F: Family> {
     input_h: u32,
     options: DetectorOptions,
     info: ModelInfo,
-}
-
-/// An error for a model that loads but is not what the kind expects.
-pub fn mismatch(file: &str, kind: &str, what: String, help: &str) -> PluginError {
-    PluginError::new(
-        ErrorCode::MODEL,
-        format!("{file} does not fit kind {kind}: {what}"),
-        help,
-    )
 }
 
 /// An error for a model file OpenCV cannot read.
@@ -117,8 +112,11 @@ impl<F: Family> DnnDetector<F> {
         options: DetectorOptions,
         info: ModelInfo,
     ) -> Result<Self, PluginError> {
+        let mismatch = |what: &str, help: &str| {
+            model_mismatch(file, format_args!("does not fit kind {kind}"), what, help)
+        };
         if net.empty().unwrap_or(true) {
-            return Err(mismatch(file, kind, "the network is empty".into(), ""));
+            return Err(mismatch("the network is empty", CHECK_FILES));
         }
         let outputs = net
             .get_unconnected_out_layers_names()
@@ -131,10 +129,8 @@ impl<F: Family> DnnDetector<F> {
                 .collect();
             if !missing.is_empty() {
                 return Err(mismatch(
-                    file,
-                    kind,
-                    format!("outputs {missing:?} missing (found {found:?})"),
-                    "check model_files / the model id",
+                    &format!("outputs {missing:?} missing (found {found:?})"),
+                    CHECK_FILES,
                 ));
             }
         }
@@ -153,14 +149,9 @@ impl<F: Family> DnnDetector<F> {
             Mat::new_rows_cols_with_default(64, 64, opencv::core::CV_8UC3, Scalar::all(0.0))
                 .map_err(|e| load_error(file, e))?;
         let lb = Letterbox::fit(64, 64, input_w, input_h);
-        detector.run(&probe, &lb).map_err(|e| {
-            mismatch(
-                file,
-                kind,
-                e.message.to_string(),
-                "check model_files / the model id",
-            )
-        })?;
+        detector
+            .run(&probe, &lb)
+            .map_err(|e| mismatch(e.message.as_str(), CHECK_FILES))?;
         Ok(detector)
     }
 
@@ -169,9 +160,7 @@ impl<F: Family> DnnDetector<F> {
         if !self.options.photo_sized_input.unwrap_or(false) {
             return (self.input_w, self.input_h);
         }
-        let scale = (self.options.max_input_side as f32 / width.max(height) as f32).min(1.0);
-        let up = |v: u32| ((v as f32 * scale).round() as u32).max(32).div_ceil(32) * 32;
-        (up(width), up(height))
+        photo_sized_input(width, height, self.options.max_input_side)
     }
 
     fn run(&mut self, bgr: &Mat, lb: &Letterbox) -> Result<Vec<Face>, PluginError> {
@@ -195,17 +184,11 @@ impl<F: Family> DnnDetector<F> {
     fn detect_faces(&mut self, view: &ImageView<'_>) -> Result<Vec<Face>, PluginError> {
         let bgr = image::to_bgr_mat(view)?;
         let (in_w, in_h) = self.input_size(view.width, view.height);
-        let lb = if self.options.letterbox {
-            Letterbox::fit(view.width, view.height, in_w, in_h)
-        } else {
-            Letterbox::stretch(view.width, view.height, in_w, in_h)
-        };
-        let faces = self
-            .run(&bgr, &lb)?
-            .into_iter()
-            .map(|f| lb.face_to_src(f))
-            .collect();
-        Ok(self.options.filter().apply(faces, view.width, view.height))
+        let lb = self.options.fit_input(view.width, view.height, in_w, in_h);
+        let faces = self.run(&bgr, &lb)?;
+        Ok(self
+            .options
+            .faces_in_photo(&lb, faces, view.width, view.height))
     }
 }
 

@@ -9,12 +9,12 @@ use facelab_plugin_kit::api::{
     Metric, ModelInfo, PluginError, Point2, Recognizer,
 };
 use facelab_plugin_kit::options::{self, parse_with_backend, LandmarkSource};
-use facelab_plugin_kit::{check_readable, embed_guarded, model_file};
+use facelab_plugin_kit::{check_readable, embed_guarded, model_file, model_info, model_mismatch};
 use opencv::core::{self, Mat, Scalar, Size, Vector};
 use opencv::dnn::{self, Net};
 use opencv::prelude::*;
 
-use crate::dnn::{load_error, mismatch};
+use crate::dnn::load_error;
 use crate::{backend_name, cv_error, OpenCvKeys};
 
 /// `[recognizer.options]` of kind `embedder`: the kit's shared keys plus `threads`.
@@ -169,28 +169,23 @@ impl Embedder {
             mirror: o.mirror,
             batches: false,
             landmarks,
-            info: ModelInfo {
-                id: if args.model_id.is_empty() {
-                    "embedder".into()
-                } else {
-                    args.model_id.into()
-                },
-                backend: backend_name(),
-                licence: LicenceClass::Unknown,
-                input_width: profile.size(),
-                input_height: profile.size(),
-                embedding: None.into(),
-            },
+            info: model_info(
+                args,
+                "embedder",
+                backend_name(),
+                LicenceClass::Unknown,
+                (profile.size(), profile.size()),
+            ),
         };
         // Probe: a grey crop of the profile's size must give one vector of the declared size.
         let size = profile.size() as i32;
         let probe = Mat::new_rows_cols_with_default(size, size, core::CV_8UC3, Scalar::all(128.0))
             .map_err(|e| load_error(file, e))?;
         let out = e.forward(std::slice::from_ref(&probe)).map_err(|err| {
-            mismatch(
+            model_mismatch(
                 file,
-                &format!("{} embedder", o.profile.name()),
-                format!("a {size}x{size} input fails: {}", err.message),
+                format_args!("does not fit the {} embedder", o.profile.name()),
+                format_args!("a {size}x{size} input fails: {}", err.message),
                 "this model needs a different profile (input size)",
             )
         })?;
@@ -201,11 +196,11 @@ impl Embedder {
         let pair = [probe.clone(), probe];
         e.batches = matches!(e.forward(&pair), Ok(v) if v.len() == 2 && v[1].len() == dim as usize);
         if let Some(expected) = o.dim.filter(|d| *d != dim) {
-            return Err(mismatch(
+            return Err(model_mismatch(
                 file,
-                "embedder",
-                format!("it gives {dim}-D embeddings, the manifest says {expected}"),
-                "check model_files",
+                "does not fit the embedder",
+                format_args!("it gives {dim}-D embeddings, the manifest says {expected}"),
+                "check `model` / `model_files` in [recognizer]: they must name the embedding model the options describe",
             ));
         }
         e.info.embedding = Some(EmbeddingSpec {

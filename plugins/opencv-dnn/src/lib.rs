@@ -24,8 +24,8 @@ use std::sync::Mutex;
 
 use abi_stable::std_types::RString;
 use facelab_plugin_kit::api::{CreateArgs, ErrorCode, PluginError};
-use facelab_plugin_kit::kinds::{detector_box, recognizer_box, Constructor, Kind, Plugin};
-use facelab_plugin_kit::options::OptionError;
+use facelab_plugin_kit::kinds::{load_detector, recognizer_box, Constructor, Kind, Plugin};
+use facelab_plugin_kit::options::out_of_range;
 use serde::Deserialize;
 
 use crate::dnn::DetectorOptions;
@@ -55,15 +55,14 @@ impl OpenCvKeys {
         let mut set = THREADS.lock().unwrap_or_else(|p| p.into_inner());
         match *set {
             Some(n) if n == self.threads => Ok(()),
-            Some(n) => Err(OptionError {
-                section: section.into(),
-                key: "threads".into(),
-                value: Some(self.threads.to_string()),
-                expected: format!(
+            Some(n) => Err(out_of_range(
+                section,
+                "threads",
+                self.threads,
+                &format!(
                     "{n} or 0: OpenCV's thread count is process-wide and an earlier opencv-dnn instance set it to {n}; give every opencv-dnn section the same `threads`"
                 ),
-            }
-            .into()),
+            )),
             None => {
                 opencv::core::set_num_threads(self.threads as i32)
                     .map_err(|e| cv_error(ErrorCode::OTHER, "set_num_threads", e))?;
@@ -95,25 +94,19 @@ static PLUGIN: Plugin = Plugin {
         Kind {
             name: "ssd",
             help: "OpenCV ResNet-10 SSD face detector (TensorFlow uint8 or Caffe), letterboxed",
-            new: Constructor::Detector(|args| {
-                Ok(detector_box(ssd::load(args, detector_options(args)?)?))
-            }),
+            new: Constructor::Detector(|args| load_detector(args, detector_options, ssd::load)),
             check_options: check_detector,
         },
         Kind {
             name: "yunet",
             help: "YuNet face detector with 5 landmarks (ONNX, 2023mar), letterboxed",
-            new: Constructor::Detector(|args| {
-                Ok(detector_box(yunet::load(args, detector_options(args)?)?))
-            }),
+            new: Constructor::Detector(|args| load_detector(args, detector_options, yunet::load)),
             check_options: check_detector,
         },
         Kind {
             name: "yolo",
             help: "Darknet YOLOv3-family face detector (.cfg + .weights), letterboxed",
-            new: Constructor::Detector(|args| {
-                Ok(detector_box(darknet::load(args, detector_options(args)?)?))
-            }),
+            new: Constructor::Detector(|args| load_detector(args, detector_options, darknet::load)),
             check_options: check_detector,
         },
         Kind {

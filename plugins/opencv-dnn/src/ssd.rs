@@ -1,7 +1,7 @@
 //! OpenCV's ResNet-10 SSD face detector (TensorFlow 8-bit or Caffe).
 
-use facelab_plugin_kit::api::{CreateArgs, ErrorCode, Face, LicenceClass, ModelInfo, PluginError};
-use facelab_plugin_kit::{check_readable, model_file};
+use facelab_plugin_kit::api::{CreateArgs, ErrorCode, Face, LicenceClass, PluginError};
+use facelab_plugin_kit::{check_readable, model_file, model_info};
 use opencv::core::{Mat, Scalar};
 use opencv::dnn;
 use opencv::prelude::*;
@@ -92,18 +92,13 @@ pub fn load(
         options.input_width.unwrap_or(300),
         options.input_height.unwrap_or(300),
     );
-    let info = ModelInfo {
-        id: if args.model_id.is_empty() {
-            "ssd-res10".into()
-        } else {
-            args.model_id.into()
-        },
-        backend: backend_name(),
-        licence: LicenceClass::Permissive,
-        input_width: size.0,
-        input_height: size.1,
-        embedding: None.into(),
-    };
+    let info = model_info(
+        args,
+        "ssd-res10",
+        backend_name(),
+        LicenceClass::Permissive,
+        size,
+    );
     DnnDetector::new(
         net,
         Ssd,

@@ -1,9 +1,9 @@
 //! YuNet 2023mar through `readNetFromONNX`. OpenCV 4.6's `FaceDetectorYN` cannot load this
 //! model, so the twelve outputs are decoded here (by the shared decoder in the kit).
 
-use facelab_plugin_kit::api::{CreateArgs, ErrorCode, Face, LicenceClass, ModelInfo, PluginError};
+use facelab_plugin_kit::api::{CreateArgs, ErrorCode, Face, LicenceClass, PluginError};
 use facelab_plugin_kit::decode::{yunet, YunetLevel};
-use facelab_plugin_kit::{check_readable, model_file};
+use facelab_plugin_kit::{check_readable, model_file, model_info};
 use opencv::core::{Mat, Scalar};
 use opencv::dnn;
 
@@ -71,29 +71,14 @@ pub fn load(
     let onnx = model_file(args.model_files.as_slice(), &[".onnx"], "yunet")?;
     check_readable(onnx)?;
     let net = dnn::read_net_from_onnx(onnx).map_err(|e| load_error(onnx, e))?;
-    let size = (
-        options.input_width.unwrap_or(640),
-        options.input_height.unwrap_or(640),
+    let size = options.input_size((640, 640), "640 for the 2023mar model")?;
+    let info = model_info(
+        args,
+        "yunet",
+        backend_name(),
+        LicenceClass::Permissive,
+        size,
     );
-    if !size.0.is_multiple_of(32) || !size.1.is_multiple_of(32) {
-        return Err(PluginError::new(
-            ErrorCode::INVALID_CONFIG,
-            format!("YuNet input {}x{} is not a multiple of 32", size.0, size.1),
-            "set input_width and input_height to multiples of 32 (640 for the 2023mar model)",
-        ));
-    }
-    let info = ModelInfo {
-        id: if args.model_id.is_empty() {
-            "yunet".into()
-        } else {
-            args.model_id.into()
-        },
-        backend: backend_name(),
-        licence: LicenceClass::Permissive,
-        input_width: size.0,
-        input_height: size.1,
-        embedding: None.into(),
-    };
     DnnDetector::new(
         net,
         Yunet,

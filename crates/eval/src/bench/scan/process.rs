@@ -1,5 +1,5 @@
 //! The child processes of the scan task: running them and measuring them from outside
-//! (`wait4(2)`), the config `facelab scan` runs with, and a temporary folder.
+//! (`wait4(2)`, through a small spawner process), the config `facelab scan` runs with, and a temporary folder.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,7 +11,7 @@ use serde_json::Value;
 use facelab_engine::config::{Config, ModelSection};
 
 /// What a command printed last on stdout (its last non-empty line).
-pub(super) fn last_line(text: &str) -> Option<&str> {
+pub fn last_line(text: &str) -> Option<&str> {
     text.lines().map(str::trim).rfind(|l| !l.is_empty())
 }
 
@@ -123,70 +123,170 @@ pub(super) fn child_config(
 
 /// A child process's end, measured from outside.
 #[derive(Debug)]
-pub(super) struct Measured {
-    pub(super) wall: f64,
-    pub(super) cpu: f64,
-    pub(super) rss_mib: f64,
-    pub(super) stdout: String,
+pub struct Measured {
+    /// Wall seconds.
+    pub wall: f64,
+    /// User plus system CPU seconds.
+    pub cpu: f64,
+    /// Its own peak resident set size, MiB.
+    pub rss_mib: f64,
+    /// What it printed on stdout.
+    pub stdout: String,
 }
 
 /// The last lines of `text`, for an error message.
-pub(super) fn tail(text: &str) -> String {
+pub fn tail(text: &str) -> String {
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     lines[lines.len().saturating_sub(12)..].join("\n")
 }
 
-/// Runs `cmd` with stdout and stderr into files in `dir`, reaps it with `wait4` for its CPU
-/// time and peak RSS. Exit codes in `ok` are success; any other is an error naming the
+/// What the spawner (`facelab measure-child`) saw of the command it ran: its end and its
+/// own resource use, written as JSON for the process that asked.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ChildUsage {
+    /// The exit code, when it exited.
+    pub code: Option<i32>,
+    /// The signal that ended it, when one did.
+    pub signal: Option<i32>,
+    /// User plus system CPU seconds.
+    pub cpu: f64,
+    /// Peak resident set size, KiB (`ru_maxrss`).
+    pub maxrss_kib: i64,
+}
+
+/// Waits for child `pid` with `wait4`: its status and resource use.
+fn reap(pid: libc::pid_t) -> std::io::Result<(libc::c_int, libc::rusage)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain data that wait4 fills in.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: valid pointers to the two locals above; `pid` is the caller's own child,
+        // which the caller never waits for otherwise (dropping a Child does not wait).
+        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if r == pid {
+            return Ok((status, usage));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// `facelab measure-child OUT -- PROGRAM ARGS…`: runs the program with this process's
+/// stdin, stdout and stderr, reaps it, writes its [`ChildUsage`] to `out` and returns the exit
+/// code to end with (128 + the signal when a signal ended it).
+///
+/// Why a process in between: on Linux a child's `ru_maxrss` starts from the high-water mark
+/// of the memory it was forked from, carried over at fork and at exec. A child forked from
+/// the bench (hundreds of MiB by the time the scan task runs) reports the bench's size, not
+/// its own. This spawner is small when it forks, so what it reports is the program's own peak.
+pub fn spawner_main(out: &Path, program: &std::ffi::OsStr, args: &[std::ffi::OsString]) -> i32 {
+    let run = || -> anyhow::Result<ChildUsage> {
+        let child = Command::new(program)
+            .args(args)
+            .spawn()
+            .with_context(|| format!("cannot start {}", program.to_string_lossy()))?;
+        let (status, usage) = reap(child.id() as libc::pid_t)?;
+        drop(child);
+        let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+        Ok(ChildUsage {
+            code: libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status)),
+            signal: libc::WIFSIGNALED(status).then(|| libc::WTERMSIG(status)),
+            cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
+            maxrss_kib: usage.ru_maxrss,
+        })
+    };
+    let usage = match run() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("facelab measure-child: {e:#}");
+            return 127;
+        }
+    };
+    let text = serde_json::to_string(&usage).expect("plain data");
+    if let Err(e) = std::fs::write(out, text) {
+        eprintln!("facelab measure-child: cannot write {}: {e}", out.display());
+        return 127;
+    }
+    match (usage.code, usage.signal) {
+        (Some(c), _) => c,
+        (None, Some(s)) => 128 + s,
+        _ => 127,
+    }
+}
+
+/// Runs `cmd` with stdout and stderr into files in `dir`, through `facelab measure-child`
+/// (the running facelab binary), for its CPU time and its own peak RSS (see
+/// [`spawner_main`]). Exit codes in `ok` are success; any other is an error naming the
 /// command and the end of its stderr.
 pub(super) fn measure(cmd: &mut Command, dir: &Path, ok: &[i32]) -> anyhow::Result<Measured> {
+    let spawner = std::env::current_exe().context("cannot find the facelab binary")?;
+    measure_with(&spawner, cmd, dir, ok)
+}
+
+/// [`measure`] with `spawner` as the facelab binary that runs `cmd`.
+pub fn measure_with(
+    spawner: &Path,
+    cmd: &Command,
+    dir: &Path,
+    ok: &[i32],
+) -> anyhow::Result<Measured> {
     let (out_path, err_path) = (dir.join("stdout.txt"), dir.join("stderr.txt"));
+    let usage_path = dir.join("usage.json");
+    let _ = std::fs::remove_file(&usage_path);
     let described = format!("{cmd:?}");
+    let mut through = Command::new(spawner);
+    through
+        .arg("measure-child")
+        .arg(&usage_path)
+        .arg("--")
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => through.env(k, v),
+            None => through.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        through.current_dir(d);
+    }
     let start = Instant::now();
-    let child = cmd
+    let child = through
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&out_path)?)
         .stderr(std::fs::File::create(&err_path)?)
         .spawn()
-        .with_context(|| format!("cannot start {described}"))?;
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is plain data that wait4 fills in; the pid is our own child, which
-    // is reaped here and never waited for through `child` (dropping a Child does not wait).
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: valid pointers to the two locals above.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        if r == pid {
-            break;
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(anyhow!("waiting for {described}: {e}"));
-        }
-    }
+        .with_context(|| format!("cannot start {described} through {}", spawner.display()))?;
+    let reaped = reap(child.id() as libc::pid_t);
     let wall = start.elapsed().as_secs_f64();
     drop(child);
+    reaped.map_err(|e| anyhow!("waiting for {described}: {e}"))?;
     let stdout = std::fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
-    if !code.is_some_and(|c| ok.contains(&c)) {
-        let how = match code {
-            Some(c) => format!("exit code {c}"),
-            None => format!("signal {}", libc::WTERMSIG(status)),
+    let usage: ChildUsage = std::fs::read_to_string(&usage_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| anyhow!("{described} could not be run:\n{}", tail(&stderr)))?;
+    if !usage.code.is_some_and(|c| ok.contains(&c)) {
+        let how = match (usage.code, usage.signal) {
+            (Some(c), _) => format!("exit code {c}"),
+            (None, Some(s)) => format!("signal {s}"),
+            _ => "an unknown end".to_owned(),
         };
         bail!("{described} failed ({how}):\n{}", tail(&stderr));
     }
-    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     Ok(Measured {
         wall,
-        cpu: seconds(usage.ru_utime) + seconds(usage.ru_stime),
-        rss_mib: usage.ru_maxrss as f64 / 1024.0,
+        cpu: usage.cpu,
+        rss_mib: usage.maxrss_kib as f64 / 1024.0,
         stdout,
     })
 }
 
-pub(super) fn parse_json(text: &str, what: &str) -> anyhow::Result<Value> {
+/// The JSON `what` printed, or an error quoting the end of its output.
+pub fn parse_json(text: &str, what: &str) -> anyhow::Result<Value> {
     serde_json::from_str(text)
         .with_context(|| format!("{what} printed no JSON summary: {}", tail(text)))
 }
@@ -212,40 +312,5 @@ mod tests {
         assert_eq!(r.landmarks.as_deref(), Some("landmark106"));
         assert!(back.plugins.search_path[0].ends_with("rel/plugins"));
         assert!(back.models.cache_dir.unwrap().is_absolute());
-    }
-
-    #[test]
-    fn a_child_is_measured_and_a_failure_names_it() {
-        let dir = TempDir::new().unwrap();
-        let m = measure(
-            Command::new("sh").args([
-                "-c",
-                "echo '{\"a\": 1}'; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done",
-            ]),
-            &dir.0,
-            &[0],
-        )
-        .unwrap();
-        assert_eq!(parse_json(&m.stdout, "sh").unwrap()["a"], 1);
-        assert!(
-            m.wall > 0.0 && m.cpu > 0.0 && m.rss_mib > 0.1,
-            "{} {} {}",
-            m.wall,
-            m.cpu,
-            m.rss_mib
-        );
-        let e = measure(
-            Command::new("sh").args(["-c", "echo first >&2; echo why >&2; exit 3"]),
-            &dir.0,
-            &[0, 1],
-        )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("\"sh\"") && e.contains("exit code 3") && e.ends_with("first\nwhy"),
-            "{e}"
-        );
-        assert_eq!(last_line("a\nb\n\n"), Some("b"));
-        assert!(parse_json("oops", "x").is_err());
     }
 }
