@@ -30,7 +30,7 @@ pub fn plugin_lib(name: &str) -> PathBuf {
 
 /// The environment variable that turns a missing `../shared` from a skip into a failure.
 /// `.ci/run` sets it, so CI cannot pass while the real-data tests silently did nothing.
-pub const REQUIRE_SHARED: &str = "FACELAB_REQUIRE_SHARED";
+pub use facelab_plugin_kit::testing::{shared_required, REQUIRE_SHARED};
 
 /// The folders of `../shared` the tests read: `datasets/` (photos and benchmark sets) and
 /// `models/` (the model mirror).
@@ -39,34 +39,12 @@ const SHARED_FOLDERS: [&str; 2] = ["datasets", "models"];
 /// `../shared` beside the repository (or `$FACELAB_SHARED`) when it holds every folder the
 /// tests read, else what is missing, as a sentence.
 pub fn locate_shared() -> Result<PathBuf, String> {
-    let (dir, from) = match std::env::var_os("FACELAB_SHARED") {
-        Some(d) => (PathBuf::from(d), "FACELAB_SHARED"),
-        None => (repo_root().join("../shared"), "beside the repository"),
-    };
-    let missing: Vec<&str> = SHARED_FOLDERS
-        .into_iter()
-        .filter(|f| !dir.join(f).is_dir())
-        .collect();
-    if missing.is_empty() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "{} not found in {} ({from})",
-            missing.join(" and "),
-            dir.display()
-        ))
-    }
+    facelab_plugin_kit::testing::locate_shared(&SHARED_FOLDERS)
 }
 
 /// `../shared` when present.
 pub fn shared() -> Option<PathBuf> {
     locate_shared().ok()
-}
-
-/// Whether a missing `../shared` must fail the test: `FACELAB_REQUIRE_SHARED` is set to
-/// anything but empty or `0`.
-pub fn shared_required() -> bool {
-    std::env::var_os(REQUIRE_SHARED).is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 /// Returns `../shared`; when it is missing, skips the calling test with a message, or fails
