@@ -202,22 +202,7 @@ pub fn compare_with(
                     .as_ref()
                     .map(|q| rows.iter().map(|&i| q[i]).collect());
                 let labels = run(kept_data, kept_quality.as_deref(), &algo)?.labels;
-                let kept_truth: Vec<usize> = rows.iter().map(|&i| truth[i]).collect();
-                let r = facelab_cluster::metrics::evaluate(&kept_truth, &labels);
-                let mut all: Vec<Option<u32>> = vec![None; truth.len()];
-                for (&i, l) in rows.iter().zip(&labels) {
-                    all[i] = *l;
-                }
-                let everyone = facelab_cluster::metrics::evaluate(truth, &all);
-                Some(QualityGated {
-                    min_quality: g.min_quality.value(),
-                    excluded: truth.len() - rows.len(),
-                    pairwise: prf(r.pairwise),
-                    bcubed: prf(r.bcubed),
-                    bcubed_all: prf(everyone.bcubed),
-                    clusters: r.clusters,
-                    noise: r.noise,
-                })
+                Some(gated(g, rows, &labels, truth))
             }
             _ => None,
         };
@@ -233,6 +218,32 @@ pub fn compare_with(
         });
     }
     Ok(out)
+}
+
+/// The scores of a method run on the faces that pass the gate (`rows`, labelled `labels`):
+/// on those faces, and on everyone with the excluded faces as noise.
+fn gated(
+    gate: QualityGate<'_>,
+    rows: &[usize],
+    labels: &[Option<u32>],
+    truth: &[usize],
+) -> QualityGated {
+    let kept_truth: Vec<usize> = rows.iter().map(|&i| truth[i]).collect();
+    let r = facelab_cluster::metrics::evaluate(&kept_truth, labels);
+    let mut all: Vec<Option<u32>> = vec![None; truth.len()];
+    for (&i, l) in rows.iter().zip(labels) {
+        all[i] = *l;
+    }
+    let everyone = facelab_cluster::metrics::evaluate(truth, &all);
+    QualityGated {
+        min_quality: gate.min_quality.value(),
+        excluded: truth.len() - rows.len(),
+        pairwise: prf(r.pairwise),
+        bcubed: prf(r.bcubed),
+        bcubed_all: prf(everyone.bcubed),
+        clusters: r.clusters,
+        noise: r.noise,
+    }
 }
 
 #[cfg(test)]

@@ -8,12 +8,15 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use facelab_plugin_api::Face;
 use image::DynamicImage;
+use indicatif::ProgressBar;
 
 use super::pipeline::Opened;
 use super::report::{SizeTiming, SpeedResult};
 use super::suite::SpeedTask;
 use facelab_engine::photo::{decode, Photo};
+use facelab_engine::pipeline::{FaceDetector, FaceRecognizer};
 use facelab_engine::stats::{median, percentile};
 use facelab_engine::ui::labelled_progress as progress;
 
@@ -83,11 +86,35 @@ pub fn measure(
     if originals.is_empty() {
         anyhow::bail!("none of the {} speed photos could be decoded", paths.len());
     }
-    let detector = &mut opened.detector;
     let bar = progress(
         task.sizes.len() * originals.len() * (task.repeats + 1) + 2 * originals.len(),
         label,
     );
+    let detect = time_detection(&mut opened.detector, task, &originals, &bar)?;
+    let (found, end_to_end_photos_per_s) = end_to_end(opened, paths, max_pixels, &bar);
+    let mut embed_ms = time_embedding(opened.recognizer.as_mut(), &found, &bar)?;
+    bar.finish_and_clear();
+    Ok(SpeedResult {
+        pipeline: String::new(),
+        photos: originals.len(),
+        load: opened.load,
+        detect,
+        faces_embedded: embed_ms.len(),
+        embed_median_ms: (!embed_ms.is_empty()).then(|| median(&mut embed_ms.clone())),
+        embed_p90_ms: (!embed_ms.is_empty()).then(|| percentile(&mut embed_ms, 0.9)),
+        end_to_end_photos_per_s,
+        peak_rss_mib: None,
+    })
+}
+
+/// Detection at each size: one untimed warm-up run over the resized photos, then `repeats`
+/// timed runs.
+fn time_detection(
+    detector: &mut FaceDetector,
+    task: &SpeedTask,
+    originals: &[Photo],
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<SizeTiming>> {
     let mut detect = Vec::new();
     for &size in &task.sizes {
         let photos: Vec<Photo> = originals.iter().map(|p| resized(p, size)).collect();
@@ -113,27 +140,47 @@ pub fn measure(
             p90_ms: percentile(&mut times, 0.9),
         });
     }
+    Ok(detect)
+}
 
-    // End to end at the photos' own size: decode, detect, embed every face at once.
+/// End to end at the photos' own size: decode, detect, embed every face at once. Returns
+/// each decoded photo with its faces, and the photos per second.
+fn end_to_end(
+    opened: &mut Opened,
+    paths: &[PathBuf],
+    max_pixels: u64,
+    bar: &ProgressBar,
+) -> (Vec<(Photo, Vec<Face>)>, f64) {
     let start = Instant::now();
     let mut found = Vec::new();
     for p in paths {
         let Ok(photo) = decode(p, max_pixels) else {
             continue;
         };
-        let faces = detector.detect(&photo).map(|(f, _)| f).unwrap_or_default();
+        let faces = opened
+            .detector
+            .detect(&photo)
+            .map(|(f, _)| f)
+            .unwrap_or_default();
         if let (Some(r), false) = (opened.recognizer.as_mut(), faces.is_empty()) {
             let _ = r.embed(&photo, &faces);
         }
         found.push((photo, faces));
         bar.inc(1);
     }
-    let end_to_end_photos_per_s = found.len() as f64 / start.elapsed().as_secs_f64();
+    let photos_per_s = found.len() as f64 / start.elapsed().as_secs_f64();
+    (found, photos_per_s)
+}
 
-    // Embedding one face at a time.
+/// Embedding one face at a time: the milliseconds of each face (none without a recognizer).
+fn time_embedding(
+    recognizer: Option<&mut FaceRecognizer>,
+    found: &[(Photo, Vec<Face>)],
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<f64>> {
     let mut embed_ms = Vec::new();
-    if let Some(recognizer) = opened.recognizer.as_mut() {
-        for (photo, faces) in &found {
+    if let Some(recognizer) = recognizer {
+        for (photo, faces) in found {
             for face in faces {
                 let start = Instant::now();
                 recognizer
@@ -146,18 +193,7 @@ pub fn measure(
             bar.inc(1);
         }
     }
-    bar.finish_and_clear();
-    Ok(SpeedResult {
-        pipeline: String::new(),
-        photos: originals.len(),
-        load: opened.load,
-        detect,
-        faces_embedded: embed_ms.len(),
-        embed_median_ms: (!embed_ms.is_empty()).then(|| median(&mut embed_ms.clone())),
-        embed_p90_ms: (!embed_ms.is_empty()).then(|| percentile(&mut embed_ms, 0.9)),
-        end_to_end_photos_per_s,
-        peak_rss_mib: None,
-    })
+    Ok(embed_ms)
 }
 
 #[cfg(test)]

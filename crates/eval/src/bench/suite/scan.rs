@@ -103,14 +103,7 @@ impl ScanTask {
     /// Checks the values; an error names the suite file (`source`) and the key.
     pub fn validate(&self, source: &Path) -> Result<(), ConfigError> {
         let s = self;
-        let bad = |key: &str, message: String, help: &str| {
-            Err(ConfigError::Invalid {
-                path: source.to_owned(),
-                key: format!("tasks.scan.{key}"),
-                message,
-                help: help.into(),
-            })
-        };
+        let bad = |key: &str, message: String, help: &str| invalid(source, key, message, help);
         if s.runs == 0 {
             return bad("runs", "= 0".into(), "use 3 (the medians want at least 3)");
         }
@@ -147,60 +140,81 @@ impl ScanTask {
         }
         let mut seen = std::collections::HashSet::new();
         for (i, set) in s.sets.iter().enumerate() {
-            let key = |k: &str| format!("sets[{i}].{k}");
             if set.name.is_empty() || !seen.insert(set.name.as_str()) {
                 return bad(
-                    &key("name"),
+                    &format!("sets[{i}].name"),
                     format!("= {:?} is empty or used twice", set.name),
                     "give every set its own name",
                 );
             }
-            if set.generate.as_deref().is_some_and(|g| g != "camera") {
-                return bad(
-                    &key("generate"),
-                    format!("= {:?}", set.generate.as_deref().unwrap_or("")),
-                    "the only generator is \"camera\"",
-                );
-            }
-            if set.generate.is_none() && set.path.is_none() {
-                return bad(
-                    &key("path"),
-                    "is missing".into(),
-                    "name the folder of photos, relative to the data-set root",
-                );
-            }
-            if set.limit == Some(0) {
-                return bad(&key("limit"), "= 0".into(), "leave it out for every photo");
-            }
-            let variants = set.variants(s);
-            if variants.is_empty() {
-                return bad(&key("variants"), "is empty".into(), "use [1280]");
-            }
-            if let Some(v) = variants
-                .iter()
-                .find(|v| **v != 0 && !(32..=16384).contains(*v))
-            {
-                return bad(
-                    &key("variants"),
-                    format!("holds {v}"),
-                    "use 0 (own size) or a long side from 32 to 16384 pixels",
-                );
-            }
-            if let Some(c) = set.compare.filter(|c| !variants.contains(c)) {
-                return bad(
-                    &key("compare"),
-                    format!("= {c} is not one of variants {variants:?}"),
-                    "use one of the variants",
-                );
-            }
-            if set.target_ratio.is_some_and(|r| r.is_nan() || r <= 0.0) {
-                return bad(
-                    &key("target_ratio"),
-                    "is not positive".into(),
-                    "use a ratio such as 2.0",
-                );
-            }
+            set.validate(i, s, source)?;
         }
         Ok(())
     }
+}
+
+impl ScanSet {
+    /// Checks set `i` of `task` (all but its name, which needs the other sets).
+    fn validate(&self, i: usize, task: &ScanTask, source: &Path) -> Result<(), ConfigError> {
+        let set = self;
+        let bad = |k: &str, message: String, help: &str| {
+            invalid(source, &format!("sets[{i}].{k}"), message, help)
+        };
+        if set.generate.as_deref().is_some_and(|g| g != "camera") {
+            return bad(
+                "generate",
+                format!("= {:?}", set.generate.as_deref().unwrap_or("")),
+                "the only generator is \"camera\"",
+            );
+        }
+        if set.generate.is_none() && set.path.is_none() {
+            return bad(
+                "path",
+                "is missing".into(),
+                "name the folder of photos, relative to the data-set root",
+            );
+        }
+        if set.limit == Some(0) {
+            return bad("limit", "= 0".into(), "leave it out for every photo");
+        }
+        let variants = set.variants(task);
+        if variants.is_empty() {
+            return bad("variants", "is empty".into(), "use [1280]");
+        }
+        if let Some(v) = variants
+            .iter()
+            .find(|v| **v != 0 && !(32..=16384).contains(*v))
+        {
+            return bad(
+                "variants",
+                format!("holds {v}"),
+                "use 0 (own size) or a long side from 32 to 16384 pixels",
+            );
+        }
+        if let Some(c) = set.compare.filter(|c| !variants.contains(c)) {
+            return bad(
+                "compare",
+                format!("= {c} is not one of variants {variants:?}"),
+                "use one of the variants",
+            );
+        }
+        if set.target_ratio.is_some_and(|r| r.is_nan() || r <= 0.0) {
+            return bad(
+                "target_ratio",
+                "is not positive".into(),
+                "use a ratio such as 2.0",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The error for `tasks.scan.<key>` of the suite file `source`.
+fn invalid(source: &Path, key: &str, message: String, help: &str) -> Result<(), ConfigError> {
+    Err(ConfigError::Invalid {
+        path: source.to_owned(),
+        key: format!("tasks.scan.{key}"),
+        message,
+        help: help.into(),
+    })
 }
