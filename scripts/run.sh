@@ -3,8 +3,10 @@
 # the sample photos (out/detect/), then runs the default benchmark suite (config/bench.toml:
 # three detector → recognizer pipelines on ORL, LFW, WIDER FACE mini, voc-groups, LFW
 # clustering, speed, and the whole scan side by side with the OpenCV-Python script) and
-# writes out/bench/report.{md,html,json}. About 35 minutes on 2 cores, 20 of them the scan
-# task (its Python venv is set up on first use). Extra arguments go to `facelab bench` (for example --resume, --task lfw).
+# writes out/bench/report.{md,html,json} and results.md, and the published figures,
+# docs/results.md (generated: never edit it by hand). How long it takes: see README. The scan
+# task's Python venv is set up on first use. Extra arguments go to `facelab bench` (for
+# example --resume, --task lfw; a part of the suite rewrites docs/results.md with that part).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,4 +22,4 @@ $facelab plugins
 $facelab models list
 $facelab detect "$samples"/voc-groups/*.jpg "$samples"/sprint/*.jpg "$samples"/bbt/*.jpg --draw out/detect >/dev/null
 echo "run: sample photos with their faces drawn: out/detect/" >&2
-$facelab bench --suite config/bench.toml --datasets "$shared/datasets" --out out/bench "$@"
+$facelab bench --suite config/bench.toml --datasets "$shared/datasets" --out out/bench --results docs/results.md "$@"

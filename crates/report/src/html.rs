@@ -8,7 +8,7 @@ use plotters::prelude::*;
 use pulldown_cmark::{html, Event, HeadingLevel, Options, Parser, Tag, TagEnd};
 
 use crate::markdown;
-use facelab_eval::bench::report::Report;
+use facelab_eval::bench::report::{HeadlineRow, Report};
 
 const WIDTH: u32 = 560;
 const HEIGHT: u32 = 400;
@@ -175,113 +175,128 @@ pub fn scatter(
 
 /// The charts that follow a report section, by the section's title.
 fn charts_for(section: &str, r: &Report) -> Vec<(String, Result<String, String>)> {
-    let mut out = Vec::new();
     let t = &r.tasks;
     if section.starts_with("WIDER FACE") && !t.wider.results.is_empty() {
-        for (i, level) in ["easy", "medium", "hard"].iter().enumerate() {
-            let series: Vec<Series> = t
-                .wider
-                .results
-                .iter()
-                .filter_map(|w| {
-                    let l = w.levels.get(i)?;
-                    let mark = w
-                        .operating_point
-                        .as_ref()
-                        .and_then(|o| o.levels.get(i).copied());
-                    Some(Series {
-                        name: format!(
-                            "{} (AP {:.3}{})",
-                            w.pipeline,
-                            l.ap,
-                            if mark.is_some() {
-                                ", ● its own settings"
-                            } else {
-                                ""
-                            }
-                        ),
-                        points: l.pr_curve.clone(),
-                        mark,
-                    })
-                })
-                .collect();
-            out.push((
-                format!("WIDER {level}: precision against recall"),
-                line_chart(
-                    &format!("WIDER FACE {level}"),
-                    ("recall", "precision"),
-                    0.0..1.0,
-                    0.0..1.0,
-                    false,
-                    &series,
-                ),
-            ));
-        }
+        wider_charts(r)
+    } else if section.starts_with("LFW") && !t.lfw.results.is_empty() {
+        vec![lfw_chart(r)]
+    } else if section.starts_with("Speed") && !t.speed.results.is_empty() {
+        speed_charts(r)
+    } else if section.starts_with("Scan speed") {
+        crate::scan::charts(r)
+    } else {
+        Vec::new()
     }
-    if section.starts_with("LFW") && !t.lfw.results.is_empty() {
-        let series: Vec<Series> = t
-            .lfw
+}
+
+/// A PR curve per WIDER level, each pipeline's operating point marked on it.
+fn wider_charts(r: &Report) -> Vec<(String, Result<String, String>)> {
+    let mut out = Vec::new();
+    for (i, level) in ["easy", "medium", "hard"].iter().enumerate() {
+        let series: Vec<Series> = r
+            .tasks
+            .wider
             .results
             .iter()
-            .map(|l| Series {
-                name: format!("{} (AUC {:.4})", l.pipeline, l.roc_auc),
-                points: l.roc.clone(),
-                mark: None,
+            .filter_map(|w| {
+                let l = w.levels.get(i)?;
+                let mark = w
+                    .operating_point
+                    .as_ref()
+                    .and_then(|o| o.levels.get(i).copied());
+                Some(Series {
+                    name: format!(
+                        "{} (AP {:.3}{})",
+                        w.pipeline,
+                        l.ap,
+                        if mark.is_some() {
+                            ", ● its own settings"
+                        } else {
+                            ""
+                        }
+                    ),
+                    points: l.pr_curve.clone(),
+                    mark,
+                })
             })
             .collect();
         out.push((
-            "LFW ROC: true-accept rate against false-accept rate (log)".into(),
+            format!("WIDER {level}: precision against recall"),
             line_chart(
-                "LFW View 2 ROC",
-                ("false-accept rate", "true-accept rate"),
-                1e-4..1.0,
+                &format!("WIDER FACE {level}"),
+                ("recall", "precision"),
                 0.0..1.0,
-                true,
+                0.0..1.0,
+                false,
                 &series,
             ),
         ));
     }
-    if section.starts_with("Speed") && !t.speed.results.is_empty() {
-        let points = |f: &dyn Fn(
-            &facelab_eval::bench::report::HeadlineRow,
-        ) -> Option<(f64, f64)>|
-         -> Vec<Point> {
-            r.headline
-                .iter()
-                .filter_map(|h| {
-                    f(h).map(|(x, y)| Point {
-                        name: h.pipeline.clone(),
-                        x,
-                        y,
-                    })
+    out
+}
+
+/// The LFW ROC curves on a log false-accept axis.
+fn lfw_chart(r: &Report) -> (String, Result<String, String>) {
+    let series: Vec<Series> = r
+        .tasks
+        .lfw
+        .results
+        .iter()
+        .map(|l| Series {
+            name: format!("{} (AUC {:.4})", l.pipeline, l.roc_auc),
+            points: l.roc.clone(),
+            mark: None,
+        })
+        .collect();
+    (
+        "LFW ROC: true-accept rate against false-accept rate (log)".into(),
+        line_chart(
+            "LFW View 2 ROC",
+            ("false-accept rate", "true-accept rate"),
+            1e-4..1.0,
+            0.0..1.0,
+            true,
+            &series,
+        ),
+    )
+}
+
+/// Speed against accuracy from the headline: detection (WIDER hard) and recognition (LFW).
+fn speed_charts(r: &Report) -> Vec<(String, Result<String, String>)> {
+    let points = |f: &dyn Fn(&HeadlineRow) -> Option<(f64, f64)>| -> Vec<Point> {
+        r.headline
+            .iter()
+            .filter_map(|h| {
+                f(h).map(|(x, y)| Point {
+                    name: h.pipeline.clone(),
+                    x,
+                    y,
                 })
-                .collect()
-        };
-        let detection = points(&|h| Some((h.ms_per_photo?, h.wider_hard?)));
-        if !detection.is_empty() {
-            out.push((
-                "Detection: WIDER hard AP against ms per photo".into(),
-                scatter(
-                    "Detection speed and accuracy",
-                    ("ms per photo (detection)", "WIDER hard AP"),
-                    &detection,
-                ),
-            ));
-        }
-        let recognition = points(&|h| Some((h.ms_per_photo? + h.ms_per_face?, h.lfw?.mean)));
-        if !recognition.is_empty() {
-            out.push((
-                "Recognition: LFW accuracy against ms per photo + ms per face".into(),
-                scatter(
-                    "Pipeline speed and LFW accuracy",
-                    ("ms per photo + ms per face", "LFW accuracy"),
-                    &recognition,
-                ),
-            ));
-        }
+            })
+            .collect()
+    };
+    let mut out = Vec::new();
+    let detection = points(&|h| Some((h.ms_per_photo?, h.wider_hard?)));
+    if !detection.is_empty() {
+        out.push((
+            "Detection: WIDER hard AP against ms per photo".into(),
+            scatter(
+                "Detection speed and accuracy",
+                ("ms per photo (detection)", "WIDER hard AP"),
+                &detection,
+            ),
+        ));
     }
-    if section.starts_with("Scan speed") {
-        out.extend(crate::scan::charts(r));
+    let recognition = points(&|h| Some((h.ms_per_photo? + h.ms_per_face?, h.lfw?.mean)));
+    if !recognition.is_empty() {
+        out.push((
+            "Recognition: LFW accuracy against ms per photo + ms per face".into(),
+            scatter(
+                "Pipeline speed and LFW accuracy",
+                ("ms per photo + ms per face", "LFW accuracy"),
+                &recognition,
+            ),
+        ));
     }
     out
 }

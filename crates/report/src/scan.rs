@@ -64,8 +64,9 @@ fn headline_words(h: &ScanHeadline) -> String {
     text
 }
 
-/// The headline line of each pipeline the scan task ran on (empty when it did not run),
-/// for the README to quote.
+/// The headline line of each pipeline the scan task ran on (empty when it did not run). It
+/// ends the headline table, so it is in `report.md` and in `docs/results.md`, which
+/// `facelab bench` generates.
 pub fn headline_lines(report: &Report) -> String {
     let mut s = String::new();
     for row in report.headline.iter().filter(|h| !h.scan.is_empty()) {
@@ -89,6 +90,8 @@ pub fn headline_lines(report: &Report) -> String {
     s
 }
 
+/// One set: its photos, each side's measures, facelab ÷ each script variant, the headline,
+/// facelab's time per stage and the notes.
 fn set_section(s: &mut String, result: &ScanResult, set: &ScanSetResult) {
     let _ = writeln!(s, "### {}: {}\n", result.pipeline, set.set);
     if let Some(reason) = &set.skipped {
@@ -113,6 +116,27 @@ fn set_section(s: &mut String, result: &ScanResult, set: &ScanSetResult) {
             .map(|t| format!(", {t} taggable faces in the ground truth"))
             .unwrap_or_default()
     );
+    sides_table(s, set);
+    ratios_table(s, result, set);
+    if let Some(h) = &set.headline {
+        let _ = writeln!(s, "\nHeadline: {}.", headline_words(h));
+    }
+    if let Some(stages) = set.sides.first().and_then(|f| f.stage_seconds.as_ref()) {
+        let parts: Vec<String> = stages.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
+        let _ = writeln!(
+            s,
+            "\nfacelab's own time per stage (s, median): {}.",
+            parts.join(", ")
+        );
+    }
+    for note in &set.notes {
+        let _ = writeln!(s, "\nNote: {note}");
+    }
+    s.push('\n');
+}
+
+/// Each side's measures (medians over runs; faces from the first run).
+fn sides_table(s: &mut String, set: &ScanSetResult) {
     s.push_str("| side | photos / s | wall s | CPU s / photo | peak RSS MiB | faces found | taggable found | false positives |\n|---|---|---|---|---|---|---|---|\n");
     for side in &set.sides {
         let point = side.point;
@@ -133,6 +157,10 @@ fn set_section(s: &mut String, result: &ScanResult, set: &ScanSetResult) {
                 .unwrap_or_else(|| "–".into()),
         );
     }
+}
+
+/// facelab ÷ each script variant: the median ratio (and its range over runs).
+fn ratios_table(s: &mut String, result: &ScanResult, set: &ScanSetResult) {
     s.push_str("\n| facelab ÷ script | photos / s | CPU s / photo | peak RSS | faces found | taggable found |\n|---|---|---|---|---|---|\n");
     for r in &set.ratios {
         let _ = writeln!(
@@ -148,21 +176,6 @@ fn set_section(s: &mut String, result: &ScanResult, set: &ScanSetResult) {
                 .unwrap_or_else(|| "–".into())
         );
     }
-    if let Some(h) = &set.headline {
-        let _ = writeln!(s, "\nHeadline: {}.", headline_words(h));
-    }
-    if let Some(stages) = set.sides.first().and_then(|f| f.stage_seconds.as_ref()) {
-        let parts: Vec<String> = stages.iter().map(|(k, v)| format!("{k} {v:.2}")).collect();
-        let _ = writeln!(
-            s,
-            "\nfacelab's own time per stage (s, median): {}.",
-            parts.join(", ")
-        );
-    }
-    for note in &set.notes {
-        let _ = writeln!(s, "\nNote: {note}");
-    }
-    s.push('\n');
 }
 
 /// The task's section body (after its status line).

@@ -1,15 +1,31 @@
-//! The bench report as data: what `report.json` holds, field for field. `report.md` and
-//! `report.html` are rendered from it. The schema is documented in `docs/bench.md` and
-//! `docs/bench.schema.json`; [`SCHEMA_VERSION`] changes whenever a field changes meaning or
-//! goes away (adding a field does not change it).
+//! The bench report as data: what `report.json` holds, field for field. `report.md`,
+//! `report.html` and `docs/results.md` are rendered from it, after a run or from a
+//! `report.json` read back (`facelab bench --render`): every type reads what it writes. The
+//! schema is documented in `docs/bench.md` and `docs/bench.schema.json`; [`SCHEMA_VERSION`]
+//! changes whenever a field changes meaning or goes away (adding a field does not change it).
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The version of the `report.json` layout.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// A number that is not finite is written as `null` (serde_json's way, and the schema's for
+/// the fields that can be): read back as NaN.
+fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
+/// [`facelab_engine::verify::VerifyCounts`] read back (the engine's type is only written).
+#[derive(Deserialize)]
+#[serde(remote = "facelab_engine::verify::VerifyCounts")]
+struct VerifyCountsDef {
+    accepted: usize,
+    checked: usize,
+    confirmed: usize,
+}
+
 /// The whole report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
@@ -40,7 +56,7 @@ pub struct Report {
 }
 
 /// The machine and software.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Environment {
     /// UTC, RFC 3339 (`2026-01-31T12:00:00Z`).
     pub date: String,
@@ -64,7 +80,7 @@ pub struct Environment {
 }
 
 /// A model used by some pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelEntry {
     /// The manifest id (or the config's label for user files).
     pub id: String,
@@ -81,7 +97,7 @@ pub struct ModelEntry {
 }
 
 /// One model file.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ModelFileEntry {
     /// File name.
     pub name: String,
@@ -90,7 +106,7 @@ pub struct ModelFileEntry {
 }
 
 /// One model of a pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StageEntry {
     /// The plugin.
     pub plugin: String,
@@ -107,7 +123,7 @@ pub struct StageEntry {
 }
 
 /// One pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PipelineEntry {
     /// Its name.
     pub name: String,
@@ -124,7 +140,7 @@ pub struct PipelineEntry {
 }
 
 /// Whether a task ran.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// It ran (on at least one pipeline).
@@ -136,7 +152,7 @@ pub enum Status {
 }
 
 /// One task: its status and one result per pipeline it ran on.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Task<R> {
     /// Whether it ran.
     pub status: Status,
@@ -161,7 +177,7 @@ impl<R> Task<R> {
 }
 
 /// Every task.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TaskResults {
     /// ORL identification.
     pub orl: Task<OrlResult>,
@@ -180,7 +196,7 @@ pub struct TaskResults {
 }
 
 /// Mean and standard deviation.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct MeanSd {
     /// Mean.
     pub mean: f64,
@@ -189,7 +205,7 @@ pub struct MeanSd {
 }
 
 /// How the photos of a recognition set went through the pipeline.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EmbedStats {
     /// Images in the set.
     pub images: usize,
@@ -205,7 +221,7 @@ pub struct EmbedStats {
 }
 
 /// ORL at one tagged fraction.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrlFraction {
     /// Fraction of each subject's images tagged.
     pub tagged: f64,
@@ -218,7 +234,7 @@ pub struct OrlFraction {
 }
 
 /// ORL for one pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OrlResult {
     /// The pipeline.
     pub pipeline: String,
@@ -233,7 +249,7 @@ pub struct OrlResult {
 }
 
 /// LFW for one pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LfwResult {
     /// The pipeline.
     pub pipeline: String,
@@ -263,7 +279,7 @@ pub struct LfwResult {
 }
 
 /// WIDER FACE at one level.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WiderLevel {
     /// `easy`, `medium` or `hard`.
     pub level: String,
@@ -276,7 +292,7 @@ pub struct WiderLevel {
 }
 
 /// WIDER FACE for one pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WiderResult {
     /// The pipeline.
     pub pipeline: String,
@@ -304,7 +320,7 @@ pub struct WiderResult {
 }
 
 /// WIDER at a pipeline's own settings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WiderOperating {
     /// The score threshold faces are kept from.
     pub threshold: Option<f64>,
@@ -316,6 +332,7 @@ pub struct WiderOperating {
     /// point marked on the PR charts.
     pub levels: Vec<(f64, f64)>,
     /// Candidates looked at again and kept (photos detected in this run only).
+    #[serde(deserialize_with = "VerifyCountsDef::deserialize")]
     pub verified: facelab_engine::verify::VerifyCounts,
     /// Median detection time per photo at these settings, ms.
     pub median_ms: Option<f64>,
@@ -324,7 +341,7 @@ pub struct WiderOperating {
 }
 
 /// The default-threshold rule on one run's detections.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ThresholdRule {
     /// The rule.
     pub rule: String,
@@ -335,7 +352,7 @@ pub struct ThresholdRule {
 }
 
 /// A hand-labelled photo set (voc-groups, the sprint and bbt samples) for one pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct VocResult {
     /// The pipeline.
     pub pipeline: String,
@@ -358,7 +375,7 @@ pub struct VocResult {
 }
 
 /// Precision, recall, F.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Prf {
     /// Precision.
     pub precision: f64,
@@ -369,7 +386,7 @@ pub struct Prf {
 }
 
 /// One clustering method's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterMethodResult {
     /// The method and its parameters, as facelab-cluster prints it.
     pub method: String,
@@ -392,7 +409,7 @@ pub struct ClusterMethodResult {
 }
 
 /// Clustering for one pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusteringResult {
     /// The pipeline.
     pub pipeline: String,
@@ -409,7 +426,7 @@ pub struct ClusteringResult {
 }
 
 /// Detection time at one size.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SizeTiming {
     /// Long side, pixels.
     pub size: u32,
@@ -422,7 +439,7 @@ pub struct SizeTiming {
 }
 
 /// Model load times.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct LoadTimes {
     /// Loading the plugin libraries, ms.
     pub plugins_ms: f64,
@@ -433,7 +450,7 @@ pub struct LoadTimes {
 }
 
 /// Speed for one pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SpeedResult {
     /// The pipeline.
     pub pipeline: String,
@@ -458,7 +475,7 @@ pub struct SpeedResult {
 }
 
 /// The headline row of one pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HeadlineRow {
     /// The pipeline.
     pub pipeline: String,
@@ -483,7 +500,7 @@ pub struct HeadlineRow {
 }
 
 /// A measured figure beside a published one.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct HarnessCheck {
     /// The pipeline measured.
     pub pipeline: String,
@@ -500,18 +517,21 @@ pub struct HarnessCheck {
 }
 
 /// A median over runs, with the smallest and largest run.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Spread {
     /// Median.
+    #[serde(deserialize_with = "nan_if_null")]
     pub median: f64,
     /// Smallest.
+    #[serde(deserialize_with = "nan_if_null")]
     pub min: f64,
     /// Largest.
+    #[serde(deserialize_with = "nan_if_null")]
     pub max: f64,
 }
 
 /// One run of one side, measured from outside the process.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanRun {
     /// Spawn to exit, seconds.
     pub wall_seconds: f64,
@@ -530,7 +550,7 @@ pub struct ScanRun {
 }
 
 /// One side of the comparison on one set: facelab scan, or one variant of the script.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanSide {
     /// `facelab` or `script`.
     pub side: String,
@@ -561,7 +581,7 @@ pub struct ScanSide {
 }
 
 /// facelab ÷ one script variant, per run (each ratio from one run's pair), then the median.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanRatio {
     /// The script's `--max-side`.
     pub max_side: u32,
@@ -578,13 +598,14 @@ pub struct ScanRatio {
 }
 
 /// The headline comparison of one set.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanHeadline {
     /// The set.
     pub set: String,
     /// The script variant compared with.
     pub max_side: u32,
     /// The median photos/s ratio.
+    #[serde(deserialize_with = "nan_if_null")]
     pub photos_per_s_ratio: f64,
     /// The ratio the set should reach, when the suite gives one.
     pub target_ratio: Option<f64>,
@@ -600,7 +621,7 @@ pub struct ScanHeadline {
 }
 
 /// One photo set of the scan task.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanSetResult {
     /// Its name.
     pub set: String,
@@ -627,7 +648,7 @@ pub struct ScanSetResult {
 }
 
 /// The scan task for one pipeline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ScanResult {
     /// The pipeline.
     pub pipeline: String,
@@ -645,7 +666,7 @@ pub struct ScanResult {
 
 /// A method's result with the faces below `min_quality` left out, as the library's
 /// `cluster` does (`[library] min_quality`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct QualityGated {
     /// The threshold applied.
     pub min_quality: f32,
