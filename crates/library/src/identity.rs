@@ -10,8 +10,8 @@
 //! or a euclidean distance threshold. The library compares L2-normalised vectors by cosine
 //! similarity, so a euclidean threshold `t` becomes the equivalent rule on vectors of the
 //! length `r` the model declares (`embedding.norm`, 1 when absent): cosine ≥ 1 − t²/(2r²)
-//! (‖a − b‖² = 2r² − 2r² cos θ for ‖a‖ = ‖b‖ = r). dlib's vectors are about 1.42 long, so
-//! its 0.6 is cosine 0.91, not the 0.82 of unit vectors.
+//! (‖a − b‖² = 2r² − 2r² cos θ for ‖a‖ = ‖b‖ = r), so a model whose vectors are not unit
+//! length keeps its own rule. docs/library.md ("Suggestions") works it through for dlib.
 
 use facelab_engine::config::{Config, ConfigError, ModelSection};
 use facelab_models::manifest::{Model, Threshold, ThresholdKind};

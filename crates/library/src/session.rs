@@ -139,9 +139,8 @@ const THREADED_PLUGINS: [&str; 3] = ["onnx-runtime", "opencv-dnn", "dlib"];
 
 /// The configured detector and recognizer for each of a scan's `workers`, which run on
 /// threads of their own (one per core): each model gets `threads = 1` unless the config
-/// sets it. On 2 cores that took a 60-photo camera-size scan from 22.5 to 18.9 CPU
-/// seconds, and a WIDER one from 17.4 to 14.5 (docs/speed.md), since no model waits for
-/// its second thread while another worker holds the core.
+/// sets it: the workers are the parallelism, and no model waits for its second thread while
+/// another worker holds the core (measured in docs/speed.md, "Workers and threads").
 pub fn open_for_scan(
     ctx: &RunContext,
     workers: usize,

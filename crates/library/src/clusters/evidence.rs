@@ -24,35 +24,75 @@ const MAX_PAIRS: usize = 100_000;
 
 /// Cosine similarities of the known negative pairs of `model`'s embeddings.
 pub fn negative_sims(lib: &Library, model: &str) -> Result<Vec<f32>> {
-    let mut stmt = lib
-        .conn
-        .prepare(
-            "SELECT e.face_id, f.image_id, e.vector,
+    let faces = Embedded::read(lib, model)?;
+    let named: Vec<usize> = (0..faces.people.len())
+        .filter(|&i| faces.people[i].is_some())
+        .collect();
+    let mut out = Vec::new();
+    same_photo(&faces, &mut out);
+    different_people(&faces, &named, &mut out);
+    rejections(lib, &faces, &named, &mut out)?;
+    Ok(out)
+}
+
+/// Every face with an embedding of the model, ordered by photo.
+struct Embedded {
+    /// Unit vectors.
+    vectors: Vec<Vec<f32>>,
+    /// Each face's photo.
+    images: Vec<i64>,
+    /// Each face's confirmed person.
+    people: Vec<Option<i64>>,
+    /// Face id → row.
+    index: HashMap<i64, usize>,
+}
+
+impl Embedded {
+    fn read(lib: &Library, model: &str) -> Result<Embedded> {
+        let mut stmt = lib
+            .conn
+            .prepare(
+                "SELECT e.face_id, f.image_id, e.vector,
                     (SELECT l.person_id FROM labels l WHERE l.face_id = e.face_id AND l.state = 'confirmed' LIMIT 1)
              FROM embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id
              WHERE e.model_id = ?1 AND i.status = 'done' ORDER BY f.image_id, e.face_id",
-        )
-        .map_err(|e| lib.err(e))?;
-    let mut rows = stmt.query([model]).map_err(|e| lib.err(e))?;
-    let (mut vectors, mut images, mut people) = (Vec::new(), Vec::new(), Vec::new());
-    let mut index: HashMap<i64, usize> = HashMap::new();
-    let mut dim = 0;
-    while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
-        let v = normalized(&from_blob(&r.get::<_, Vec<u8>>(2).map_err(|e| lib.err(e))?));
-        if dim == 0 {
-            dim = v.len();
+            )
+            .map_err(|e| lib.err(e))?;
+        let mut rows = stmt.query([model]).map_err(|e| lib.err(e))?;
+        let mut out = Embedded {
+            vectors: Vec::new(),
+            images: Vec::new(),
+            people: Vec::new(),
+            index: HashMap::new(),
+        };
+        let mut dim = 0;
+        while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
+            let v = normalized(&from_blob(&r.get::<_, Vec<u8>>(2).map_err(|e| lib.err(e))?));
+            if dim == 0 {
+                dim = v.len();
+            }
+            if v.len() != dim || v.is_empty() {
+                continue;
+            }
+            out.index
+                .insert(r.get(0).map_err(|e| lib.err(e))?, out.vectors.len());
+            out.images.push(r.get::<_, i64>(1).map_err(|e| lib.err(e))?);
+            out.people
+                .push(r.get::<_, Option<i64>>(3).map_err(|e| lib.err(e))?);
+            out.vectors.push(v);
         }
-        if v.len() != dim || v.is_empty() {
-            continue;
-        }
-        index.insert(r.get(0).map_err(|e| lib.err(e))?, vectors.len());
-        images.push(r.get::<_, i64>(1).map_err(|e| lib.err(e))?);
-        people.push(r.get::<_, Option<i64>>(3).map_err(|e| lib.err(e))?);
-        vectors.push(v);
+        Ok(out)
     }
-    let sim = |a: usize, b: usize| dot(&vectors[a], &vectors[b]);
-    let mut out = Vec::new();
-    // Same photo: rows are ordered by photo.
+
+    fn sim(&self, a: usize, b: usize) -> f32 {
+        dot(&self.vectors[a], &self.vectors[b])
+    }
+}
+
+/// Every pair of a photo's faces (at most [`PER_PHOTO`] of them).
+fn same_photo(faces: &Embedded, out: &mut Vec<f32>) {
+    let images = &faces.images;
+    // Rows are ordered by photo.
     let mut start = 0;
     let mut same_photo = 0;
     while start < images.len() && same_photo < MAX_PAIRS {
@@ -60,40 +100,48 @@ pub fn negative_sims(lib: &Library, model: &str) -> Result<Vec<f32>> {
         while end < images.len() && images[end] == images[start] {
             end += 1;
         }
-        let faces = start..end.min(start + PER_PHOTO);
-        for a in faces.clone() {
-            for b in a + 1..faces.end {
-                out.push(sim(a, b));
+        let group = start..end.min(start + PER_PHOTO);
+        for a in group.clone() {
+            for b in a + 1..group.end {
+                out.push(faces.sim(a, b));
                 same_photo += 1;
             }
         }
         start = end;
     }
-    // Named as different people.
-    let named: Vec<usize> = (0..people.len()).filter(|&i| people[i].is_some()).collect();
+}
+
+/// Random (seeded) pairs of `named` faces confirmed as different people, when there are
+/// two people at least.
+fn different_people(faces: &Embedded, named: &[usize], out: &mut Vec<f32>) {
+    let people = &faces.people;
     let distinct = {
         let mut p: Vec<i64> = named.iter().filter_map(|&i| people[i]).collect();
         p.sort_unstable();
         p.dedup();
         p.len()
     };
-    if distinct >= 2 {
-        let mut rng = Rng::new(18);
-        let (mut found, mut tries) = (0, 0);
-        while found < MAX_PAIRS.min(named.len() * 20) && tries < 4 * MAX_PAIRS {
-            tries += 1;
-            let (a, b) = (named[rng.below(named.len())], named[rng.below(named.len())]);
-            if people[a] != people[b] {
-                out.push(sim(a, b));
-                found += 1;
-            }
+    if distinct < 2 {
+        return;
+    }
+    let mut rng = Rng::new(18);
+    let (mut found, mut tries) = (0, 0);
+    while found < MAX_PAIRS.min(named.len() * 20) && tries < 4 * MAX_PAIRS {
+        tries += 1;
+        let (a, b) = (named[rng.below(named.len())], named[rng.below(named.len())]);
+        if people[a] != people[b] {
+            out.push(faces.sim(a, b));
+            found += 1;
         }
     }
-    // Rejections: the face against the person's confirmed faces.
+}
+
+/// Each face rejected for a person against (up to 20 of) that person's confirmed faces.
+fn rejections(lib: &Library, faces: &Embedded, named: &[usize], out: &mut Vec<f32>) -> Result<()> {
     let mut by_person: HashMap<i64, Vec<usize>> = HashMap::new();
-    for &i in &named {
+    for &i in named {
         by_person
-            .entry(people[i].expect("named"))
+            .entry(faces.people[i].expect("named"))
             .or_default()
             .push(i);
     }
@@ -107,15 +155,15 @@ pub fn negative_sims(lib: &Library, model: &str) -> Result<Vec<f32>> {
         .map_err(|e| lib.err(e))?;
     let mut rejections = 0;
     for (face, person) in rejected {
-        let (Some(&a), Some(theirs)) = (index.get(&face), by_person.get(&person)) else {
+        let (Some(&a), Some(theirs)) = (faces.index.get(&face), by_person.get(&person)) else {
             continue;
         };
         for &b in theirs.iter().take(20) {
             if rejections < MAX_PAIRS {
-                out.push(sim(a, b));
+                out.push(faces.sim(a, b));
                 rejections += 1;
             }
         }
     }
-    Ok(out)
+    Ok(())
 }

@@ -30,6 +30,11 @@ impl Unnamed {
     fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
+
+    /// Face id → its row.
+    fn index(&self) -> HashMap<i64, usize> {
+        self.ids.iter().enumerate().map(|(i, f)| (*f, i)).collect()
+    }
 }
 
 fn unnamed(lib: &Library, model: &str, min_quality: MinQuality) -> Result<Unnamed> {
@@ -162,20 +167,8 @@ fn run_once(
         .map_err(|e| LibraryError::Conflict(format!("{}: {e}", lib.path().display())))?;
     let algo = &algo;
     let before = membership(lib, model)?;
-    let mut links = cannot_links(lib)?;
-    // Two faces of one photo are two people: a cannot-link like a split's.
-    let mut by_photo: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (f, image) in faces.ids.iter().zip(&faces.image) {
-        by_photo.entry(*image).or_default().push(*f);
-    }
-    for group in by_photo.values() {
-        for (k, a) in group.iter().enumerate() {
-            for b in &group[k + 1..] {
-                links.insert(ordered(*a, *b));
-            }
-        }
-    }
-    let index: HashMap<i64, usize> = faces.ids.iter().enumerate().map(|(i, f)| (*f, i)).collect();
+    let links = with_same_photo_links(cannot_links(lib)?, &faces);
+    let index = faces.index();
     // Memberships of faces that got a name, lost their embedding or fall below
     // `min_quality` are dropped.
     let current: HashMap<i64, i64> = before
@@ -196,93 +189,158 @@ fn run_once(
         known_negatives: negatives.len(),
         ..RunSummary::default()
     };
-    let incremental = !full && !current.is_empty();
-    // face id → cluster: Ok(existing id) or Err(new group number).
-    let mut assign: HashMap<i64, std::result::Result<i64, u32>> = HashMap::new();
-    let mut groups = 0u32;
-    if incremental {
+    let assign = if !full && !current.is_empty() {
         summary.mode = "incremental".into();
-        for (f, c) in &current {
-            assign.insert(*f, Ok(*c));
-        }
-        // Centres of existing clusters.
-        let mut members: HashMap<i64, Vec<usize>> = HashMap::new();
-        for (f, c) in &current {
-            members.entry(*c).or_default().push(index[f]);
-        }
-        let mut ids: Vec<i64> = members.keys().copied().collect();
-        ids.sort();
-        let centres: Vec<Vec<f32>> = ids
-            .iter()
-            .map(|c| centre(members[c].iter().map(|&i| faces.row(i).to_vec()), faces.dim))
-            .collect();
-        let join = algo
-            .join_similarity()
-            .expect("the threshold was resolved above");
-        let mut rest = Vec::new();
-        for (i, f) in faces.ids.iter().enumerate() {
-            if current.contains_key(f) {
-                continue;
-            }
-            let mut best: Option<(usize, f32)> = None;
-            for (k, c) in centres.iter().enumerate() {
-                let s = dot(faces.row(i), c);
-                if s >= join && best.is_none_or(|(_, b)| s > b) {
-                    let blocked = members[&ids[k]]
-                        .iter()
-                        .any(|&m| links.contains(&ordered(*f, faces.ids[m])));
-                    if !blocked {
-                        best = Some((k, s));
-                    }
-                }
-            }
-            match best {
-                Some((k, _)) => {
-                    assign.insert(*f, Ok(ids[k]));
-                    summary.joined += 1;
-                }
-                None => rest.push(i),
-            }
-        }
-        // The rest are clustered among themselves.
-        let labels = cluster_subset(&faces, &rest, algo, &links)?;
-        for (&i, l) in rest.iter().zip(labels) {
-            if let Some(l) = l {
-                assign.insert(faces.ids[i], Err(l));
-                groups = groups.max(l + 1);
-            }
-        }
+        let (assign, joined) = assign_incremental(&faces, &index, &current, algo, &links)?;
+        summary.joined = joined;
+        assign
     } else {
         summary.mode = "full".into();
-        let all: Vec<usize> = (0..faces.ids.len()).collect();
-        let labels = cluster_subset(&faces, &all, algo, &links)?;
-        // Give each new group the id of the old cluster it overlaps most, one to one.
-        let old: Vec<(u64, u64)> = current
-            .iter()
-            .map(|(f, c)| (*f as u64, *c as u64))
-            .collect();
-        let new: Vec<(u64, u32)> = faces
-            .ids
-            .iter()
-            .zip(&labels)
-            .filter_map(|(f, l)| l.map(|l| (*f as u64, l)))
-            .collect();
-        let mapping = facelab_cluster::match_ids(&old, &new);
-        for (f, l) in faces.ids.iter().zip(&labels) {
-            if let Some(l) = l {
-                match mapping.get(l) {
-                    Some(old_id) => assign.insert(*f, Ok(*old_id as i64)),
-                    None => {
-                        groups = groups.max(l + 1);
-                        assign.insert(*f, Err(*l))
-                    }
-                };
+        let (assign, kept_ids) = assign_full(&faces, &current, algo, &links)?;
+        summary.kept_ids = kept_ids;
+        assign
+    };
+    let Some(created) = write_assignment(lib, model, planned_at, &assign)? else {
+        return Ok(None);
+    };
+    summary.created = created;
+    summary.clustered = assign.len();
+    summary.clusters = assign.values().collect::<HashSet<_>>().len();
+    summary.seconds = start.elapsed().as_secs_f64();
+    Ok(Some(summary))
+}
+
+/// Face id → cluster: `Ok(existing id)` or `Err(new group number)`.
+type Assignment = HashMap<i64, std::result::Result<i64, u32>>;
+
+/// `links` plus every pair of faces of one photo: two faces of one photo are two people,
+/// a cannot-link like a split's.
+fn with_same_photo_links(mut links: HashSet<(i64, i64)>, faces: &Unnamed) -> HashSet<(i64, i64)> {
+    let mut by_photo: HashMap<i64, Vec<i64>> = HashMap::new();
+    for (f, image) in faces.ids.iter().zip(&faces.image) {
+        by_photo.entry(*image).or_default().push(*f);
+    }
+    for group in by_photo.values() {
+        for (k, a) in group.iter().enumerate() {
+            for b in &group[k + 1..] {
+                links.insert(ordered(*a, *b));
             }
         }
-        summary.kept_ids = mapping.len();
     }
+    links
+}
+
+/// An incremental run: clustered faces keep their cluster; each new face joins the existing
+/// cluster whose centre is most similar (at least the join similarity) unless it has a
+/// cannot-link with one of its members; the rest are clustered among themselves. Returns
+/// the assignment and how many faces joined an existing cluster.
+fn assign_incremental(
+    faces: &Unnamed,
+    index: &HashMap<i64, usize>,
+    current: &HashMap<i64, i64>,
+    algo: &Algorithm,
+    links: &HashSet<(i64, i64)>,
+) -> Result<(Assignment, usize)> {
+    let mut assign = Assignment::new();
+    for (f, c) in current {
+        assign.insert(*f, Ok(*c));
+    }
+    // Centres of existing clusters.
+    let mut members: HashMap<i64, Vec<usize>> = HashMap::new();
+    for (f, c) in current {
+        members.entry(*c).or_default().push(index[f]);
+    }
+    let mut ids: Vec<i64> = members.keys().copied().collect();
+    ids.sort();
+    let centres: Vec<Vec<f32>> = ids
+        .iter()
+        .map(|c| centre(members[c].iter().map(|&i| faces.row(i).to_vec()), faces.dim))
+        .collect();
+    let join = algo
+        .join_similarity()
+        .expect("the threshold was resolved above");
+    let mut joined = 0;
+    let mut rest = Vec::new();
+    for (i, f) in faces.ids.iter().enumerate() {
+        if current.contains_key(f) {
+            continue;
+        }
+        let mut best: Option<(usize, f32)> = None;
+        for (k, c) in centres.iter().enumerate() {
+            let s = dot(faces.row(i), c);
+            if s >= join && best.is_none_or(|(_, b)| s > b) {
+                let blocked = members[&ids[k]]
+                    .iter()
+                    .any(|&m| links.contains(&ordered(*f, faces.ids[m])));
+                if !blocked {
+                    best = Some((k, s));
+                }
+            }
+        }
+        match best {
+            Some((k, _)) => {
+                assign.insert(*f, Ok(ids[k]));
+                joined += 1;
+            }
+            None => rest.push(i),
+        }
+    }
+    // The rest are clustered among themselves.
+    let labels = cluster_subset(faces, &rest, algo, links)?;
+    for (&i, l) in rest.iter().zip(labels) {
+        if let Some(l) = l {
+            assign.insert(faces.ids[i], Err(l));
+        }
+    }
+    Ok((assign, joined))
+}
+
+/// A full run: every face is clustered anew, and each new group takes the id of the old
+/// cluster it overlaps most, one to one. Returns the assignment and how many groups kept
+/// an old id.
+fn assign_full(
+    faces: &Unnamed,
+    current: &HashMap<i64, i64>,
+    algo: &Algorithm,
+    links: &HashSet<(i64, i64)>,
+) -> Result<(Assignment, usize)> {
+    let all: Vec<usize> = (0..faces.ids.len()).collect();
+    let labels = cluster_subset(faces, &all, algo, links)?;
+    let old: Vec<(u64, u64)> = current
+        .iter()
+        .map(|(f, c)| (*f as u64, *c as u64))
+        .collect();
+    let new: Vec<(u64, u32)> = faces
+        .ids
+        .iter()
+        .zip(&labels)
+        .filter_map(|(f, l)| l.map(|l| (*f as u64, l)))
+        .collect();
+    let mapping = facelab_cluster::match_ids(&old, &new);
+    let mut assign = Assignment::new();
+    for (f, l) in faces.ids.iter().zip(&labels) {
+        if let Some(l) = l {
+            match mapping.get(l) {
+                Some(old_id) => assign.insert(*f, Ok(*old_id as i64)),
+                None => assign.insert(*f, Err(*l)),
+            };
+        }
+    }
+    Ok((assign, mapping.len()))
+}
+
+/// Replaces `model`'s cluster memberships with `assign` in one transaction, if no other
+/// clustering change committed since `planned_at`: new groups that have members get fresh
+/// ids, clusters left empty are deleted. Returns how many clusters were created, or `None`
+/// when another change got there first.
+fn write_assignment(
+    lib: &mut Library,
+    model: &str,
+    planned_at: i64,
+    assign: &Assignment,
+) -> Result<Option<usize>> {
     let model = model.to_owned();
-    let created = lib.write(|tx| {
+    lib.write(|tx| {
         if revision(tx)? != planned_at {
             return Ok(None);
         }
@@ -313,7 +371,7 @@ fn run_once(
             "INSERT INTO cluster_members(face_id, cluster_id)
              SELECT ?1, ?2 WHERE EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
         )?;
-        for (f, a) in &assign {
+        for (f, a) in assign {
             let c = match a {
                 Ok(c) => *c,
                 Err(g) => id_of[g],
@@ -329,15 +387,7 @@ fn run_once(
             params![model, t],
         )?;
         Ok(Some(fresh.len()))
-    })?;
-    let Some(created) = created else {
-        return Ok(None);
-    };
-    summary.created = created;
-    summary.clustered = assign.len();
-    summary.clusters = assign.values().collect::<HashSet<_>>().len();
-    summary.seconds = start.elapsed().as_secs_f64();
-    Ok(Some(summary))
+    })
 }
 
 fn cluster_subset(

@@ -16,26 +16,22 @@
 mod plan;
 mod process;
 mod read;
+mod run;
 mod worker;
 mod write;
 
 pub(crate) use plan::mtime_ns;
 pub use plan::plan;
+pub use run::{execute, finish_without_work};
 
-use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Instant;
 
 use facelab_plugin_api::BBox;
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use self::process::Tally;
-use self::read::{read, Read, ReadTime};
-use self::worker::Shared;
-use self::write::{flush, mark_missing, Write};
-use super::{paths, Library, LibraryError, Result};
+use self::write::Write;
+use super::{paths, LibraryError, Result};
 use facelab_engine::pipeline::{FaceDetector, FaceRecognizer};
 
 /// IoU above which a re-detected box is the same face as a stored one.
@@ -362,178 +358,4 @@ impl Done {
             time: StageSeconds::default(),
         }
     }
-}
-
-/// Runs a plan on three kinds of threads at once, so decoding, detection, embedding and
-/// writing overlap: reader threads (read, hash, decode at the scale the detector needs),
-/// one worker thread per [`Worker`] (detector, matching, quality, then the recognizer on the
-/// photo's faces in one batch) and this one (progress, transactions). Whole photos go to
-/// whichever worker is free, so detection-heavy and face-heavy photos balance across the
-/// cores. Every channel holds at most two photos, so at most `threads + workers + 4`
-/// decoded photos are in memory. `bar` shows progress; errors are printed above it and
-/// recorded in the library.
-pub fn execute(
-    lib: &mut Library,
-    plan: Plan,
-    pipe: &mut Pipeline,
-    opts: &ScanOptions,
-    bar: &indicatif::ProgressBar,
-) -> Result<Summary> {
-    if pipe.workers.is_empty() {
-        // The readers would wait for a worker forever.
-        return Err(LibraryError::Conflict(
-            "a scan needs at least one worker with a detector".into(),
-        ));
-    }
-    let start = Instant::now();
-    let mut summary = Summary::of(&plan);
-    // Content hash → a vanished or missing photo (id, revision) that a new path may be a
-    // move of.
-    let mut movable: HashMap<String, (i64, i64)> = HashMap::new();
-    for g in plan.missing.iter().chain(&plan.vanished) {
-        if let Some(h) = &g.hash {
-            movable.entry(h.clone()).or_insert((g.id, g.revision));
-        }
-    }
-    let priors = process::preload(lib, &plan, pipe.model.as_deref())?;
-    summary.workers = pipe.workers.len();
-    let moved_from: Mutex<HashSet<i64>> = Mutex::new(HashSet::new());
-    let items = &plan.items;
-    let threads = opts.threads.max(1);
-    let next = AtomicUsize::new(0);
-    // Every worker runs the same detector.
-    let long_side = pipe.workers[0].detector.decode_side();
-    let mut batch: Vec<Write> = Vec::new();
-    let mut last_commit = Instant::now();
-    let mut result = Ok(());
-    let Pipeline {
-        workers,
-        detector_key,
-        model,
-    } = pipe;
-    let shared = Shared {
-        items,
-        movable: &movable,
-        moved_from: &moved_from,
-        priors: &priors,
-        detector_key: detector_key.as_str(),
-        model: model.as_deref(),
-        opts,
-    };
-    let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<(usize, Read, ReadTime)>(2);
-    // Workers take photos in the order the readers finish (as the serial scan did): a
-    // reorder buffer would hold every photo a fast reader decodes while a slow one works on
-    // a large photo, and memory would no longer be bounded.
-    let read_rx = Mutex::new(read_rx);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            let tx = read_tx.clone();
-            let next = &next;
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= items.len() {
-                    break;
-                }
-                let (r, t) = read(&items[i], opts.max_pixels, long_side);
-                if tx.send((i, r, t)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(read_tx);
-        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<Done>(2);
-        for worker in workers.iter_mut() {
-            let (tx, read_rx, shared, next) = (done_tx.clone(), &read_rx, &shared, &next);
-            scope.spawn(move || loop {
-                // The lock is held only while waiting for the next photo.
-                let photo = read_rx.lock().map(|rx| rx.recv());
-                let Ok(Ok((i, r, t))) = photo else { break };
-                // A bug in facelab's own code on one photo fails that photo, not the scan
-                // (plugins' panics are caught at the plugin boundary already).
-                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    shared.process(worker, i, r, t)
-                }))
-                .unwrap_or_else(|p| shared.panicked(i, p.as_ref()));
-                if tx.send(done).is_err() {
-                    // The writer stopped (a failed transaction): no reader takes another
-                    // file, and the ones waiting to hand one over are let go.
-                    next.store(items.len(), Ordering::Relaxed);
-                    if let Ok(rx) = read_rx.lock() {
-                        while rx.recv().is_ok() {}
-                    }
-                    break;
-                }
-            });
-        }
-        drop(done_tx);
-        for done in done_rx {
-            let item = &items[done.index];
-            bar.inc(1);
-            let t = done.time;
-            for (sum, part) in [
-                (&mut summary.stage_seconds.read, t.read),
-                (&mut summary.stage_seconds.decode, t.decode),
-                (&mut summary.stage_seconds.detect, t.detect),
-                (&mut summary.stage_seconds.quality, t.quality),
-                (&mut summary.stage_seconds.redecode, t.redecode),
-                (&mut summary.stage_seconds.embed, t.embed),
-            ] {
-                *sum += part;
-            }
-            if done.vanished {
-                summary.vanished_during_scan += 1;
-                bar.suspend(|| {
-                    eprintln!(
-                        "facelab: {}: vanished during the scan (kept as missing if it was in the library)",
-                        paths::display_path(&item.path)
-                    )
-                });
-            }
-            if let Some(error) = &done.failed {
-                bar.suspend(|| eprintln!("facelab: {error}"));
-                summary
-                    .failed
-                    .push((paths::display_path(&item.path), error.clone()));
-            }
-            summary.touched += usize::from(done.touched);
-            summary.decoded += usize::from(done.decoded);
-            summary.reduced += usize::from(done.reduced);
-            summary.redecoded += usize::from(done.redecoded);
-            summary.add(&done.tally);
-            batch.extend(done.write);
-            if batch.len() >= opts.batch_size || last_commit.elapsed().as_secs_f64() > 5.0 {
-                let start = Instant::now();
-                let flushed = flush(lib, &mut batch, &mut summary);
-                summary.stage_seconds.write += start.elapsed().as_secs_f64();
-                if let Err(e) = flushed {
-                    result = Err(e);
-                    break;
-                }
-                last_commit = Instant::now();
-            }
-        }
-        // Leaving early drops the receiver, and each stage stops at its next send.
-    });
-    result?;
-    let write_start = Instant::now();
-    flush(lib, &mut batch, &mut summary)?;
-    summary.stage_seconds.write += write_start.elapsed().as_secs_f64();
-    let moved_from = moved_from.into_inner().unwrap_or_else(|e| e.into_inner());
-    mark_missing(lib, &plan, &moved_from, &mut summary)?;
-    summary.seconds = start.elapsed().as_secs_f64();
-    summary.photos_per_second = if summary.seconds > 0.0 {
-        summary.decoded as f64 / summary.seconds
-    } else {
-        0.0
-    };
-    Ok(summary)
-}
-
-/// Ends a scan that had nothing to decode: only vanished photos are marked missing.
-pub fn finish_without_work(lib: &mut Library, plan: Plan) -> Result<Summary> {
-    let start = Instant::now();
-    let mut summary = Summary::of(&plan);
-    mark_missing(lib, &plan, &HashSet::new(), &mut summary)?;
-    summary.seconds = start.elapsed().as_secs_f64();
-    Ok(summary)
 }

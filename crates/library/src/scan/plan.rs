@@ -16,6 +16,9 @@ pub(crate) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
         .unwrap_or(0)
 }
 
+/// Every photo row, by its path's bytes.
+type KnownByPath = HashMap<Vec<u8>, Known>;
+
 struct Known {
     id: i64,
     size: i64,
@@ -38,97 +41,179 @@ pub fn plan(
     model: Option<&str>,
 ) -> Result<Plan> {
     let filter = Filter::new(opts)?;
-    let mut known: HashMap<Vec<u8>, Known> = HashMap::new();
-    let mut missing = Vec::new();
-    {
-        let mut stmt = lib
-            .conn
-            .prepare(
-                "SELECT id, path_bytes, size, mtime_ns, status, detector, hash, revision FROM images",
-            )
-            .map_err(|e| lib.err(e))?;
-        let mut rows = stmt.query([]).map_err(|e| lib.err(e))?;
-        while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
-            let path: Vec<u8> = r.get(1).map_err(|e| lib.err(e))?;
-            let k = Known {
-                id: r.get(0).map_err(|e| lib.err(e))?,
-                size: r.get(2).map_err(|e| lib.err(e))?,
-                mtime_ns: r.get(3).map_err(|e| lib.err(e))?,
-                status: r.get(4).map_err(|e| lib.err(e))?,
-                detector: r.get(5).map_err(|e| lib.err(e))?,
-                hash: r.get(6).map_err(|e| lib.err(e))?,
-                revision: r.get(7).map_err(|e| lib.err(e))?,
-            };
-            if k.status == "missing" {
-                missing.push(gone(&k, &path));
-            }
-            known.insert(path, k);
-        }
+    let (known, missing) = known(lib)?;
+    let snapshot = Snapshot {
+        known,
+        lacking: match model {
+            None => HashSet::new(),
+            Some(model) => lacking(lib, model, opts.embed_min_height)?,
+        },
+        unassessed: unassessed(lib)?,
+    };
+    let mut walk = Walk {
+        filter,
+        snapshot: &snapshot,
+        opts,
+        detector,
+        out: Plan {
+            missing,
+            ..Plan::default()
+        },
+        seen: HashSet::new(),
+        abs_roots: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    for root in roots {
+        walk.root(root);
     }
-    let lacking: HashSet<i64> = match model {
-        None => HashSet::new(),
-        Some(model) => {
-            let mut stmt = lib
-                .conn
-                .prepare(
-                    "SELECT DISTINCT f.image_id FROM faces f
+    Ok(walk.finish())
+}
+
+/// What the library holds, read once before the walk: the snapshot a scan plans from.
+struct Snapshot {
+    known: KnownByPath,
+    /// Photos with faces that lack an embedding of the active recognizer (and should have
+    /// one).
+    lacking: HashSet<i64>,
+    /// Photos with faces an older facelab stored without a quality: measured on this scan.
+    unassessed: HashSet<i64>,
+}
+
+impl Snapshot {
+    /// Why the file at `key` (now `size` bytes, modified at `mtime`) needs work, with its
+    /// row; `None` when it is unchanged.
+    fn work<'s>(
+        &'s self,
+        key: &[u8],
+        size: u64,
+        mtime: i64,
+        opts: &ScanOptions,
+        detector: &str,
+    ) -> Option<(Work, Option<&'s Known>)> {
+        let Some(k) = self.known.get(key) else {
+            return Some((Work::New, None));
+        };
+        let work = if k.size != size as i64 || k.mtime_ns != mtime || k.status == "missing" {
+            Work::Changed
+        } else if k.status == "failed" {
+            if !opts.retry_failed {
+                return None;
+            }
+            Work::Retry
+        } else if opts.redetect || k.detector.as_deref() != Some(detector) {
+            Work::Redetect
+        } else if self.lacking.contains(&k.id) {
+            Work::Embed
+        } else if self.unassessed.contains(&k.id) {
+            Work::Quality
+        } else {
+            return None;
+        };
+        Some((work, Some(k)))
+    }
+}
+
+/// Every photo row by its path's bytes, and the ones marked missing (in row order).
+fn known(lib: &Library) -> Result<(KnownByPath, Vec<Gone>)> {
+    let mut known = KnownByPath::new();
+    let mut missing = Vec::new();
+    let mut stmt = lib
+        .conn
+        .prepare(
+            "SELECT id, path_bytes, size, mtime_ns, status, detector, hash, revision FROM images",
+        )
+        .map_err(|e| lib.err(e))?;
+    let mut rows = stmt.query([]).map_err(|e| lib.err(e))?;
+    while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
+        let path: Vec<u8> = r.get(1).map_err(|e| lib.err(e))?;
+        let k = Known {
+            id: r.get(0).map_err(|e| lib.err(e))?,
+            size: r.get(2).map_err(|e| lib.err(e))?,
+            mtime_ns: r.get(3).map_err(|e| lib.err(e))?,
+            status: r.get(4).map_err(|e| lib.err(e))?,
+            detector: r.get(5).map_err(|e| lib.err(e))?,
+            hash: r.get(6).map_err(|e| lib.err(e))?,
+            revision: r.get(7).map_err(|e| lib.err(e))?,
+        };
+        if k.status == "missing" {
+            missing.push(gone(&k, &path));
+        }
+        known.insert(path, k);
+    }
+    Ok((known, missing))
+}
+
+/// Photos with a face that has no embedding of `model`: faces the user made, and detected
+/// faces at least `embed_min_height` tall.
+fn lacking(lib: &Library, model: &str, embed_min_height: f32) -> Result<HashSet<i64>> {
+    let mut stmt = lib
+        .conn
+        .prepare(
+            "SELECT DISTINCT f.image_id FROM faces f
                      WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model_id = ?1)
                        AND (f.origin <> 'detected' OR f.h >= ?2)",
-                )
-                .map_err(|e| lib.err(e))?;
-            let ids = stmt
-                .query_map(rusqlite::params![model, opts.embed_min_height], |r| {
-                    r.get(0)
-                })
-                .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
-                .map_err(|e| lib.err(e))?;
-            ids
-        }
-    };
-    // Photos with faces an older facelab stored without a quality: measured on this scan.
-    let unassessed: HashSet<i64> = {
-        let mut stmt = lib
-            .conn
-            .prepare("SELECT DISTINCT image_id FROM faces WHERE quality IS NULL")
-            .map_err(|e| lib.err(e))?;
-        let ids = stmt
-            .query_map([], |r| r.get(0))
-            .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
-            .map_err(|e| lib.err(e))?;
-        ids
-    };
-    let mut out = Plan {
-        missing,
-        ..Plan::default()
-    };
-    // Keyed by the exact bytes: two names that differ only in bytes that are not UTF-8 are
-    // two files.
-    let mut seen: HashSet<Vec<u8>> = HashSet::new();
-    let mut abs_roots = Vec::new();
-    let mut unreadable: Vec<PathBuf> = Vec::new();
-    for root in roots {
+        )
+        .map_err(|e| lib.err(e))?;
+    let ids = stmt
+        .query_map(rusqlite::params![model, embed_min_height], |r| r.get(0))
+        .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
+        .map_err(|e| lib.err(e))?;
+    Ok(ids)
+}
+
+/// Photos with faces an older facelab stored without a quality.
+fn unassessed(lib: &Library) -> Result<HashSet<i64>> {
+    let mut stmt = lib
+        .conn
+        .prepare("SELECT DISTINCT image_id FROM faces WHERE quality IS NULL")
+        .map_err(|e| lib.err(e))?;
+    let ids = stmt
+        .query_map([], |r| r.get(0))
+        .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
+        .map_err(|e| lib.err(e))?;
+    Ok(ids)
+}
+
+/// The walk over a scan's folders, building its plan.
+struct Walk<'a> {
+    filter: Filter,
+    snapshot: &'a Snapshot,
+    opts: &'a ScanOptions,
+    detector: &'a str,
+    out: Plan,
+    /// Keyed by the exact bytes: two names that differ only in bytes that are not UTF-8 are
+    /// two files.
+    seen: HashSet<Vec<u8>>,
+    /// The folders walked, canonical.
+    abs_roots: Vec<PathBuf>,
+    /// Folders (or entries) below them that could not be read.
+    unreadable: Vec<PathBuf>,
+}
+
+impl Walk<'_> {
+    /// Walks one folder named by the user, in file-name order.
+    fn root(&mut self, root: &Path) {
         let root = match std::fs::canonicalize(root) {
             Ok(r) => r,
             Err(e) => {
-                out.walk_errors.push(WalkError {
+                self.out.walk_errors.push(WalkError {
                     path: paths::display_path(root),
                     error: format!(
                         "{}: cannot read: {e} (help: check that the folder exists and is readable)",
                         paths::display_path(root)
                     ),
                 });
-                continue;
+                return;
             }
         };
-        out.roots_read += 1;
-        abs_roots.push(root.clone());
-        let walk = walkdir::WalkDir::new(&root).sort_by_file_name();
-        for entry in walk {
-            let entry = match entry {
-                Ok(e) => e,
+        self.out.roots_read += 1;
+        self.abs_roots.push(root.clone());
+        for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+            match entry {
+                Ok(entry) => self.entry(&root, &entry),
                 Err(e) => {
                     let at = e.path().map(Path::to_owned).unwrap_or_else(|| root.clone());
-                    out.walk_errors.push(WalkError {
+                    self.out.walk_errors.push(WalkError {
                         path: paths::display_path(&at),
                         error: format!(
                             "{}: cannot read: {} (help: check its permissions; the photos already stored under it are kept)",
@@ -136,80 +221,72 @@ pub fn plan(
                             e.io_error().map_or_else(|| e.to_string(), |io| io.to_string())
                         ),
                     });
-                    unreadable.push(at);
-                    continue;
+                    self.unreadable.push(at);
                 }
-            };
-            if !entry.file_type().is_file() {
-                continue;
             }
-            let rel = entry.path().strip_prefix(&root).unwrap_or(entry.path());
-            if !filter.takes(rel) {
-                continue;
+        }
+    }
+
+    /// One entry of the walk below `root`: a file the filter takes is compared with the
+    /// library, and planned or counted as unchanged.
+    fn entry(&mut self, root: &Path, entry: &walkdir::DirEntry) {
+        if !entry.file_type().is_file() {
+            return;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        if !self.filter.takes(rel) {
+            return;
+        }
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                let at = paths::display_path(entry.path());
+                self.out.walk_errors.push(WalkError {
+                    error: format!("{at}: cannot stat: {e} (help: check its permissions)"),
+                    path: at,
+                });
+                return;
             }
-            let meta = match entry.metadata() {
-                Ok(m) => m,
-                Err(e) => {
-                    let at = paths::display_path(entry.path());
-                    out.walk_errors.push(WalkError {
-                        error: format!("{at}: cannot stat: {e} (help: check its permissions)"),
-                        path: at,
-                    });
-                    continue;
-                }
-            };
-            let path = entry.path().to_owned();
-            let key = paths::to_bytes(&path);
-            if !seen.insert(key.clone()) {
-                continue;
-            }
-            let (size, mtime) = (meta.len(), mtime_ns(&meta));
-            let item = |work, k: Option<&Known>| Item {
-                path: path.clone(),
+        };
+        let path = entry.path().to_owned();
+        let key = paths::to_bytes(&path);
+        if !self.seen.insert(key.clone()) {
+            return;
+        }
+        let (size, mtime) = (meta.len(), mtime_ns(&meta));
+        match self
+            .snapshot
+            .work(&key, size, mtime, self.opts, self.detector)
+        {
+            None => self.out.unchanged += 1,
+            Some((work, k)) => self.out.items.push(Item {
+                path,
                 size,
                 mtime_ns: mtime,
                 work,
                 id: k.map(|k| k.id),
                 hash: k.and_then(|k| k.hash.clone()),
                 revision: k.map(|k| k.revision),
-            };
-            match known.get(&key) {
-                None => out.items.push(item(Work::New, None)),
-                Some(k)
-                    if k.size != size as i64 || k.mtime_ns != mtime || k.status == "missing" =>
-                {
-                    out.items.push(item(Work::Changed, Some(k)))
-                }
-                Some(k) if k.status == "failed" => {
-                    if opts.retry_failed {
-                        out.items.push(item(Work::Retry, Some(k)))
-                    } else {
-                        out.unchanged += 1
-                    }
-                }
-                Some(k) if opts.redetect || k.detector.as_deref() != Some(detector) => {
-                    out.items.push(item(Work::Redetect, Some(k)))
-                }
-                Some(k) if lacking.contains(&k.id) => out.items.push(item(Work::Embed, Some(k))),
-                Some(k) if unassessed.contains(&k.id) => {
-                    out.items.push(item(Work::Quality, Some(k)))
-                }
-                Some(_) => out.unchanged += 1,
+            }),
+        }
+    }
+
+    /// The plan, with the stored photos under the walked folders that were not found (those
+    /// under a folder that could not be read are left alone).
+    fn finish(mut self) -> Plan {
+        for (path, k) in &self.snapshot.known {
+            let p = paths::from_bytes(path);
+            if k.status != "missing"
+                && !self.seen.contains(path)
+                && self.abs_roots.iter().any(|r| p.starts_with(r))
+                && !self.unreadable.iter().any(|u| p.starts_with(u))
+            {
+                self.out.vanished.push(gone(k, path));
             }
         }
+        self.out.vanished.sort_by_key(|g| g.id);
+        self.out
     }
-    for (path, k) in &known {
-        let p = paths::from_bytes(path);
-        if k.status != "missing"
-            && !seen.contains(path)
-            && abs_roots.iter().any(|r| p.starts_with(r))
-            && !unreadable.iter().any(|u| p.starts_with(u))
-        {
-            out.vanished.push(gone(k, path));
-        }
-    }
-    out.vanished.sort_by_key(|g| g.id);
-    Ok(out)
 }
 
 fn gone(k: &Known, path: &[u8]) -> Gone {

@@ -120,7 +120,6 @@ pub(super) fn detect(
     let mut w = Write::new(item, id, revision, Some(hash));
     let o = scaled.photo.exif_orientation;
     w.dims = Some((scaled.full_width, scaled.full_height, o));
-    let (fx, fy) = scaled.factor();
     let no_faces = Vec::new();
     let stored = prior.map(|p| &p.stored).unwrap_or(&no_faces);
     // A photo found at a new path keeps its faces unless its detector changed.
@@ -129,16 +128,16 @@ pub(super) fn detect(
         Work::Quality => false,
         _ => true,
     };
-    let mut tally = Tally::default();
-    let mut to_embed: Vec<(Face, FaceRef)> = Vec::new();
-    let to_decoded = |f: &Face| rescale(f, fx, fy);
-    // A detected face below the taggable size is stored and measured, not embedded: too
-    // small for a person to tag, and the plan does not count it as missing an embedding either.
-    let wanted = |full: &Face| full.bbox.height >= embed_min_height;
-    let lacks = |s: &Stored| !s.has_embedding && (s.pinned || wanted(&s.face));
+    let mut d = Detected {
+        write: w,
+        to_embed: Vec::new(),
+        scaled,
+        bytes: None,
+        tally: Tally::default(),
+    };
     if run_detector {
         let start = Instant::now();
-        let (faces, _) = detector.detect(&scaled.photo).map_err(|e| {
+        let (faces, _) = detector.detect(&d.scaled.photo).map_err(|e| {
             format!(
                 "{}: detector `{}` failed: {e}",
                 paths::display_path(&item.path),
@@ -147,7 +146,63 @@ pub(super) fn detect(
         })?;
         seconds.0 += start.elapsed().as_secs_f64();
         let start = Instant::now();
-        w.detector = Some(detector_key.to_owned());
+        d.write.detector = Some(detector_key.to_owned());
+        d.match_detections(&faces, stored, embed_min_height);
+        seconds.1 += start.elapsed().as_secs_f64();
+        d.tally.faces = faces.len();
+        match work {
+            Work::New => d.tally.new = 1,
+            Work::Redetect | Work::Embed | Work::Quality => d.tally.redetected = 1,
+            Work::Changed | Work::Retry => d.tally.changed = 1,
+        }
+    } else {
+        let start = Instant::now();
+        d.complete_stored(stored, work, embed_min_height);
+        seconds.1 += start.elapsed().as_secs_f64();
+    }
+    Ok(d)
+}
+
+/// Whether a face (full-size pixels) gets an embedding. A detected face below the taggable
+/// size is stored and measured, not embedded: too small for a person to tag, and the plan
+/// does not count it as missing an embedding either.
+fn wanted(full: &Face, embed_min_height: f32) -> bool {
+    full.bbox.height >= embed_min_height
+}
+
+/// Whether a stored face lacks the embedding it should have.
+fn lacks(s: &Stored, embed_min_height: f32) -> bool {
+    !s.has_embedding && (s.pinned || wanted(&s.face, embed_min_height))
+}
+
+impl Detected {
+    /// `face` (full-size pixels) in the decoded photo's pixels.
+    fn decoded(&self, face: &Face) -> Face {
+        let (fx, fy) = self.scaled.factor();
+        rescale(face, fx, fy)
+    }
+
+    /// Stored face `s`, measured again on this photo.
+    fn reassess(&mut self, s: &Stored) {
+        let q = assess(&self.scaled, &self.decoded(&s.face));
+        self.write.assessed.push((s.id, q));
+    }
+
+    /// A detected face (`face` decoded, `full` full-size) to embed as `r`, or counted as
+    /// small.
+    fn embed_or_count(&mut self, face: &Face, full: &Face, r: FaceRef, embed_min_height: f32) {
+        if wanted(full, embed_min_height) {
+            self.to_embed.push((*face, r));
+        } else {
+            self.tally.small += 1;
+        }
+    }
+
+    /// Matches the detector's `faces` (decoded pixels) to the photo's `stored` faces by IoU:
+    /// a matched face is updated (a face the user made keeps its box), a new one inserted,
+    /// and a stored face nothing matched is deleted unless it is kept.
+    fn match_detections(&mut self, faces: &[Face], stored: &[Stored], embed_min_height: f32) {
+        let (fx, fy) = self.scaled.factor();
         let full: Vec<Face> = faces
             .iter()
             .map(|f| rescale(f, 1.0 / fx, 1.0 / fy))
@@ -157,7 +212,7 @@ pub(super) fn detect(
         let matched = match_by_iou(&old, &new, MATCH_IOU);
         let mut used = vec![false; stored.len()];
         for ((face, full_face), m) in faces.iter().zip(&full).zip(&matched) {
-            let q = assess(&scaled, face);
+            let q = assess(&self.scaled, face);
             match m {
                 // A face the user made keeps the box the user gave; the detection only
                 // tells that it is there, so it is not stored a second time.
@@ -165,27 +220,21 @@ pub(super) fn detect(
                     let s = &stored[*i];
                     used[*i] = true;
                     if !s.has_embedding {
-                        to_embed.push((to_decoded(&s.face), FaceRef::Old(s.id)));
+                        self.to_embed
+                            .push((self.decoded(&s.face), FaceRef::Old(s.id)));
                     }
-                    w.assessed
-                        .push((s.id, assess(&scaled, &to_decoded(&s.face))));
+                    self.reassess(s);
                 }
                 Some(i) => {
                     used[*i] = true;
-                    w.update.push((stored[*i].id, *full_face, q));
-                    if wanted(full_face) {
-                        to_embed.push((*face, FaceRef::Old(stored[*i].id)));
-                    } else {
-                        tally.small += 1;
-                    }
+                    self.write.update.push((stored[*i].id, *full_face, q));
+                    let r = FaceRef::Old(stored[*i].id);
+                    self.embed_or_count(face, full_face, r, embed_min_height);
                 }
                 None => {
-                    if wanted(full_face) {
-                        to_embed.push((*face, FaceRef::New(w.insert.len())));
-                    } else {
-                        tally.small += 1;
-                    }
-                    w.insert.push((*full_face, q));
+                    let r = FaceRef::New(self.write.insert.len());
+                    self.embed_or_count(face, full_face, r, embed_min_height);
+                    self.write.insert.push((*full_face, q));
                 }
             }
         }
@@ -195,47 +244,35 @@ pub(super) fn detect(
             }
             if s.keep {
                 // A confirmed face the new detector missed stays, with its old box.
-                if lacks(s) {
-                    to_embed.push((to_decoded(&s.face), FaceRef::Old(s.id)));
+                if lacks(s, embed_min_height) {
+                    self.to_embed
+                        .push((self.decoded(&s.face), FaceRef::Old(s.id)));
                 }
                 // Measured again on this photo: its content may have changed.
-                w.assessed
-                    .push((s.id, assess(&scaled, &to_decoded(&s.face))));
+                self.reassess(s);
             } else {
-                w.delete.push(s.id);
+                self.write.delete.push(s.id);
             }
         }
-        seconds.1 += start.elapsed().as_secs_f64();
-        tally.faces = faces.len();
-        match work {
-            Work::New => tally.new = 1,
-            Work::Redetect | Work::Embed | Work::Quality => tally.redetected = 1,
-            Work::Changed | Work::Retry => tally.changed = 1,
+    }
+
+    /// Without detection: the stored faces that lack an embedding are embedded, and those
+    /// without a quality measured.
+    fn complete_stored(&mut self, stored: &[Stored], work: Work, embed_min_height: f32) {
+        for s in stored.iter().filter(|s| lacks(s, embed_min_height)) {
+            self.to_embed
+                .push((self.decoded(&s.face), FaceRef::Old(s.id)));
         }
-    } else {
-        let start = Instant::now();
-        for s in stored.iter().filter(|s| lacks(s)) {
-            to_embed.push((to_decoded(&s.face), FaceRef::Old(s.id)));
-        }
-        if matches!(work, Work::Embed) && !to_embed.is_empty() {
-            tally.embedded = 1;
+        if matches!(work, Work::Embed) && !self.to_embed.is_empty() {
+            self.tally.embedded = 1;
         }
         for s in stored.iter().filter(|s| !s.has_quality) {
-            w.assessed
-                .push((s.id, assess(&scaled, &to_decoded(&s.face))));
+            self.reassess(s);
         }
-        if !w.assessed.is_empty() {
-            tally.assessed = 1;
+        if !self.write.assessed.is_empty() {
+            self.tally.assessed = 1;
         }
-        seconds.1 += start.elapsed().as_secs_f64();
     }
-    Ok(Detected {
-        write: w,
-        to_embed,
-        scaled,
-        bytes: None,
-        tally,
-    })
 }
 
 /// The eye distance of the ArcFace 112 × 112 template as a fraction of its side: a face

@@ -10,6 +10,7 @@ use super::process::{self, Detected, Prior};
 use super::read::{Read, ReadTime};
 use super::write::Write;
 use super::{Done, Item, ScanOptions, Work, Worker};
+use facelab_engine::jpeg::Scaled;
 
 /// What every worker of a scan reads: the plan's items and the library's state before the
 /// scan. Moves are claimed under one lock, so two workers never take the same vanished
@@ -95,6 +96,7 @@ impl Shared<'_> {
         claimed.insert(old).then_some((old, revision))
     }
 
+    /// Item `index` as read: passed on as it is, or (a decoded photo) detected.
     fn detect(
         &self,
         worker: &mut Worker,
@@ -131,47 +133,63 @@ impl Shared<'_> {
                 scaled,
                 bytes,
             } => {
-                done.decoded = true;
-                done.reduced = bytes.is_some();
-                let (mut id, mut revision) = (item.id, item.revision);
-                let mut work = item.work.clone();
-                let mut moved = false;
-                if id.is_none() {
-                    if let Some((old, old_revision)) = self.claim_move(&hash) {
-                        (id, revision) = (Some(old), Some(old_revision));
-                        moved = true;
-                        work = Work::Embed;
-                    }
-                }
-                let prior = id.and_then(|id| self.priors.get(&id));
-                let mut seconds = (0.0, 0.0);
-                let out = process::detect(
-                    item,
-                    (id, revision),
-                    work,
-                    hash,
-                    scaled,
-                    prior,
-                    &mut worker.detector,
-                    self.detector_key,
-                    self.opts.embed_min_height,
-                    &mut seconds,
-                );
-                done.time.detect = seconds.0;
-                done.time.quality = seconds.1;
-                match out {
-                    Ok(mut d) => {
-                        d.bytes = bytes;
-                        d.tally.moved = usize::from(moved);
-                        done.tally = d.tally;
-                        (done, Some(d))
-                    }
-                    Err(error) => {
-                        done.write = Some(failed_write(item, id, revision, None, &error));
-                        done.failed = Some(error);
-                        (done, None)
-                    }
-                }
+                let detected = self.detect_photo(worker, item, &mut done, hash, scaled, bytes);
+                (done, detected)
+            }
+        }
+    }
+
+    /// A decoded photo: claimed as a move when its path is new and its content that of a
+    /// vanished photo, then detected and measured. `None` when it failed (recorded in
+    /// `done`).
+    fn detect_photo(
+        &self,
+        worker: &mut Worker,
+        item: &Item,
+        done: &mut Done,
+        hash: String,
+        scaled: Scaled,
+        bytes: Option<Vec<u8>>,
+    ) -> Option<Detected> {
+        done.decoded = true;
+        done.reduced = bytes.is_some();
+        let (mut id, mut revision) = (item.id, item.revision);
+        let mut work = item.work.clone();
+        let mut moved = false;
+        if id.is_none() {
+            if let Some((old, old_revision)) = self.claim_move(&hash) {
+                (id, revision) = (Some(old), Some(old_revision));
+                moved = true;
+                work = Work::Embed;
+            }
+        }
+        let prior = id.and_then(|id| self.priors.get(&id));
+        let mut seconds = (0.0, 0.0);
+        let out = process::detect(
+            item,
+            (id, revision),
+            work,
+            hash,
+            scaled,
+            prior,
+            &mut worker.detector,
+            self.detector_key,
+            self.opts.embed_min_height,
+            &mut seconds,
+        );
+        done.time.detect = seconds.0;
+        done.time.quality = seconds.1;
+        match out {
+            Ok(mut d) => {
+                d.bytes = bytes;
+                d.tally.moved = usize::from(moved);
+                done.tally = d.tally;
+                Some(d)
+            }
+            Err(error) => {
+                done.write = Some(failed_write(item, id, revision, None, &error));
+                done.failed = Some(error);
+                None
             }
         }
     }

@@ -160,6 +160,16 @@ pub(super) fn flush(
 /// (that result stays, this one is dropped).
 fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<Option<usize>> {
     let t = now();
+    let Some(id) = write_image(tx, w, t)? else {
+        return Ok(None);
+    };
+    write_faces(tx, w, id, t)?;
+    Ok(Some(w.embeddings.len()))
+}
+
+/// Updates (or inserts) the photo's image row at time `t` and returns its id; `None` when
+/// the row changed since the plan, or its path is held by another row.
+fn write_image(tx: &rusqlite::Transaction<'_>, w: &Write, t: i64) -> rusqlite::Result<Option<i64>> {
     let (width, height, orientation) = match w.dims {
         Some((a, b, c)) => (Some(a), Some(b), Some(c)),
         None => (None, None, None),
@@ -223,6 +233,12 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<Option<u
             tx.last_insert_rowid()
         }
     };
+    Ok(Some(id))
+}
+
+/// The photo's faces: deletions, moved boxes (whose embeddings are then stale), new
+/// qualities, new faces (created at `t`) and embeddings, for image row `id`.
+fn write_faces(tx: &rusqlite::Transaction<'_>, w: &Write, id: i64, t: i64) -> rusqlite::Result<()> {
     for face in &w.delete {
         // A face named since the scan read it is not the scan's to remove, nor one the
         // user made.
@@ -285,7 +301,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<Option<u
             )?;
         }
     }
-    Ok(Some(w.embeddings.len()))
+    Ok(())
 }
 
 /// Marks the photos that vanished and were not found elsewhere as missing; their faces and

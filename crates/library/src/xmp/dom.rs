@@ -8,8 +8,8 @@
 //! character references) is refused. quick-xml itself never expands custom entities; the
 //! tests here check that it stays so.
 
-use quick_xml::events::Event;
-use quick_xml::name::ResolveResult;
+use quick_xml::events::{BytesRef, BytesStart, Event};
+use quick_xml::name::{NamespaceResolver, ResolveResult};
 use quick_xml::reader::NsReader;
 use quick_xml::XmlVersion;
 
@@ -105,117 +105,51 @@ pub fn parse(bytes: &[u8], path: &str) -> Result<Dom, XmpError> {
     })?;
     // A byte-order mark may open a sidecar; positions stay those of `bytes`.
     let skip = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let src = Source { path, skip };
     let mut reader = NsReader::from_str(&text[skip..]);
-    let malformed = |offset: u64, message: String| XmpError::Malformed {
-        path: path.to_owned(),
-        offset: offset + skip as u64,
-        message,
-    };
-    let mut dom = Dom::default();
-    let mut stack: Vec<usize> = Vec::new();
+    let mut tree = Tree::default();
     loop {
         let pos = reader.buffer_position() as usize + skip;
         let (resolved, event) = match reader.read_resolved_event() {
             Ok((r, e)) => (namespace(&r), e),
-            Err(e) => return Err(malformed(reader.error_position(), e.to_string())),
+            Err(e) => return Err(src.malformed(reader.error_position(), e.to_string())),
         };
         let end = reader.buffer_position() as usize + skip;
+        let decoded =
+            |err: quick_xml::encoding::EncodingError| src.malformed(pos as u64, err.to_string());
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
-                if stack.len() >= MAX_DEPTH {
+                if tree.stack.len() >= MAX_DEPTH {
                     return Err(XmpError::TooDeep {
                         path: path.to_owned(),
                         max: MAX_DEPTH,
                     });
                 }
-                let mut attrs = Vec::new();
-                for a in e.attributes() {
-                    let a = a.map_err(|err| malformed(pos as u64, err.to_string()))?;
-                    if a.key.as_namespace_binding().is_some() {
-                        continue;
-                    }
-                    let (r, local) = reader.resolver().resolve_attribute(a.key);
-                    let value =
-                        a.normalized_value(XmlVersion::Implicit1_0)
-                            .map_err(|err| match err {
-                                quick_xml::Error::Escape(
-                                    quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
-                                ) => XmpError::Entity {
-                                    path: path.to_owned(),
-                                    name,
-                                },
-                                err => malformed(pos as u64, err.to_string()),
-                            })?;
-                    attrs.push(Attr {
-                        ns: namespace(&r),
-                        local: String::from_utf8_lossy(local.as_ref()).into_owned(),
-                        value: value.into_owned(),
-                    });
-                }
-                let empty = matches!(event, Event::Empty(_));
-                let index = dom.elements.len();
-                let parent = stack.last().copied();
-                dom.elements.push(Element {
+                let attrs = attributes(reader.resolver(), e, &src, pos)?;
+                let element = Element {
                     ns: resolved,
                     local: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
                     attrs,
                     children: Vec::new(),
-                    parent,
+                    parent: tree.stack.last().copied(),
                     text: String::new(),
                     start: pos,
                     end,
                     close: None,
-                });
-                if let Some(p) = parent {
-                    dom.elements[p].children.push(index);
-                }
-                if !empty {
-                    stack.push(index);
-                }
+                };
+                tree.open(element, matches!(event, Event::Empty(_)));
             }
             Event::End(_) => {
-                let i = stack
-                    .pop()
-                    .ok_or_else(|| malformed(pos as u64, "an end tag without a start".into()))?;
-                dom.elements[i].close = Some(pos);
-                dom.elements[i].end = end;
-            }
-            Event::Text(t) => {
-                if let Some(&i) = stack.last() {
-                    let s = t
-                        .decode()
-                        .map_err(|err| malformed(pos as u64, err.to_string()))?;
-                    dom.elements[i].text.push_str(&s);
+                if !tree.close(pos, end) {
+                    return Err(src.malformed(pos as u64, "an end tag without a start".into()));
                 }
             }
-            Event::CData(t) => {
-                if let Some(&i) = stack.last() {
-                    let s = t
-                        .decode()
-                        .map_err(|err| malformed(pos as u64, err.to_string()))?;
-                    dom.elements[i].text.push_str(&s);
-                }
-            }
+            Event::Text(t) => tree.text(|| t.decode().map_err(decoded))?,
+            Event::CData(t) => tree.text(|| t.decode().map_err(decoded))?,
             Event::GeneralRef(r) => {
-                let name = r
-                    .decode()
-                    .map_err(|err| malformed(pos as u64, err.to_string()))?
-                    .into_owned();
-                let ch = r
-                    .resolve_char_ref()
-                    .map_err(|err| malformed(pos as u64, err.to_string()))?;
-                let resolved = match ch {
-                    Some(c) => c.to_string(),
-                    None => quick_xml::escape::resolve_predefined_entity(&name)
-                        .ok_or_else(|| XmpError::Entity {
-                            path: path.to_owned(),
-                            name: name.clone(),
-                        })?
-                        .to_owned(),
-                };
-                if let Some(&i) = stack.last() {
-                    dom.elements[i].text.push_str(&resolved);
-                }
+                // Checked even outside an element.
+                let resolved = reference(&r, &src, pos)?;
+                tree.text(|| Ok(resolved.into()))?;
             }
             Event::DocType(_) => {
                 return Err(XmpError::Dtd {
@@ -226,16 +160,138 @@ pub fn parse(bytes: &[u8], path: &str) -> Result<Dom, XmpError> {
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
         }
     }
-    if !stack.is_empty() {
-        return Err(malformed(
+    if !tree.stack.is_empty() {
+        return Err(src.malformed(
             text.len() as u64,
             "the packet ends inside an element".into(),
         ));
     }
-    if dom.elements.is_empty() {
-        return Err(malformed(0, "no XML element at all".into()));
+    if tree.dom.elements.is_empty() {
+        return Err(src.malformed(0, "no XML element at all".into()));
     }
-    Ok(dom)
+    Ok(tree.dom)
+}
+
+/// Where a parse error points: the file, and the byte-order mark skipped before parsing
+/// (error offsets are those of the file's bytes).
+struct Source<'a> {
+    path: &'a str,
+    skip: usize,
+}
+
+impl Source<'_> {
+    fn malformed(&self, offset: u64, message: String) -> XmpError {
+        XmpError::Malformed {
+            path: self.path.to_owned(),
+            offset: offset + self.skip as u64,
+            message,
+        }
+    }
+
+    fn entity(&self, name: String) -> XmpError {
+        XmpError::Entity {
+            path: self.path.to_owned(),
+            name,
+        }
+    }
+}
+
+/// The elements parsed so far and the ones still open.
+#[derive(Default)]
+struct Tree {
+    dom: Dom,
+    /// Open elements, innermost last.
+    stack: Vec<usize>,
+}
+
+impl Tree {
+    /// Adds `element` as the last child of the innermost open element; it stays open unless
+    /// it is `empty` (`<a/>`).
+    fn open(&mut self, element: Element, empty: bool) {
+        let index = self.dom.elements.len();
+        let parent = element.parent;
+        self.dom.elements.push(element);
+        if let Some(p) = parent {
+            self.dom.elements[p].children.push(index);
+        }
+        if !empty {
+            self.stack.push(index);
+        }
+    }
+
+    /// Closes the innermost open element at its end tag (`pos`..`end`); false when none is
+    /// open.
+    fn close(&mut self, pos: usize, end: usize) -> bool {
+        let Some(i) = self.stack.pop() else {
+            return false;
+        };
+        self.dom.elements[i].close = Some(pos);
+        self.dom.elements[i].end = end;
+        true
+    }
+
+    /// Appends text to the innermost open element; outside every element it is not even
+    /// decoded.
+    fn text<'t>(
+        &mut self,
+        decode: impl FnOnce() -> Result<std::borrow::Cow<'t, str>, XmpError>,
+    ) -> Result<(), XmpError> {
+        if let Some(&i) = self.stack.last() {
+            let s = decode()?;
+            self.dom.elements[i].text.push_str(&s);
+        }
+        Ok(())
+    }
+}
+
+/// The attributes of start tag `e` (at `pos`), namespace declarations left out, values
+/// normalised with their entities resolved (an unknown entity is refused).
+fn attributes(
+    resolver: &NamespaceResolver,
+    e: &BytesStart<'_>,
+    src: &Source<'_>,
+    pos: usize,
+) -> Result<Vec<Attr>, XmpError> {
+    let mut attrs = Vec::new();
+    for a in e.attributes() {
+        let a = a.map_err(|err| src.malformed(pos as u64, err.to_string()))?;
+        if a.key.as_namespace_binding().is_some() {
+            continue;
+        }
+        let (r, local) = resolver.resolve_attribute(a.key);
+        let value =
+            a.normalized_value(XmlVersion::Implicit1_0)
+                .map_err(|err| match err {
+                    quick_xml::Error::Escape(
+                        quick_xml::escape::EscapeError::UnrecognizedEntity(_, name),
+                    ) => src.entity(name),
+                    err => src.malformed(pos as u64, err.to_string()),
+                })?;
+        attrs.push(Attr {
+            ns: namespace(&r),
+            local: String::from_utf8_lossy(local.as_ref()).into_owned(),
+            value: value.into_owned(),
+        });
+    }
+    Ok(attrs)
+}
+
+/// The text of reference `r` (at `pos`): a character reference, or one of XML's five
+/// predefined entities; any other entity is refused.
+fn reference(r: &BytesRef<'_>, src: &Source<'_>, pos: usize) -> Result<String, XmpError> {
+    let name = r
+        .decode()
+        .map_err(|err| src.malformed(pos as u64, err.to_string()))?
+        .into_owned();
+    let ch = r
+        .resolve_char_ref()
+        .map_err(|err| src.malformed(pos as u64, err.to_string()))?;
+    Ok(match ch {
+        Some(c) => c.to_string(),
+        None => quick_xml::escape::resolve_predefined_entity(&name)
+            .ok_or_else(|| src.entity(name.clone()))?
+            .to_owned(),
+    })
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@
 //! A face already named otherwise keeps its name (reported as a conflict). Running it twice
 //! changes nothing: the second run finds every region on a face that already has its name.
 
+use std::path::{Path, PathBuf};
+
 use facelab_plugin_api::BBox;
 
 use super::dom::{parse, Dom};
@@ -27,7 +29,7 @@ use super::regions::{
 };
 use super::write::{merge, new_packet, Export, OutRegion};
 use super::XmpError;
-use crate::manual::{measure_boxes, NewFace, Origin, PhotoRecord};
+use crate::manual::{measure_boxes, NewFace, Origin, PhotoFace, PhotoRecord};
 use crate::paths::display_path;
 use crate::scan::{match_by_iou, MATCH_IOU};
 use crate::Library;
@@ -98,29 +100,86 @@ pub fn export_photo(
     if named.is_empty() {
         return Ok(Exported::NoNames);
     }
-    let (w, h, o) = (photo.width, photo.height, photo.orientation);
     let path = &photo.path;
-    let shown = display_path(path);
-    let (file, photo_bytes, existing) = match target {
+    let Some(dest) = destination(path, target)? else {
+        return Ok(Exported::NotJpeg);
+    };
+    // Before any work: a read-only target is refused as such, whatever else it holds.
+    check_writable(&dest.file)?;
+    let (e, kept) = export_of(photo, &named, dest.existing.as_ref().map(|(_, dom)| dom));
+    let text = match &dest.existing {
+        Some((old, dom)) => merge(old, dom, &e, &display_path(&dest.file))?,
+        None => new_packet(&e),
+    };
+    if dest.existing.as_ref().is_some_and(|(old, _)| *old == text) {
+        return Ok(Exported::Unchanged);
+    }
+    match dest.photo_bytes {
+        None => write_atomic(&dest.file, text.as_bytes())?,
+        Some(bytes) => {
+            let new = jpeg_with_packet(path, &bytes, text.as_bytes())?;
+            write_atomic(path, &new)?;
+            // Same pixels, new bytes: the next scan should not detect the photo again.
+            lib.photo_rewritten(photo.id, path)
+                .map_err(|err| XmpError::Write {
+                    path: display_path(path),
+                    source: std::io::Error::other(err.to_string()),
+                })?;
+        }
+    }
+    Ok(Exported::Written {
+        faces: named.len(),
+        kept,
+    })
+}
+
+/// The file an export writes and what it holds now.
+struct Destination {
+    /// The sidecar, or the photo itself.
+    file: PathBuf,
+    /// The photo's bytes, when the packet goes into the JPEG.
+    photo_bytes: Option<Vec<u8>>,
+    /// The file's packet, parsed: (text, dom).
+    existing: Option<(String, Dom)>,
+}
+
+/// Where an export of the photo at `path` to `target` writes, read; `None` for
+/// [`Target::InPlace`] on a file that is not a JPEG.
+fn destination(path: &Path, target: Target) -> Result<Option<Destination>, XmpError> {
+    Ok(Some(match target {
         Target::Sidecar => {
             let file = sidecar_path(path);
             let existing = existing_packet(read_sidecar(&file)?, &display_path(&file))?;
-            (file, None, existing)
+            Destination {
+                file,
+                photo_bytes: None,
+                existing,
+            }
         }
         Target::InPlace => {
+            let shown = display_path(path);
             let bytes = std::fs::read(path).map_err(|source| XmpError::Read {
                 path: shown.clone(),
                 source,
             })?;
             if !is_jpeg(&bytes) {
-                return Ok(Exported::NotJpeg);
+                return Ok(None);
             }
             let existing = existing_packet(jpeg_packet(path, &bytes)?, &shown)?;
-            (path.clone(), Some(bytes), existing)
+            Destination {
+                file: path.to_owned(),
+                photo_bytes: Some(bytes),
+                existing,
+            }
         }
-    };
-    // Before any work: a read-only target is refused as such, whatever else it holds.
-    check_writable(&file)?;
+    }))
+}
+
+/// What the packet gets: the `named` faces of `photo` as `Face` regions in both schemas,
+/// and the regions of the `existing` packet that are not facelab's (none overlaps a face of
+/// the photo), kept as they are. Returns it with the number of regions kept.
+fn export_of(photo: &PhotoRecord, named: &[&PhotoFace], existing: Option<&Dom>) -> (Export, usize) {
+    let (w, h, o) = (photo.width, photo.height, photo.orientation);
     let library_areas: Vec<BBox> = photo
         .faces
         .iter()
@@ -130,7 +189,7 @@ pub fn export_photo(
         dims: stored_size(w, h, o),
         ..Export::default()
     };
-    for f in &named {
+    for f in named {
         let name = f.person.clone().expect("filtered above");
         let r = OutRegion {
             name: Some(name.clone()),
@@ -144,7 +203,7 @@ pub fn export_photo(
         }
     }
     let mut kept = 0;
-    if let Some((_, dom)) = &existing {
+    if let Some(dom) = existing {
         for r in regions(dom).regions {
             let ours = r.is_face()
                 && library_areas
@@ -163,30 +222,7 @@ pub fn export_photo(
             }
         }
     }
-    let text = match &existing {
-        Some((old, dom)) => merge(old, dom, &e, &display_path(&file))?,
-        None => new_packet(&e),
-    };
-    if existing.as_ref().is_some_and(|(old, _)| *old == text) {
-        return Ok(Exported::Unchanged);
-    }
-    match photo_bytes {
-        None => write_atomic(&file, text.as_bytes())?,
-        Some(bytes) => {
-            let new = jpeg_with_packet(path, &bytes, text.as_bytes())?;
-            write_atomic(path, &new)?;
-            // Same pixels, new bytes: the next scan should not detect the photo again.
-            lib.photo_rewritten(photo.id, path)
-                .map_err(|err| XmpError::Write {
-                    path: shown.clone(),
-                    source: std::io::Error::other(err.to_string()),
-                })?;
-        }
-    }
-    Ok(Exported::Written {
-        faces: named.len(),
-        kept,
-    })
+    (e, kept)
 }
 
 /// What importing one photo did.
@@ -244,13 +280,51 @@ pub fn import_photo(
     max_pixels: u64,
 ) -> Result<Imported, String> {
     let doms = packets(photo).map_err(|e| e.to_string())?;
-    let (w, h, o) = (photo.width, photo.height, photo.orientation);
     let mut out = Imported {
         sources: doms.len(),
         ..Imported::default()
     };
+    let wanted = wanted_regions(&doms, photo, &mut out);
+    out.regions = wanted.len();
+    if wanted.is_empty() {
+        return Ok(out);
+    }
+    let create = name_matched(lib, photo, &wanted, &mut out)?;
+    if create.is_empty() {
+        return Ok(out);
+    }
+    if embedder.is_none() {
+        *embedder = Some(recognizer()?);
+    }
+    let rec = embedder
+        .as_mut()
+        .expect("set above")
+        .as_mut()
+        .map(|(r, m)| (r, m.as_str()));
+    let (w, h) = (photo.width, photo.height);
+    let new_boxes: Vec<BBox> = create.iter().map(|(_, b)| *b).collect();
+    let measured = measure_boxes(&photo.path, (w, h), &new_boxes, rec, max_pixels)?;
+    for ((name, b), (quality, embedding)) in create.iter().zip(measured) {
+        let face = NewFace {
+            bbox: *b,
+            origin: Origin::Xmp,
+            quality,
+            embedding,
+        };
+        let id = lib.add_face(photo.id, &face).map_err(|e| e.to_string())?;
+        lib.confirm(id, name, "xmp").map_err(|e| e.to_string())?;
+        out.created += 1;
+    }
+    Ok(out)
+}
+
+/// The named face regions of `doms` as (name, upright box of `photo`), each once: regions
+/// that are not faces, cover the whole frame, have no usable name or area, or repeat an
+/// earlier one (same name, overlapping) are counted in `out` and left out.
+fn wanted_regions(doms: &[Dom], photo: &PhotoRecord, out: &mut Imported) -> Vec<(String, BBox)> {
+    let (w, h, o) = (photo.width, photo.height, photo.orientation);
     let mut wanted: Vec<(String, BBox)> = Vec::new();
-    for dom in &doms {
+    for dom in doms {
         let found = regions(dom);
         out.ignored += found.unusable;
         for r in found.regions {
@@ -282,10 +356,17 @@ pub fn import_photo(
             wanted.push((name, b));
         }
     }
-    out.regions = wanted.len();
-    if wanted.is_empty() {
-        return Ok(out);
-    }
+    wanted
+}
+
+/// Matches `wanted` one-to-one to the faces of `photo` by IoU and confirms each matched
+/// face that has no name yet; returns the regions no face matched, to be created.
+fn name_matched(
+    lib: &mut Library,
+    photo: &PhotoRecord,
+    wanted: &[(String, BBox)],
+    out: &mut Imported,
+) -> Result<Vec<(String, BBox)>, String> {
     let faces: Vec<BBox> = photo.faces.iter().map(|f| f.bbox).collect();
     let boxes: Vec<BBox> = wanted.iter().map(|(_, b)| *b).collect();
     let matched = match_by_iou(&faces, &boxes, MATCH_IOU);
@@ -306,31 +387,7 @@ pub fn import_photo(
             }
         }
     }
-    if create.is_empty() {
-        return Ok(out);
-    }
-    if embedder.is_none() {
-        *embedder = Some(recognizer()?);
-    }
-    let rec = embedder
-        .as_mut()
-        .expect("set above")
-        .as_mut()
-        .map(|(r, m)| (r, m.as_str()));
-    let new_boxes: Vec<BBox> = create.iter().map(|(_, b)| *b).collect();
-    let measured = measure_boxes(&photo.path, (w, h), &new_boxes, rec, max_pixels)?;
-    for ((name, b), (quality, embedding)) in create.iter().zip(measured) {
-        let face = NewFace {
-            bbox: *b,
-            origin: Origin::Xmp,
-            quality,
-            embedding,
-        };
-        let id = lib.add_face(photo.id, &face).map_err(|e| e.to_string())?;
-        lib.confirm(id, name, "xmp").map_err(|e| e.to_string())?;
-        out.created += 1;
-    }
-    Ok(out)
+    Ok(create)
 }
 
 /// `b` clipped to the `w` × `h` photo (a region may reach past the edge).

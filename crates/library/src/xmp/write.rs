@@ -87,95 +87,116 @@ fn properties(e: &Export, tags: &[String], subjects: &[String], indent: &str) ->
     let mut s = String::new();
     let rdf = format!("xmlns:rdf=\"{}\"", ns::RDF);
     if !e.mwg.is_empty() {
-        let _ = writeln!(
-            s,
-            "{i}<mwg-rs:Regions {rdf} xmlns:mwg-rs=\"{}\" xmlns:stArea=\"{}\" xmlns:stDim=\"{}\" rdf:parseType=\"Resource\">",
-            ns::MWG_RS,
-            ns::ST_AREA,
-            ns::ST_DIM
-        );
-        let _ = writeln!(
-            s,
-            "{i} <mwg-rs:AppliedToDimensions stDim:w=\"{}\" stDim:h=\"{}\" stDim:unit=\"pixel\"/>",
-            e.dims.0, e.dims.1
-        );
-        let _ = writeln!(s, "{i} <mwg-rs:RegionList>\n{i}  <rdf:Bag>");
-        for r in &e.mwg {
-            let name = r
-                .name
-                .as_deref()
-                .map(|n| format!(" mwg-rs:Name=\"{}\"", escape(n)))
-                .unwrap_or_default();
-            let a = &r.area;
-            let _ = writeln!(
-                s,
-                "{i}   <rdf:li>\n{i}    <rdf:Description{name} mwg-rs:Type=\"{}\">\n{i}     <mwg-rs:Area stArea:x=\"{}\" stArea:y=\"{}\" stArea:w=\"{}\" stArea:h=\"{}\" stArea:unit=\"normalized\"/>\n{i}    </rdf:Description>\n{i}   </rdf:li>",
-                escape(&r.kind),
-                num(a.x),
-                num(a.y),
-                num(a.w),
-                num(a.h)
-            );
-        }
-        let _ = writeln!(
-            s,
-            "{i}  </rdf:Bag>\n{i} </mwg-rs:RegionList>\n{i}</mwg-rs:Regions>"
-        );
+        mwg_regions(&mut s, e, i, &rdf);
     }
     if !e.microsoft.is_empty() {
-        let _ = writeln!(
-            s,
-            "{i}<MP:RegionInfo {rdf} xmlns:MP=\"{}\" xmlns:MPRI=\"{}\" xmlns:MPReg=\"{}\" rdf:parseType=\"Resource\">\n{i} <MPRI:Regions>\n{i}  <rdf:Bag>",
-            ns::MP,
-            ns::MPRI,
-            ns::MPREG
-        );
-        for r in &e.microsoft {
-            let [x, y, w, h] = mp_rectangle_from_area(&r.area);
-            let name = r
-                .name
-                .as_deref()
-                .map(|n| format!(" MPReg:PersonDisplayName=\"{}\"", escape(n)))
-                .unwrap_or_default();
-            let _ = writeln!(
-                s,
-                "{i}   <rdf:li>\n{i}    <rdf:Description MPReg:Rectangle=\"{}, {}, {}, {}\"{name}/>\n{i}   </rdf:li>",
-                num(x),
-                num(y),
-                num(w),
-                num(h)
-            );
-        }
-        let _ = writeln!(
-            s,
-            "{i}  </rdf:Bag>\n{i} </MPRI:Regions>\n{i}</MP:RegionInfo>"
-        );
+        microsoft_regions(&mut s, &e.microsoft, i, &rdf);
     }
-    let list = |s: &mut String, prop: &str, xmlns: &str, kind: &str, values: &[String]| {
-        if values.is_empty() {
-            return;
-        }
-        let _ = writeln!(s, "{i}<{prop} {rdf} {xmlns}>\n{i} <rdf:{kind}>");
-        for v in values {
-            let _ = writeln!(s, "{i}  <rdf:li>{}</rdf:li>", escape(v));
-        }
-        let _ = writeln!(s, "{i} </rdf:{kind}>\n{i}</{prop}>");
-    };
-    list(
+    keyword_list(
         &mut s,
+        (i, &rdf),
         "digiKam:TagsList",
         &format!("xmlns:digiKam=\"{}\"", ns::DIGIKAM),
         "Seq",
         tags,
     );
-    list(
+    keyword_list(
         &mut s,
+        (i, &rdf),
         "lr:hierarchicalSubject",
         &format!("xmlns:lr=\"{}\"", ns::LR),
         "Bag",
         subjects,
     );
     s
+}
+
+/// `mwg-rs:Regions`: the applied-to dimensions and each region's name, type and area.
+fn mwg_regions(s: &mut String, e: &Export, i: &str, rdf: &str) {
+    let _ = writeln!(
+        s,
+        "{i}<mwg-rs:Regions {rdf} xmlns:mwg-rs=\"{}\" xmlns:stArea=\"{}\" xmlns:stDim=\"{}\" rdf:parseType=\"Resource\">",
+        ns::MWG_RS,
+        ns::ST_AREA,
+        ns::ST_DIM
+    );
+    let _ = writeln!(
+        s,
+        "{i} <mwg-rs:AppliedToDimensions stDim:w=\"{}\" stDim:h=\"{}\" stDim:unit=\"pixel\"/>",
+        e.dims.0, e.dims.1
+    );
+    let _ = writeln!(s, "{i} <mwg-rs:RegionList>\n{i}  <rdf:Bag>");
+    for r in &e.mwg {
+        let name = r
+            .name
+            .as_deref()
+            .map(|n| format!(" mwg-rs:Name=\"{}\"", escape(n)))
+            .unwrap_or_default();
+        let a = &r.area;
+        let _ = writeln!(
+            s,
+            "{i}   <rdf:li>\n{i}    <rdf:Description{name} mwg-rs:Type=\"{}\">\n{i}     <mwg-rs:Area stArea:x=\"{}\" stArea:y=\"{}\" stArea:w=\"{}\" stArea:h=\"{}\" stArea:unit=\"normalized\"/>\n{i}    </rdf:Description>\n{i}   </rdf:li>",
+            escape(&r.kind),
+            num(a.x),
+            num(a.y),
+            num(a.w),
+            num(a.h)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "{i}  </rdf:Bag>\n{i} </mwg-rs:RegionList>\n{i}</mwg-rs:Regions>"
+    );
+}
+
+/// `MP:RegionInfo`: each region's rectangle (top-left based) and name.
+fn microsoft_regions(s: &mut String, regions: &[OutRegion], i: &str, rdf: &str) {
+    let _ = writeln!(
+        s,
+        "{i}<MP:RegionInfo {rdf} xmlns:MP=\"{}\" xmlns:MPRI=\"{}\" xmlns:MPReg=\"{}\" rdf:parseType=\"Resource\">\n{i} <MPRI:Regions>\n{i}  <rdf:Bag>",
+        ns::MP,
+        ns::MPRI,
+        ns::MPREG
+    );
+    for r in regions {
+        let [x, y, w, h] = mp_rectangle_from_area(&r.area);
+        let name = r
+            .name
+            .as_deref()
+            .map(|n| format!(" MPReg:PersonDisplayName=\"{}\"", escape(n)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "{i}   <rdf:li>\n{i}    <rdf:Description MPReg:Rectangle=\"{}, {}, {}, {}\"{name}/>\n{i}   </rdf:li>",
+            num(x),
+            num(y),
+            num(w),
+            num(h)
+        );
+    }
+    let _ = writeln!(
+        s,
+        "{i}  </rdf:Bag>\n{i} </MPRI:Regions>\n{i}</MP:RegionInfo>"
+    );
+}
+
+/// Keyword property `prop` as an `rdf:{kind}` list of `values`; nothing when empty.
+fn keyword_list(
+    s: &mut String,
+    (i, rdf): (&str, &str),
+    prop: &str,
+    xmlns: &str,
+    kind: &str,
+    values: &[String],
+) {
+    if values.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "{i}<{prop} {rdf} {xmlns}>\n{i} <rdf:{kind}>");
+    for v in values {
+        let _ = writeln!(s, "{i}  <rdf:li>{}</rdf:li>", escape(v));
+    }
+    let _ = writeln!(s, "{i} </rdf:{kind}>\n{i}</{prop}>");
 }
 
 /// A new packet holding only `e`.
@@ -215,6 +236,26 @@ pub fn merge(existing: &str, dom: &Dom, e: &Export, path: &str) -> Result<String
             offset: 0,
             message: "no rdf:RDF element (not an XMP packet)".into(),
         })?;
+    let cut = replaced_spans(existing, dom);
+    let tagged = |ns: &str, local: &str| {
+        dom.find(ns, local)
+            .into_iter()
+            .filter(|&i| top_level_property(dom, i))
+            .flat_map(|i| items(dom, i))
+            .map(|li| dom.elements[li].text.trim().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let tags = people_list(tagged(ns::DIGIKAM, "TagsList"), e, '/');
+    let subjects = people_list(tagged(ns::LR, "hierarchicalSubject"), e, '|');
+    let (at, text) = insertion(existing, dom, rdf, path, |indent| {
+        properties(e, &tags, &subjects, indent)
+    })?;
+    Ok(splice(existing, cut, at, &text))
+}
+
+/// The spans of the top-level properties facelab replaces ([`TOP_LEVEL`]), each with its
+/// line's indentation and the line break before it.
+fn replaced_spans(existing: &str, dom: &Dom) -> Vec<(usize, usize)> {
     let mut cut: Vec<(usize, usize)> = Vec::new();
     for (n, l) in TOP_LEVEL {
         for i in dom.find(n, l) {
@@ -232,57 +273,61 @@ pub fn merge(existing: &str, dom: &Dom, e: &Export, path: &str) -> Result<String
             }
         }
     }
-    let tagged = |ns: &str, local: &str| {
-        dom.find(ns, local)
-            .into_iter()
-            .filter(|&i| top_level_property(dom, i))
-            .flat_map(|i| items(dom, i))
-            .map(|li| dom.elements[li].text.trim().to_owned())
-            .collect::<Vec<_>>()
-    };
-    let tags = people_list(tagged(ns::DIGIKAM, "TagsList"), e, '/');
-    let subjects = people_list(tagged(ns::LR, "hierarchicalSubject"), e, '|');
+    cut
+}
+
+/// Where the new properties go and their text: before the end tag of the first
+/// `rdf:Description` under `rdf` that has one (one step deeper than its line), else in a
+/// new `rdf:Description` before `rdf`'s end tag. `properties` gives the XML for an
+/// indentation.
+fn insertion(
+    existing: &str,
+    dom: &Dom,
+    rdf: usize,
+    path: &str,
+    properties: impl Fn(&str) -> String,
+) -> Result<(usize, String), XmpError> {
     let description = dom
         .children_named(rdf, ns::RDF, "Description")
         .into_iter()
         .find(|&d| dom.elements[d].close.is_some());
-    let (at, text) = match description {
-        Some(d) => {
-            let el = &dom.elements[d];
-            let close = el.close.expect("filtered above");
-            // Indent one step deeper than the Description's own line.
-            let line = existing[..el.start].rfind('\n').map_or(0, |p| p + 1);
-            let indent: String = existing[line..el.start]
-                .chars()
-                .take_while(|c| c.is_whitespace())
-                .collect();
-            // The end tag's own line keeps its indentation: insert at that line's start.
-            let before = &existing[..close];
-            let close_line = before.rfind('\n').map_or(close, |p| p + 1);
-            let at = if before[close_line..].trim().is_empty() {
-                close_line
-            } else {
-                close
-            };
-            let mut props = properties(e, &tags, &subjects, &format!("{indent} "));
-            if at == close {
-                props.insert(0, '\n');
-            }
-            (at, props)
-        }
-        None => {
-            let close = dom.elements[rdf].close.ok_or_else(|| XmpError::Malformed {
-                path: path.to_owned(),
-                offset: dom.elements[rdf].start as u64,
-                message: "rdf:RDF is empty (<rdf:RDF/>)".into(),
-            })?;
-            let props = properties(e, &tags, &subjects, "   ");
-            (
-                close,
-                format!("\n  <rdf:Description rdf:about=\"\" xmlns:rdf=\"{}\">\n{props}  </rdf:Description>\n ", ns::RDF),
-            )
-        }
+    let Some(d) = description else {
+        let close = dom.elements[rdf].close.ok_or_else(|| XmpError::Malformed {
+            path: path.to_owned(),
+            offset: dom.elements[rdf].start as u64,
+            message: "rdf:RDF is empty (<rdf:RDF/>)".into(),
+        })?;
+        let props = properties("   ");
+        return Ok((
+            close,
+            format!("\n  <rdf:Description rdf:about=\"\" xmlns:rdf=\"{}\">\n{props}  </rdf:Description>\n ", ns::RDF),
+        ));
     };
+    let el = &dom.elements[d];
+    let close = el.close.expect("filtered above");
+    // Indent one step deeper than the Description's own line.
+    let line = existing[..el.start].rfind('\n').map_or(0, |p| p + 1);
+    let indent: String = existing[line..el.start]
+        .chars()
+        .take_while(|c| c.is_whitespace())
+        .collect();
+    // The end tag's own line keeps its indentation: insert at that line's start.
+    let before = &existing[..close];
+    let close_line = before.rfind('\n').map_or(close, |p| p + 1);
+    let at = if before[close_line..].trim().is_empty() {
+        close_line
+    } else {
+        close
+    };
+    let mut props = properties(&format!("{indent} "));
+    if at == close {
+        props.insert(0, '\n');
+    }
+    Ok((at, props))
+}
+
+/// `existing` without the spans in `cut`, with `text` inserted at `at`.
+fn splice(existing: &str, mut cut: Vec<(usize, usize)>, at: usize, text: &str) -> String {
     cut.sort();
     let mut out = String::with_capacity(existing.len() + text.len());
     let mut pos = 0;
@@ -290,7 +335,7 @@ pub fn merge(existing: &str, dom: &Dom, e: &Export, path: &str) -> Result<String
     for (s, t) in cut {
         if !inserted && at <= s {
             out.push_str(&existing[pos..at]);
-            out.push_str(&text);
+            out.push_str(text);
             pos = at;
             inserted = true;
         }
@@ -299,11 +344,11 @@ pub fn merge(existing: &str, dom: &Dom, e: &Export, path: &str) -> Result<String
     }
     if !inserted {
         out.push_str(&existing[pos..at]);
-        out.push_str(&text);
+        out.push_str(text);
         pos = at;
     }
     out.push_str(&existing[pos..]);
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,125 @@
+//! Faces as listed and exported: each with its photo, box, quality, labels and the models
+//! it has embeddings for; and the little-endian f32 blobs vectors are stored as.
+
+use facelab_engine::quality::Quality;
+
+use super::{Library, Result};
+
+/// A face with its photo and label, for listings and export.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FaceRow {
+    /// Face id (what `tag`, `confirm`, `reject` take).
+    pub id: i64,
+    /// The photo's path, for display: exact when `path_utf8`, else with each byte that is
+    /// not UTF-8 written as `\xNN`.
+    pub path: String,
+    /// Whether the file name is valid UTF-8 (`path` is then the exact name).
+    pub path_utf8: bool,
+    /// Box in upright-photo pixels: x, y, width, height.
+    pub bbox: [f32; 4],
+    /// Detector confidence.
+    pub score: f32,
+    /// Its quality ([`facelab_engine::quality`]): the components and their product, `score`.
+    /// `None` for a face stored before facelab measured quality, until the next scan of
+    /// its folder; such a face passes `library.min_quality`.
+    pub quality: Option<Quality>,
+    /// The detector key (`plugin:kind:model`) that found it.
+    pub detector: String,
+    /// Confirmed person, if any.
+    pub person: Option<String>,
+    /// Pending suggestion (person, score), if any.
+    pub suggestion: Option<(String, f32)>,
+    /// People this face was rejected for.
+    pub rejected: Vec<String>,
+    /// Models it has an embedding for.
+    pub models: Vec<String>,
+}
+
+impl Library {
+    /// Faces of photos that are in the library (not missing), optionally only those
+    /// confirmed as `person`, in photo-path order.
+    pub fn faces(&self, person: Option<&str>) -> Result<Vec<FaceRow>> {
+        let pid = match person {
+            Some(name) => Some(self.person_or_err(name)?.id),
+            None => None,
+        };
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT f.id, i.path, f.x, f.y, f.w, f.h, f.score, f.detector,
+                   (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'confirmed'),
+                   (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'suggested'),
+                   (SELECT l.score FROM labels l WHERE l.face_id = f.id AND l.state = 'suggested'),
+                   (SELECT group_concat(p.name, char(31)) FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'rejected'),
+                   (SELECT group_concat(e.model_id, char(31)) FROM embeddings e WHERE e.face_id = f.id),
+                   i.path_bytes, f.quality_parts
+                 FROM faces f JOIN images i ON i.id = f.image_id
+                 WHERE i.status = 'done'
+                   AND (?1 IS NULL OR EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.person_id = ?1 AND l.state = 'confirmed'))
+                 ORDER BY i.path, f.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let split = |s: Option<String>| -> Vec<String> {
+            s.map(|s| s.split('\u{1f}').map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        let rows = stmt
+            .query_map([pid], |r| {
+                let suggested: Option<String> = r.get(9)?;
+                let sscore: Option<f64> = r.get(10)?;
+                Ok(FaceRow {
+                    id: r.get(0)?,
+                    path: r.get(1)?,
+                    path_utf8: std::str::from_utf8(&r.get::<_, Vec<u8>>(13)?).is_ok(),
+                    bbox: [
+                        r.get::<_, f64>(2)? as f32,
+                        r.get::<_, f64>(3)? as f32,
+                        r.get::<_, f64>(4)? as f32,
+                        r.get::<_, f64>(5)? as f32,
+                    ],
+                    score: r.get::<_, f64>(6)? as f32,
+                    quality: quality_from_blob(r.get(14)?),
+                    detector: r.get(7)?,
+                    person: r.get(8)?,
+                    suggestion: suggested.map(|s| (s, sscore.unwrap_or(0.0) as f32)),
+                    rejected: split(r.get(11)?),
+                    models: split(r.get(12)?),
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+
+    /// The faces of an image: (face id, box area), largest first.
+    pub fn image_faces(&self, image: i64) -> Result<Vec<(i64, f64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, w * h FROM faces WHERE image_id = ?1 ORDER BY w * h DESC, id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([image], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows)
+    }
+}
+
+/// A face's quality from its stored components (`faces.quality_parts`).
+fn quality_from_blob(blob: Option<Vec<u8>>) -> Option<Quality> {
+    let v = from_blob(&blob?);
+    let parts: [f32; 4] = v.try_into().ok()?;
+    Some(Quality::from_parts(parts))
+}
+
+/// Little-endian f32 blob.
+pub fn to_blob(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// The f32 values of a little-endian blob.
+pub fn from_blob(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
