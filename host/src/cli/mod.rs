@@ -116,7 +116,8 @@ pub struct JsonFlag {
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     // Before the config is read: the spawner stays small and needs none.
     if let Command::MeasureChild { out, command } = &cli.command {
-        let code = facelab_eval::bench::scan::process::spawner_main(out, &command[0], &command[1..]);
+        let code =
+            facelab_eval::bench::scan::process::spawner_main(out, &command[0], &command[1..]);
         std::process::exit(code);
     }
     let ctx = RunContext {

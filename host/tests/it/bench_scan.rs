@@ -231,13 +231,20 @@ mod measured_children {
         }
         let big = std::hint::black_box(big);
         let dir = tempfile::tempdir().unwrap();
-        let small = measure_with(facelab(), Command::new("true").arg("x"), dir.path(), &[0])
-            .unwrap();
-        assert!(small.rss_mib < 64.0, "`true` peaked at {} MiB", small.rss_mib);
+        let small =
+            measure_with(facelab(), Command::new("true").arg("x"), dir.path(), &[0]).unwrap();
+        assert!(
+            small.rss_mib < 64.0,
+            "`true` peaked at {} MiB",
+            small.rss_mib
+        );
         // A child that holds 256 MiB reports that, not the parent's 768.
         let holder = measure_with(
             facelab(),
-            Command::new("python3").args(["-c", "b = bytearray(256 << 20); b[::4096] = b'\\x01' * len(b[::4096])"]),
+            Command::new("python3").args([
+                "-c",
+                "b = bytearray(256 << 20); b[::4096] = b'\\x01' * len(b[::4096])",
+            ]),
             dir.path(),
             &[0],
         )

@@ -18,9 +18,13 @@ fn reads_the_shared_folder() {
 fn run_on_empty_shared(require: Option<&str>) -> (bool, String) {
     let empty = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args(["shared_required::reads_the_shared_folder", "--exact", "--nocapture"])
-        .env("FACELAB_SHARED", empty.path())
-        .env_remove(common::REQUIRE_SHARED);
+    cmd.args([
+        "shared_required::reads_the_shared_folder",
+        "--exact",
+        "--nocapture",
+    ])
+    .env("FACELAB_SHARED", empty.path())
+    .env_remove(common::REQUIRE_SHARED);
     if let Some(v) = require {
         cmd.env(common::REQUIRE_SHARED, v);
     }
