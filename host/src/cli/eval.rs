@@ -395,19 +395,6 @@ pub fn lfw(ctx: &RunContext, args: &EvalLfwArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::from_failures(r.unreadable_pairs))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn overrides_parse_as_toml_values_with_bare_strings() {
-        let t = parse_overrides(&["score_threshold=0.02".into(), "colour=bgr".into()]).unwrap();
-        assert_eq!(t["score_threshold"].as_float(), Some(0.02));
-        assert_eq!(t["colour"].as_str(), Some("bgr"));
-        assert!(parse_overrides(&["nokey".into()]).is_err());
-    }
-}
-
 /// Runs the configured detector over the WIDER set at `root` at the model's lowest usable
 /// threshold, gives every face its second look, and chooses by the rules above.
 fn choose_for_config(
@@ -454,4 +441,17 @@ fn choose_for_config(
         photos: paths.len(),
         choice: choose(&truths, &probes, floor),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_parse_as_toml_values_with_bare_strings() {
+        let t = parse_overrides(&["score_threshold=0.02".into(), "colour=bgr".into()]).unwrap();
+        assert_eq!(t["score_threshold"].as_float(), Some(0.02));
+        assert_eq!(t["colour"].as_str(), Some("bgr"));
+        assert!(parse_overrides(&["nokey".into()]).is_err());
+    }
 }
