@@ -225,10 +225,7 @@ fn out_dir() -> PathBuf {
     d
 }
 
-fn normalized(v: &[f32]) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    v.iter().map(|x| x / n).collect()
-}
+use facelab_cluster::linalg::normalized;
 
 /// Whether each probe's nearest gallery face (other than its own photo) is the same person.
 fn rank1(gallery: &[Vec<f32>], labels: &[usize], probes: &[(usize, Vec<f32>)]) -> Vec<bool> {

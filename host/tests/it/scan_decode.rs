@@ -49,11 +49,7 @@ fn iou(a: &BBox, b: &BBox) -> f32 {
     facelab_plugin_kit::geometry::iou(a, b)
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let n = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    dot / (n(a) * n(b))
-}
+use facelab_cluster::linalg::cosine;
 
 #[test]
 fn a_camera_size_photo_is_decoded_at_half_scale_and_stored_and_embedded_as_at_full_size() {

@@ -12,17 +12,9 @@ mod common;
 
 use std::time::Instant;
 
+/// The median, or `None` for no values.
 fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    })
+    (!v.is_empty()).then(|| facelab_engine::stats::median(&mut v))
 }
 
 fn timed(repeat: usize, mut f: impl FnMut()) -> f64 {
