@@ -60,6 +60,23 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// An invalid value at `key` of the file at `path`: what is wrong and the fix.
+    pub fn invalid(
+        path: &Path,
+        key: String,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
 /// The whole config file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -455,12 +472,7 @@ impl Config {
         message: impl Into<String>,
         help: impl Into<String>,
     ) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.source.clone(),
-            key,
-            message: message.into(),
-            help: help.into(),
-        }
+        ConfigError::invalid(&self.source, key, message, help)
     }
 }
 

@@ -211,10 +211,10 @@ impl ScanSet {
 
 /// The error for `tasks.scan.<key>` of the suite file `source`.
 fn invalid(source: &Path, key: &str, message: String, help: &str) -> Result<(), ConfigError> {
-    Err(ConfigError::Invalid {
-        path: source.to_owned(),
-        key: format!("tasks.scan.{key}"),
+    Err(ConfigError::invalid(
+        source,
+        format!("tasks.scan.{key}"),
         message,
-        help: help.into(),
-    })
+        help,
+    ))
 }

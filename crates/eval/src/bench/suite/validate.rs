@@ -13,12 +13,7 @@ impl Suite {
         message: impl Into<String>,
         help: impl Into<String>,
     ) -> ConfigError {
-        ConfigError::Invalid {
-            path: self.source.clone(),
-            key,
-            message: message.into(),
-            help: help.into(),
-        }
+        ConfigError::invalid(&self.source, key, message, help)
     }
 
     /// Every check in turn; the first that fails is the error.
