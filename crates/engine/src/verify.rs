@@ -46,7 +46,7 @@ pub struct Verify {
 }
 
 /// What verification did to one photo's faces.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifyCounts {
     /// Faces kept without a second look.
     pub accepted: usize,

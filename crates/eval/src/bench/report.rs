@@ -15,15 +15,6 @@ fn nan_if_null<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
-/// [`facelab_engine::verify::VerifyCounts`] read back (the engine's type is only written).
-#[derive(Deserialize)]
-#[serde(remote = "facelab_engine::verify::VerifyCounts")]
-struct VerifyCountsDef {
-    accepted: usize,
-    checked: usize,
-    confirmed: usize,
-}
-
 /// The whole report.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -332,7 +323,6 @@ pub struct WiderOperating {
     /// point marked on the PR charts.
     pub levels: Vec<(f64, f64)>,
     /// Candidates looked at again and kept (photos detected in this run only).
-    #[serde(deserialize_with = "VerifyCountsDef::deserialize")]
     pub verified: facelab_engine::verify::VerifyCounts,
     /// Median detection time per photo at these settings, ms.
     pub median_ms: Option<f64>,
