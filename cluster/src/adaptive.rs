@@ -1,4 +1,5 @@
-//! The link threshold that adapts to the library (issue 18).
+//! The link threshold that adapts to the library, so clusters hold on photos unlike the
+//! set it was tuned on.
 //!
 //! A fixed cosine threshold does not transfer across image quality or recognizers: small,
 //! blurred or compressed faces have less separable embeddings, so strangers score higher,

@@ -95,7 +95,7 @@ pub struct Threshold {
     pub min: f32,
     /// The highest usable value.
     pub max: f32,
-    /// Detectors: candidates from this score up get a second look (the host's second look, host/src/verify.rs);
+    /// Detectors: candidates from this score up get a second look (the host's second look, `facelab_engine::verify`);
     /// absent, the detector keeps only faces at [`Threshold::default`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_from: Option<f32>,

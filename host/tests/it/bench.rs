@@ -53,7 +53,7 @@ fn the_validator_catches_a_broken_report() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Evaluation logic on hand-made cases. host/src/wider.rs unit-tests each rule on its own
+// Evaluation logic on hand-made cases. crates/eval/src/wider unit-tests each rule on its own
 // (perfect, all misses, ignored boxes, duplicates); here one on-disk set in the official
 // layout combines them, read through the public API as the bench reads it.
 
@@ -527,7 +527,7 @@ fn lfw_people_with_five_photos_cluster_above_the_measured_floor() {
     assert!(f(dbscan, "bcubed") >= 0.935, "{dbscan}");
     // The graph method beats the baseline, as measured.
     assert!(f(cw, "bcubed") > f(dbscan, "bcubed"), "{cw} vs {dbscan}");
-    // The default, threshold = "auto" (issue 18): precision first, and the shared LFW stays
+    // The default, threshold = "auto": precision first, and the shared LFW stays
     // at F ≥ 0.98 (measured with yunet-s-dynamic: threshold 0.439, BCubed P 0.994, R 0.982,
     // F 0.988). The threshold comes from the library, above MobileFaceNet's declared 0.27.
     let auto = &methods[2];

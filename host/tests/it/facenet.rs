@@ -1,4 +1,4 @@
-//! FaceNet 512-D (`facenet-512`, issue 16) on real faces through the real `opencv-dnn`
+//! FaceNet 512-D (`facenet-512`) on real faces through the real `opencv-dnn`
 //! plugin: an LFW verification floor that the old preprocessing (per-image prewhitening of
 //! a box + 20% crop) fails, the same person above a stranger, and every face of a group
 //! photo embedded (the graph refuses batches on OpenCV 4.6).

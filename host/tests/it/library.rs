@@ -625,7 +625,7 @@ fn people_can_be_added_renamed_merged_and_exported() {
     assert!(err.contains("no face with id 999999"), "{err}");
 }
 
-// ---- integrity (issue 19) -------------------------------------------------------------
+// ---- integrity -------------------------------------------------------------
 
 /// Copies the VOC group photos (12 photos, several faces each, and 2 XML files) into `to`.
 fn copy_voc_groups(shared: &Path, to: &Path) {
@@ -1067,7 +1067,7 @@ fn check_merges_faces_stored_twice_keeping_their_names() {
         .is_err());
 }
 
-// ---- face quality (issue 13) ----------------------------------------------------------
+// ---- face quality ----------------------------------------------------------
 
 /// ORL photo `i` of subject `s` blurred with a Gaussian of `sigma` pixels, written as
 /// `to/s<s>/<i>-blurred.png`.
