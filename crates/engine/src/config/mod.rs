@@ -6,6 +6,7 @@
 
 mod detection;
 mod quality;
+mod validate;
 
 pub use detection::{RobustOptions, VERIFY_CONTEXT, VERIFY_SIZE};
 pub use quality::{MinQuality, DEFAULT_MIN_QUALITY};
@@ -317,111 +318,6 @@ impl Config {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
             _ => PathBuf::from("."),
         }
-    }
-
-    fn validate(&self) -> Result<(), ConfigError> {
-        for (name, section) in std::iter::once(("detector", &self.detector))
-            .chain(self.recognizer.as_ref().map(|r| ("recognizer", r)))
-        {
-            if section.plugin.trim().is_empty() {
-                return Err(self.invalid(
-                    format!("{name}.plugin"),
-                    "is empty",
-                    "name a plugin, for example \"opencv-dnn\"",
-                ));
-            }
-            if section.kind.trim().is_empty() {
-                return Err(self.invalid(
-                    format!("{name}.kind"),
-                    "is empty",
-                    "name a kind; `facelab plugins` lists them",
-                ));
-            }
-            if name == "detector" && section.landmarks.is_some() {
-                return Err(self.invalid(
-                    "detector.landmarks".into(),
-                    "is only for [recognizer]",
-                    "move it to the [recognizer] section",
-                ));
-            }
-            if !section.model_sha256.is_empty()
-                && section.model_sha256.len() != section.model_files.len()
-            {
-                return Err(self.invalid(
-                    format!("{name}.model_sha256"),
-                    format!(
-                        "has {} entries for {} model_files",
-                        section.model_sha256.len(),
-                        section.model_files.len()
-                    ),
-                    "give one sha256 per file, in the same order, or none",
-                ));
-            }
-        }
-        if let Err((key, message, fix)) = self.detection.check() {
-            let key = format!("detection.{key}");
-            return Err(self
-                .invalid_at(&key, format!("{key} {message}"), fix)
-                .unwrap_or_else(|| self.invalid(key, message, fix)));
-        }
-        let lib = &self.library;
-        for (key, globs) in [
-            ("library.include", &lib.include),
-            ("library.exclude", &lib.exclude),
-        ] {
-            for g in globs {
-                if let Err(e) = globset::Glob::new(g) {
-                    return Err(self.invalid(
-                        key.into(),
-                        format!("has an invalid glob {g:?}: {}", e.kind()),
-                        "use globs like \"**/*.jpg\" or \"**/Trash/**\"",
-                    ));
-                }
-            }
-        }
-        if lib.batch_size == 0 {
-            return Err(self.invalid(
-                "library.batch_size".into(),
-                "= 0",
-                "use a positive number of photos per transaction, for example 32",
-            ));
-        }
-        if !(0.0..=1.0).contains(&lib.suggest_margin) {
-            return Err(self.invalid(
-                "library.suggest_margin".into(),
-                format!("= {} is out of range", lib.suggest_margin),
-                "use a fraction from 0 to 1 of the distance from the threshold to a perfect match, for example 0.04",
-            ));
-        }
-        if !(lib.embed_min_height.is_finite() && lib.embed_min_height >= 0.0) {
-            return Err(self.invalid(
-                "library.embed_min_height".into(),
-                format!("= {} is out of range", lib.embed_min_height),
-                "use a face height in pixels, 0 or more, for example 32 (0 embeds every face)",
-            ));
-        }
-        if !lib.min_quality.is_valid() {
-            return Err(self.invalid(
-                "library.min_quality".into(),
-                format!("= {} is out of range", lib.min_quality.value()),
-                "use a face quality from 0 (off) to 1, for example 0.3",
-            ));
-        }
-        if let Err(e) = self.cluster.validate() {
-            return Err(self.invalid(
-                "cluster".into(),
-                e.to_string(),
-                "see the [cluster] keys in config/facelab.toml, for example threshold = \"auto\" (the default) or a cosine similarity such as 0.45",
-            ));
-        }
-        if self.images.max_pixels == 0 {
-            return Err(self.invalid(
-                "images.max_pixels".into(),
-                "is 0",
-                "use a positive pixel count, e.g. 250000000",
-            ));
-        }
-        Ok(())
     }
 
     /// A [`ConfigError::Parse`] for the value of `dotted_key` (such as

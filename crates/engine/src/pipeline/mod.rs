@@ -111,48 +111,8 @@ pub fn resolve_model(
     observer: &dyn FetchObserver,
 ) -> Result<ResolvedModel, PipelineError> {
     if !section.model_files.is_empty() || section.model.is_empty() {
-        for (i, file) in section.model_files.iter().enumerate() {
-            if !file.is_file() {
-                return Err(config
-                    .invalid(
-                        format!("{name}.model_files[{i}]"),
-                        format!("names {}, which does not exist", file.display()),
-                        "fix the path (relative paths are relative to the config file)",
-                    )
-                    .into());
-            }
-            if let Some(expected) = section.model_sha256.get(i) {
-                let (actual, _) = hash_file(file).map_err(|e| {
-                    config.invalid(
-                        format!("{name}.model_files[{i}]"),
-                        format!("cannot read {}: {e}", file.display()),
-                        "check the file's permissions",
-                    )
-                })?;
-                if !actual.eq_ignore_ascii_case(expected) {
-                    return Err(config
-                        .invalid(
-                            format!("{name}.model_sha256[{i}]"),
-                            format!("does not match {}: expected {expected}, the file has {actual}", file.display()),
-                            "the file is corrupt or a different version; fetch it again or fix the sha256",
-                        )
-                        .into());
-                }
-            }
-        }
-        let known = store.manifest.get(&section.model);
-        return Ok(ResolvedModel {
-            id: if section.model.is_empty() {
-                section.kind.clone()
-            } else {
-                section.model.clone()
-            },
-            files: section.model_files.clone(),
-            licence: known.map(|m| m.licence.class),
-            threshold: known.and_then(|m| m.threshold),
-            runs_on: known.map(|m| m.runs_on.clone()).unwrap_or_default(),
-            manifest: known.cloned(),
-        });
+        check_user_files(config, name, section)?;
+        return Ok(user_model(section, store));
     }
     let model = store.model(&section.model).map_err(|e| {
         config.invalid(
@@ -177,23 +137,7 @@ pub fn resolve_model(
     }
     let mut files = store.fetch(model, observer)?;
     if let Some(id) = &section.landmarks {
-        let lm = store.model(id).map_err(|e| {
-            config.invalid(
-                format!("{name}.landmarks"),
-                format!("= \"{id}\" is not a known model"),
-                e.to_string(),
-            )
-        })?;
-        if lm.role != Role::Landmarks {
-            return Err(config
-                .invalid(
-                    format!("{name}.landmarks"),
-                    format!("= \"{id}\" is a {} model", lm.role.name()),
-                    "use a landmarks model, e.g. \"landmark106\"",
-                )
-                .into());
-        }
-        files.extend(store.fetch(lm, observer)?);
+        files.extend(fetch_landmarks(config, name, id, store, observer)?);
     }
     Ok(ResolvedModel {
         id: model.id.clone(),
@@ -203,6 +147,90 @@ pub fn resolve_model(
         runs_on: model.runs_on.clone(),
         manifest: Some(model.clone()),
     })
+}
+
+/// Checks the user's `model_files`: each exists and, when `model_sha256` gives one, has
+/// that sha256.
+fn check_user_files(
+    config: &Config,
+    name: &'static str,
+    section: &ModelSection,
+) -> Result<(), PipelineError> {
+    for (i, file) in section.model_files.iter().enumerate() {
+        if !file.is_file() {
+            return Err(config
+                .invalid(
+                    format!("{name}.model_files[{i}]"),
+                    format!("names {}, which does not exist", file.display()),
+                    "fix the path (relative paths are relative to the config file)",
+                )
+                .into());
+        }
+        if let Some(expected) = section.model_sha256.get(i) {
+            let (actual, _) = hash_file(file).map_err(|e| {
+                config.invalid(
+                    format!("{name}.model_files[{i}]"),
+                    format!("cannot read {}: {e}", file.display()),
+                    "check the file's permissions",
+                )
+            })?;
+            if !actual.eq_ignore_ascii_case(expected) {
+                return Err(config
+                    .invalid(
+                        format!("{name}.model_sha256[{i}]"),
+                        format!("does not match {}: expected {expected}, the file has {actual}", file.display()),
+                        "the file is corrupt or a different version; fetch it again or fix the sha256",
+                    )
+                    .into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The user's own files as a [`ResolvedModel`], with the manifest's facts when it knows
+/// the model's label.
+fn user_model(section: &ModelSection, store: &ModelStore) -> ResolvedModel {
+    let known = store.manifest.get(&section.model);
+    ResolvedModel {
+        id: if section.model.is_empty() {
+            section.kind.clone()
+        } else {
+            section.model.clone()
+        },
+        files: section.model_files.clone(),
+        licence: known.map(|m| m.licence.class),
+        threshold: known.and_then(|m| m.threshold),
+        runs_on: known.map(|m| m.runs_on.clone()).unwrap_or_default(),
+        manifest: known.cloned(),
+    }
+}
+
+/// The files of `[<name>].landmarks`, which must name a landmarks model.
+fn fetch_landmarks(
+    config: &Config,
+    name: &'static str,
+    id: &str,
+    store: &ModelStore,
+    observer: &dyn FetchObserver,
+) -> Result<Vec<PathBuf>, PipelineError> {
+    let lm = store.model(id).map_err(|e| {
+        config.invalid(
+            format!("{name}.landmarks"),
+            format!("= \"{id}\" is not a known model"),
+            e.to_string(),
+        )
+    })?;
+    if lm.role != Role::Landmarks {
+        return Err(config
+            .invalid(
+                format!("{name}.landmarks"),
+                format!("= \"{id}\" is a {} model", lm.role.name()),
+                "use a landmarks model, e.g. \"landmark106\"",
+            )
+            .into());
+    }
+    Ok(store.fetch(lm, observer)?)
 }
 
 /// The plugins a config names, loaded from the config's search path.
@@ -224,81 +252,109 @@ fn prepared_options(
     manifest: Option<&facelab_models::Model>,
     warnings: &mut Vec<String>,
 ) -> Result<toml::Table, PipelineError> {
-    if !kinds.iter().any(|k| k.name == section.kind.as_str()) {
-        let known: Vec<_> = kinds.iter().map(|k| k.name.to_string()).collect();
-        return Err(config
-            .invalid(
-                format!("{name}.kind"),
-                format!(
-                    "= \"{}\" is not a {name} of plugin `{}`",
-                    section.kind, section.plugin
-                ),
-                if known.is_empty() {
-                    format!("this plugin has no {name}s; choose another plugin")
-                } else {
-                    format!("use one of: {}", known.join(", "))
-                },
-            )
-            .into());
-    }
+    check_kind(config, name, section, kinds)?;
     let mut options = section.options.clone();
     let plugin_kind = format!("{}:{}", section.plugin, section.kind);
     let Some(m) = manifest.filter(|m| m.runs_on.contains(&plugin_kind)) else {
         return Ok(options);
     };
     match m.role {
-        Role::Detector => {
-            if let Some(t) = m.threshold {
-                // Only an absent key takes the model's default. A value of the wrong type
-                // (`"0.3"`) goes to the plugin as written, which refuses it naming the key
-                // and type; replacing it with the default would hide the mistake.
-                match options.get("score_threshold") {
-                    None => {
-                        options.insert(
-                            "score_threshold".into(),
-                            toml::Value::Float(t.default as f64),
-                        );
-                    }
-                    Some(v) => {
-                        let number = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
-                        if let Some(v) = number.filter(|v| *v < t.min as f64 || *v > t.max as f64) {
-                            warnings.push(format!(
-                                "{name}.options.score_threshold = {v} is outside the usable range {}..{} of model `{}`",
-                                t.min, t.max, m.id
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        Role::Recognizer => {
-            // Declared, never guessed: the alignment profile and input spec come from the
-            // manifest entry of the model.
-            let float = |v: f32| toml::Value::Float(v as f64);
-            options
-                .entry("profile")
-                .or_insert(toml::Value::String(m.preprocessing.clone()));
-            options
-                .entry("colour")
-                .or_insert(toml::Value::String(m.input.colour.clone()));
-            options.entry("mean").or_insert(toml::Value::Array(
-                m.input.mean.iter().map(|v| float(*v)).collect(),
-            ));
-            options.entry("scale").or_insert(float(m.input.scale));
-            if let Some(e) = m.embedding {
-                options
-                    .entry("dim")
-                    .or_insert(toml::Value::Integer(e.dim as i64));
-            }
-            if let Some(id) = &section.landmarks {
-                options
-                    .entry("landmarks")
-                    .or_insert(toml::Value::String(id.clone()));
-            }
-        }
+        Role::Detector => merge_detector_defaults(&mut options, name, m, warnings),
+        Role::Recognizer => merge_recognizer_defaults(&mut options, section, m),
         Role::Landmarks => {}
     }
     Ok(options)
+}
+
+/// `section.kind` must be one of the plugin's `kinds` of this role.
+fn check_kind(
+    config: &Config,
+    name: &'static str,
+    section: &ModelSection,
+    kinds: &abi_stable::std_types::RVec<facelab_plugin_api::KindInfo>,
+) -> Result<(), PipelineError> {
+    if kinds.iter().any(|k| k.name == section.kind.as_str()) {
+        return Ok(());
+    }
+    let known: Vec<_> = kinds.iter().map(|k| k.name.to_string()).collect();
+    Err(config
+        .invalid(
+            format!("{name}.kind"),
+            format!(
+                "= \"{}\" is not a {name} of plugin `{}`",
+                section.kind, section.plugin
+            ),
+            if known.is_empty() {
+                format!("this plugin has no {name}s; choose another plugin")
+            } else {
+                format!("use one of: {}", known.join(", "))
+            },
+        )
+        .into())
+}
+
+/// A detector's `score_threshold`: the model's default when absent, a warning when it is
+/// outside the model's usable range.
+fn merge_detector_defaults(
+    options: &mut toml::Table,
+    name: &'static str,
+    m: &facelab_models::Model,
+    warnings: &mut Vec<String>,
+) {
+    let Some(t) = m.threshold else {
+        return;
+    };
+    // Only an absent key takes the model's default. A value of the wrong type
+    // (`"0.3"`) goes to the plugin as written, which refuses it naming the key
+    // and type; replacing it with the default would hide the mistake.
+    match options.get("score_threshold") {
+        None => {
+            options.insert(
+                "score_threshold".into(),
+                toml::Value::Float(t.default as f64),
+            );
+        }
+        Some(v) => {
+            let number = v.as_float().or_else(|| v.as_integer().map(|i| i as f64));
+            if let Some(v) = number.filter(|v| *v < t.min as f64 || *v > t.max as f64) {
+                warnings.push(format!(
+                    "{name}.options.score_threshold = {v} is outside the usable range {}..{} of model `{}`",
+                    t.min, t.max, m.id
+                ));
+            }
+        }
+    }
+}
+
+/// A recognizer's alignment profile, input spec, embedding size and landmark model.
+fn merge_recognizer_defaults(
+    options: &mut toml::Table,
+    section: &ModelSection,
+    m: &facelab_models::Model,
+) {
+    // Declared, never guessed: the alignment profile and input spec come from the
+    // manifest entry of the model.
+    let float = |v: f32| toml::Value::Float(v as f64);
+    options
+        .entry("profile")
+        .or_insert(toml::Value::String(m.preprocessing.clone()));
+    options
+        .entry("colour")
+        .or_insert(toml::Value::String(m.input.colour.clone()));
+    options.entry("mean").or_insert(toml::Value::Array(
+        m.input.mean.iter().map(|v| float(*v)).collect(),
+    ));
+    options.entry("scale").or_insert(float(m.input.scale));
+    if let Some(e) = m.embedding {
+        options
+            .entry("dim")
+            .or_insert(toml::Value::Integer(e.dim as i64));
+    }
+    if let Some(id) = &section.landmarks {
+        options
+            .entry("landmarks")
+            .or_insert(toml::Value::String(id.clone()));
+    }
 }
 
 /// The error for a plugin's refusal. An option error (its message begins with the dotted
