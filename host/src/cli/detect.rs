@@ -7,14 +7,15 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use clap::Args;
-use facelab_plugin_api::Face;
+use facelab_plugin_api::{Embedding, Face};
+use facelab_plugin_kit::align::Profile;
 use serde::Serialize;
 
 use super::{FaceJson, ModelJson};
 use facelab_engine::config::Config;
 use facelab_engine::draw;
 use facelab_engine::photo::{decode, decode_ahead, Photo};
-use facelab_engine::pipeline::{cosine, largest, FaceDetector};
+use facelab_engine::pipeline::{cosine, largest, FaceDetector, FaceRecognizer};
 use facelab_engine::robust::Pass;
 use facelab_engine::ui::progress;
 use facelab_library::identity::{self, Verdict};
@@ -217,69 +218,19 @@ pub fn embed(ctx: &RunContext, args: &DetectArgs) -> anyhow::Result<Outcome> {
     let mut failed = 0;
     let mut results = Vec::new();
     let stdout = std::io::stdout();
-    let profile = recognizer
-        .profile
-        .as_deref()
-        .and_then(facelab_plugin_kit::align::Profile::parse);
+    let profile = recognizer.profile.as_deref().and_then(Profile::parse);
     detect_all(&ctx.config, &mut detector, &args.photos, |path, d| {
         bar.inc(1);
-        let mut error = d.error.clone();
-        let mut embeddings = Vec::new();
-        if let (Ok(photo), None) = (&d.photo, &error) {
-            match recognizer.embed(photo, &d.faces) {
-                Ok(e) => embeddings = e,
-                Err(e) => {
-                    error = Some(format!(
-                        "{}: recognizer `{}` failed: {e}",
-                        path.display(),
-                        recognizer.kind
-                    ))
-                }
-            }
-            if let (Some(dir), Some(profile)) = (&args.draw, profile) {
-                for (i, face) in d.faces.iter().enumerate() {
-                    let m =
-                        profile.crop_to_photo(&face.bbox, face.landmarks.as_ref().into_option());
-                    let crop =
-                        facelab_plugin_kit::align::warp(&photo.view(), &m, profile.size(), true);
-                    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
-                    let out = dir.join(format!("{stem}-face{}.png", i + 1));
-                    if let Some(img) =
-                        image::RgbImage::from_raw(profile.size(), profile.size(), crop)
-                    {
-                        let _ = img.save(&out);
-                    }
-                }
-            }
-        }
+        let (embeddings, error) = embed_photo(&mut recognizer, path, &d, profile, args);
         if let Some(e) = &error {
             failed += 1;
             bar.suspend(|| eprintln!("facelab: {e}"));
         }
-        let faces: Vec<serde_json::Value> = d
-            .faces
-            .iter()
-            .zip(embeddings.iter().map(Some).chain(std::iter::repeat(None)))
-            .map(|(f, e)| serde_json::json!({"face": FaceJson::from(f), "embedding": e.map(|e| e.values.to_vec()), "normalized": e.map(|e| e.normalized)}))
-            .collect();
         if args.json {
+            let faces = faces_json(&d.faces, &embeddings);
             results.push(serde_json::json!({"path": path.display().to_string(), "faces": faces, "error": error}));
         } else if error.is_none() {
-            bar.suspend(|| {
-                let mut out = stdout.lock();
-                for (i, e) in embeddings.iter().enumerate() {
-                    let head: Vec<String> =
-                        e.values.iter().take(4).map(|v| format!("{v:.3}")).collect();
-                    let _ = writeln!(
-                        out,
-                        "{}\tface {}\t{}-D\t[{}, …]",
-                        path.display(),
-                        i + 1,
-                        e.dim(),
-                        head.join(", ")
-                    );
-                }
-            });
+            bar.suspend(|| print_embeddings(&mut stdout.lock(), path, &embeddings));
         }
     });
     bar.finish_and_clear();
@@ -294,6 +245,72 @@ pub fn embed(ctx: &RunContext, args: &DetectArgs) -> anyhow::Result<Outcome> {
         )?;
     }
     Ok(Outcome::from_failures(failed))
+}
+
+/// Embeds the faces of one detected photo (writing their aligned crops with `--draw`):
+/// the embeddings, and the photo's error if detection or embedding failed.
+fn embed_photo(
+    recognizer: &mut FaceRecognizer,
+    path: &Path,
+    d: &Detection,
+    profile: Option<Profile>,
+    args: &DetectArgs,
+) -> (Vec<Embedding>, Option<String>) {
+    let mut error = d.error.clone();
+    let mut embeddings = Vec::new();
+    if let (Ok(photo), None) = (&d.photo, &error) {
+        match recognizer.embed(photo, &d.faces) {
+            Ok(e) => embeddings = e,
+            Err(e) => {
+                error = Some(format!(
+                    "{}: recognizer `{}` failed: {e}",
+                    path.display(),
+                    recognizer.kind
+                ))
+            }
+        }
+        if let (Some(dir), Some(profile)) = (&args.draw, profile) {
+            save_crops(dir, path, photo, &d.faces, profile);
+        }
+    }
+    (embeddings, error)
+}
+
+/// Writes each face's aligned crop as DIR/<stem>-face<N>.png (failures ignored).
+fn save_crops(dir: &Path, path: &Path, photo: &Photo, faces: &[Face], profile: Profile) {
+    for (i, face) in faces.iter().enumerate() {
+        let m = profile.crop_to_photo(&face.bbox, face.landmarks.as_ref().into_option());
+        let crop = facelab_plugin_kit::align::warp(&photo.view(), &m, profile.size(), true);
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("photo");
+        let out = dir.join(format!("{stem}-face{}.png", i + 1));
+        if let Some(img) = image::RgbImage::from_raw(profile.size(), profile.size(), crop) {
+            let _ = img.save(&out);
+        }
+    }
+}
+
+/// Each face with its embedding (null where there is none), for `embed --json`.
+fn faces_json(faces: &[Face], embeddings: &[Embedding]) -> Vec<serde_json::Value> {
+    faces
+        .iter()
+        .zip(embeddings.iter().map(Some).chain(std::iter::repeat(None)))
+        .map(|(f, e)| serde_json::json!({"face": FaceJson::from(f), "embedding": e.map(|e| e.values.to_vec()), "normalized": e.map(|e| e.normalized)}))
+        .collect()
+}
+
+/// One line per embedding: the photo, the face number, the dimension and the first values.
+fn print_embeddings(out: &mut impl Write, path: &Path, embeddings: &[Embedding]) {
+    for (i, e) in embeddings.iter().enumerate() {
+        let head: Vec<String> = e.values.iter().take(4).map(|v| format!("{v:.3}")).collect();
+        let _ = writeln!(
+            out,
+            "{}\tface {}\t{}-D\t[{}, …]",
+            path.display(),
+            i + 1,
+            e.dim(),
+            head.join(", ")
+        );
+    }
 }
 
 pub fn compare(ctx: &RunContext, a: &Path, b: &Path, json: bool) -> anyhow::Result<Outcome> {
