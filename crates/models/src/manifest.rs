@@ -121,6 +121,17 @@ pub enum ThresholdKind {
     Euclidean,
 }
 
+impl ThresholdKind {
+    /// The name the manifest writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ThresholdKind::Score => "score",
+            ThresholdKind::Cosine => "cosine",
+            ThresholdKind::Euclidean => "euclidean",
+        }
+    }
+}
+
 /// A recognizer's embedding.
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -289,6 +300,17 @@ impl SourceText<'_> {
         }
         if let Some(t) = m.threshold {
             self.check_threshold(start, &id, t)?;
+            if let Some(e) = m.embedding.filter(|e| e.metric != t.kind) {
+                return Err(self.err(
+                    start,
+                    format!(
+                        "model `{id}`: threshold kind = \"{}\" does not match its embedding's metric \"{}\" (help: give the threshold in the model's own metric: kind = \"{}\")",
+                        t.kind.name(),
+                        e.metric.name(),
+                        e.metric.name()
+                    ),
+                ));
+            }
         }
         let files = m
             .files
@@ -468,6 +490,26 @@ sources = ["mirror:a/a.onnx"]
         assert_eq!(
             m.get("scrfd-500m").unwrap().licence.class,
             LicenceClass::Research
+        );
+    }
+
+    #[test]
+    fn a_threshold_in_another_metric_than_the_embedding_is_refused() {
+        // SFace compares by cosine; a euclidean threshold for it is a mistake the manifest
+        // names, with the model's metric.
+        let text = EMBEDDED_MANIFEST.replace(
+            "threshold = { kind = \"cosine\", default = 0.32, min = 0.1, max = 0.8 }",
+            "threshold = { kind = \"euclidean\", default = 1.128, min = 0.5, max = 1.5 }",
+        );
+        assert_ne!(text, EMBEDDED_MANIFEST, "sface's threshold line moved");
+        let e = Manifest::parse(&text, "user manifest")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("model `sface-2021dec`")
+                && e.contains("threshold kind = \"euclidean\"")
+                && e.contains("metric \"cosine\""),
+            "{e}"
         );
     }
 
