@@ -28,5 +28,6 @@ mod quality;
 mod recognizers;
 mod scan_decode;
 mod scan_workers;
+mod sface;
 mod shared_required;
 mod xmp;

@@ -3,6 +3,13 @@
 //!
 //! - `arcface-112`: a 5-point similarity transform (Umeyama) onto the standard ArcFace
 //!   template in a 112×112 crop.
+//! - `arcface-112-opencv`: the same template and transform, sampled in OpenCV's pixel
+//!   convention ([`PixelConvention::Integer`]) instead of facelab's own
+//!   ([`PixelConvention::Centre`]): the crop `cv::FaceRecognizerSF::alignCrop` cuts (OpenCV
+//!   4.x `modules/objdetect/src/face_recognize.cpp`: `getSimilarityTransformMatrix` onto this
+//!   template, then `warpAffine(src, dst, M, Size(112, 112), INTER_LINEAR)` with its default
+//!   constant 0 border). SFace (`sface-2021dec`) was trained on and is published with that
+//!   crop. Every other ArcFace model keeps `arcface-112`, whose numbers the tests assert.
 //! - `openface-96`: an affine transform of the outer eye corners and the nose onto OpenFace's
 //!   96×96 template. With only the five standard landmarks the outer eye corners are
 //!   estimated from the eye centres (0.28 inter-ocular distances outwards, the mean ratio of
@@ -135,12 +142,50 @@ pub fn landmarks_from_box(b: &BBox) -> Landmarks5 {
     }
 }
 
+/// Where the value of pixel `(i, j)` sits, in the continuous coordinates that landmarks,
+/// templates and [`Affine`] matrices use.
+///
+/// The two conventions differ by half a pixel on both sides of a warp: for a crop-to-photo
+/// matrix of scale `s` (photo pixels per crop pixel) the sampled point moves by
+/// `(s − 1) / 2` photo pixels, so they agree only at scale 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PixelConvention {
+    /// Pixel `(i, j)` is the square `[i, i+1) × [j, j+1)` and its value sits at its centre
+    /// `(i + ½, j + ½)`: facelab's own ([`warp`] samples crop pixel `(u, v)` at
+    /// `M·(u + ½, v + ½) − ½`), which does not depend on the resolution.
+    #[default]
+    Centre,
+    /// Pixel `(i, j)`'s value sits at the integer point `(i, j)`: OpenCV's `warpAffine`
+    /// (`dst(u, v) = src(M⁻¹·(u, v))`), and so the crop of `FaceRecognizerSF::alignCrop`.
+    Integer,
+}
+
+impl PixelConvention {
+    /// A crop-to-photo matrix `m` written in this convention, rewritten in facelab's
+    /// ([`PixelConvention::Centre`], what [`warp`] takes), so that [`warp`] samples the same
+    /// photo point for each crop pixel as `m` does in this convention.
+    pub fn to_centre(self, m: &Affine) -> Affine {
+        match self {
+            PixelConvention::Centre => *m,
+            // Centre coordinates are integer ones plus ½ on both sides: M_c(p) = M(p − ½) + ½.
+            PixelConvention::Integer => {
+                let (x, y) = apply(m, -0.5, -0.5);
+                [m[0], m[1], x + 0.5, m[3], m[4], y + 0.5]
+            }
+        }
+    }
+}
+
 /// How to cut a face out for one model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
 pub enum Profile {
     /// 5-point similarity onto the ArcFace template, 112×112.
     #[serde(rename = "arcface-112")]
     Arcface112,
+    /// [`Profile::Arcface112`] in OpenCV's pixel convention ([`PixelConvention::Integer`]):
+    /// `FaceRecognizerSF::alignCrop`'s crop.
+    #[serde(rename = "arcface-112-opencv")]
+    Arcface112Opencv,
     /// Outer eyes and nose affine onto OpenFace's template, 96×96.
     #[serde(rename = "openface-96")]
     Openface96,
@@ -154,6 +199,7 @@ impl Profile {
     pub fn parse(name: &str) -> Option<Profile> {
         match name {
             "arcface-112" => Some(Profile::Arcface112),
+            "arcface-112-opencv" => Some(Profile::Arcface112Opencv),
             "openface-96" => Some(Profile::Openface96),
             "facenet-160" => Some(Profile::Facenet160),
             _ => None,
@@ -164,6 +210,7 @@ impl Profile {
     pub fn name(self) -> &'static str {
         match self {
             Profile::Arcface112 => "arcface-112",
+            Profile::Arcface112Opencv => "arcface-112-opencv",
             Profile::Openface96 => "openface-96",
             Profile::Facenet160 => "facenet-160",
         }
@@ -172,13 +219,24 @@ impl Profile {
     /// The crop side in pixels.
     pub fn size(self) -> u32 {
         match self {
-            Profile::Arcface112 => 112,
+            Profile::Arcface112 | Profile::Arcface112Opencv => 112,
             Profile::Openface96 => 96,
             Profile::Facenet160 => 160,
         }
     }
 
-    /// The matrix from crop pixels to photo pixels for a face.
+    /// The pixel convention the profile's template and landmarks are read in.
+    pub fn pixels(self) -> PixelConvention {
+        match self {
+            Profile::Arcface112Opencv => PixelConvention::Integer,
+            Profile::Arcface112 | Profile::Openface96 | Profile::Facenet160 => {
+                PixelConvention::Centre
+            }
+        }
+    }
+
+    /// The matrix from crop pixels to photo pixels for a face, in facelab's pixel
+    /// convention (what [`warp`] takes), whatever the profile's own [`Profile::pixels`].
     pub fn crop_to_photo(self, bbox: &BBox, landmarks: Option<&Landmarks5>) -> Affine {
         let fallback;
         let lm = match landmarks {
@@ -188,8 +246,10 @@ impl Profile {
                 &fallback
             }
         };
-        match self {
-            Profile::Arcface112 => invert(&similarity(&points(lm), &ARCFACE_112)),
+        let m = match self {
+            Profile::Arcface112 | Profile::Arcface112Opencv => {
+                invert(&similarity(&points(lm), &ARCFACE_112))
+            }
             Profile::Openface96 => {
                 let p = points(lm);
                 let (l, r) = (p[0], p[1]);
@@ -204,7 +264,8 @@ impl Profile {
                 let s = side / 160.0;
                 [s, 0.0, cx - side / 2.0, 0.0, s, cy - side / 2.0]
             }
-        }
+        };
+        self.pixels().to_centre(&m)
     }
 }
 
@@ -381,6 +442,88 @@ mod tests {
                 (u - t[0]).abs() < 3.0 && (v - t[1]).abs() < 3.0,
                 "eye {i} lands at ({u}, {v}), template {t:?}"
             );
+        }
+    }
+
+    #[test]
+    fn arcface_112_opencv_samples_where_warp_affine_does() {
+        // Landmarks at 3× the template plus 10: OpenCV's warpAffine fills crop pixel (u, v)
+        // from photo pixel (3u + 10, 3v + 10) exactly; facelab's own convention samples the
+        // centre of the crop pixel's 3 × 3 footprint, one photo pixel further on. Both land
+        // on whole pixels, so the values are exact: red holds x, green holds y (mod 251).
+        let (w, h) = (360u32, 360u32);
+        let value = |i: u32| (i % 251) as u8;
+        let px: Vec<u8> = (0..h)
+            .flat_map(|y| (0..w).flat_map(move |x| [value(x), value(y), 7]))
+            .collect();
+        let view = ImageView::packed(&px, w, h, PixelFormat::Rgb8).unwrap();
+        let lm = Landmarks5 {
+            points: ARCFACE_112.map(|[x, y]| Point2 {
+                x: 3.0 * x + 10.0,
+                y: 3.0 * y + 10.0,
+            }),
+        };
+        let bbox = BBox::new(0.0, 0.0, w as f32, h as f32);
+        for (profile, offset) in [(Profile::Arcface112Opencv, 10), (Profile::Arcface112, 11)] {
+            let crop = warp(&view, &profile.crop_to_photo(&bbox, Some(&lm)), 112, true);
+            let mut checked = 0;
+            for v in 0..112u32 {
+                for u in 0..112u32 {
+                    let (x, y) = (3 * u + offset, 3 * v + offset);
+                    // Next to the ramp's wrap a sample a hair off the pixel blends 250 and 0.
+                    if [x, y].iter().any(|c| c % 251 == 0 || c % 251 == 250) {
+                        continue;
+                    }
+                    let i = ((v * 112 + u) * 3) as usize;
+                    assert_eq!(
+                        crop[i..i + 3],
+                        [value(x), value(y), 7],
+                        "{}: crop pixel ({u}, {v})",
+                        profile.name()
+                    );
+                    checked += 1;
+                }
+            }
+            assert!(checked > 12_000, "{checked}");
+        }
+    }
+
+    #[test]
+    fn the_other_profiles_keep_facelabs_pixel_centres() {
+        let lm = Landmarks5 {
+            points: [
+                [100.0, 120.0],
+                [160.0, 110.0],
+                [130.0, 150.0],
+                [105.0, 180.0],
+                [155.0, 175.0],
+            ]
+            .map(|[x, y]| Point2 { x, y }),
+        };
+        let bbox = BBox::new(80.0, 80.0, 110.0, 130.0);
+        assert_eq!(
+            Profile::Arcface112.crop_to_photo(&bbox, Some(&lm)),
+            invert(&similarity(&points(&lm), &ARCFACE_112))
+        );
+        for p in [
+            Profile::Arcface112,
+            Profile::Openface96,
+            Profile::Facenet160,
+        ] {
+            assert_eq!(p.pixels(), PixelConvention::Centre, "{}", p.name());
+            assert_eq!(Profile::parse(p.name()), Some(p));
+        }
+        let opencv = Profile::Arcface112Opencv;
+        assert_eq!(opencv.pixels(), PixelConvention::Integer);
+        assert_eq!(Profile::parse("arcface-112-opencv"), Some(opencv));
+        assert_eq!(opencv.size(), 112);
+        // The same similarity, half a pixel moved through it on both sides.
+        let m = invert(&similarity(&points(&lm), &ARCFACE_112));
+        let c = opencv.crop_to_photo(&bbox, Some(&lm));
+        for (u, v) in [(0.0, 0.0), (55.0, 71.0), (111.0, 111.0)] {
+            let (x, y) = apply(&c, u + 0.5, v + 0.5);
+            let (ox, oy) = apply(&m, u, v);
+            assert!((x - 0.5 - ox).abs() < 1e-3 && (y - 0.5 - oy).abs() < 1e-3);
         }
     }
 

@@ -461,7 +461,8 @@ pub enum LandmarkSource {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmbedderOptions {
-    /// Alignment profile: `arcface-112`, `openface-96` or `facenet-160`.
+    /// Alignment profile: `arcface-112`, `arcface-112-opencv` (the same in OpenCV's pixel
+    /// convention, for SFace), `openface-96` or `facenet-160`.
     pub profile: Profile,
     /// Channel order the network expects.
     #[serde(default)]
@@ -635,6 +636,9 @@ mod tests {
         assert!(e.message.contains("\"bgr\""), "{e}");
         let e = parse_e("profile = \"vgg-224\"").unwrap_err();
         assert!(e.message.contains("arcface-112"), "{e}");
+        assert!(e.message.contains("arcface-112-opencv"), "{e}");
+        let o = parse_e("profile = \"arcface-112-opencv\"").unwrap();
+        assert_eq!(o.profile, Profile::Arcface112Opencv);
         let e = parse_e("colour = \"rgb\"").unwrap_err();
         assert_eq!(
             e.message.as_str(),

@@ -1,6 +1,7 @@
 //! Face embedders on ONNX Runtime: each face is aligned with the model's declared profile
-//! (`facelab_plugin_kit::align`, the same code as the OpenCV embedder), normalised as the
-//! manifest declares, batched, and embedded.
+//! (`facelab_plugin_kit::align`, the same code as the OpenCV embedder, so a model such as
+//! SFace gives the same vectors on both), normalised as the manifest declares, batched, and
+//! embedded.
 
 use abi_stable::std_types::{RResult, RSlice, RVec};
 use facelab_plugin_kit::align::{fold_mirrored, mirror_crop, warp, Profile};

@@ -1,6 +1,7 @@
-//! Face embedders on OpenCV DNN (MobileFaceNet ONNX, FaceNet TensorFlow, OpenFace Torch):
-//! each face is aligned with the model's declared profile (`facelab_plugin_kit::align`),
-//! batched into one blob, and embedded.
+//! Face embedders on OpenCV DNN (MobileFaceNet and SFace ONNX, FaceNet TensorFlow, OpenFace
+//! Torch): each face is aligned with the model's declared profile (`facelab_plugin_kit::align`;
+//! SFace's `arcface-112-opencv` is `FaceRecognizerSF::alignCrop`'s crop), batched into one
+//! blob, and embedded.
 
 use abi_stable::std_types::{RResult, RSlice, RVec};
 use facelab_plugin_kit::align::{fold_mirrored, warp, Profile};
