@@ -10,7 +10,8 @@
 //! ABI version. Root-module fields only grow below `#[sabi(last_prefix_field)]`, and read
 //! as `Option` (`missing_field(option)`), so a newer plugin loads in an older host. The
 //! other direction does not hold yet: abi_stable 0.11's layout check refuses a plugin whose
-//! root module has fewer fields than the host's (abi_stable_crates issue #118), so a
+//! root module has fewer fields than the host's (a known abi_stable bug:
+//! abi_stable_crates#118), so a
 //! plugin built before a field was appended must be rebuilt; `facelab` says so in one line.
 //! New abilities are announced through [`PluginInfo::capabilities`] rather than by
 //! changing existing signatures.

@@ -177,7 +177,8 @@ fn refuses_a_plugin_built_against_another_abi_version() {
 
 /// abi_stable 0.11 checks the root module's layout with the host as the interface, and
 /// refuses a library whose prefix type has *fewer* fields than the host's (its
-/// `FieldCountMismatch`, abi_stable_crates issue #118), whatever `missing_field` says. So
+/// `FieldCountMismatch`, a known abi_stable bug: abi_stable_crates#118), whatever
+/// `missing_field` says. So
 /// today a plugin built before `check_options` was appended is refused, with one line
 /// naming the fix; this test pins that until the loader can accept it.
 #[test]
