@@ -98,6 +98,27 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
+/// `text` with the recognizer's manifest `model` replaced by the user's own `file`.
+pub fn with_model_file(text: &str, model: &str, file: &Path) -> String {
+    let line = format!("model = \"{model}\"");
+    assert!(text.contains(&line), "no `{line}` in:\n{text}");
+    text.replace(
+        &line,
+        &format!("{line}\nmodel_files = [\"{}\"]", file.display()),
+    )
+}
+
+/// `facelab --config <config> compare <photo> <photo>`: its exit code and stderr.
+pub fn compare_self(config: &Path, photo: &Path) -> (i32, String) {
+    let (code, _, err) = run(facelab()
+        .arg("--config")
+        .arg(config)
+        .arg("compare")
+        .arg(photo)
+        .arg(photo));
+    (code, err)
+}
+
 /// The default detector with MobileFaceNet, both on ONNX Runtime, with a private model
 /// cache and library inside `dir` plus `library` lines of `[library]`, written to `dir`.
 pub fn ort_mobilefacenet_config(shared: &Path, dir: &Path, library: &str) -> PathBuf {

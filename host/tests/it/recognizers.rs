@@ -159,14 +159,7 @@ fn a_model_that_does_not_fit_its_profile_is_a_clear_error() {
         dir.path(),
         &pipeline_config(&shared, dir.path(), "profile = \"facenet-160\""),
     );
-    let (code, _, err) = common::run(
-        common::facelab()
-            .arg("--config")
-            .arg(&config)
-            .arg("compare")
-            .arg(&photo)
-            .arg(&photo),
-    );
+    let (code, err) = common::compare_self(&config, &photo);
     assert_eq!(code, 2);
     assert!(
         err.contains("MobileFaceNet.onnx") && err.contains("the manifest says 128"),
@@ -174,22 +167,13 @@ fn a_model_that_does_not_fit_its_profile_is_a_clear_error() {
     );
     // A detector model given as the embedder.
     let yunet = shared.join("models/yunet/face_detection_yunet_2023mar.onnx");
-    let text = pipeline_config(&shared, dir.path(), "").replace(
-        "model = \"mobilefacenet-128\"",
-        &format!(
-            "model = \"mobilefacenet-128\"\nmodel_files = [\"{}\"]",
-            yunet.display()
-        ),
+    let text = common::with_model_file(
+        &pipeline_config(&shared, dir.path(), ""),
+        "mobilefacenet-128",
+        &yunet,
     );
     let config = common::write_config(dir.path(), &text);
-    let (code, _, err) = common::run(
-        common::facelab()
-            .arg("--config")
-            .arg(&config)
-            .arg("compare")
-            .arg(&photo)
-            .arg(&photo),
-    );
+    let (code, err) = common::compare_self(&config, &photo);
     assert_eq!(code, 2);
     assert!(
         err.contains("face_detection_yunet_2023mar.onnx") && err.contains("a 112x112 input fails"),

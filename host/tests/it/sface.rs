@@ -262,24 +262,13 @@ fn a_truncated_or_wrong_model_file_is_one_clear_line() {
             (&truncated, "cannot load model"),
             (&yunet, "does not fit the"),
         ] {
-            let text = std::fs::read_to_string(sface_config(&shared, dir.path(), plugin, ""))
-                .unwrap()
-                .replace(
-                    "model = \"sface-2021dec\"",
-                    &format!(
-                        "model = \"sface-2021dec\"\nmodel_files = [\"{}\"]",
-                        file.display()
-                    ),
-                );
-            let config = common::write_config(dir.path(), &text);
-            let (code, _, err) = common::run(
-                common::facelab()
-                    .arg("--config")
-                    .arg(&config)
-                    .arg("compare")
-                    .arg(&photo)
-                    .arg(&photo),
+            let text = common::with_model_file(
+                &std::fs::read_to_string(sface_config(&shared, dir.path(), plugin, "")).unwrap(),
+                "sface-2021dec",
+                file,
             );
+            let config = common::write_config(dir.path(), &text);
+            let (code, err) = common::compare_self(&config, &photo);
             assert_eq!(code, 2, "{plugin} {}: {err}", file.display());
             assert!(
                 err.contains(expect) && err.contains(&file.display().to_string()),
