@@ -73,6 +73,7 @@ mod fixture;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use facelab_eval::bench::report::Status;
 
     #[test]
     fn a_report_read_back_renders_the_same() {
@@ -106,6 +107,34 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_report_written_before_the_naming_task_and_batched_embedding_still_reads() {
+        let mut value = serde_json::to_value(crate::fixture::report()).unwrap();
+        value["tasks"].as_object_mut().unwrap().remove("naming");
+        for speed in value["tasks"]["speed"]["results"].as_array_mut().unwrap() {
+            let speed = speed.as_object_mut().unwrap();
+            speed.remove("embed_batched_ms_per_face");
+            speed.remove("embed_batched_photos");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("report.json");
+        std::fs::write(&path, value.to_string()).unwrap();
+        let old = read_report(&path).unwrap();
+        assert_eq!(old.tasks.naming.status, Status::Off);
+        let speed = &old.tasks.speed.results[0];
+        assert_eq!(
+            (speed.embed_batched_ms_per_face, speed.embed_batched_photos),
+            (None, 0)
+        );
+        // Rendered without the naming column and section.
+        let md = crate::markdown::render(&old);
+        assert!(!md.contains("strangers unknown |"), "{md}");
+        assert!(
+            md.contains("## Naming through the face library\n\nNot in this suite.\n"),
+            "{md}"
+        );
     }
 
     #[test]

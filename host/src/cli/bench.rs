@@ -33,7 +33,8 @@ pub struct BenchArgs {
     /// Run only these pipelines (by name; repeatable).
     #[arg(long = "pipeline", value_name = "NAME")]
     pub pipelines: Vec<String>,
-    /// Run only these tasks (orl, lfw, wider, voc, clustering, speed, scan; repeatable).
+    /// Run only these tasks (orl, lfw, wider, voc, clustering, naming, speed, scan;
+    /// repeatable).
     #[arg(long = "task", value_name = "NAME")]
     pub tasks: Vec<String>,
     /// Also write the results page (results.md) here: the project's is docs/results.md.

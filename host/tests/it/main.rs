@@ -21,6 +21,7 @@ mod facenet;
 mod library;
 mod mirror;
 mod models;
+mod naming_bench;
 mod operating;
 mod options;
 mod plugin_loading;

@@ -22,6 +22,7 @@ pub(super) struct Data {
     /// Each labelled set: its name and images.
     pub(super) voc: Option<Vec<(String, Vec<LabelledImage>)>>,
     pub(super) speed: Option<Vec<PathBuf>>,
+    pub(super) naming: Option<tasks::NamingSplit>,
     pub(super) scan: Option<scan::Prepared>,
 }
 
@@ -41,6 +42,7 @@ pub(super) fn load<'a>(
         wider: Task::off(),
         voc: Task::off(),
         clustering: Task::off(),
+        naming: Task::off(),
         speed: Task::off(),
         scan: Task::off(),
     };
@@ -92,6 +94,7 @@ fn set_status(
         "wider" => set!(wider),
         "voc" => set!(voc),
         "clustering" => set!(clustering),
+        "naming" => set!(naming),
         "speed" => set!(speed),
         _ => set!(scan),
     }
@@ -135,6 +138,10 @@ fn load_task_data(
             data.variants = variants;
         }
         "wider" => data.wider = Some(load_wider(path, t.wider.as_ref())?),
+        "naming" => {
+            let task = t.naming.as_ref().expect("planned");
+            data.naming = Some(tasks::naming_split(&load_orl(path)?, task));
+        }
         "voc" => data.voc = Some(load_voc(path, t.voc.as_ref().expect("planned"), root)?),
         "speed" => {
             let task = t.speed.as_ref().expect("planned");

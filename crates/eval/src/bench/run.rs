@@ -1,5 +1,6 @@
 //! One pipeline's turn: open it, run every task that applies to it through its cache, and
-//! record what it loaded; then the scan task's child processes, with the pipeline closed.
+//! record what it loaded; then the scan and naming tasks' child processes, with the pipeline
+//! closed.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -79,6 +80,7 @@ pub(super) fn pipeline(
     environment::release_free_memory();
     // Child processes, with this one idle.
     run_scan(ctx, bench, spec, &scan_config, gathered);
+    run_naming(ctx, bench, spec, &scan_config, gathered);
 }
 
 /// The scan task on one pipeline (`config` runs it), if it applies: child processes, each
@@ -104,6 +106,33 @@ fn run_scan(
             &mut gathered.results.scan,
             &mut gathered.notices,
         );
+    }
+}
+
+/// The naming task on one pipeline (`config` runs it), if it applies: `facelab scan`,
+/// `import-labels` and `suggest` as child processes.
+fn run_naming(
+    ctx: &RunContext,
+    bench: &Bench<'_>,
+    spec: &PipelineSpec,
+    config: &Config,
+    gathered: &mut Gathered,
+) {
+    let Some(split) = bench.data.naming.as_ref() else {
+        return;
+    };
+    if !bench.plans["naming"].applies_to(spec) {
+        return;
+    }
+    eprintln!("bench: {} naming", spec.name);
+    match tasks::naming(ctx, config, &spec.name, split) {
+        Ok(r) => gathered.results.naming.results.push(r),
+        Err(e) => {
+            let message = format!("pipeline {}, task naming: {e:#}", spec.name);
+            eprintln!("facelab: {message}");
+            gathered.notices.push(message);
+            gathered.failures += 1;
+        }
     }
 }
 

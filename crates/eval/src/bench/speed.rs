@@ -1,5 +1,6 @@
-//! The speed task: detection time per photo at fixed sizes, embedding time per face, and
-//! end-to-end throughput (decode + detect + embed every face) at the photos' own size.
+//! The speed task: detection time per photo at fixed sizes, embedding time per face (one
+//! face per call, and each photo's faces in one call), and end-to-end throughput (decode +
+//! detect + embed every face) at the photos' own size.
 //!
 //! Detection is timed on photos resized so their long side is each configured size, after
 //! one untimed warm-up run per size (first-run allocations and lazy graph optimisation are
@@ -87,12 +88,13 @@ pub fn measure(
         anyhow::bail!("none of the {} speed photos could be decoded", paths.len());
     }
     let bar = progress(
-        task.sizes.len() * originals.len() * (task.repeats + 1) + 2 * originals.len(),
+        task.sizes.len() * originals.len() * (task.repeats + 1) + 3 * originals.len(),
         label,
     );
     let detect = time_detection(&mut opened.detector, task, &originals, &bar)?;
     let (found, end_to_end_photos_per_s) = end_to_end(opened, paths, max_pixels, &bar);
     let mut embed_ms = time_embedding(opened.recognizer.as_mut(), &found, &bar)?;
+    let mut batched_ms = time_batched_embedding(opened.recognizer.as_mut(), &found, &bar)?;
     bar.finish_and_clear();
     Ok(SpeedResult {
         pipeline: String::new(),
@@ -102,6 +104,8 @@ pub fn measure(
         faces_embedded: embed_ms.len(),
         embed_median_ms: (!embed_ms.is_empty()).then(|| median(&mut embed_ms.clone())),
         embed_p90_ms: (!embed_ms.is_empty()).then(|| percentile(&mut embed_ms, 0.9)),
+        embed_batched_ms_per_face: (!batched_ms.is_empty()).then(|| median(&mut batched_ms)),
+        embed_batched_photos: batched_ms.len(),
         end_to_end_photos_per_s,
         peak_rss_mib: None,
     })
@@ -182,18 +186,46 @@ fn time_embedding(
     if let Some(recognizer) = recognizer {
         for (photo, faces) in found {
             for face in faces {
-                let start = Instant::now();
-                recognizer
-                    .embed(photo, std::slice::from_ref(face))
-                    .map_err(|e| {
-                        anyhow::anyhow!("{}: recognizer failed: {e}", photo.path.display())
-                    })?;
-                embed_ms.push(ms_since(start));
+                embed_ms.push(timed_embed(recognizer, photo, std::slice::from_ref(face))?);
             }
             bar.inc(1);
         }
     }
     Ok(embed_ms)
+}
+
+/// Embedding each photo's faces in one call, as a scan does: for every photo with 2 or more
+/// faces, one untimed warm-up call, then one timed call; the milliseconds per face of each
+/// (none without a recognizer).
+fn time_batched_embedding(
+    recognizer: Option<&mut FaceRecognizer>,
+    found: &[(Photo, Vec<Face>)],
+    bar: &ProgressBar,
+) -> anyhow::Result<Vec<f64>> {
+    let mut per_face_ms = Vec::new();
+    if let Some(recognizer) = recognizer {
+        for (photo, faces) in found {
+            if faces.len() >= 2 {
+                timed_embed(recognizer, photo, faces)?;
+                per_face_ms.push(timed_embed(recognizer, photo, faces)? / faces.len() as f64);
+            }
+            bar.inc(1);
+        }
+    }
+    Ok(per_face_ms)
+}
+
+/// One `embed` call on `faces` of `photo`: its milliseconds.
+fn timed_embed(
+    recognizer: &mut FaceRecognizer,
+    photo: &Photo,
+    faces: &[Face],
+) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    recognizer
+        .embed(photo, faces)
+        .map_err(|e| anyhow::anyhow!("{}: recognizer failed: {e}", photo.path.display()))?;
+    Ok(ms_since(start))
 }
 
 #[cfg(test)]

@@ -81,12 +81,32 @@ pub(crate) fn status_line<R>(s: &mut String, task: &Task<R>) -> bool {
 /// ([`crate::results`]).
 pub fn headline_table(report: &Report) -> String {
     let mut s = String::new();
-    s.push_str("| pipeline | ORL 20% tagged | LFW accuracy | WIDER easy | WIDER medium | WIDER hard | ms / photo | ms / face |\n");
-    s.push_str("|---|---|---|---|---|---|---|---|\n");
+    // The naming column, when the naming task ran.
+    let naming = &report.tasks.naming.results;
+    let (named_header, named_rule) = if naming.is_empty() {
+        ("", "")
+    } else {
+        (" named right / wrong / strangers unknown |", "---|")
+    };
+    let _ = writeln!(
+        s,
+        "| pipeline | ORL 20% tagged | LFW accuracy |{named_header} WIDER easy | WIDER medium | WIDER hard | ms / photo | ms / face |"
+    );
+    let _ = writeln!(s, "|---|---|---|{named_rule}---|---|---|---|---|");
     for h in &report.headline {
+        let named = if naming.is_empty() {
+            String::new()
+        } else {
+            let n = naming.iter().find(|n| n.pipeline == h.pipeline);
+            format!(
+                " {} |",
+                n.map(|n| format!("{} / {} / {}", n.right, n.wrong, n.strangers_unknown))
+                    .unwrap_or_else(|| "–".into())
+            )
+        };
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} |{named} {} | {} | {} | {} | {} |",
             marked(report, &h.pipeline),
             pct(h.orl_20),
             acc(h.lfw),

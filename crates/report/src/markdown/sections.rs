@@ -49,6 +49,11 @@ pub const CLUSTERING: Section = Section {
     title: "Clustering (LFW people with enough images)",
     body: tasks::clustering,
 };
+/// Naming through the face library.
+pub const NAMING: Section = Section {
+    title: "Naming through the face library",
+    body: tasks::naming,
+};
 /// Speed and memory.
 pub const SPEED: Section = Section {
     title: "Speed",
@@ -76,12 +81,13 @@ pub const ENVIRONMENT: Section = Section {
 };
 
 /// The sections after the pipelines, in report order.
-pub const ALL: [Section; 10] = [
+pub const ALL: [Section; 11] = [
     ORL,
     LFW,
     WIDER,
     VOC,
     CLUSTERING,
+    NAMING,
     SPEED,
     SCAN,
     HARNESS,
@@ -131,6 +137,16 @@ pub fn headline_legend(s: &mut String, r: &Report) {
         "\nORL: nearest class centroid, mean ± sd over seeded splits, %. LFW: View 2 10-fold accuracy ± sd. WIDER: AP at IoU 0.5 by the official rules. ms / photo: median detection time at the speed task's headline size (sizes timed: {}); ms / face: median embedding time of one face (alignment + forward).\n",
         size.unwrap_or_else(|| "none".into())
     );
+    if let Some(n) = r.tasks.naming.results.first() {
+        let _ = writeln!(
+            s,
+            "Named right / wrong / strangers unknown: what `facelab suggest` answered after `facelab import-labels` named {} photos of each of {} people: right and wrong of their {} other photos, \"unknown\" of the {} photos of strangers (the naming task).\n",
+            n.named_photos / n.people.max(1),
+            n.people,
+            n.known,
+            n.strangers
+        );
+    }
 }
 
 /// The notices as a list under their own heading; nothing when there are none.

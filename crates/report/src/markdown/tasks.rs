@@ -274,12 +274,53 @@ fn clustering_gated(s: &mut String, r: &Report) {
     }
 }
 
+/// Naming through the face library: what `suggest` answered after `import-labels`.
+pub(super) fn naming(s: &mut String, r: &Report) {
+    let task = &r.tasks.naming;
+    if !status_line(s, task) {
+        return;
+    }
+    s.push_str("| pipeline | faces named | named right | named wrong | strangers unknown | no answer | threshold | margin | seconds |\n|---|---|---|---|---|---|---|---|---|\n");
+    for n in &task.results {
+        let _ = writeln!(
+            s,
+            "| {} | {}/{} | {}/{} ({}) | {} ({}) | {}/{} ({}) | {} | {} ({}) | {} | {:.0} |",
+            marked(r, &n.pipeline),
+            n.labelled,
+            n.named_photos,
+            n.right,
+            n.known,
+            share(n.right, n.known),
+            n.wrong,
+            share(n.wrong, n.known),
+            n.strangers_unknown,
+            n.strangers,
+            share(n.strangers_unknown, n.strangers),
+            n.no_answer,
+            num(Some(n.threshold), 3),
+            n.threshold_source,
+            num(Some(n.margin), 4),
+            n.seconds
+        );
+    }
+    s.push_str("\nAs a user names people, with the real `facelab` in child processes (the pipeline's detector and recognizer, the library's default settings, a new library): `import-labels` names the first photos of each person from person folders, `scan` reads the people's other photos and every photo of people nobody named (strangers), and `suggest --json` answers a name or \"unknown\" for each. A photo counts once, by its largest face; no answer: no face was found, or the face was left out of `suggest`. Threshold (and where it came from) and margin: as `suggest` used them. Seconds: the three commands, models loaded by each.\n");
+}
+
+/// `n` of `of` as a percentage (`97.6%`), or `–` of nothing.
+fn share(n: usize, of: usize) -> String {
+    if of == 0 {
+        "–".into()
+    } else {
+        format!("{:.1}%", n as f64 * 100.0 / of as f64)
+    }
+}
+
 /// Load, detection and embedding times, photos per second and peak memory.
 pub(super) fn speed(s: &mut String, r: &Report) {
     if !status_line(s, &r.tasks.speed) {
         return;
     }
-    s.push_str("| pipeline | load ms (plugins / detector / recognizer) | detection ms median (p90) per size | ms / face median (p90) | photos / s end to end | peak RSS MiB |\n|---|---|---|---|---|---|\n");
+    s.push_str("| pipeline | load ms (plugins / detector / recognizer) | detection ms median (p90) per size | ms / face median (p90) | ms / face, faces of a photo in one call | photos / s end to end | peak RSS MiB |\n|---|---|---|---|---|---|---|\n");
     for p in &r.tasks.speed.results {
         let sizes: Vec<String> = p
             .detect
@@ -288,7 +329,7 @@ pub(super) fn speed(s: &mut String, r: &Report) {
             .collect();
         let _ = writeln!(
             s,
-            "| {} | {:.0} / {:.0} / {} | {} | {} ({}) | {:.2} | {} |",
+            "| {} | {:.0} / {:.0} / {} | {} | {} ({}) | {} | {:.2} | {} |",
             marked(r, &p.pipeline),
             p.load.plugins_ms,
             p.load.detector_ms,
@@ -296,12 +337,16 @@ pub(super) fn speed(s: &mut String, r: &Report) {
             sizes.join("; "),
             num(p.embed_median_ms, 1),
             num(p.embed_p90_ms, 1),
+            match p.embed_batched_ms_per_face {
+                Some(ms) => format!("{ms:.1} ({} photos)", p.embed_batched_photos),
+                None => "–".into(),
+            },
             p.end_to_end_photos_per_s,
             num(p.peak_rss_mib, 0)
         );
     }
     let photos = r.tasks.speed.results.first().map(|p| p.photos).unwrap_or(0);
-    let _ = writeln!(s, "\n{photos} photos, each resized to every size; one warm-up run per photo and size, then the timed runs. End to end: decode + detect + embed every face at the photos' own size. Peak RSS: the process's `VmHWM` over loading the pipeline and this task (reset before each pipeline, after the previous pipeline's memory went back to the OS); the accuracy tasks run after it, at other settings.");
+    let _ = writeln!(s, "\n{photos} photos, each resized to every size; one warm-up run per photo and size, then the timed runs. Embedding: one face per call, median (p90) over every face found; and each photo's faces in one call (after one untimed call), the call's time ÷ its faces, median over the photos with 2 or more faces. End to end: decode + detect + embed every face at the photos' own size. Peak RSS: the process's `VmHWM` over loading the pipeline and this task (reset before each pipeline, after the previous pipeline's memory went back to the OS); the accuracy tasks run after it, at other settings.");
 }
 
 /// `facelab scan` beside the script ([`crate::scan::section`]).

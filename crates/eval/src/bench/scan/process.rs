@@ -16,7 +16,7 @@ pub fn last_line(text: &str) -> Option<&str> {
 }
 
 /// Runs `cmd` to its end with stderr shown; returns stdout, or an error with its code.
-pub(super) fn run_shown(cmd: &mut Command, what: &str) -> Result<String, String> {
+pub(crate) fn run_shown(cmd: &mut Command, what: &str) -> Result<String, String> {
     let out = cmd
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -29,10 +29,10 @@ pub(super) fn run_shown(cmd: &mut Command, what: &str) -> Result<String, String>
 }
 
 /// A folder under the system's temporary folder, removed on drop.
-pub(super) struct TempDir(pub(super) PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    pub(super) fn new() -> std::io::Result<TempDir> {
+    pub(crate) fn new() -> std::io::Result<TempDir> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -84,7 +84,7 @@ fn absolute(p: &Path) -> PathBuf {
 
 /// The config `facelab scan` runs with: the pipeline's detector, recognizer and robust
 /// options, with the bench's plugin path, model store and image limit.
-pub(super) fn child_config(
+pub(crate) fn child_config(
     config: &Config,
     store: &facelab_models::ModelStore,
 ) -> anyhow::Result<String> {

@@ -18,7 +18,9 @@ use facelab_engine::config::RobustOptions;
 use facelab_engine::config::{Config, ConfigError, ModelSection};
 
 pub use plan::{TaskPlan, TASK_NAMES};
-pub use tables::{ClusteringTask, LfwTask, OrlTask, SpeedTask, Tasks, VocTask, WiderTask};
+pub use tables::{
+    ClusteringTask, LfwTask, NamingTask, OrlTask, SpeedTask, Tasks, VocTask, WiderTask,
+};
 
 /// The whole suite file.
 #[derive(Debug, Clone, Deserialize)]
@@ -201,5 +203,20 @@ mod tests {
         assert!(!s.task("orl", None).applies_to(&s.pipelines[0]));
         assert!(s.task("speed", None).applies_to(&s.pipelines[0]));
         assert_eq!(s.raw_pipelines.len(), 1);
+    }
+
+    #[test]
+    fn the_naming_task_defaults_to_the_library_protocol() {
+        let text = format!("{MINIMAL}[tasks.naming]\n");
+        let s = Suite::parse(&text, Path::new("/x/bench.toml")).unwrap();
+        let naming = s.tasks.naming.as_ref().unwrap();
+        assert_eq!(
+            (naming.path.as_path(), naming.named, naming.strangers),
+            (Path::new("orl"), 2, 4)
+        );
+        let plan = s.task("naming", Some(Path::new("/data")));
+        assert_eq!(plan.path.as_deref(), Some(Path::new("/data/orl")));
+        // It names people, so it needs a recognizer, which this pipeline has not.
+        assert!(plan.enabled && !plan.applies_to(&s.pipelines[0]));
     }
 }

@@ -5,7 +5,16 @@ use std::path::{Path, PathBuf};
 use super::{PipelineSpec, Suite};
 
 /// The task names, in report order.
-pub const TASK_NAMES: [&str; 7] = ["orl", "lfw", "wider", "voc", "clustering", "speed", "scan"];
+pub const TASK_NAMES: [&str; 8] = [
+    "orl",
+    "lfw",
+    "wider",
+    "voc",
+    "clustering",
+    "naming",
+    "speed",
+    "scan",
+];
 
 /// What [`Suite::task`] says about one task.
 #[derive(Debug, Clone)]
@@ -48,6 +57,10 @@ impl Suite {
                 .map(|x| (x.enabled, Some(at(&x.path)), x.pipelines.clone(), false)),
             "clustering" => t
                 .clustering
+                .as_ref()
+                .map(|x| (x.enabled, Some(at(&x.path)), x.pipelines.clone(), true)),
+            "naming" => t
+                .naming
                 .as_ref()
                 .map(|x| (x.enabled, Some(at(&x.path)), x.pipelines.clone(), true)),
             "speed" => t

@@ -21,6 +21,8 @@ pub struct Tasks {
     pub voc: Option<VocTask>,
     /// Clustering of the LFW people with enough images.
     pub clustering: Option<ClusteringTask>,
+    /// Naming people through the face library, as a user does it.
+    pub naming: Option<NamingTask>,
     /// Speed and memory.
     pub speed: Option<SpeedTask>,
     /// `facelab scan` beside the Python reference script, side by side.
@@ -186,6 +188,38 @@ impl ClusteringTask {
 impl ClusteringTask {
     fn default_min_images() -> usize {
         5
+    }
+}
+
+/// `[tasks.naming]`: the first `named` photos of each person but the last `strangers` are
+/// named with `facelab import-labels`; every other photo is scanned and `facelab suggest`
+/// names it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamingTask {
+    /// Set to false to keep the table but not run the task.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The ORL folder (`sX/Y.pgm`).
+    #[serde(default = "OrlTask::default_path")]
+    pub path: PathBuf,
+    /// The pipelines to run it on [default: every pipeline with a recognizer].
+    pub pipelines: Option<Vec<String>>,
+    /// Photos named per person: photos 1 to `named` of each.
+    #[serde(default = "NamingTask::default_named")]
+    pub named: usize,
+    /// People nobody names, the last of the set (s37 to s40 at 4): every photo of theirs
+    /// should be answered "unknown".
+    #[serde(default = "NamingTask::default_strangers")]
+    pub strangers: usize,
+}
+
+impl NamingTask {
+    fn default_named() -> usize {
+        2
+    }
+    fn default_strangers() -> usize {
+        4
     }
 }
 

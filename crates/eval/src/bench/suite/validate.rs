@@ -3,7 +3,7 @@
 
 use facelab_engine::config::ConfigError;
 
-use super::{ClusteringTask, OrlTask, SpeedTask, Suite, TASK_NAMES};
+use super::{ClusteringTask, NamingTask, OrlTask, SpeedTask, Suite, TASK_NAMES};
 
 impl Suite {
     /// An error at `key` of the suite file, with a hint.
@@ -27,6 +27,9 @@ impl Suite {
         self.validate_iou()?;
         if let Some(c) = &t.clustering {
             self.validate_clustering(c)?;
+        }
+        if let Some(n) = &t.naming {
+            self.validate_naming(n)?;
         }
         if let Some(s) = &t.speed {
             self.validate_speed(s)?;
@@ -179,6 +182,26 @@ impl Suite {
         Ok(())
     }
 
+    /// The split leaves photos to suggest and people to name: ORL has 40 people with 10
+    /// photos each.
+    fn validate_naming(&self, n: &NamingTask) -> Result<(), ConfigError> {
+        if !(1..=9).contains(&n.named) {
+            return Err(self.invalid(
+                "tasks.naming.named".into(),
+                format!("= {} is out of range", n.named),
+                "name 1 to 9 of each person's 10 photos, for example 2",
+            ));
+        }
+        if n.strangers > 39 {
+            return Err(self.invalid(
+                "tasks.naming.strangers".into(),
+                format!("= {} leaves nobody to name", n.strangers),
+                "use 0 to 39 of the 40 people, for example 4",
+            ));
+        }
+        Ok(())
+    }
+
     fn validate_speed(&self, s: &SpeedTask) -> Result<(), ConfigError> {
         if let Some(size) = s.sizes.iter().find(|s| !(32..=8192).contains(*s)) {
             return Err(self.invalid(
@@ -219,6 +242,10 @@ mod tests {
             ("[tasks.orl]\n".to_owned(), "`pipeline` is missing"),
             (format!("{MINIMAL}[tasks.clustering]\nmethods = [{{ method = \"dbscan\" }}]\nmin_quality = 1.5\n"), "`tasks.clustering.min_quality` is out of range"),
             (format!("{MINIMAL}[tasks.scan]\nsets = []\n"), "`tasks.scan.sets` is empty"),
+            (format!("{MINIMAL}[tasks.naming]\nname = 2\n"), "unknown field `name`"),
+            (format!("{MINIMAL}[tasks.naming]\nnamed = 0\n"), "`tasks.naming.named` = 0 is out of range"),
+            (format!("{MINIMAL}[tasks.naming]\nstrangers = 40\n"), "`tasks.naming.strangers` = 40"),
+            (format!("{MINIMAL}[tasks.naming]\npipelines = [\"nope\"]\n"), "`tasks.naming.pipelines` names \"nope\""),
             (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\", path = \"a\", compare = 640 }}]\n"), "`tasks.scan.sets[0].compare` = 640 is not one of variants [0, 1280]"),
             (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\", generate = \"phone\" }}]\n"), "`tasks.scan.sets[0].generate`"),
             (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\" }}]\n"), "`tasks.scan.sets[0].path` is missing"),
