@@ -86,12 +86,19 @@ pub struct Worst {
     pub recall: (f64, String),
     /// See `precision`.
     pub f: (f64, String),
+    /// The lowest F counting a set where precision fell below [`PRECISION_FLOOR`] as 0:
+    /// grouping that stays safe on every set, as the default recognizer's rule asks.
+    pub f_safe: (f64, String),
 }
 
-/// The worst of each method (by position in the suite) over every set of each pipeline.
+/// The BCubed precision a set must keep for its F to count in [`Worst::f_safe`].
+pub const PRECISION_FLOOR: f64 = 0.98;
+
+/// The worst of each method (by position in the suite) over every set of each pipeline but
+/// the held-out checks.
 pub fn worst(results: &[super::report::ClusteringResult]) -> Vec<Worst> {
     let mut out: Vec<(String, usize, Worst)> = Vec::new();
-    for r in results {
+    for r in results.iter().filter(|r| !r.check) {
         for (i, m) in r.methods.iter().enumerate() {
             let w = match out.iter().position(|(p, j, _)| *p == r.pipeline && *j == i) {
                 Some(k) => &mut out[k].2,
@@ -106,16 +113,23 @@ pub fn worst(results: &[super::report::ClusteringResult]) -> Vec<Worst> {
                             precision: (f64::INFINITY, String::new()),
                             recall: (f64::INFINITY, String::new()),
                             f: (f64::INFINITY, String::new()),
+                            f_safe: (f64::INFINITY, String::new()),
                         },
                     ));
                     &mut out.last_mut().expect("pushed").2
                 }
             };
             w.sets += 1;
+            let safe = if m.bcubed.precision >= PRECISION_FLOOR {
+                m.bcubed.f
+            } else {
+                0.0
+            };
             for (slot, v) in [
                 (&mut w.precision, m.bcubed.precision),
                 (&mut w.recall, m.bcubed.recall),
                 (&mut w.f, m.bcubed.f),
+                (&mut w.f_safe, safe),
             ] {
                 if v < slot.0 {
                     *slot = (v, r.set.clone());
@@ -249,6 +263,52 @@ fn gated(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bench::report::{ClusterMethodResult, ClusteringResult};
+
+    fn set(name: &str, precision: f64, f: f64, check: bool) -> ClusteringResult {
+        let prf = |precision, f| Prf {
+            precision,
+            recall: f,
+            f,
+        };
+        ClusteringResult {
+            pipeline: "p".into(),
+            set: name.into(),
+            faces: 10,
+            without_face: 0,
+            identities: 3,
+            methods: vec![ClusterMethodResult {
+                method: "chinese-whispers threshold=auto".into(),
+                threshold: None,
+                pairwise: prf(precision, f),
+                bcubed: prf(precision, f),
+                clusters: 3,
+                noise: 0,
+                ms: 1.0,
+                quality_gate: None,
+            }],
+            check,
+        }
+    }
+
+    #[test]
+    fn the_worst_case_leaves_out_checks_and_counts_an_imprecise_set_as_zero_safe_f() {
+        let w = worst(&[
+            set("lfw", 0.99, 0.95, false),
+            set("lfw-blur", 0.97, 0.93, false),
+            set("lfw-mixed", 0.5, 0.1, true),
+        ]);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].sets, 2, "the check is not a set of the worst case");
+        assert_eq!(w[0].f, (0.93, "lfw-blur".to_owned()));
+        assert_eq!(w[0].precision, (0.97, "lfw-blur".to_owned()));
+        assert_eq!(w[0].f_safe, (0.0, "lfw-blur".to_owned()));
+        let w = worst(&[
+            set("lfw", 0.99, 0.95, false),
+            set("lfw-blur", 0.985, 0.91, false),
+        ]);
+        assert_eq!(w[0].f_safe, (0.91, "lfw-blur".to_owned()));
+    }
 
     #[test]
     fn the_gate_leaves_out_low_quality_faces_and_scores_them_as_singletons() {

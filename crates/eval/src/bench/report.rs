@@ -421,6 +421,9 @@ pub struct ClusteringResult {
     pub identities: usize,
     /// One entry per method.
     pub methods: Vec<ClusterMethodResult>,
+    /// A held-out check (the task's `checks`): reported, never part of the worst case.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
 }
 
 /// Naming through the face library for one pipeline: the answers `facelab suggest` gave

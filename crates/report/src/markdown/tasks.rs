@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use facelab_eval::bench::report::Report;
+use facelab_eval::bench::report::{ClusteringResult, Report};
 
 use super::{found, marked, num, pct, status_line};
 
@@ -186,7 +186,11 @@ fn clustering_methods(s: &mut String, r: &Report) {
         let _ = writeln!(
             s,
             "{}, {}: {} faces of {} people clustered; {} photos without a detected face left out.\n",
-            c.pipeline, c.set, c.faces, c.identities, c.without_face
+            c.pipeline,
+            set_name(c),
+            c.faces,
+            c.identities,
+            c.without_face
         );
     }
     s.push_str("| pipeline | set | method | threshold | pairwise P / R / F | BCubed P / R / F | clusters (true) | noise | ms |\n|---|---|---|---|---|---|---|---|---|\n");
@@ -196,7 +200,7 @@ fn clustering_methods(s: &mut String, r: &Report) {
                 s,
                 "| {} | {} | {} | {} | {:.3} / {:.3} / **{:.3}** | {:.3} / {:.3} / **{:.3}** | {} ({}) | {} | {:.0} |",
                 marked(r, &c.pipeline),
-                c.set,
+                set_name(c),
                 m.method,
                 m.threshold.map(|t| format!("{t:.3}")).unwrap_or_else(|| "-".into()),
                 m.pairwise.precision,
@@ -214,17 +218,30 @@ fn clustering_methods(s: &mut String, r: &Report) {
     }
 }
 
+/// A set's name as the tables show it: a held-out check says so.
+fn set_name(c: &ClusteringResult) -> String {
+    if c.check {
+        format!("{} (held-out check)", c.set)
+    } else {
+        c.set.clone()
+    }
+}
+
 /// The worst set of each method, when a method ran on more than one set.
 fn clustering_worst(s: &mut String, r: &Report) {
-    let worst = facelab_eval::bench::clustering::worst(&r.tasks.clustering.results);
+    use facelab_eval::bench::clustering::{worst, PRECISION_FLOOR};
+    let worst = worst(&r.tasks.clustering.results);
     if !worst.iter().any(|w| w.sets > 1) {
         return;
     }
-    s.push_str("\nThe worst set of each method (the same parameters on every set; BCubed):\n\n| pipeline | method | sets | worst precision | worst recall | worst F |\n|---|---|---|---|---|---|\n");
+    let _ = write!(
+        s,
+        "\nThe worst set of each method (the same parameters on every set; BCubed; held-out checks take no part). Safe F: the lowest F, counting a set where precision fell below {PRECISION_FLOOR} as 0.\n\n| pipeline | method | sets | worst precision | worst recall | worst F | worst safe F |\n|---|---|---|---|---|---|---|\n"
+    );
     for w in &worst {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {:.3} ({}) | {:.3} ({}) | **{:.3}** ({}) |",
+            "| {} | {} | {} | {:.3} ({}) | {:.3} ({}) | **{:.3}** ({}) | {:.3} ({}) |",
             marked(r, &w.pipeline),
             w.method,
             w.sets,
@@ -233,7 +250,9 @@ fn clustering_worst(s: &mut String, r: &Report) {
             w.recall.0,
             w.recall.1,
             w.f.0,
-            w.f.1
+            w.f.1,
+            w.f_safe.0,
+            w.f_safe.1
         );
     }
 }

@@ -170,6 +170,11 @@ pub struct ClusteringTask {
     /// same parameters; a missing folder is reported, not fatal.
     #[serde(default)]
     pub variants: Vec<PathBuf>,
+    /// Held-out checks: folders like `variants`, clustered the same way and reported, but
+    /// kept out of the worst case ([`crate::bench::clustering::worst`]) that defaults are
+    /// chosen on.
+    #[serde(default)]
+    pub checks: Vec<PathBuf>,
 }
 
 impl ClusteringTask {

@@ -92,14 +92,22 @@ pub fn union(a: &[PathBuf], b: &[PathBuf]) -> Vec<PathBuf> {
     all
 }
 
-/// A robustness variant of the clustering task: its folder name and people, or why not.
-pub type Variant = (String, Result<PeopleData, String>);
+/// A robustness variant or held-out check of the clustering task.
+pub struct Variant {
+    /// The folder's name: the set's name in the report.
+    pub name: String,
+    /// A held-out check (the task's `checks`), not a variant defaults are chosen on.
+    pub check: bool,
+    /// The people, or why the set was skipped.
+    pub people: Result<PeopleData, String>,
+}
 
-/// Loads the clustering task's robustness variants; a missing folder is reported (with the
-/// script that makes it), not fatal.
+/// Loads the clustering task's robustness variants, then its held-out checks; a missing
+/// folder is reported (with the script that makes it), not fatal.
 pub fn load_variants(task: &ClusteringTask, root: &Path) -> Vec<Variant> {
     let mut out = Vec::new();
-    for v in &task.variants {
+    let sets = task.variants.iter().map(|v| (v, false));
+    for (v, check) in sets.chain(task.checks.iter().map(|v| (v, true))) {
         let dir = ClusteringTask::variant_path(v, root);
         let name = dir
             .file_name()
@@ -116,7 +124,11 @@ pub fn load_variants(task: &ClusteringTask, root: &Path) -> Vec<Variant> {
         if let Err(e) = &people {
             eprintln!("facelab: bench: clustering variant {name} skipped: {e}");
         }
-        out.push((name, people));
+        out.push(Variant {
+            name,
+            check,
+            people,
+        });
     }
     out
 }

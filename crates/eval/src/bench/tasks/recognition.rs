@@ -210,6 +210,7 @@ pub fn clustering(
         without_face,
         identities: identities.len(),
         methods: clustering::compare_with(&task.methods, &data, dim, &truth, &inputs)?,
+        check: false,
     })
 }
 
@@ -224,8 +225,9 @@ pub fn cluster_variants(
     declared: Option<f32>,
 ) -> anyhow::Result<Vec<ClusteringResult>> {
     let mut out = Vec::new();
-    for (set, people) in variants {
-        let Ok(people) = people else { continue };
+    for v in variants {
+        let Ok(people) = &v.people else { continue };
+        let set = &v.name;
         let (records, _) = embed_faces(opened, scope, &format!("cluster-{set}"), &people.images)?;
         let index: HashMap<&Path, &EmbedRecord> = people
             .images
@@ -233,7 +235,9 @@ pub fn cluster_variants(
             .map(PathBuf::as_path)
             .zip(&records)
             .collect();
-        out.push(clustering((pipeline, set), task, people, &index, declared)?);
+        let mut result = clustering((pipeline, set), task, people, &index, declared)?;
+        result.check = v.check;
+        out.push(result);
     }
     Ok(out)
 }
