@@ -23,8 +23,12 @@ vectors). For each facelab face:
                   `sface-2021dec` must match (cosine >= 0.999).
   own_detections  OpenCV's vector for the OpenCV face whose box overlaps most (IoU >=
                   --iou), against facelab's: the whole pipeline, where the two YuNets also
-                  differ (facelab letterboxes the photo into 640x640; FaceDetectorYN runs at
-                  the photo's own size, padded to a multiple of 32).
+                  differ in their input (the example config letterboxes the photo into
+                  640x640, and facelab's photo-sized input scales the photo up to the next
+                  multiple of 32, where FaceDetectorYN pads the bottom and right at scale
+                  1). YuNet's landmarks move 1-3 px with the resampling alone, so this is
+                  detector jitter, not the recognizer: fed the same pixels, facelab's
+                  YuNet gives OpenCV's landmarks to 0.03 px.
 
 A facelab face without landmarks (a box-only detector, such as the example plugin's
 `whole-image`) is aligned as facelab aligns it: the template's five points placed in its box
