@@ -102,10 +102,14 @@ impl Suite {
             .unwrap_or_default();
         let base = suite.dir();
         for p in &mut suite.pipelines {
-            for section in std::iter::once(&mut p.detector).chain(p.recognizer.as_mut()) {
+            let mut rebase = |section: &mut ModelSection| {
                 for f in &mut section.model_files {
                     *f = base.join(&*f);
                 }
+            };
+            p.detector.for_each_member_mut(&mut rebase);
+            if let Some(r) = p.recognizer.as_mut() {
+                r.for_each_member_mut(&mut rebase);
             }
         }
         if let Some(root) = &mut suite.datasets.root {

@@ -1,7 +1,7 @@
 //! The checks a suite passes once parsed: each error names the suite file and the key, with
 //! a hint.
 
-use facelab_engine::config::ConfigError;
+use facelab_engine::config::{check_model_sections, ConfigError};
 
 use super::{ClusteringTask, OrlTask, SpeedTask, Suite, TASK_NAMES};
 
@@ -68,31 +68,8 @@ impl Suite {
                     "give every pipeline its own name",
                 ));
             }
-            for (section_name, section) in std::iter::once(("detector", &p.detector))
-                .chain(p.recognizer.as_ref().map(|r| ("recognizer", r)))
-            {
-                if section.plugin.trim().is_empty() {
-                    return Err(self.invalid(
-                        key(&format!("{section_name}.plugin")),
-                        "is empty",
-                        "name a plugin, for example \"opencv-dnn\"",
-                    ));
-                }
-                if section.kind.trim().is_empty() {
-                    return Err(self.invalid(
-                        key(&format!("{section_name}.kind")),
-                        "is empty",
-                        "name a kind; `facelab plugins` lists them",
-                    ));
-                }
-            }
-            if p.detector.landmarks.is_some() {
-                return Err(self.invalid(
-                    key("detector.landmarks"),
-                    "is only for a recognizer",
-                    "move it to the pipeline's recognizer table",
-                ));
-            }
+            check_model_sections(&p.detector, p.recognizer.as_ref())
+                .map_err(|e| self.invalid(key(&e.key), e.message, e.help))?;
         }
         Ok(())
     }
