@@ -222,7 +222,7 @@ fn members_and_vectors(
         .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(|e| lib.err(e))?;
     let ids: Vec<i64> = found.iter().map(|m| m.face).collect();
-    let mut vectors = lib.fused_vectors_of(&keys, &ids)?;
+    let mut vectors = lib.fused_vectors(&keys, Some(&ids))?;
     // Members without an embedding of the models (a rescan moved their box) are left out.
     let rows: Vec<(Member, Vec<f32>)> = found
         .into_iter()

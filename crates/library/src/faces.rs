@@ -142,44 +142,36 @@ impl Library {
     }
 
     /// The fused vector of every face with an embedding of at least one model of `keys`
-    /// (whatever its photo's state). A model's dimension is that of its first stored
-    /// vector (by face id); a vector of another length is left out, as if missing.
-    pub fn fused_vectors(&self, keys: &ModelKeys) -> Result<FusedVectors> {
+    /// (whatever its photo's state), or of the faces `only` among them. A model's
+    /// dimension is that of its first stored vector (by face id); a vector of another
+    /// length is left out, as if missing.
+    pub fn fused_vectors(&self, keys: &ModelKeys, only: Option<&[i64]>) -> Result<FusedVectors> {
         let n = keys.members().len();
         let mut parts: Parts = HashMap::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT face_id, vector FROM embeddings WHERE model_id = ?1 ORDER BY face_id")
-            .map_err(|e| self.err(e))?;
+        let mut put = |face: i64, model: usize, blob: &[u8]| {
+            parts.entry(face).or_insert_with(|| vec![None; n])[model] = Some(from_blob(blob));
+        };
+        let sql = match only {
+            None => "SELECT face_id, vector FROM embeddings WHERE model_id = ?1 ORDER BY face_id",
+            Some(_) => {
+                "SELECT face_id, vector FROM embeddings WHERE model_id = ?1 AND face_id = ?2"
+            }
+        };
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         for (i, key) in keys.members().iter().enumerate() {
-            let mut rows = stmt.query([key]).map_err(|e| self.err(e))?;
-            while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-                let face: i64 = r.get(0).map_err(|e| self.err(e))?;
-                let v = from_blob(&r.get::<_, Vec<u8>>(1).map_err(|e| self.err(e))?);
-                parts.entry(face).or_insert_with(|| vec![None; n])[i] = Some(v);
-            }
-        }
-        Ok(FusedVectors::of_parts(parts, &self.model_dims(keys)?))
-    }
-
-    /// [`Library::fused_vectors`] of the faces `faces` only.
-    pub fn fused_vectors_of(&self, keys: &ModelKeys, faces: &[i64]) -> Result<FusedVectors> {
-        let n = keys.members().len();
-        let mut parts: Parts = HashMap::new();
-        let mut stmt = self
-            .conn
-            .prepare("SELECT vector FROM embeddings WHERE face_id = ?1 AND model_id = ?2")
-            .map_err(|e| self.err(e))?;
-        for &face in faces {
-            for (i, key) in keys.members().iter().enumerate() {
-                let blob: Option<Vec<u8>> = stmt
-                    .query_row(rusqlite::params![face, key], |r| r.get(0))
-                    .optional()
-                    .map_err(|e| self.err(e))?;
-                if let Some(blob) = blob {
-                    parts.entry(face).or_insert_with(|| vec![None; n])[i] = Some(from_blob(&blob));
+            let mut read = |mut rows: rusqlite::Rows<'_>| -> rusqlite::Result<()> {
+                while let Some(r) = rows.next()? {
+                    put(r.get(0)?, i, &r.get::<_, Vec<u8>>(1)?);
                 }
+                Ok(())
+            };
+            match only {
+                None => read(stmt.query([key]).map_err(|e| self.err(e))?),
+                Some(faces) => faces
+                    .iter()
+                    .try_for_each(|face| read(stmt.query(rusqlite::params![key, face])?)),
             }
+            .map_err(|e| self.err(e))?;
         }
         Ok(FusedVectors::of_parts(parts, &self.model_dims(keys)?))
     }

@@ -140,7 +140,7 @@ pub fn load(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Resul
     let mut confirmed: Vec<(i64, usize, Vec<f32>)> = Vec::new();
     let mut unlabelled: Vec<(i64, String, Vec<f32>)> = Vec::new();
     let mut below_min_quality = 0usize;
-    let mut vectors = lib.fused_vectors(models)?;
+    let mut vectors = lib.fused_vectors(models, None)?;
     {
         let mut stmt = lib
             .conn

@@ -52,6 +52,31 @@ fn json(config: &Path, args: &[&str]) -> serde_json::Value {
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
 }
 
+/// ORL folders in `dir`: `named/` with photos 1 and 2 of the first `people.0` subjects (for
+/// `import-labels`), `photos/` with photos `images` of the first `people.1`; their paths.
+fn orl_folders(shared: &Path, dir: &Path, people: (u32, u32), images: &[u32]) -> (String, String) {
+    common::copy_orl(shared, &dir.join("named"), 1..=people.0, &[1, 2]);
+    common::copy_orl(shared, &dir.join("photos"), 1..=people.1, images);
+    let path = |f: &str| dir.join(f).to_str().unwrap().to_owned();
+    (path("photos"), path("named"))
+}
+
+/// `compare A B --json` with `config`.
+fn compare(config: &Path, a: &Path, b: &Path) -> serde_json::Value {
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    json(config, &["compare", a, b, "--json"])
+}
+
+/// `embed --json PHOTO` with `config`: the document and the first face's embedding.
+fn embed(config: &Path, photo: &Path) -> (serde_json::Value, Vec<f64>) {
+    let doc = json(config, &["embed", "--json", photo.to_str().unwrap()]);
+    let v = doc["photos"][0]["faces"][0]["embedding"]
+        .as_array()
+        .unwrap();
+    let v = v.iter().map(|x| x.as_f64().unwrap()).collect();
+    (doc, v)
+}
+
 fn db(dir: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(dir.join("library.sqlite")).unwrap()
 }
@@ -121,15 +146,7 @@ fn the_fused_similarity_is_the_mean_of_the_two_models_similarities() {
     for (a, b, same) in [(&bush1, &bush2, true), (&bush1, &powell, false)] {
         let s = common::similarity(&sface, a, b);
         let l = common::similarity(&dlib, a, b);
-        let doc = json(
-            &fused,
-            &[
-                "compare",
-                a.to_str().unwrap(),
-                b.to_str().unwrap(),
-                "--json",
-            ],
-        );
+        let doc = compare(&fused, a, b);
         let f = doc["similarity"].as_f64().unwrap();
         eprintln!("SFace {s:.4}, dlib {l:.4}, fused {f:.4}");
         assert!((f - (s + l) / 2.0).abs() < 1e-4, "{f} vs ({s} + {l}) / 2");
@@ -146,27 +163,14 @@ fn the_fused_similarity_is_the_mean_of_the_two_models_similarities() {
         assert!((members[0]["similarity"].as_f64().unwrap() - s).abs() < 1e-4);
         assert!((members[1]["similarity"].as_f64().unwrap() - l).abs() < 1e-4);
         assert!((members[1]["threshold"].as_f64().unwrap() - 0.6).abs() < 1e-6);
+        // The fused threshold: the mean of SFace's 0.32 and dlib's euclidean 0.6 at its
+        // vector length 1.42 (cosine 1 − 0.36 / (2 · 1.42²)).
+        let dlib_cosine = 1.0 - 0.36 / (2.0 * 1.42 * 1.42);
+        let t = doc["threshold"].as_f64().unwrap();
+        assert!((t - (0.32 + dlib_cosine) / 2.0).abs() < 1e-4, "{t}");
     }
-    // The fused threshold: the mean of SFace's 0.32 and dlib's euclidean 0.6 at its vector
-    // length 1.42 (cosine 1 − 0.36 / (2 · 1.42²)).
-    let doc = json(
-        &fused,
-        &[
-            "compare",
-            bush1.to_str().unwrap(),
-            bush2.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    let dlib_cosine = 1.0 - 0.36 / (2.0 * 1.42 * 1.42);
-    let t = doc["threshold"].as_f64().unwrap();
-    assert!((t - (0.32 + dlib_cosine) / 2.0).abs() < 1e-4, "{t}");
     // `embed`: one 256-D unit vector per face, and each model's facts.
-    let doc = json(&fused, &["embed", "--json", bush1.to_str().unwrap()]);
-    let v = doc["photos"][0]["faces"][0]["embedding"]
-        .as_array()
-        .unwrap();
-    let v: Vec<f64> = v.iter().map(|x| x.as_f64().unwrap()).collect();
+    let (doc, v) = embed(&fused, &bush1);
     assert_eq!(v.len(), 256);
     assert!((common::cosine(&v, &v) - 1.0).abs() < 1e-4);
     let members = doc["members"].as_array().unwrap();
@@ -184,10 +188,8 @@ fn adding_a_model_to_a_scanned_library_only_embeds_and_suggestions_name_people_r
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // Ten people with 2 named photos each, 6 more of each unnamed, and two strangers.
-    common::copy_orl(&shared, &d.join("named"), 1..=10, &[1, 2]);
-    common::copy_orl(&shared, &d.join("photos"), 1..=12, &[3, 4, 5, 6, 7, 8]);
-    let (photos, named) = (d.join("photos"), d.join("named"));
-    let (photos, named) = (photos.to_str().unwrap(), named.to_str().unwrap());
+    let (photos, named) = orl_folders(&shared, d, (10, 12), &[3, 4, 5, 6, 7, 8]);
+    let (photos, named) = (photos.as_str(), named.as_str());
     let sface = config(&shared, d, "sface.toml", SFACE_SECTION);
     let (code, out, err) = cmd(&sface, &["scan", photos]);
     assert_eq!(code, 0, "{err}");
@@ -276,10 +278,8 @@ fn a_face_missing_a_model_is_compared_on_what_it_has_and_a_dropped_model_is_kept
     let shared = require_shared!();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    common::copy_orl(&shared, &d.join("named"), 1..=5, &[1, 2]);
-    common::copy_orl(&shared, &d.join("photos"), 1..=6, &[3, 4, 5]);
-    let (photos, named) = (d.join("photos"), d.join("named"));
-    let (photos, named) = (photos.to_str().unwrap(), named.to_str().unwrap());
+    let (photos, named) = orl_folders(&shared, d, (5, 6), &[3, 4, 5]);
+    let (photos, named) = (photos.as_str(), named.as_str());
     let fused = config(
         &shared,
         d,
@@ -393,11 +393,7 @@ fn models_of_different_dimensions_and_metrics_fuse() {
     let photo = |name: &str, n: u32| lfw.join(name).join(format!("{name}_{n:04}.jpg"));
     let (blair1, blair2) = (photo("Tony_Blair", 1), photo("Tony_Blair", 2));
     let powell = photo("Colin_Powell", 2);
-    let doc = json(&fused, &["embed", "--json", blair1.to_str().unwrap()]);
-    let v = doc["photos"][0]["faces"][0]["embedding"]
-        .as_array()
-        .unwrap();
-    let v: Vec<f64> = v.iter().map(|x| x.as_f64().unwrap()).collect();
+    let (doc, v) = embed(&fused, &blair1);
     assert_eq!(v.len(), 640);
     // Each part is half the length: dlib's first 128 values, EdgeFace's 512.
     let half = (0.5f64).sqrt();
@@ -405,15 +401,7 @@ fn models_of_different_dimensions_and_metrics_fuse() {
     assert!((common::cosine(&v[128..], &v[128..]).sqrt() - half).abs() < 1e-4);
     assert_eq!(doc["model"]["id"], "dlib-resnet-128+edgeface-s-512");
     for (a, b, same) in [(&blair1, &blair2, true), (&blair1, &powell, false)] {
-        let doc = json(
-            &fused,
-            &[
-                "compare",
-                a.to_str().unwrap(),
-                b.to_str().unwrap(),
-                "--json",
-            ],
-        );
+        let doc = compare(&fused, a, b);
         assert_eq!(doc["same_person"], same, "{doc}");
         let m = doc["members"].as_array().unwrap();
         assert_eq!(m[0]["metric"], "euclidean");

@@ -51,7 +51,7 @@ struct Embedded {
 
 impl Embedded {
     fn read(lib: &Library, models: &ModelKeys) -> Result<Embedded> {
-        let mut vectors = lib.fused_vectors(models)?;
+        let mut vectors = lib.fused_vectors(models, None)?;
         let mut stmt = lib
             .conn
             .prepare(

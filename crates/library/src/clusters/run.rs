@@ -41,7 +41,7 @@ impl Unnamed {
 /// The faces without a name that have an embedding of a model of `models` and pass
 /// `min_quality`, each by its fused (unit) vector.
 fn unnamed(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Result<Unnamed> {
-    let mut vectors = lib.fused_vectors(models)?;
+    let mut vectors = lib.fused_vectors(models, None)?;
     let mut stmt = lib
         .conn
         .prepare(
