@@ -200,6 +200,8 @@ mod tests {
             (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\", generate = \"phone\" }}]\n"), "`tasks.scan.sets[0].generate`"),
             (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\" }}]\n"), "`tasks.scan.sets[0].path` is missing"),
             (format!("{MINIMAL}[tasks.scan]\nruns = 0\nsets = [{{ name = \"a\", path = \"a\" }}]\n"), "`tasks.scan.runs` = 0"),
+            (format!("{MINIMAL}[[pipeline.detector.fuse]]\nplugin = \"a\"\nkind = \"b\"\n"), "`pipeline[0].detector.fuse` is only for [recognizer]"),
+            (format!("{MINIMAL}[pipeline.recognizer]\nplugin = \"a\"\nkind = \"b\"\n[[pipeline.recognizer.fuse]]\nplugin = \"c\"\nkind = \"\"\n"), "`pipeline[0].recognizer.fuse[0].kind` is empty"),
         ];
         for (text, expected) in cases {
             let e = Suite::parse(&text, Path::new("b.toml"))
