@@ -1,4 +1,5 @@
-//! Clusters of unknown faces, per recognizer model, with ids that stay stable.
+//! Clusters of unknown faces, per recognizer (one model, or several fused: their key is
+//! [`ModelKeys::key`]; faces compare by their fused vectors), with ids that stay stable.
 //!
 //! - A first run (or `--full`) clusters every face without a name with the configured
 //!   algorithm; a full rerun gives each new group the id of the old cluster it overlaps
@@ -19,9 +20,10 @@ use std::collections::HashSet;
 
 use rusqlite::{params, OptionalExtension};
 
+use super::identity::ModelKeys;
 use super::search::{dot, normalized};
 use super::suggest::{self, Prior};
-use super::{from_blob, now, Library, LibraryError, Result};
+use super::{now, Library, LibraryError, Result};
 use facelab_engine::config::MinQuality;
 
 mod evidence;
@@ -157,56 +159,94 @@ fn cluster_model(lib: &Library, id: i64) -> Result<String> {
         })
 }
 
-/// Members of cluster `id` with their similarity to its centre, most typical first.
-pub fn members(lib: &Library, id: i64) -> Result<Vec<Member>> {
-    let model = cluster_model(lib, id)?;
+/// The models whose vectors cluster `id` (stored under the recognizer key `key`) was made
+/// from: the active recognizer's `models` when the key is theirs, else the one model the
+/// key names. A cluster of fused models the config no longer names cannot be read.
+fn cluster_keys(lib: &Library, id: i64, key: &str, models: &ModelKeys) -> Result<ModelKeys> {
+    if key == models.key() {
+        return Ok(models.clone());
+    }
+    let stored: bool = lib
+        .conn
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM embeddings WHERE model_id = ?1)",
+            [key],
+            |r| r.get(0),
+        )
+        .map_err(|e| lib.err(e))?;
+    if stored {
+        return Ok(ModelKeys::from(key));
+    }
+    Err(LibraryError::Conflict(format!(
+        "cluster {id} was made with the recognizer `{key}`, which the config no longer names (help: use the config that made it, or run `facelab cluster` for clusters of `{}`)",
+        models.key()
+    )))
+}
+
+/// Members of cluster `id` with their similarity to its centre, most typical first; the
+/// cluster's vectors are read by the active recognizer's `models` when it made the cluster.
+pub fn members(lib: &Library, id: i64, models: &ModelKeys) -> Result<Vec<Member>> {
+    Ok(members_and_vectors(lib, id, models)?.0)
+}
+
+/// [`members`], each with its unit vector.
+fn members_and_vectors(
+    lib: &Library,
+    id: i64,
+    models: &ModelKeys,
+) -> Result<(Vec<Member>, Vec<Vec<f32>>)> {
+    let key = cluster_model(lib, id)?;
+    let keys = cluster_keys(lib, id, &key, models)?;
     let mut stmt = lib
         .conn
         .prepare(
-            "SELECT f.id, i.path, f.x, f.y, f.w, f.h, e.vector FROM cluster_members m
+            "SELECT f.id, i.path, f.x, f.y, f.w, f.h FROM cluster_members m
              JOIN faces f ON f.id = m.face_id JOIN images i ON i.id = f.image_id
-             JOIN embeddings e ON e.face_id = f.id AND e.model_id = ?2
              WHERE m.cluster_id = ?1 ORDER BY f.id",
         )
         .map_err(|e| lib.err(e))?;
-    let rows = stmt
-        .query_map(params![id, model], |r| {
-            Ok((
-                Member {
-                    face: r.get(0)?,
-                    path: r.get(1)?,
-                    bbox: [
-                        r.get::<_, f64>(2)? as f32,
-                        r.get::<_, f64>(3)? as f32,
-                        r.get::<_, f64>(4)? as f32,
-                        r.get::<_, f64>(5)? as f32,
-                    ],
-                    similarity: 0.0,
-                },
-                normalized(&from_blob(&r.get::<_, Vec<u8>>(6)?)),
-            ))
+    let found = stmt
+        .query_map(params![id], |r| {
+            Ok(Member {
+                face: r.get(0)?,
+                path: r.get(1)?,
+                bbox: [
+                    r.get::<_, f64>(2)? as f32,
+                    r.get::<_, f64>(3)? as f32,
+                    r.get::<_, f64>(4)? as f32,
+                    r.get::<_, f64>(5)? as f32,
+                ],
+                similarity: 0.0,
+            })
         })
         .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
         .map_err(|e| lib.err(e))?;
+    let ids: Vec<i64> = found.iter().map(|m| m.face).collect();
+    let mut vectors = lib.fused_vectors(&keys, Some(&ids))?;
+    // Members without an embedding of the models (a rescan moved their box) are left out.
+    let rows: Vec<(Member, Vec<f32>)> = found
+        .into_iter()
+        .filter_map(|m| vectors.take(m.face).map(|v| (m, normalized(&v))))
+        .collect();
     let dim = rows.first().map(|(_, v)| v.len()).unwrap_or(0);
     let c = centre(rows.iter().map(|(_, v)| v.clone()), dim);
-    let mut out: Vec<Member> = rows
+    let mut rows: Vec<(Member, Vec<f32>)> = rows
         .into_iter()
         .map(|(mut m, v)| {
             m.similarity = dot(&v, &c);
-            m
+            (m, v)
         })
         .collect();
-    out.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
-    Ok(out)
+    rows.sort_by(|a, b| b.0.similarity.total_cmp(&a.0.similarity));
+    Ok(rows.into_iter().unzip())
 }
 
-/// Every cluster of `model`, largest first, with a representative face and, when a named
-/// person (judged on their faces that pass `min_quality`) is close to its centre, a
-/// suggestion.
+/// Every cluster of the recognizer of `models`, largest first, with a representative face
+/// and, when a named person (judged on their faces that pass `min_quality`) is close to its
+/// centre, a suggestion.
 pub fn list(
     lib: &Library,
-    model: &str,
+    models: &ModelKeys,
     prior: Option<Prior>,
     min_quality: MinQuality,
 ) -> Result<Vec<ClusterInfo>> {
@@ -216,23 +256,22 @@ pub fn list(
             .prepare("SELECT id FROM clusters WHERE model_id = ?1")
             .map_err(|e| lib.err(e))?;
         let ids = stmt
-            .query_map([model], |r| r.get(0))
+            .query_map([models.key()], |r| r.get(0))
             .and_then(|r| r.collect::<rusqlite::Result<Vec<i64>>>())
             .map_err(|e| lib.err(e))?;
         ids
     };
     ids.sort();
-    let known = suggest::load(lib, model, min_quality)?;
+    let known = suggest::load(lib, models, min_quality)?;
     let threshold = known.threshold(prior)?;
     let gallery = known.gallery();
     let mut out = Vec::new();
     let mut sims = Vec::new();
     for id in ids {
-        let members = members(lib, id)?;
+        let (members, vectors) = members_and_vectors(lib, id, models)?;
         let Some(rep) = members.first() else { continue };
         let cohesion = members.iter().map(|m| m.similarity).sum::<f32>() / members.len() as f32;
         // The centre's score per person; a person any member was rejected for is out.
-        let vectors = unnamed_vectors(lib, model, &members)?;
         let c = centre(vectors.into_iter(), known.dim.max(1));
         let mut suggestion = None;
         if gallery.people() > 0 {
@@ -266,27 +305,18 @@ pub fn list(
     Ok(out)
 }
 
-fn unnamed_vectors(lib: &Library, model: &str, members: &[Member]) -> Result<Vec<Vec<f32>>> {
-    let mut stmt = lib
-        .conn
-        .prepare("SELECT vector FROM embeddings WHERE face_id = ?1 AND model_id = ?2")
-        .map_err(|e| lib.err(e))?;
-    let mut out = Vec::with_capacity(members.len());
-    for m in members {
-        let blob: Vec<u8> = stmt
-            .query_row(params![m.face, model], |r| r.get(0))
-            .map_err(|e| lib.err(e))?;
-        out.push(normalized(&from_blob(&blob)));
-    }
-    Ok(out)
-}
-
-/// Names every member of cluster `id` as `person`, except faces rejected for that person
-/// (they leave the cluster). Returns (named, left out).
-pub fn name(lib: &mut Library, id: i64, person: &str) -> Result<(usize, usize)> {
+/// Names every member of cluster `id` (as [`members`] lists them with the active
+/// recognizer's `models`) as `person`, except faces rejected for that person (they leave
+/// the cluster). Returns (named, left out).
+pub fn name(
+    lib: &mut Library,
+    id: i64,
+    person: &str,
+    models: &ModelKeys,
+) -> Result<(usize, usize)> {
     cluster_model(lib, id)?;
     let (p, _) = lib.person_or_add(person)?;
-    let members = members(lib, id)?;
+    let members = members(lib, id, models)?;
     let rejected: HashSet<i64> = {
         let mut stmt = lib
             .conn
@@ -354,19 +384,19 @@ pub fn merge(lib: &mut Library, a: i64, b: i64) -> Result<usize> {
     })
 }
 
-/// Splits cluster `id` in two (2-means on its members). The half with the most typical
-/// member keeps the id; the other gets a new one; every pair across the halves becomes a
-/// cannot-link, so no later run joins them again. Returns the new cluster's id.
-pub fn split(lib: &mut Library, id: i64) -> Result<(i64, usize, usize)> {
+/// Splits cluster `id` in two (2-means on its members' vectors, read with the active
+/// recognizer's `models`). The half with the most typical member keeps the id; the other
+/// gets a new one; every pair across the halves becomes a cannot-link, so no later run
+/// joins them again. Returns the new cluster's id.
+pub fn split(lib: &mut Library, id: i64, models: &ModelKeys) -> Result<(i64, usize, usize)> {
     let model = cluster_model(lib, id)?;
-    let members = members(lib, id)?;
+    let (members, vectors) = members_and_vectors(lib, id, models)?;
     if members.len() < 2 {
         return Err(LibraryError::Conflict(format!(
             "cluster {id} has {} member: nothing to split",
             members.len()
         )));
     }
-    let vectors = unnamed_vectors(lib, &model, &members)?;
     let dim = vectors[0].len();
     let flat: Vec<f32> = vectors.concat();
     let halves = facelab_cluster::split(&flat, dim);

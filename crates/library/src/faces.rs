@@ -1,9 +1,59 @@
 //! Faces as listed and exported: each with its photo, box, quality, labels and the models
-//! it has embeddings for; and the little-endian f32 blobs vectors are stored as.
+//! it has embeddings for; the vectors faces compare by (each model's embedding fused over
+//! the recognizer's models); and the little-endian f32 blobs vectors are stored as.
+
+use std::collections::HashMap;
 
 use facelab_engine::quality::Quality;
+use rusqlite::OptionalExtension;
 
+use super::identity::{fuse, ModelKeys};
 use super::{Library, Result};
+
+/// The vectors faces compare by: each face's fused vector over the recognizer's models
+/// ([`fuse`]), for every face with an embedding of at least one of them. With one model it
+/// is that model's embedding, L2-normalised.
+#[derive(Debug, Default)]
+pub struct FusedVectors {
+    vectors: HashMap<i64, Vec<f32>>,
+    /// The fused dimension: the sum of the models' dimensions.
+    pub dim: usize,
+}
+
+/// Each face's vector of each model (`None`: it has none), by face id.
+type Parts = HashMap<i64, Vec<Option<Vec<f32>>>>;
+
+impl FusedVectors {
+    /// The fused vectors of `parts`, the models having dimensions `dims`; a face with no
+    /// vector of its model's dimension is left out.
+    fn of_parts(parts: Parts, dims: &[usize]) -> FusedVectors {
+        let usable = |(v, d): (&Option<Vec<f32>>, &usize)| {
+            *d > 0 && v.as_ref().is_some_and(|v| v.len() == *d)
+        };
+        let vectors = parts
+            .into_iter()
+            .filter(|(_, p)| p.iter().zip(dims).any(usable))
+            .map(|(face, p)| {
+                let refs: Vec<Option<&[f32]>> = p.iter().map(Option::as_deref).collect();
+                (face, fuse(&refs, dims))
+            })
+            .collect();
+        FusedVectors {
+            vectors,
+            dim: dims.iter().sum(),
+        }
+    }
+
+    /// Face `face`'s vector, taken out.
+    pub fn take(&mut self, face: i64) -> Option<Vec<f32>> {
+        self.vectors.remove(&face)
+    }
+
+    /// Face `face`'s vector.
+    pub fn get(&self, face: i64) -> Option<&[f32]> {
+        self.vectors.get(&face).map(Vec::as_slice)
+    }
+}
 
 /// A face with its photo and label, for listings and export.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -89,6 +139,81 @@ impl Library {
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
         Ok(rows)
+    }
+
+    /// The fused vector of every face with an embedding of at least one model of `keys`
+    /// (whatever its photo's state), or of the faces `only` among them. A model's
+    /// dimension is that of its first stored vector (by face id); a vector of another
+    /// length is left out, as if missing.
+    pub fn fused_vectors(&self, keys: &ModelKeys, only: Option<&[i64]>) -> Result<FusedVectors> {
+        let n = keys.members().len();
+        let mut parts: Parts = HashMap::new();
+        let mut put = |face: i64, model: usize, blob: &[u8]| {
+            parts.entry(face).or_insert_with(|| vec![None; n])[model] = Some(from_blob(blob));
+        };
+        let sql = match only {
+            None => "SELECT face_id, vector FROM embeddings WHERE model_id = ?1 ORDER BY face_id",
+            Some(_) => {
+                "SELECT face_id, vector FROM embeddings WHERE model_id = ?1 AND face_id = ?2"
+            }
+        };
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+        for (i, key) in keys.members().iter().enumerate() {
+            let mut read = |mut rows: rusqlite::Rows<'_>| -> rusqlite::Result<()> {
+                while let Some(r) = rows.next()? {
+                    put(r.get(0)?, i, &r.get::<_, Vec<u8>>(1)?);
+                }
+                Ok(())
+            };
+            match only {
+                None => read(stmt.query([key]).map_err(|e| self.err(e))?),
+                Some(faces) => faces
+                    .iter()
+                    .try_for_each(|face| read(stmt.query(rusqlite::params![key, face])?)),
+            }
+            .map_err(|e| self.err(e))?;
+        }
+        Ok(FusedVectors::of_parts(parts, &self.model_dims(keys)?))
+    }
+
+    /// Each model's dimension: the length of its first stored vector (by face id), 0 when
+    /// the library has none.
+    fn model_dims(&self, keys: &ModelKeys) -> Result<Vec<usize>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT vector FROM embeddings WHERE model_id = ?1 ORDER BY face_id LIMIT 1")
+            .map_err(|e| self.err(e))?;
+        keys.members()
+            .iter()
+            .map(|key| {
+                let blob: Option<Vec<u8>> = stmt
+                    .query_row([key], |r| r.get(0))
+                    .optional()
+                    .map_err(|e| self.err(e))?;
+                Ok(blob.map_or(0, |b| b.len() / 4))
+            })
+            .collect()
+    }
+
+    /// The models the library holds embeddings of that are not among `keys`, each with the
+    /// number of faces that have one: kept, and unused while the config does not name them.
+    pub fn unused_models(&self, keys: &ModelKeys) -> Result<Vec<(String, usize)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT model_id, COUNT(DISTINCT face_id) FROM embeddings GROUP BY model_id ORDER BY model_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .into_iter()
+            .filter(|(m, _)| !keys.members().contains(m))
+            .collect())
     }
 
     /// The faces of an image: (face id, box area), largest first.

@@ -14,7 +14,8 @@
 //! length keeps its own rule. docs/library.md ("Suggestions") works it through for dlib.
 
 use facelab_engine::config::{Config, ConfigError, ModelSection};
-use facelab_models::manifest::{Model, Threshold, ThresholdKind};
+pub use facelab_engine::fusion::{cosine_of_distance, fuse, CosineRule};
+use facelab_models::manifest::{Threshold, ThresholdKind};
 
 /// The key stored with each face: which detector found it.
 pub fn detector_key(config: &Config) -> Result<String, ConfigError> {
@@ -23,14 +24,80 @@ pub fn detector_key(config: &Config) -> Result<String, ConfigError> {
     Ok(format!("{}:{}:{model}", section.plugin, section.kind))
 }
 
-/// The key stored with each embedding: the recognizer's model, plus its landmark model
-/// when one re-derives the alignment points (the vectors differ).
-pub fn embedding_key(config: &Config, section: &ModelSection) -> Result<String, ConfigError> {
-    let model = model_label(config, "recognizer", section)?;
+/// The key stored with each embedding of the recognizer model of the section `name`
+/// (`recognizer`, `recognizer.fuse[i]`): the model, plus its landmark model when one
+/// re-derives the alignment points (the vectors differ).
+pub fn embedding_key(
+    config: &Config,
+    name: &str,
+    section: &ModelSection,
+) -> Result<String, ConfigError> {
+    let model = model_label(config, name, section)?;
     Ok(match &section.landmarks {
         Some(l) => format!("{model}+{l}"),
         None => model.to_owned(),
     })
+}
+
+/// The recognizer the library compares faces with: the embedding key of each of its
+/// models, in config order (one, or several fused). Each model's vectors are stored under
+/// its own key; two faces compare by their fused vectors ([`fuse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelKeys(Vec<String>);
+
+impl ModelKeys {
+    /// The keys of the config's `[recognizer]` and `[[recognizer.fuse]]` models; `None`
+    /// without a `[recognizer]`.
+    pub fn of_config(config: &Config) -> Result<Option<ModelKeys>, ConfigError> {
+        let keys = config
+            .recognizer_members()
+            .into_iter()
+            .map(|(name, section)| embedding_key(config, &name, section))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((!keys.is_empty()).then_some(ModelKeys(keys)))
+    }
+
+    /// The embedding key of each model, in config order.
+    pub fn members(&self) -> &[String] {
+        &self.0
+    }
+
+    /// The key the recognizer's clusters are stored under: the model's key, or for fused
+    /// models each one's joined by `+` (a change of models starts new clusters, as a
+    /// change of one model does).
+    pub fn key(&self) -> String {
+        self.0.join("+")
+    }
+}
+
+impl From<&str> for ModelKeys {
+    /// The keys of a recognizer of one model.
+    fn from(key: &str) -> ModelKeys {
+        ModelKeys(vec![key.to_owned()])
+    }
+}
+
+impl From<Vec<String>> for ModelKeys {
+    /// The keys of fused models, in their order.
+    ///
+    /// # Panics
+    /// When `keys` is empty.
+    fn from(keys: Vec<String>) -> ModelKeys {
+        assert!(!keys.is_empty(), "a recognizer has at least one model");
+        ModelKeys(keys)
+    }
+}
+
+/// The same-person rule the config's recognizer declares through `manifest`, on cosine
+/// similarity: one model's, or the mean of the fused models' ([`CosineRule::mean`]);
+/// `None` without a recognizer, or when a model is not in the manifest or declares none.
+pub fn declared_rule(config: &Config, manifest: &facelab_models::Manifest) -> Option<CosineRule> {
+    let members = config.recognizer_members();
+    let rules: Vec<Option<CosineRule>> = members
+        .iter()
+        .map(|(_, m)| manifest.get(&m.model).and_then(CosineRule::of_model))
+        .collect();
+    CosineRule::mean(&rules)
 }
 
 /// The model's name: its manifest id or the user's label; the kind for a plugin kind that
@@ -51,56 +118,6 @@ fn model_label<'a>(
         ));
     }
     Ok(&section.kind)
-}
-
-/// A recognizer's same-person rule as the library applies it: cosine similarity of
-/// L2-normalised vectors, with the usable range the user may calibrate within.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CosineRule {
-    /// The default threshold.
-    pub default: f32,
-    /// The lowest usable threshold.
-    pub min: f32,
-    /// The highest usable threshold.
-    pub max: f32,
-}
-
-/// Cosine similarity of two vectors of length `norm` at euclidean distance `d`.
-pub fn cosine_of_distance(d: f32, norm: f32) -> f32 {
-    1.0 - d * d / (2.0 * norm * norm)
-}
-
-impl CosineRule {
-    /// The rule a manifest model declares: its threshold, with a euclidean one converted at
-    /// the vector length the model declares. `None` without a recognizer threshold.
-    pub fn of_model(m: &Model) -> Option<CosineRule> {
-        let norm = m.embedding.and_then(|e| e.norm).unwrap_or(1.0);
-        Self::with_norm(m.threshold.as_ref()?, norm)
-    }
-
-    /// The rule of a manifest threshold for unit vectors; `None` for a detector's score
-    /// threshold.
-    pub fn from_threshold(t: &Threshold) -> Option<CosineRule> {
-        Self::with_norm(t, 1.0)
-    }
-
-    /// The rule of a manifest threshold for vectors of length `norm`.
-    pub fn with_norm(t: &Threshold, norm: f32) -> Option<CosineRule> {
-        match t.kind {
-            ThresholdKind::Cosine => Some(CosineRule {
-                default: t.default,
-                min: t.min,
-                max: t.max,
-            }),
-            // A larger distance is a smaller similarity: the range's ends swap.
-            ThresholdKind::Euclidean => Some(CosineRule {
-                default: cosine_of_distance(t.default, norm),
-                min: cosine_of_distance(t.max, norm),
-                max: cosine_of_distance(t.min, norm),
-            }),
-            ThresholdKind::Score => None,
-        }
-    }
 }
 
 /// Two faces compared by the model's own metric.

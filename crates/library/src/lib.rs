@@ -54,7 +54,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use faces::{from_blob, to_blob, FaceRow};
+pub use faces::{from_blob, to_blob, FaceRow, FusedVectors};
 pub use people::Person;
 pub use photos::Counts;
 pub use schema::SCHEMA_VERSION;

@@ -14,6 +14,7 @@ use facelab_plugin_api::{BBox, Face};
 use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use super::identity::ModelKeys;
 use super::{now, paths, to_blob, Library, LibraryError, Result};
 use facelab_engine::pipeline::FaceRecognizer;
 use facelab_engine::quality::{self, Quality};
@@ -94,8 +95,9 @@ pub struct NewFace {
     pub origin: Origin,
     /// Measured on the photo.
     pub quality: Quality,
-    /// (model key, vector, normalised) of the active recognizer, when there is one.
-    pub embedding: Option<StoredEmbedding>,
+    /// (model key, vector, normalised) of each model of the active recognizer (none
+    /// without one).
+    pub embeddings: Vec<StoredEmbedding>,
 }
 
 impl Library {
@@ -207,7 +209,7 @@ impl Library {
                 return Ok(None);
             }
             let id = tx.last_insert_rowid();
-            if let Some((model, values, normalized)) = &face.embedding {
+            for (model, values, normalized) in &face.embeddings {
                 tx.execute(
                     "INSERT INTO embeddings(face_id, model_id, dim, normalized, vector) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![id, model, values.len() as i64, normalized, to_blob(values)],
@@ -250,14 +252,15 @@ impl Library {
 /// Measures and (with a recognizer) embeds faces given by box on the photo at `path`,
 /// decoded at full size with its EXIF orientation. The photo must still have the size the
 /// library holds (`width` × `height`), else its boxes would land elsewhere. Returns one
-/// (quality, embedding) per box; the error names the file and the fix.
+/// (quality, embedding of each model of `recognizer`, stored under its key of the
+/// recognizer's [`ModelKeys`]) per box; the error names the file and the fix.
 pub fn measure_boxes(
     path: &Path,
     (width, height): (u32, u32),
     boxes: &[BBox],
-    recognizer: Option<(&mut FaceRecognizer, &str)>,
+    recognizer: Option<(&mut FaceRecognizer, &ModelKeys)>,
     max_pixels: u64,
-) -> std::result::Result<Vec<(Quality, Option<StoredEmbedding>)>, String> {
+) -> std::result::Result<Vec<(Quality, Vec<StoredEmbedding>)>, String> {
     let photo = facelab_engine::photo::decode(path, max_pixels).map_err(|e| e.to_string())?;
     if (photo.width, photo.height) != (width, height) {
         return Err(format!(
@@ -269,20 +272,20 @@ pub fn measure_boxes(
     }
     let faces: Vec<Face> = boxes.iter().map(|b| Face::new(*b, 1.0)).collect();
     let qualities: Vec<Quality> = faces.iter().map(|f| quality::assess(&photo, f)).collect();
-    let embeddings: Vec<Option<StoredEmbedding>> = match recognizer {
-        Some((r, model)) => r
-            .embed(&photo, &faces)
-            .map_err(|e| {
-                format!(
-                    "{}: recognizer `{}` failed: {e}",
-                    paths::display_path(path),
-                    r.kind
-                )
-            })?
-            .into_iter()
-            .map(|e| Some((model.to_owned(), e.values.to_vec(), e.normalized)))
-            .collect(),
-        None => vec![None; faces.len()],
-    };
+    let mut embeddings: Vec<Vec<StoredEmbedding>> = vec![Vec::new(); faces.len()];
+    if let Some((r, models)) = recognizer {
+        let per_model = r.embed_members(&photo, &faces).map_err(|e| {
+            format!(
+                "{}: recognizer `{}` failed: {e}",
+                paths::display_path(path),
+                r.kind
+            )
+        })?;
+        for (key, of_model) in models.members().iter().zip(per_model) {
+            for (stored, e) in embeddings.iter_mut().zip(of_model) {
+                stored.push((key.clone(), e.values.to_vec(), e.normalized));
+            }
+        }
+    }
     Ok(qualities.into_iter().zip(embeddings).collect())
 }

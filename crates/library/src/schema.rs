@@ -373,7 +373,7 @@ mod tests {
         // Unknown quality passes any threshold: the named face is still evidence.
         let known = crate::suggest::load(
             &lib,
-            "m",
+            &"m".into(),
             facelab_engine::config::MinQuality::new(1.0).unwrap(),
         )
         .unwrap();

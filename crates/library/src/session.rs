@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use crate::identity;
+use crate::identity::{self, ModelKeys};
 use crate::suggest::Prior;
 use crate::Library;
 use facelab_engine::config::Config;
@@ -117,7 +117,7 @@ fn open_instances(
     let bars = FetchBars::default();
     let (detector, det_model) =
         facelab_engine::pipeline::open_detector(config, &plugins, &store, &bars)?;
-    let (recognizer, rec_model) =
+    let (recognizer, rec_models) =
         match facelab_engine::pipeline::open_recognizer(config, &plugins, &store, &bars)? {
             Some((r, m)) => (Some(r), Some(m)),
             None => (None, None),
@@ -125,8 +125,8 @@ fn open_instances(
     let mut out = vec![(detector, recognizer)];
     for _ in 1..n {
         let detector = FaceDetector::from_config(config, &plugins, &det_model)?;
-        let recognizer = rec_model
-            .as_ref()
+        let recognizer = rec_models
+            .as_deref()
             .map(|m| FaceRecognizer::from_config(config, &plugins, m))
             .transpose()?;
         out.push((detector, recognizer));
@@ -156,7 +156,7 @@ pub fn open_for_scan(
         &mut config.detector.options,
     );
     if let Some(r) = config.recognizer.as_mut() {
-        one(&r.plugin.clone(), &mut r.options);
+        r.for_each_member_mut(|m| one(&m.plugin.clone(), &mut m.options));
     }
     open_instances(&ctx.with_config(config), workers)
 }
@@ -176,27 +176,37 @@ pub fn library_path(ctx: &RunContext) -> PathBuf {
         .unwrap_or_else(|| ctx.config.library.db_path())
 }
 
-/// The active recognizer's embedding key; an error without a `[recognizer]`.
-pub fn active_model(ctx: &RunContext) -> anyhow::Result<String> {
-    let section = ctx.config.recognizer.as_ref().ok_or_else(|| {
+/// The active recognizer's models (their embedding keys); an error without a
+/// `[recognizer]`.
+pub fn active_models(ctx: &RunContext) -> anyhow::Result<ModelKeys> {
+    ModelKeys::of_config(&ctx.config)?.ok_or_else(|| {
         anyhow::anyhow!(
             "{}: no [recognizer] section: suggestions and clusters compare embeddings (help: add a [recognizer] and run `facelab scan` again)",
             ctx.config.source.display()
         )
-    })?;
-    Ok(identity::embedding_key(&ctx.config, section)?)
+    })
 }
 
-/// The active recognizer's same-person rule from the manifest, as a cosine threshold;
-/// `None` for a model the manifest does not know (the library then calibrates on the
-/// user's named faces, or says it cannot).
+/// Prints one notice on stderr for each model `lib` holds embeddings of that `models`
+/// does not name (a recognizer taken out of the config): its embeddings are kept, and
+/// unused until the config names it again.
+pub fn note_unused_models(lib: &Library, models: &ModelKeys) -> anyhow::Result<()> {
+    for (model, faces) in lib.unused_models(models)? {
+        eprintln!(
+            "facelab: {faces} faces have embeddings of {model}, which the config no longer names: kept, unused"
+        );
+    }
+    Ok(())
+}
+
+/// The active recognizer's same-person rule from the manifest, as a cosine threshold (for
+/// fused models the mean of theirs, [`identity::declared_rule`]); `None` for a model the
+/// manifest does not know (the library then calibrates on the user's named faces, or says
+/// it cannot).
 pub fn prior(ctx: &RunContext) -> anyhow::Result<Option<Prior>> {
-    let Some(section) = ctx.config.recognizer.as_ref() else {
+    if ctx.config.recognizer.is_none() {
         return Ok(None);
-    };
+    }
     let store = ctx.store()?;
-    Ok(store
-        .manifest
-        .get(&section.model)
-        .and_then(identity::CosineRule::of_model))
+    Ok(identity::declared_rule(&ctx.config, &store.manifest))
 }

@@ -22,8 +22,9 @@ use std::collections::{HashMap, HashSet};
 
 use rusqlite::params;
 
+use super::identity::ModelKeys;
 use super::search::normalized;
-use super::{from_blob, now, Library, LibraryError, Result};
+use super::{now, Library, LibraryError, Result};
 use facelab_engine::config::MinQuality;
 
 mod calibrate;
@@ -72,7 +73,8 @@ pub struct ThresholdUsed {
 /// The recognizer's same-person rule from the manifest, as a cosine threshold.
 pub use super::identity::CosineRule as Prior;
 
-/// Faces of one model, split into named (gallery) and unnamed, with the rejections.
+/// Faces with embeddings of the recognizer, each by its fused vector, split into named
+/// (gallery) and unnamed, with the rejections.
 pub struct Known {
     /// Person names; index = person index.
     pub names: Vec<String>,
@@ -130,46 +132,42 @@ impl Known {
     }
 }
 
-/// Loads the faces with an embedding of `model` (in photos that are in the library) whose
-/// quality passes `min_quality`.
-pub fn load(lib: &Library, model: &str, min_quality: MinQuality) -> Result<Known> {
+/// Loads the faces with an embedding of a model of `models` (in photos that are in the
+/// library), each by its fused vector, whose quality passes `min_quality`.
+pub fn load(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Result<Known> {
     let mut names: Vec<String> = Vec::new();
     let mut person_index: HashMap<i64, usize> = HashMap::new();
     let mut confirmed: Vec<(i64, usize, Vec<f32>)> = Vec::new();
     let mut unlabelled: Vec<(i64, String, Vec<f32>)> = Vec::new();
-    let mut dim = 0usize;
     let mut below_min_quality = 0usize;
+    let mut vectors = lib.fused_vectors(models, None)?;
     {
         let mut stmt = lib
             .conn
             .prepare(
-                "SELECT e.face_id, e.vector, i.path, f.quality,
-                   (SELECT l.person_id FROM labels l WHERE l.face_id = e.face_id AND l.state = 'confirmed'),
-                   (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = e.face_id AND l.state = 'confirmed')
-                 FROM embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id
-                 WHERE e.model_id = ?1 AND i.status = 'done' ORDER BY e.face_id",
+                "SELECT f.id, i.path, f.quality,
+                   (SELECT l.person_id FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed'),
+                   (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'confirmed')
+                 FROM faces f JOIN images i ON i.id = f.image_id
+                 WHERE i.status = 'done' ORDER BY f.id",
             )
             .map_err(|e| lib.err(e))?;
-        let mut rows = stmt.query([model]).map_err(|e| lib.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| lib.err(e))?;
         while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
             let face: i64 = r.get(0).map_err(|e| lib.err(e))?;
-            let quality: Option<f64> = r.get(3).map_err(|e| lib.err(e))?;
+            if vectors.get(face).is_none() {
+                continue;
+            }
+            let quality: Option<f64> = r.get(2).map_err(|e| lib.err(e))?;
             if !min_quality.passes(quality.map(|q| q as f32)) {
                 below_min_quality += 1;
                 continue;
             }
-            let blob: Vec<u8> = r.get(1).map_err(|e| lib.err(e))?;
-            let v = from_blob(&blob);
-            if dim == 0 {
-                dim = v.len();
-            }
-            if v.len() != dim {
-                continue;
-            }
-            let person: Option<i64> = r.get(4).map_err(|e| lib.err(e))?;
+            let v = vectors.take(face).expect("checked above");
+            let person: Option<i64> = r.get(3).map_err(|e| lib.err(e))?;
             match person {
                 Some(pid) => {
-                    let name: String = r.get(5).map_err(|e| lib.err(e))?;
+                    let name: String = r.get(4).map_err(|e| lib.err(e))?;
                     let next = names.len();
                     let p = *person_index.entry(pid).or_insert_with(|| {
                         names.push(name);
@@ -177,10 +175,12 @@ pub fn load(lib: &Library, model: &str, min_quality: MinQuality) -> Result<Known
                     });
                     confirmed.push((face, p, v));
                 }
-                None => unlabelled.push((face, r.get(2).map_err(|e| lib.err(e))?, v)),
+                None => unlabelled.push((face, r.get(1).map_err(|e| lib.err(e))?, v)),
             }
         }
     }
+    let any = !(confirmed.is_empty() && unlabelled.is_empty());
+    let dim = if any { vectors.dim } else { 0 };
     let mut rejected: HashSet<(i64, usize)> = HashSet::new();
     {
         let mut stmt = lib
@@ -234,17 +234,17 @@ pub fn margin_at(margin: f32, threshold: f32) -> f32 {
     margin * (1.0 - threshold).max(0.0)
 }
 
-/// Suggestions for every face with an embedding of `model`, no confirmed person and a
-/// quality that passes `min_quality`; the result is stored as `suggested` labels
-/// (replacing every earlier one) and returned. `margin` is relative ([`margin_at`]).
+/// Suggestions for every face with an embedding of a model of `models`, no confirmed
+/// person and a quality that passes `min_quality`; the result is stored as `suggested`
+/// labels (replacing every earlier one) and returned. `margin` is relative ([`margin_at`]).
 pub fn suggest(
     lib: &mut Library,
-    model: &str,
+    models: &ModelKeys,
     prior: Option<Prior>,
     margin: f32,
     min_quality: MinQuality,
 ) -> Result<SuggestRun> {
-    let known = load(lib, model, min_quality)?;
+    let known = load(lib, models, min_quality)?;
     let below_min_quality = known.below_min_quality;
     let threshold = known.threshold(prior)?;
     let margin = margin_at(margin, threshold.value);

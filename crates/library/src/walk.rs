@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::identity::ModelKeys;
 use super::scan::{self, Filter, Pipeline, ScanOptions, Summary, Worker};
 use super::{paths, Library, LibraryError};
 use facelab_engine::config::Config;
@@ -42,8 +43,8 @@ pub struct ScanRequest<'a> {
     pub retry_failed: bool,
     /// The active detector's key.
     pub detector_key: String,
-    /// The active recognizer's model key, if any.
-    pub model: Option<String>,
+    /// The active recognizer's models, if any.
+    pub models: Option<ModelKeys>,
 }
 
 /// Scans `req.dirs` into `lib`. Unreadable folders are printed and counted in the summary
@@ -57,13 +58,7 @@ pub fn scan_folders<E: From<LibraryError>>(
     progress: impl FnOnce(usize) -> indicatif::ProgressBar,
 ) -> Result<Summary, E> {
     let opts = scan_options(req.config, req.redetect, req.retry_failed);
-    let plan = scan::plan(
-        lib,
-        req.dirs,
-        &opts,
-        &req.detector_key,
-        req.model.as_deref(),
-    )?;
+    let plan = scan::plan(lib, req.dirs, &opts, &req.detector_key, req.models.as_ref())?;
     for e in &plan.walk_errors {
         eprintln!("facelab: {}", e.error);
     }
@@ -95,7 +90,7 @@ pub fn scan_folders<E: From<LibraryError>>(
     let mut pipe = Pipeline {
         workers,
         detector_key: req.detector_key.clone(),
-        model: req.model.clone().filter(|_| has_recognizer),
+        models: req.models.clone().filter(|_| has_recognizer),
     };
     let bar = progress(plan.items.len());
     let summary = scan::execute(lib, plan, &mut pipe, &opts, &bar);

@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use facelab_library::clusters;
-use facelab_library::session::{active_model, open_library, prior, Outcome, RunContext};
+use facelab_library::session::{
+    active_models, note_unused_models, open_library, prior, Outcome, RunContext,
+};
 
 /// `facelab clusters`.
 #[derive(Debug, Subcommand)]
@@ -53,12 +55,13 @@ pub enum ClustersCommand {
 
 /// Runs `facelab clusters …`.
 pub fn run(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Outcome> {
-    let model = active_model(ctx)?;
+    let models = active_models(ctx)?;
     let mut lib = open_library(ctx)?;
+    note_unused_models(&lib, &models)?;
     let mut out = std::io::stdout().lock();
     match command {
         ClustersCommand::List { json } => {
-            let list = clusters::list(&lib, &model, prior(ctx)?, ctx.config.library.min_quality)?;
+            let list = clusters::list(&lib, &models, prior(ctx)?, ctx.config.library.min_quality)?;
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
             } else if list.is_empty() {
@@ -79,7 +82,7 @@ pub fn run(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Outcome
             }
         }
         ClustersCommand::Show { id, draw, json } => {
-            let members = clusters::members(&lib, id)?;
+            let members = clusters::members(&lib, id, &models)?;
             if let Some(file) = &draw {
                 contact_sheet(ctx, &members, file)?;
                 eprintln!(
@@ -97,7 +100,7 @@ pub fn run(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Outcome
             }
         }
         ClustersCommand::Name { id, person } => {
-            let (named, left) = clusters::name(&mut lib, id, &person)?;
+            let (named, left) = clusters::name(&mut lib, id, &person, &models)?;
             writeln!(
                 out,
                 "named {named} faces {person}{}",
@@ -113,7 +116,7 @@ pub fn run(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Outcome
             writeln!(out, "merged cluster {b} into {a} ({n} faces moved)")?;
         }
         ClustersCommand::Split { id } => {
-            let (new_id, stay, go) = clusters::split(&mut lib, id)?;
+            let (new_id, stay, go) = clusters::split(&mut lib, id, &models)?;
             writeln!(
                 out,
                 "split cluster {id}: {stay} faces stay, {go} moved to cluster {new_id}"

@@ -15,7 +15,7 @@ use super::{FaceJson, ModelJson};
 use facelab_engine::config::Config;
 use facelab_engine::draw;
 use facelab_engine::photo::{decode, decode_ahead, Photo};
-use facelab_engine::pipeline::{cosine, largest, FaceDetector, FaceRecognizer};
+use facelab_engine::pipeline::{cosine, largest, FaceDetector, FaceRecognizer, RecognizerMember};
 use facelab_engine::robust::Pass;
 use facelab_engine::ui::progress;
 use facelab_library::identity::{self, Verdict};
@@ -240,11 +240,22 @@ pub fn embed(ctx: &RunContext, args: &DetectArgs) -> anyhow::Result<Outcome> {
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "model": ModelJson::from(&recognizer.info),
+                "members": recognizer.members().iter().map(member_json).collect::<Vec<_>>(),
                 "photos": results,
             }))?
         )?;
     }
     Ok(Outcome::from_failures(failed))
+}
+
+/// `embed --json`'s facts of one model of the recognizer: its model, its section of the
+/// config, its embedding and its own same-person threshold.
+fn member_json(m: &RecognizerMember) -> serde_json::Value {
+    let mut doc = serde_json::json!(ModelJson::from(&m.info));
+    doc["section"] = serde_json::json!(m.section);
+    doc["dim"] = serde_json::json!(m.dim());
+    doc["threshold"] = serde_json::json!(m.threshold);
+    doc
 }
 
 /// Embeds the faces of one detected photo (writing their aligned crops with `--draw`):
@@ -315,6 +326,8 @@ fn print_embeddings(out: &mut impl Write, path: &Path, embeddings: &[Embedding])
 
 pub fn compare(ctx: &RunContext, a: &Path, b: &Path, json: bool) -> anyhow::Result<Outcome> {
     let (mut detector, mut recognizer) = open_pipeline(ctx)?;
+    // Per photo: each model's vector, and the recognizer's (fused when there are several).
+    let mut parts: Vec<Vec<Vec<f32>>> = Vec::new();
     let mut vectors = Vec::new();
     for path in [a, b] {
         let photo = decode(path, ctx.config.images.max_pixels)?;
@@ -327,55 +340,94 @@ pub fn compare(ctx: &RunContext, a: &Path, b: &Path, json: bool) -> anyhow::Resu
                 path.display()
             )
         })?;
-        let e = recognizer
-            .embed(&photo, std::slice::from_ref(face))
+        let per_model = recognizer
+            .embed_members(&photo, std::slice::from_ref(face))
             .map_err(|e| anyhow::anyhow!("{}: recognizer failed: {e}", path.display()))?;
-        vectors.push(e[0].values.to_vec());
+        parts.push(per_model.iter().map(|m| m[0].values.to_vec()).collect());
+        vectors.push(recognizer.combine(per_model)[0].values.to_vec());
     }
     let similarity = cosine(&vectors[0], &vectors[1]);
-    // The model's own metric and threshold decide (dlib: euclidean distance ≤ 0.6).
+    // The model's own metric and threshold decide (dlib: euclidean distance ≤ 0.6); fused
+    // models, the mean of their cosines against the mean of their rules.
     let verdict = recognizer
         .threshold
         .as_ref()
         .and_then(|t| identity::verdict(&vectors[0], &vectors[1], t));
-    let metric = |v: &Verdict| match v.metric {
-        ThresholdKind::Euclidean => "euclidean",
-        _ => "cosine",
-    };
+    // Each model by its own metric and threshold.
+    let members: Vec<(String, f32, Option<Verdict>)> = recognizer
+        .members()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let (va, vb) = (&parts[0][i], &parts[1][i]);
+            let v = m
+                .threshold
+                .as_ref()
+                .and_then(|t| identity::verdict(va, vb, t));
+            (m.info.id.to_string(), cosine(va, vb), v)
+        })
+        .collect();
     if json {
-        writeln!(
-            std::io::stdout(),
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "a": a, "b": b, "model": recognizer.info.id.to_string(), "similarity": similarity,
-                "metric": verdict.as_ref().map(metric), "value": verdict.map(|v| v.value),
-                "threshold": verdict.map(|v| v.threshold), "same_person": verdict.map(|v| v.same_person),
-            }))?
-        )?;
+        let members: Vec<serde_json::Value> = members
+            .iter()
+            .map(|(id, s, v)| verdict_json(id, *s, v.as_ref()))
+            .collect();
+        let mut doc = verdict_json(&recognizer.info.id, similarity, verdict.as_ref());
+        doc["a"] = serde_json::json!(a);
+        doc["b"] = serde_json::json!(b);
+        doc["members"] = serde_json::json!(members);
+        writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
-        let text = match verdict {
-            Some(v) => format!(
-                "{} {:.3} ({}; threshold {:.3}) — {}",
-                if v.metric == ThresholdKind::Euclidean {
-                    "distance"
-                } else {
-                    "similarity"
-                },
-                v.value,
-                recognizer.info.id,
-                v.threshold,
-                if v.same_person {
-                    "same person"
-                } else {
-                    "different people"
-                }
-            ),
-            None => format!(
-                "similarity {similarity:.3} ({}) — the model declares no same-person threshold",
-                recognizer.info.id
-            ),
-        };
-        writeln!(std::io::stdout(), "{text}")?;
+        let mut out = std::io::stdout().lock();
+        let id = recognizer.info.id.to_string();
+        writeln!(out, "{}", verdict_text(&id, similarity, verdict.as_ref()))?;
+        if recognizer.is_fused() {
+            for (id, s, v) in &members {
+                writeln!(out, "  {}", verdict_text(id, *s, v.as_ref()))?;
+            }
+        }
     }
     Ok(Outcome::Success)
+}
+
+/// The name of a verdict's metric.
+fn metric_name(v: &Verdict) -> &'static str {
+    match v.metric {
+        ThresholdKind::Euclidean => "euclidean",
+        _ => "cosine",
+    }
+}
+
+/// `compare --json`'s fields for model `id`: the cosine `similarity` and its own verdict.
+fn verdict_json(id: &str, similarity: f32, verdict: Option<&Verdict>) -> serde_json::Value {
+    serde_json::json!({
+        "model": id, "similarity": similarity,
+        "metric": verdict.map(metric_name), "value": verdict.map(|v| v.value),
+        "threshold": verdict.map(|v| v.threshold), "same_person": verdict.map(|v| v.same_person),
+    })
+}
+
+/// `compare`'s line for model `id`: its verdict by its own metric, or the cosine
+/// `similarity` when it declares no threshold.
+fn verdict_text(id: &str, similarity: f32, verdict: Option<&Verdict>) -> String {
+    match verdict {
+        Some(v) => format!(
+            "{} {:.3} ({id}; threshold {:.3}) — {}",
+            if v.metric == ThresholdKind::Euclidean {
+                "distance"
+            } else {
+                "similarity"
+            },
+            v.value,
+            v.threshold,
+            if v.same_person {
+                "same person"
+            } else {
+                "different people"
+            }
+        ),
+        None => format!(
+            "similarity {similarity:.3} ({id}) — the model declares no same-person threshold"
+        ),
+    }
 }

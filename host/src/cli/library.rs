@@ -235,11 +235,7 @@ pub fn scan_dirs(
         redetect,
         retry_failed,
         detector_key: identity::detector_key(config)?,
-        model: config
-            .recognizer
-            .as_ref()
-            .map(|r| identity::embedding_key(config, r))
-            .transpose()?,
+        models: identity::ModelKeys::of_config(config)?,
     };
     walk::scan_folders(lib, &req, |n| open_for_scan(ctx, n), progress)
 }

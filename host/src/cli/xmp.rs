@@ -11,11 +11,12 @@ use facelab_plugin_api::BBox;
 
 use facelab_engine::pipeline::{load_plugins, FaceRecognizer};
 use facelab_engine::ui::FetchBars;
+use facelab_library::identity::ModelKeys;
 use facelab_library::manual::{measure_boxes, NewFace, Origin, PhotoRecord};
 use facelab_library::paths::display_path;
 use facelab_library::session::{open_library, Outcome, RunContext};
 use facelab_library::xmp::sync::{export_photo, import_photo, Exported, Target};
-use facelab_library::{identity, Library};
+use facelab_library::Library;
 
 /// `facelab export-xmp`.
 #[derive(Debug, Args)]
@@ -61,12 +62,12 @@ pub enum FacesCommand {
     },
 }
 
-/// The configured recognizer and its embedding key; `None` without a `[recognizer]`.
-fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognizer, String)>> {
-    let Some(section) = ctx.config.recognizer.as_ref() else {
+/// The configured recognizer and its models' embedding keys; `None` without a
+/// `[recognizer]`.
+fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognizer, ModelKeys)>> {
+    let Some(keys) = ModelKeys::of_config(&ctx.config)? else {
         return Ok(None);
     };
-    let key = identity::embedding_key(&ctx.config, section)?;
     let plugins = load_plugins(&ctx.config)?;
     let store = ctx.store()?;
     let r = facelab_engine::pipeline::open_recognizer(
@@ -75,7 +76,7 @@ fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognizer, S
         &store,
         &FetchBars::default(),
     )?;
-    Ok(r.map(|(r, _)| (r, key)))
+    Ok(r.map(|(r, _)| (r, keys)))
 }
 
 /// The library's photos named by `paths` (files or folders; none: all), and one error per
@@ -274,18 +275,18 @@ pub fn faces_command(ctx: &RunContext, c: FacesCommand) -> anyhow::Result<Outcom
         &path,
         (record.width, record.height),
         &[b],
-        rec.as_mut().map(|(r, k)| (r, k.as_str())),
+        rec.as_mut().map(|(r, k)| (r, &*k)),
         ctx.config.images.max_pixels,
     )
     .map_err(anyhow::Error::msg)?;
-    let (quality, embedding) = measured.into_iter().next().expect("one box, one result");
+    let (quality, embeddings) = measured.into_iter().next().expect("one box, one result");
     let id = lib.add_face(
         record.id,
         &NewFace {
             bbox: b,
             origin: Origin::Manual,
             quality,
-            embedding,
+            embeddings,
         },
     )?;
     let mut out = std::io::stdout().lock();

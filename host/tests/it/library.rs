@@ -307,11 +307,9 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
         workers: 2,
     };
     let det_key = facelab_library::identity::detector_key(&ctx.config).unwrap();
-    let model = facelab_library::identity::embedding_key(
-        &ctx.config,
-        ctx.config.recognizer.as_ref().unwrap(),
-    )
-    .unwrap();
+    let model = facelab_library::identity::ModelKeys::of_config(&ctx.config)
+        .unwrap()
+        .unwrap();
     // The walk sees six photos; one is deleted before it is read.
     let plan = facelab_library::scan::plan(
         &lib,
@@ -334,7 +332,7 @@ fn a_file_deleted_mid_scan_is_skipped_and_the_rest_is_stored() {
     let mut pipe = facelab_library::scan::Pipeline {
         workers,
         detector_key: det_key,
-        model: Some(model),
+        models: Some(model),
     };
     let s = facelab_library::scan::execute(
         &mut lib,

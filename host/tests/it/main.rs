@@ -18,6 +18,7 @@ mod detectors;
 mod dlib;
 mod edgeface;
 mod facenet;
+mod fused;
 mod library;
 mod mirror;
 mod models;

@@ -658,11 +658,9 @@ fn min_quality_effect(shared: &Path, people: &facelab_eval::bench::tasks::People
         .unwrap()
         .execute_batch("DELETE FROM labels; DELETE FROM people;")
         .unwrap();
-    let model = facelab_library::identity::embedding_key(
-        &ctx.config,
-        ctx.config.recognizer.as_ref().unwrap(),
-    )
-    .unwrap();
+    let model = facelab_library::identity::ModelKeys::of_config(&ctx.config)
+        .unwrap()
+        .unwrap();
     let prior = ctx
         .store()
         .unwrap()

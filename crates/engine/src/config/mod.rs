@@ -10,6 +10,7 @@ mod validate;
 
 pub use detection::{RobustOptions, VERIFY_CONTEXT, VERIFY_SIZE};
 pub use quality::{MinQuality, DEFAULT_MIN_QUALITY};
+pub use validate::{check_model_sections, SectionProblem};
 
 use std::path::{Path, PathBuf};
 
@@ -149,6 +150,35 @@ pub struct ModelSection {
     /// The plugin's own options, passed to it as TOML text and validated by it.
     #[serde(default)]
     pub options: toml::Table,
+    /// `[recognizer]` only: more recognizers fused with this one (`[[recognizer.fuse]]`
+    /// tables, each with the keys of `[recognizer]` but `fuse`). Each model's embedding is
+    /// L2-normalised and the vectors concatenated, so two faces compare by the mean of the
+    /// models' cosine similarities (docs/library.md, "Fused recognizers").
+    #[serde(default)]
+    pub fuse: Vec<ModelSection>,
+}
+
+impl ModelSection {
+    /// The models this section runs, each with the dotted key errors name it by: the
+    /// section itself as `name`, then each of its `fuse` entries as `name.fuse[i]`.
+    pub fn members(&self, name: &str) -> Vec<(String, &ModelSection)> {
+        std::iter::once((name.to_owned(), self))
+            .chain(
+                self.fuse
+                    .iter()
+                    .enumerate()
+                    .map(|(i, m)| (format!("{name}.fuse[{i}]"), m)),
+            )
+            .collect()
+    }
+
+    /// Calls `f` on this section, then on each of its `fuse` entries.
+    pub fn for_each_member_mut(&mut self, mut f: impl FnMut(&mut ModelSection)) {
+        f(self);
+        for m in &mut self.fuse {
+            f(m);
+        }
+    }
 }
 
 /// `[models]`.
@@ -292,10 +322,14 @@ impl Config {
         } else {
             base
         };
-        for section in std::iter::once(&mut config.detector).chain(config.recognizer.as_mut()) {
+        let mut rebase = |section: &mut ModelSection| {
             for f in &mut section.model_files {
                 *f = base.join(&*f);
             }
+        };
+        config.detector.for_each_member_mut(&mut rebase);
+        if let Some(r) = config.recognizer.as_mut() {
+            r.for_each_member_mut(&mut rebase);
         }
         for dir in config
             .plugins
@@ -312,6 +346,16 @@ impl Config {
         Ok(config)
     }
 
+    /// The recognizer's models with the dotted keys errors name them by: `[recognizer]`
+    /// as `recognizer`, then each `[[recognizer.fuse]]` as `recognizer.fuse[i]`; empty
+    /// without a `[recognizer]`.
+    pub fn recognizer_members(&self) -> Vec<(String, &ModelSection)> {
+        self.recognizer
+            .as_ref()
+            .map(|r| r.members("recognizer"))
+            .unwrap_or_default()
+    }
+
     /// The folder the config file is in.
     pub fn dir(&self) -> PathBuf {
         match self.source.parent() {
@@ -321,8 +365,9 @@ impl Config {
     }
 
     /// A [`ConfigError::Parse`] for the value of `dotted_key` (such as
-    /// `detector.options.min_face_size`) at its line in the config file, or `None` when
-    /// the file does not set that key (it came from a default).
+    /// `detector.options.min_face_size`, or `recognizer.fuse[0].options.threads` for an
+    /// entry of an array of tables) at its line in the config file, or `None` when the
+    /// file does not set that key (it came from a default).
     pub fn invalid_at(
         &self,
         dotted_key: &str,
@@ -334,7 +379,17 @@ impl Config {
         let mut parts = dotted_key.split('.').peekable();
         let offset = loop {
             let part = parts.next()?;
-            let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == part)?;
+            let (name, index) = match part.strip_suffix(']').and_then(|p| p.split_once('[')) {
+                Some((name, i)) => (name, Some(i.parse::<usize>().ok()?)),
+                None => (part, None),
+            };
+            let (_, mut value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
+            if let Some(i) = index {
+                match value.get_ref() {
+                    toml::de::DeValue::Array(a) => value = a.get(i)?,
+                    _ => return None,
+                }
+            }
             if parts.peek().is_none() {
                 break value.span().start;
             }
@@ -548,6 +603,44 @@ mod tests {
         let c = Config::parse(&inline, Path::new("f.toml")).unwrap();
         let e = c.invalid_at("detector.options.nms_iou", "bad", "").unwrap();
         assert!(e.to_string().starts_with("f.toml:5:"), "{e}");
+    }
+
+    #[test]
+    fn fuse_entries_are_members_named_by_their_index() {
+        let text = format!(
+            "{GOOD}[recognizer]\nplugin = \"a\"\nkind = \"b\"\nmodel = \"m1\"\n[[recognizer.fuse]]\nplugin = \"c\"\nkind = \"d\"\nmodel_files = [\"x.onnx\"]\nmodel = \"m2\"\n[recognizer.fuse.options]\nthreads = \"two\"\n"
+        );
+        let c = Config::parse(&text, Path::new("/etc/f.toml")).unwrap();
+        let members = c.recognizer_members();
+        let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["recognizer", "recognizer.fuse[0]"]);
+        assert_eq!(members[1].1.model, "m2");
+        assert_eq!(members[1].1.model_files, [PathBuf::from("/etc/x.onnx")]);
+        let e = c
+            .invalid_at("recognizer.fuse[0].options.threads", "bad", "")
+            .unwrap();
+        assert!(e.to_string().starts_with("/etc/f.toml:15:11: bad"), "{e}");
+        assert!(c.invalid_at("recognizer.fuse[1].model", "x", "").is_none());
+        // `fuse` belongs to [recognizer] only, one level deep.
+        for (text, key) in [
+            (
+                format!("{GOOD}[[detector.fuse]]\nplugin = \"a\"\nkind = \"b\"\n"),
+                "detector.fuse",
+            ),
+            (
+                format!("{text}[[recognizer.fuse.fuse]]\nplugin = \"a\"\nkind = \"b\"\n"),
+                "recognizer.fuse[0].fuse",
+            ),
+            (
+                format!("{GOOD}[recognizer]\nplugin = \"a\"\nkind = \"b\"\n[[recognizer.fuse]]\nplugin = \"c\"\nkind = \"\"\n"),
+                "recognizer.fuse[0].kind",
+            ),
+        ] {
+            let err = Config::parse(&text, Path::new("f.toml"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains("f.toml"), "{err}");
+        }
     }
 
     #[test]

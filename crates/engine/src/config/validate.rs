@@ -3,59 +3,109 @@
 
 use super::{Config, ConfigError, ModelSection};
 
+/// What is wrong with a model section: the dotted key (relative to the file's top, as
+/// `recognizer.fuse[0].kind`), what is wrong, and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SectionProblem {
+    /// The dotted key.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+}
+
+impl SectionProblem {
+    fn new(key: String, message: impl Into<String>, help: impl Into<String>) -> SectionProblem {
+        SectionProblem {
+            key,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+/// Checks a `[detector]` and a `[recognizer]` with its `[[recognizer.fuse]]` members, as a
+/// config file or a bench pipeline writes them: each names a plugin and a kind, `landmarks`
+/// and `fuse` only where they belong, one sha256 per model file. The first problem wins.
+pub fn check_model_sections(
+    detector: &ModelSection,
+    recognizer: Option<&ModelSection>,
+) -> Result<(), SectionProblem> {
+    check_section("detector", detector)?;
+    if detector.landmarks.is_some() {
+        return Err(SectionProblem::new(
+            "detector.landmarks".into(),
+            "is only for [recognizer]",
+            "move it to the [recognizer] section",
+        ));
+    }
+    if !detector.fuse.is_empty() {
+        return Err(SectionProblem::new(
+            "detector.fuse".into(),
+            "is only for [recognizer]: detectors are not fused",
+            "remove the [[detector.fuse]] tables; to fuse recognizers, add [[recognizer.fuse]] tables",
+        ));
+    }
+    let members = recognizer
+        .map(|r| r.members("recognizer"))
+        .unwrap_or_default();
+    for (i, (name, section)) in members.iter().enumerate() {
+        check_section(name, section)?;
+        if i > 0 && !section.fuse.is_empty() {
+            return Err(SectionProblem::new(
+                format!("{name}.fuse"),
+                "is inside a fuse entry: a fused model cannot have fuse entries of its own",
+                "list every model to fuse as a [[recognizer.fuse]] table of its own",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// One model section named `name`: plugin and kind named, one sha256 per model file.
+fn check_section(name: &str, section: &ModelSection) -> Result<(), SectionProblem> {
+    if section.plugin.trim().is_empty() {
+        return Err(SectionProblem::new(
+            format!("{name}.plugin"),
+            "is empty",
+            "name a plugin, for example \"opencv-dnn\"",
+        ));
+    }
+    if section.kind.trim().is_empty() {
+        return Err(SectionProblem::new(
+            format!("{name}.kind"),
+            "is empty",
+            "name a kind; `facelab plugins` lists them",
+        ));
+    }
+    if !section.model_sha256.is_empty() && section.model_sha256.len() != section.model_files.len() {
+        return Err(SectionProblem::new(
+            format!("{name}.model_sha256"),
+            format!(
+                "has {} entries for {} model_files",
+                section.model_sha256.len(),
+                section.model_files.len()
+            ),
+            "give one sha256 per file, in the same order, or none",
+        ));
+    }
+    Ok(())
+}
+
 impl Config {
     /// Every check, first failure wins: model sections, detection, library, cluster,
     /// images.
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        for (name, section) in std::iter::once(("detector", &self.detector))
-            .chain(self.recognizer.as_ref().map(|r| ("recognizer", r)))
-        {
-            self.check_model_section(name, section)?;
-        }
+        check_model_sections(&self.detector, self.recognizer.as_ref()).map_err(|p| {
+            let at_line = format!("{} {}", p.key, p.message);
+            self.invalid_at(&p.key, at_line, p.help.as_str())
+                .unwrap_or_else(|| self.invalid(p.key, p.message, p.help))
+        })?;
         self.check_detection()?;
         self.check_library()?;
         self.check_cluster()?;
         self.check_images()
-    }
-
-    /// `[detector]` or `[recognizer]`: plugin and kind named, landmarks only for the
-    /// recognizer, one sha256 per model file.
-    fn check_model_section(&self, name: &str, section: &ModelSection) -> Result<(), ConfigError> {
-        if section.plugin.trim().is_empty() {
-            return Err(self.invalid(
-                format!("{name}.plugin"),
-                "is empty",
-                "name a plugin, for example \"opencv-dnn\"",
-            ));
-        }
-        if section.kind.trim().is_empty() {
-            return Err(self.invalid(
-                format!("{name}.kind"),
-                "is empty",
-                "name a kind; `facelab plugins` lists them",
-            ));
-        }
-        if name == "detector" && section.landmarks.is_some() {
-            return Err(self.invalid(
-                "detector.landmarks".into(),
-                "is only for [recognizer]",
-                "move it to the [recognizer] section",
-            ));
-        }
-        if !section.model_sha256.is_empty()
-            && section.model_sha256.len() != section.model_files.len()
-        {
-            return Err(self.invalid(
-                format!("{name}.model_sha256"),
-                format!(
-                    "has {} entries for {} model_files",
-                    section.model_sha256.len(),
-                    section.model_files.len()
-                ),
-                "give one sha256 per file, in the same order, or none",
-            ));
-        }
-        Ok(())
     }
 
     /// `[detection]`, named at its line when the file sets the key.

@@ -86,7 +86,7 @@ impl FaceDetector {
         let mut warnings = Vec::new();
         let mut options = prepared_options(
             config,
-            "detector",
+            ("detector", Role::Detector),
             section,
             &plugin.info.detectors,
             model.manifest.as_ref(),

@@ -20,7 +20,7 @@ mod recognizer;
 
 pub use detector::FaceDetector;
 pub use facelab_cluster::linalg::{cosine, distance};
-pub use recognizer::{largest, FaceRecognizer};
+pub use recognizer::{largest, FaceRecognizer, RecognizerMember};
 
 /// Why the configured pipeline could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -42,8 +42,8 @@ pub enum PipelineError {
     Create {
         /// The config file.
         config: PathBuf,
-        /// `detector` or `recognizer`.
-        section: &'static str,
+        /// `detector`, `recognizer` or `recognizer.fuse[i]`.
+        section: String,
         /// The plugin name.
         plugin: String,
         /// The kind.
@@ -100,11 +100,12 @@ pub struct ResolvedModel {
     pub manifest: Option<facelab_models::Model>,
 }
 
-/// Resolves `[<section>]`'s model: a manifest id is fetched and verified through `store`;
-/// user files are checked for existence and, when given, their sha256.
+/// Resolves the model of the section `name` (`detector`, `recognizer`,
+/// `recognizer.fuse[i]`): a manifest id is fetched and verified through `store`; user files
+/// are checked for existence and, when given, their sha256.
 pub fn resolve_model(
     config: &Config,
-    name: &'static str,
+    name: &str,
     role: Role,
     section: &ModelSection,
     store: &ModelStore,
@@ -153,7 +154,7 @@ pub fn resolve_model(
 /// that sha256.
 fn check_user_files(
     config: &Config,
-    name: &'static str,
+    name: &str,
     section: &ModelSection,
 ) -> Result<(), PipelineError> {
     for (i, file) in section.model_files.iter().enumerate() {
@@ -209,7 +210,7 @@ fn user_model(section: &ModelSection, store: &ModelStore) -> ResolvedModel {
 /// The files of `[<name>].landmarks`, which must name a landmarks model.
 fn fetch_landmarks(
     config: &Config,
-    name: &'static str,
+    name: &str,
     id: &str,
     store: &ModelStore,
     observer: &dyn FetchObserver,
@@ -233,26 +234,29 @@ fn fetch_landmarks(
     Ok(store.fetch(lm, observer)?)
 }
 
-/// The plugins a config names, loaded from the config's search path.
+/// The plugins a config names (the detector's and every recognizer model's), loaded from
+/// the config's search path.
 pub fn load_plugins(config: &Config) -> Result<PluginSet, LoadErrors> {
     let search = SearchPath::new(&config.plugins.search_path, Some(&config.dir()));
+    let members = config.recognizer_members();
     let names = std::iter::once(config.detector.plugin.as_str())
-        .chain(config.recognizer.as_ref().map(|r| r.plugin.as_str()));
+        .chain(members.iter().map(|(_, m)| m.plugin.as_str()));
     PluginSet::load(names, &search)
 }
 
-/// Checks that `section.kind` is one of `kinds` and merges the manifest's declared facts
-/// into the plugin's options (for the plugin kinds the manifest says run the model), so
-/// each default lives in one place: the manifest.
+/// Checks that `section.kind` (of the section `name`, a `role` model) is one of the
+/// plugin's `kinds` and merges the manifest's declared facts into the plugin's options (for
+/// the plugin kinds the manifest says run the model), so each default lives in one place:
+/// the manifest.
 fn prepared_options(
     config: &Config,
-    name: &'static str,
+    (name, role): (&str, Role),
     section: &ModelSection,
     kinds: &abi_stable::std_types::RVec<facelab_plugin_api::KindInfo>,
     manifest: Option<&facelab_models::Model>,
     warnings: &mut Vec<String>,
 ) -> Result<toml::Table, PipelineError> {
-    check_kind(config, name, section, kinds)?;
+    check_kind(config, (name, role), section, kinds)?;
     let mut options = section.options.clone();
     let plugin_kind = format!("{}:{}", section.plugin, section.kind);
     let Some(m) = manifest.filter(|m| m.runs_on.contains(&plugin_kind)) else {
@@ -269,7 +273,7 @@ fn prepared_options(
 /// `section.kind` must be one of the plugin's `kinds` of this role.
 fn check_kind(
     config: &Config,
-    name: &'static str,
+    (name, role): (&str, Role),
     section: &ModelSection,
     kinds: &abi_stable::std_types::RVec<facelab_plugin_api::KindInfo>,
 ) -> Result<(), PipelineError> {
@@ -277,15 +281,16 @@ fn check_kind(
         return Ok(());
     }
     let known: Vec<_> = kinds.iter().map(|k| k.name.to_string()).collect();
+    let role = role.name();
     Err(config
         .invalid(
             format!("{name}.kind"),
             format!(
-                "= \"{}\" is not a {name} of plugin `{}`",
+                "= \"{}\" is not a {role} of plugin `{}`",
                 section.kind, section.plugin
             ),
             if known.is_empty() {
-                format!("this plugin has no {name}s; choose another plugin")
+                format!("this plugin has no {role}s; choose another plugin")
             } else {
                 format!("use one of: {}", known.join(", "))
             },
@@ -297,7 +302,7 @@ fn check_kind(
 /// outside the model's usable range.
 fn merge_detector_defaults(
     options: &mut toml::Table,
-    name: &'static str,
+    name: &str,
     m: &facelab_models::Model,
     warnings: &mut Vec<String>,
 ) {
@@ -360,21 +365,37 @@ fn merge_recognizer_defaults(
 /// The error for a plugin's refusal. An option error (its message begins with the dotted
 /// key, see [`facelab_plugin_kit::options::option_key`]) names the config file's line of
 /// that key; a key the config does not set (a manifest default) falls back to naming the
-/// plugin and kind.
+/// plugin and kind. A plugin names a recognizer's option `recognizer.options.KEY`; for a
+/// fuse member (`section_name` `recognizer.fuse[i]`) that becomes
+/// `recognizer.fuse[i].options.KEY`, the key the user wrote.
 fn create_error(
     config: &Config,
-    section_name: &'static str,
+    section_name: &str,
     section: &ModelSection,
-    error: PluginError,
+    mut error: PluginError,
 ) -> PipelineError {
-    let at_line = facelab_plugin_kit::options::option_key(&error)
-        .and_then(|key| config.invalid_at(key, error.message.as_str(), error.help.as_str()));
+    let mut key = facelab_plugin_kit::options::option_key(&error).map(str::to_owned);
+    if let (true, Some(rest)) = (
+        section_name.starts_with("recognizer.fuse"),
+        key.as_deref()
+            .and_then(|k| k.strip_prefix("recognizer.options.")),
+    ) {
+        let member_key = format!("{section_name}.options.{rest}");
+        let message = error
+            .message
+            .as_str()
+            .replacen("recognizer.options.", "", 1);
+        error.message = format!("{section_name}.options.{message}").into();
+        key = Some(member_key);
+    }
+    let at_line =
+        key.and_then(|key| config.invalid_at(&key, error.message.as_str(), error.help.as_str()));
     if let Some(e) = at_line {
         return e.into();
     }
     PipelineError::Create {
         config: config.source.clone(),
-        section: section_name,
+        section: section_name.to_owned(),
         plugin: section.plugin.clone(),
         kind: section.kind.clone(),
         error: Box::new(error),
@@ -389,7 +410,13 @@ pub fn open_detector(
     store: &ModelStore,
     observer: &dyn FetchObserver,
 ) -> Result<(FaceDetector, ResolvedModel), PipelineError> {
-    check_options(config, plugins, store, "detector", &config.detector)?;
+    check_options(
+        config,
+        plugins,
+        store,
+        ("detector", Role::Detector),
+        &config.detector,
+    )?;
     let model = resolve_model(
         config,
         "detector",
@@ -403,28 +430,36 @@ pub fn open_detector(
     Ok((detector, model))
 }
 
-/// [`open_detector`] for the `[recognizer]`; `None` when the config has none.
+/// [`open_detector`] for the `[recognizer]` and its `[[recognizer.fuse]]` models: every
+/// model's options are checked before any is fetched, and a licence notice is printed for
+/// each model that needs one. Returns the recognizer with the resolved model of each
+/// member, in config order; `None` when the config has no `[recognizer]`.
 pub fn open_recognizer(
     config: &Config,
     plugins: &PluginSet,
     store: &ModelStore,
     observer: &dyn FetchObserver,
-) -> Result<Option<(FaceRecognizer, ResolvedModel)>, PipelineError> {
-    let Some(section) = config.recognizer.as_ref() else {
+) -> Result<Option<(FaceRecognizer, Vec<ResolvedModel>)>, PipelineError> {
+    let members = config.recognizer_members();
+    if members.is_empty() {
         return Ok(None);
-    };
-    check_options(config, plugins, store, "recognizer", section)?;
-    let model = resolve_model(
-        config,
-        "recognizer",
-        Role::Recognizer,
-        section,
-        store,
-        observer,
-    )?;
-    let recognizer = FaceRecognizer::from_config(config, plugins, &model)?;
-    print_notices(&recognizer.info, &model, &recognizer.warnings);
-    Ok(Some((recognizer, model)))
+    }
+    for (name, section) in &members {
+        check_options(config, plugins, store, (name, Role::Recognizer), section)?;
+    }
+    let models = members
+        .iter()
+        .map(|(name, section)| {
+            resolve_model(config, name, Role::Recognizer, section, store, observer)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let recognizer = FaceRecognizer::from_config(config, plugins, &models)?;
+    // A notice for each model that needs one, then the warnings once.
+    for (i, (member, model)) in recognizer.members().iter().zip(&models).enumerate() {
+        let warnings: &[String] = if i == 0 { &recognizer.warnings } else { &[] };
+        print_notices(&member.info, model, warnings);
+    }
+    Ok(Some((recognizer, models)))
 }
 
 /// Checks `[<name>]`'s options (with the manifest's declared values merged in) through
@@ -435,19 +470,26 @@ fn check_options(
     config: &Config,
     plugins: &PluginSet,
     store: &ModelStore,
-    name: &'static str,
+    (name, role): (&str, Role),
     section: &ModelSection,
 ) -> Result<(), PipelineError> {
     let plugin = plugins
         .get(&section.plugin)
         .expect("load_plugins loads every configured plugin");
-    let kinds = if name == "detector" {
+    let kinds = if role == Role::Detector {
         &plugin.info.detectors
     } else {
         &plugin.info.recognizers
     };
     let manifest = store.manifest.get(&section.model);
-    let options = prepared_options(config, name, section, kinds, manifest, &mut Vec::new())?;
+    let options = prepared_options(
+        config,
+        (name, role),
+        section,
+        kinds,
+        manifest,
+        &mut Vec::new(),
+    )?;
     let Some(check) = plugin.module.check_options() else {
         return Ok(());
     };

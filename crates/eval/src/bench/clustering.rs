@@ -50,14 +50,15 @@ pub struct QualityGate<'a> {
 
 /// The recognizer's declared same-person rule of a pipeline, as a cosine similarity: its
 /// manifest threshold through the library's conversion (a euclidean distance `d` becomes
-/// `1 - d²/2`). `None` when the pipeline has no recognizer or the manifest gives none.
+/// `1 - d²/(2r²)`), for fused models the mean of theirs. `None` when the pipeline has no
+/// recognizer or the manifest gives none.
 pub fn declared(config: &facelab_engine::config::Config) -> Option<f32> {
-    let r = config.recognizer.as_ref()?;
+    config.recognizer.as_ref()?;
     let manifest = match &config.models.manifest {
         Some(p) => facelab_models::Manifest::load(p).ok()?,
         None => facelab_models::Manifest::embedded(),
     };
-    facelab_library::identity::CosineRule::of_model(manifest.get(&r.model)?).map(|c| c.default)
+    facelab_library::identity::declared_rule(config, &manifest).map(|c| c.default)
 }
 
 /// What the methods may use besides the embeddings, as the library gives it.

@@ -122,24 +122,30 @@ impl Opened {
         let (recognizer, recognizer_ms) =
             match open_recognizer(&config, &plugins, &store, &FetchBars::default())? {
                 None => (None, None),
-                Some((recognizer, model)) => {
+                Some((recognizer, resolved)) => {
                     let ms = ms_since(start);
-                    models.extend(model_entries(
-                        &store,
-                        Role::Recognizer,
-                        &model,
-                        config
-                            .recognizer
-                            .as_ref()
-                            .and_then(|r| r.landmarks.as_deref()),
-                        &recognizer.info.backend,
-                    ));
+                    // Every model of a fused recognizer, each with its landmark model.
+                    let sections = config.recognizer_members();
+                    let each = recognizer.members().iter().zip(&resolved).zip(&sections);
+                    for ((member, model), (_, section)) in each {
+                        models.extend(model_entries(
+                            &store,
+                            Role::Recognizer,
+                            model,
+                            section.landmarks.as_deref(),
+                            &member.info.backend,
+                        ));
+                    }
                     (Some(recognizer), Some(ms))
                 }
             };
 
+        // The table as written names every model (fused ones too); the plugins' versions
+        // and the model files' hashes are what it does not say.
         let mut identity = format!("pipeline\n{table}\n");
-        for section in std::iter::once(&config.detector).chain(config.recognizer.as_ref()) {
+        let members = config.recognizer_members();
+        let sections = std::iter::once(&config.detector).chain(members.iter().map(|(_, m)| *m));
+        for section in sections {
             if let Some(p) = plugins.get(&section.plugin) {
                 identity.push_str(&format!("plugin {} {}\n", p.info.name, p.info.version));
             }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use facelab_engine::config::Config;
+use facelab_engine::config::{Config, ModelSection};
 use facelab_library::session::RunContext;
 
 use super::pipeline::{self, CacheScope, Opened};
@@ -148,15 +148,27 @@ fn entry(spec: &PipelineSpec) -> PipelineEntry {
     }
 }
 
-fn stage(section: &facelab_engine::config::ModelSection, licence: &str) -> StageEntry {
+/// The model a section names: its manifest id or label, else its kind.
+fn model_label(section: &ModelSection) -> String {
+    if section.model.is_empty() {
+        section.kind.clone()
+    } else {
+        section.model.clone()
+    }
+}
+
+/// The report entry of a detector or recognizer section. Fused models are one entry: each
+/// one's plugin, kind and model joined by `+` (the options and landmarks are the first's).
+fn stage(section: &ModelSection, licence: &str) -> StageEntry {
+    let members = section.members("");
+    let joined = |f: fn(&ModelSection) -> String| {
+        let parts: Vec<String> = members.iter().map(|(_, m)| f(m)).collect();
+        parts.join("+")
+    };
     StageEntry {
-        plugin: section.plugin.clone(),
-        kind: section.kind.clone(),
-        model: if section.model.is_empty() {
-            section.kind.clone()
-        } else {
-            section.model.clone()
-        },
+        plugin: joined(|m| m.plugin.clone()),
+        kind: joined(|m| m.kind.clone()),
+        model: joined(model_label),
         licence_class: licence.to_owned(),
         landmarks: section.landmarks.clone(),
         options: serde_json::to_value(&section.options).unwrap_or_default(),
@@ -180,7 +192,14 @@ fn record_models(
     };
     entry.detector.licence_class = class_of(&entry.detector.model);
     if let Some(r) = entry.recognizer.as_mut() {
-        r.licence_class = class_of(&r.model);
+        // Fused models: the most restrictive of their classes.
+        let classes: Vec<String> = (opened.config.recognizer_members().iter())
+            .map(|(_, m)| class_of(&model_label(m)))
+            .collect();
+        r.licence_class = ["research", "unknown"]
+            .into_iter()
+            .find(|c| classes.iter().any(|k| k == c))
+            .map_or_else(|| "permissive".to_owned(), str::to_owned);
     }
     entry.research_only = opened.models.iter().any(|m| m.licence_class == "research");
     for m in &opened.models {

@@ -7,24 +7,26 @@
 //! - Faces the user named as different people: random pairs across people, seeded.
 //! - A face rejected for a person against that person's confirmed faces.
 //!
-//! Every face with an embedding of the model counts, named or not, whatever its quality:
-//! these pairs describe the recognizer on this library, not the faces being clustered.
+//! Every face with an embedding of a model of the recognizer counts (by its fused vector),
+//! named or not, whatever its quality: these pairs describe the recognizer on this
+//! library, not the faces being clustered.
 
 use std::collections::HashMap;
 
 use facelab_cluster::Rng;
 
+use super::super::identity::ModelKeys;
 use super::super::search::{dot, normalized};
-use super::super::{from_blob, Library, Result};
+use super::super::{Library, Result};
 
 /// Faces of one photo that form pairs.
 const PER_PHOTO: usize = 40;
 /// Pairs of each kind at most.
 const MAX_PAIRS: usize = 100_000;
 
-/// Cosine similarities of the known negative pairs of `model`'s embeddings.
-pub fn negative_sims(lib: &Library, model: &str) -> Result<Vec<f32>> {
-    let faces = Embedded::read(lib, model)?;
+/// Cosine similarities of the known negative pairs, by the fused vectors of `models`.
+pub fn negative_sims(lib: &Library, models: &ModelKeys) -> Result<Vec<f32>> {
+    let faces = Embedded::read(lib, models)?;
     let named: Vec<usize> = (0..faces.people.len())
         .filter(|&i| faces.people[i].is_some())
         .collect();
@@ -48,38 +50,34 @@ struct Embedded {
 }
 
 impl Embedded {
-    fn read(lib: &Library, model: &str) -> Result<Embedded> {
+    fn read(lib: &Library, models: &ModelKeys) -> Result<Embedded> {
+        let mut vectors = lib.fused_vectors(models, None)?;
         let mut stmt = lib
             .conn
             .prepare(
-                "SELECT e.face_id, f.image_id, e.vector,
-                    (SELECT l.person_id FROM labels l WHERE l.face_id = e.face_id AND l.state = 'confirmed' LIMIT 1)
-             FROM embeddings e JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id
-             WHERE e.model_id = ?1 AND i.status = 'done' ORDER BY f.image_id, e.face_id",
+                "SELECT f.id, f.image_id,
+                    (SELECT l.person_id FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed' LIMIT 1)
+             FROM faces f JOIN images i ON i.id = f.image_id
+             WHERE i.status = 'done' ORDER BY f.image_id, f.id",
             )
             .map_err(|e| lib.err(e))?;
-        let mut rows = stmt.query([model]).map_err(|e| lib.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| lib.err(e))?;
         let mut out = Embedded {
             vectors: Vec::new(),
             images: Vec::new(),
             people: Vec::new(),
             index: HashMap::new(),
         };
-        let mut dim = 0;
         while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
-            let v = normalized(&from_blob(&r.get::<_, Vec<u8>>(2).map_err(|e| lib.err(e))?));
-            if dim == 0 {
-                dim = v.len();
-            }
-            if v.len() != dim || v.is_empty() {
+            let face: i64 = r.get(0).map_err(|e| lib.err(e))?;
+            let Some(v) = vectors.take(face) else {
                 continue;
-            }
-            out.index
-                .insert(r.get(0).map_err(|e| lib.err(e))?, out.vectors.len());
+            };
+            out.index.insert(face, out.vectors.len());
             out.images.push(r.get::<_, i64>(1).map_err(|e| lib.err(e))?);
             out.people
-                .push(r.get::<_, Option<i64>>(3).map_err(|e| lib.err(e))?);
-            out.vectors.push(v);
+                .push(r.get::<_, Option<i64>>(2).map_err(|e| lib.err(e))?);
+            out.vectors.push(normalized(&v));
         }
         Ok(out)
     }

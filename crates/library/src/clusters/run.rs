@@ -10,8 +10,9 @@ use std::collections::{HashMap, HashSet};
 use facelab_cluster::{Algorithm, Context, Evidence};
 use rusqlite::params;
 
+use super::super::identity::ModelKeys;
 use super::super::search::{dot, normalized};
-use super::super::{from_blob, now, Library, LibraryError, Result};
+use super::super::{now, Library, LibraryError, Result};
 use super::{bump_revision, centre, evidence, next_ids, ordered, revision, RunSummary};
 use facelab_engine::config::MinQuality;
 
@@ -37,49 +38,52 @@ impl Unnamed {
     }
 }
 
-fn unnamed(lib: &Library, model: &str, min_quality: MinQuality) -> Result<Unnamed> {
+/// The faces without a name that have an embedding of a model of `models` and pass
+/// `min_quality`, each by its fused (unit) vector.
+fn unnamed(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Result<Unnamed> {
+    let mut vectors = lib.fused_vectors(models, None)?;
     let mut stmt = lib
         .conn
         .prepare(
-            "SELECT e.face_id, e.vector, f.quality, f.image_id FROM embeddings e
-             JOIN faces f ON f.id = e.face_id JOIN images i ON i.id = f.image_id
-             WHERE e.model_id = ?1 AND i.status = 'done'
-               AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = e.face_id AND l.state = 'confirmed')
-             ORDER BY e.face_id",
+            "SELECT f.id, f.quality, f.image_id FROM faces f JOIN images i ON i.id = f.image_id
+             WHERE i.status = 'done'
+               AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed')
+             ORDER BY f.id",
         )
         .map_err(|e| lib.err(e))?;
     let mut out = Unnamed {
         ids: vec![],
         data: vec![],
-        dim: 0,
+        dim: vectors.dim,
         quality: vec![],
         image: vec![],
         below_min_quality: 0,
     };
-    let mut rows = stmt.query([model]).map_err(|e| lib.err(e))?;
+    let mut rows = stmt.query([]).map_err(|e| lib.err(e))?;
     while let Some(r) = rows.next().map_err(|e| lib.err(e))? {
-        let quality: Option<f64> = r.get(2).map_err(|e| lib.err(e))?;
+        let face: i64 = r.get(0).map_err(|e| lib.err(e))?;
+        if vectors.get(face).is_none() {
+            continue;
+        }
+        let quality: Option<f64> = r.get(1).map_err(|e| lib.err(e))?;
         if !min_quality.passes(quality.map(|q| q as f32)) {
             out.below_min_quality += 1;
             continue;
         }
-        let v = from_blob(&r.get::<_, Vec<u8>>(1).map_err(|e| lib.err(e))?);
-        if out.dim == 0 {
-            out.dim = v.len();
-        }
-        if v.len() != out.dim || v.is_empty() {
-            continue;
-        }
-        out.ids.push(r.get(0).map_err(|e| lib.err(e))?);
+        let v = vectors.take(face).expect("checked above");
+        out.ids.push(face);
         out.data.extend(normalized(&v));
         out.quality.push(quality.map_or(f32::NAN, |q| q as f32));
-        out.image.push(r.get(3).map_err(|e| lib.err(e))?);
+        out.image.push(r.get(2).map_err(|e| lib.err(e))?);
+    }
+    if out.ids.is_empty() {
+        out.dim = 0;
     }
     Ok(out)
 }
 
-/// Each clustered face of `model` and its cluster.
-pub fn membership(lib: &Library, model: &str) -> Result<HashMap<i64, i64>> {
+/// Each face in a cluster of the recognizer of `models`, and its cluster.
+pub fn membership(lib: &Library, models: &ModelKeys) -> Result<HashMap<i64, i64>> {
     let mut stmt = lib
         .conn
         .prepare(
@@ -88,7 +92,7 @@ pub fn membership(lib: &Library, model: &str) -> Result<HashMap<i64, i64>> {
         )
         .map_err(|e| lib.err(e))?;
     let rows = stmt
-        .query_map([model], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_map([models.key()], |r| Ok((r.get(0)?, r.get(1)?)))
         .and_then(|r| r.collect::<rusqlite::Result<HashMap<i64, i64>>>())
         .map_err(|e| lib.err(e))?;
     Ok(rows)
@@ -110,22 +114,23 @@ fn cannot_links(lib: &Library) -> Result<HashSet<(i64, i64)>> {
 /// the library's evidence alone (and fails with a clear message when there is too little).
 pub fn run(
     lib: &mut Library,
-    model: &str,
+    models: &ModelKeys,
     algo: &Algorithm,
     full: bool,
     min_quality: MinQuality,
 ) -> Result<RunSummary> {
-    run_with(lib, model, algo, full, min_quality, None)
+    run_with(lib, models, algo, full, min_quality, None)
 }
 
-/// Clusters the faces without a name that have an embedding of `model` and pass
-/// `min_quality`; `declared` is the recognizer's same-person rule as a cosine similarity
+/// Clusters the faces without a name that have an embedding of a model of `models` (by
+/// their fused vectors) and pass `min_quality`; `declared` is the recognizer's same-person
+/// rule as a cosine similarity
 /// (`session::prior`), the floor and fallback of `threshold = "auto"`. Another process may
 /// change the clusters while this one computes: the result is written only if no clustering
 /// change committed meanwhile, else the run starts again from the new state.
 pub fn run_with(
     lib: &mut Library,
-    model: &str,
+    models: &ModelKeys,
     algo: &Algorithm,
     full: bool,
     min_quality: MinQuality,
@@ -133,7 +138,7 @@ pub fn run_with(
 ) -> Result<RunSummary> {
     const ATTEMPTS: usize = 5;
     for _ in 0..ATTEMPTS {
-        if let Some(summary) = run_once(lib, model, algo, full, min_quality, declared)? {
+        if let Some(summary) = run_once(lib, models, algo, full, min_quality, declared)? {
             return Ok(summary);
         }
     }
@@ -145,7 +150,7 @@ pub fn run_with(
 
 fn run_once(
     lib: &mut Library,
-    model: &str,
+    models: &ModelKeys,
     algo: &Algorithm,
     full: bool,
     min_quality: MinQuality,
@@ -153,8 +158,8 @@ fn run_once(
 ) -> Result<Option<RunSummary>> {
     let start = std::time::Instant::now();
     let planned_at = revision(&lib.conn).map_err(|e| lib.err(e))?;
-    let faces = unnamed(lib, model, min_quality)?;
-    let negatives = evidence::negative_sims(lib, model)?;
+    let faces = unnamed(lib, models, min_quality)?;
+    let negatives = evidence::negative_sims(lib, models)?;
     let (algo, threshold) = algo
         .resolved(
             &faces.data,
@@ -166,7 +171,7 @@ fn run_once(
         )
         .map_err(|e| LibraryError::Conflict(format!("{}: {e}", lib.path().display())))?;
     let algo = &algo;
-    let before = membership(lib, model)?;
+    let before = membership(lib, models)?;
     let links = with_same_photo_links(cannot_links(lib)?, &faces);
     let index = faces.index();
     // Memberships of faces that got a name, lost their embedding or fall below
@@ -200,7 +205,7 @@ fn run_once(
         summary.kept_ids = kept_ids;
         assign
     };
-    let Some(created) = write_assignment(lib, model, planned_at, &assign)? else {
+    let Some(created) = write_assignment(lib, &models.key(), planned_at, &assign)? else {
         return Ok(None);
     };
     summary.created = created;
@@ -329,7 +334,7 @@ fn assign_full(
     Ok((assign, mapping.len()))
 }
 
-/// Replaces `model`'s cluster memberships with `assign` in one transaction, if no other
+/// Replaces the cluster memberships of the recognizer key `model` with `assign` in one transaction, if no other
 /// clustering change committed since `planned_at`: new groups that have members get fresh
 /// ids, clusters left empty are deleted. Returns how many clusters were created, or `None`
 /// when another change got there first.

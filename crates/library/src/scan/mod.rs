@@ -31,6 +31,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
 use self::process::Tally;
 use self::write::Write;
+use super::identity::ModelKeys;
 use super::{paths, LibraryError, Result};
 use facelab_engine::pipeline::{FaceDetector, FaceRecognizer};
 
@@ -70,7 +71,8 @@ pub enum Work {
     Changed,
     /// Unchanged, but found by another detector (or `--redetect`).
     Redetect,
-    /// Unchanged, but some faces lack an embedding of the active recognizer.
+    /// Unchanged, but some faces lack an embedding of a model of the active recognizer
+    /// (only those models' embeddings are added).
     Embed,
     /// Unchanged, but some faces were stored before facelab measured quality: the photo is
     /// decoded again to measure them (no detection, no embedding).
@@ -154,7 +156,8 @@ pub struct Summary {
     pub moved: usize,
     /// Re-detected for a new detector, with faces matched by IoU.
     pub redetected: usize,
-    /// Given embeddings of the active recognizer only.
+    /// Given embeddings of the active recognizer only (of the models their faces lacked;
+    /// nothing detected again).
     pub embedded: usize,
     /// Photos whose stored faces were given the quality an older facelab did not measure.
     pub assessed: usize,
@@ -304,8 +307,8 @@ pub struct Pipeline {
     pub workers: Vec<Worker>,
     /// The detector's key, stored with each face.
     pub detector_key: String,
-    /// The recognizer's model id, stored with each embedding.
-    pub model: Option<String>,
+    /// The recognizer's models, each embedding stored under its model's key.
+    pub models: Option<ModelKeys>,
 }
 
 /// Busy seconds of each stage of a scan, summed over its threads (so with several reader

@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::{Filter, Gone, Item, Plan, ScanOptions, WalkError, Work};
+use crate::identity::ModelKeys;
 use crate::{paths, Library, Result};
 
 /// A file's modification time in ns since the epoch, as the library stores it.
@@ -30,7 +31,7 @@ struct Known {
 }
 
 /// Walks `roots` and compares with the library: what needs work, what is unchanged, what
-/// vanished. `detector` is the active detector's key; `model` the active recognizer's id.
+/// vanished. `detector` is the active detector's key; `models` the active recognizer's.
 /// Folders that cannot be read are listed in [`Plan::walk_errors`], and the photos stored
 /// under them are left alone (not marked missing): an unreadable folder is not a deletion.
 pub fn plan(
@@ -38,15 +39,15 @@ pub fn plan(
     roots: &[PathBuf],
     opts: &ScanOptions,
     detector: &str,
-    model: Option<&str>,
+    models: Option<&ModelKeys>,
 ) -> Result<Plan> {
     let filter = Filter::new(opts)?;
     let (known, missing) = known(lib)?;
     let snapshot = Snapshot {
         known,
-        lacking: match model {
+        lacking: match models {
             None => HashSet::new(),
-            Some(model) => lacking(lib, model, opts.embed_min_height)?,
+            Some(models) => lacking(lib, models, opts.embed_min_height)?,
         },
         unassessed: unassessed(lib)?,
     };
@@ -72,8 +73,8 @@ pub fn plan(
 /// What the library holds, read once before the walk: the snapshot a scan plans from.
 struct Snapshot {
     known: KnownByPath,
-    /// Photos with faces that lack an embedding of the active recognizer (and should have
-    /// one).
+    /// Photos with faces that lack an embedding of a model of the active recognizer (and
+    /// should have one).
     lacking: HashSet<i64>,
     /// Photos with faces an older facelab stored without a quality: measured on this scan.
     unassessed: HashSet<i64>,
@@ -143,9 +144,10 @@ fn known(lib: &Library) -> Result<(KnownByPath, Vec<Gone>)> {
     Ok((known, missing))
 }
 
-/// Photos with a face that has no embedding of `model`: faces the user made, and detected
-/// faces at least `embed_min_height` tall.
-fn lacking(lib: &Library, model: &str, embed_min_height: f32) -> Result<HashSet<i64>> {
+/// Photos with a face that has no embedding of some model of `models` (a model added to a
+/// fused recognizer makes every photo lacking): faces the user made, and detected faces at
+/// least `embed_min_height` tall.
+fn lacking(lib: &Library, models: &ModelKeys, embed_min_height: f32) -> Result<HashSet<i64>> {
     let mut stmt = lib
         .conn
         .prepare(
@@ -154,10 +156,14 @@ fn lacking(lib: &Library, model: &str, embed_min_height: f32) -> Result<HashSet<
                        AND (f.origin <> 'detected' OR f.h >= ?2)",
         )
         .map_err(|e| lib.err(e))?;
-    let ids = stmt
-        .query_map(rusqlite::params![model, embed_min_height], |r| r.get(0))
-        .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
-        .map_err(|e| lib.err(e))?;
+    let mut ids = HashSet::new();
+    for model in models.members() {
+        let rows = stmt
+            .query_map(rusqlite::params![model, embed_min_height], |r| r.get(0))
+            .and_then(|r| r.collect::<rusqlite::Result<Vec<i64>>>())
+            .map_err(|e| lib.err(e))?;
+        ids.extend(rows);
+    }
     Ok(ids)
 }
 

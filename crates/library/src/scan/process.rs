@@ -12,6 +12,7 @@ use facelab_plugin_api::{BBox, Face};
 
 use super::write::{stored_faces, FaceRef, Stored, Write};
 use super::{match_by_iou, Item, Plan, Work, MATCH_IOU};
+use crate::identity::ModelKeys;
 use crate::{paths, Library, Result};
 use facelab_engine::jpeg::{decode_scaled, Scaled, SCALES};
 use facelab_engine::pipeline::{FaceDetector, FaceRecognizer};
@@ -28,7 +29,7 @@ pub(super) struct Prior {
 pub(super) fn preload(
     lib: &Library,
     plan: &Plan,
-    model: Option<&str>,
+    models: Option<&ModelKeys>,
 ) -> Result<HashMap<i64, Prior>> {
     let ids = plan
         .items
@@ -46,7 +47,7 @@ pub(super) fn preload(
                 r.get::<_, Option<String>>(0)
             })
             .map_err(|e| lib.err(e))?;
-        let stored = stored_faces(lib, id, model)?;
+        let stored = stored_faces(lib, id, models)?;
         out.insert(id, Prior { detector, stored });
     }
     Ok(out)
@@ -66,11 +67,30 @@ pub(super) struct Tally {
     pub small: usize,
 }
 
+/// The recognizer's models a face needs embeddings of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Needs {
+    /// Every model: a new face, or one whose box moved.
+    All,
+    /// The models (indices into the recognizer's) a stored face has no embedding of.
+    Only(Vec<usize>),
+}
+
+impl Needs {
+    /// Whether model `m` is needed.
+    fn includes(&self, m: usize) -> bool {
+        match self {
+            Needs::All => true,
+            Needs::Only(models) => models.contains(&m),
+        }
+    }
+}
+
 /// A decoded photo after detection, on its way to the recognizer.
 pub(super) struct Detected {
     pub write: Write,
-    /// Faces that need an embedding of the active model, in the decoded photo's pixels.
-    pub to_embed: Vec<(Face, FaceRef)>,
+    /// Faces that need embeddings, in the decoded photo's pixels, and of which models.
+    pub to_embed: Vec<(Face, FaceRef, Needs)>,
     pub scaled: Scaled,
     /// The file's bytes, kept when the photo was decoded below full size, so the embed
     /// stage can decode it again at a scale its faces need.
@@ -170,9 +190,12 @@ fn wanted(full: &Face, embed_min_height: f32) -> bool {
     full.bbox.height >= embed_min_height
 }
 
-/// Whether a stored face lacks the embedding it should have.
-fn lacks(s: &Stored, embed_min_height: f32) -> bool {
-    !s.has_embedding && (s.pinned || wanted(&s.face, embed_min_height))
+/// The embeddings a stored face lacks and should have: `None` when it has every model's,
+/// or is a detected face below the embedding height.
+fn lacking(s: &Stored, embed_min_height: f32) -> Option<Needs> {
+    let missing = s.missing();
+    let should = s.pinned || wanted(&s.face, embed_min_height);
+    (should && !missing.is_empty()).then_some(Needs::Only(missing))
 }
 
 impl Detected {
@@ -192,7 +215,7 @@ impl Detected {
     /// small.
     fn embed_or_count(&mut self, face: &Face, full: &Face, r: FaceRef, embed_min_height: f32) {
         if wanted(full, embed_min_height) {
-            self.to_embed.push((*face, r));
+            self.to_embed.push((*face, r, Needs::All));
         } else {
             self.tally.small += 1;
         }
@@ -219,9 +242,9 @@ impl Detected {
                 Some(i) if stored[*i].pinned => {
                     let s = &stored[*i];
                     used[*i] = true;
-                    if !s.has_embedding {
+                    if let Some(needs) = lacking(s, embed_min_height) {
                         self.to_embed
-                            .push((self.decoded(&s.face), FaceRef::Old(s.id)));
+                            .push((self.decoded(&s.face), FaceRef::Old(s.id), needs));
                     }
                     self.reassess(s);
                 }
@@ -244,9 +267,9 @@ impl Detected {
             }
             if s.keep {
                 // A confirmed face the new detector missed stays, with its old box.
-                if lacks(s, embed_min_height) {
+                if let Some(needs) = lacking(s, embed_min_height) {
                     self.to_embed
-                        .push((self.decoded(&s.face), FaceRef::Old(s.id)));
+                        .push((self.decoded(&s.face), FaceRef::Old(s.id), needs));
                 }
                 // Measured again on this photo: its content may have changed.
                 self.reassess(s);
@@ -256,12 +279,14 @@ impl Detected {
         }
     }
 
-    /// Without detection: the stored faces that lack an embedding are embedded, and those
-    /// without a quality measured.
+    /// Without detection: the stored faces that lack embeddings are given those of the
+    /// models they lack (only), and those without a quality measured.
     fn complete_stored(&mut self, stored: &[Stored], work: Work, embed_min_height: f32) {
-        for s in stored.iter().filter(|s| lacks(s, embed_min_height)) {
-            self.to_embed
-                .push((self.decoded(&s.face), FaceRef::Old(s.id)));
+        for s in stored {
+            if let Some(needs) = lacking(s, embed_min_height) {
+                self.to_embed
+                    .push((self.decoded(&s.face), FaceRef::Old(s.id), needs));
+            }
         }
         if matches!(work, Work::Embed) && !self.to_embed.is_empty() {
             self.tally.embedded = 1;
@@ -295,24 +320,25 @@ fn eye_distance(face: &Face) -> f32 {
 /// The decode factor (of the full size) at which every face in `faces` (decoded at
 /// `factor`) gives an embedder of `input` pixels at least one source pixel per input pixel,
 /// capped at 1.
-pub(super) fn needed_factor(faces: &[(Face, FaceRef)], factor: f32, input: u32) -> f32 {
+pub(super) fn needed_factor(faces: &[Face], factor: f32, input: u32) -> f32 {
     let want = EYES_PER_SIDE * input as f32;
     faces
         .iter()
-        .map(|(f, _)| factor * want / eye_distance(f).max(1.0))
+        .map(|f| factor * want / eye_distance(f).max(1.0))
         .fold(0.0f32, f32::max)
         .min(1.0)
 }
 
-/// The embedding work: embeddings of `d.to_embed`, from the photo decoded again at a
-/// larger DCT scale when its faces are too small for the embedder at the scale it has.
-/// Returns the seconds spent decoding again, and whether the finer decode is what the
-/// faces were embedded from.
+/// The embedding work: each face of `d.to_embed` embedded by the models of `models` it
+/// needs (a model whose embedding a face has is not run on it again), from the photo
+/// decoded again at a larger DCT scale when its faces are too small for the embedder at the
+/// scale it has. Returns the seconds spent decoding again, and whether the finer decode is
+/// what the faces were embedded from.
 pub(super) fn embed(
     d: &mut Detected,
     item: &Item,
     recognizer: &mut FaceRecognizer,
-    model: &str,
+    models: &ModelKeys,
     max_pixels: u64,
 ) -> std::result::Result<(f64, bool), String> {
     if d.to_embed.is_empty() {
@@ -324,13 +350,13 @@ pub(super) fn embed(
         .info
         .input_width
         .max(recognizer.info.input_height);
-    let need = needed_factor(&d.to_embed, fx.min(fy), input);
+    let mut faces: Vec<Face> = d.to_embed.iter().map(|(f, _, _)| *f).collect();
+    let need = needed_factor(&faces, fx.min(fy), input);
     let finer = SCALES
         .iter()
         .map(|&(n, den)| n as f32 / den as f32)
         .find(|s| *s + 1e-6 >= need)
         .unwrap_or(1.0);
-    let mut faces: Vec<Face> = d.to_embed.iter().map(|(f, _)| *f).collect();
     let mut again = None;
     if let (Some(bytes), true) = (&d.bytes, finer > fx.min(fy) + 1e-6) {
         let start = Instant::now();
@@ -344,18 +370,28 @@ pub(super) fn embed(
         redecode = start.elapsed().as_secs_f64();
     }
     let photo = again.as_ref().map_or(&d.scaled.photo, |s| &s.photo);
-    let embeddings = recognizer.embed(photo, &faces).map_err(|e| {
-        format!(
-            "{}: recognizer `{}` failed: {e}",
-            paths::display_path(&item.path),
-            recognizer.kind
-        )
-    })?;
-    d.write.model = Some(model.to_owned());
-    for ((_, r), e) in d.to_embed.iter().zip(embeddings) {
-        d.write
-            .embeddings
-            .push((*r, e.values.to_vec(), e.normalized));
+    let kind = recognizer.kind.clone();
+    for m in 0..models.members().len() {
+        let which: Vec<usize> = (0..faces.len())
+            .filter(|&i| d.to_embed[i].2.includes(m))
+            .collect();
+        if which.is_empty() {
+            continue;
+        }
+        let these: Vec<Face> = which.iter().map(|&i| faces[i]).collect();
+        let embeddings = recognizer.embed_with(m, photo, &these).map_err(|e| {
+            format!(
+                "{}: recognizer `{kind}` failed: {e}",
+                paths::display_path(&item.path)
+            )
+        })?;
+        for (&i, e) in which.iter().zip(embeddings) {
+            let r = d.to_embed[i].1;
+            d.write
+                .embeddings
+                .push((r, m, e.values.to_vec(), e.normalized));
+        }
     }
+    d.write.models = models.members().to_vec();
     Ok((redecode, again.is_some()))
 }

@@ -40,7 +40,7 @@ pub fn execute(
     let start = Instant::now();
     let mut summary = Summary::of(&plan);
     let movable = movable(&plan);
-    let priors = super::process::preload(lib, &plan, pipe.model.as_deref())?;
+    let priors = super::process::preload(lib, &plan, pipe.models.as_ref())?;
     summary.workers = pipe.workers.len();
     let moved_from: Mutex<HashSet<i64>> = Mutex::new(HashSet::new());
     let items = &plan.items;
@@ -52,7 +52,7 @@ pub fn execute(
     let Pipeline {
         workers,
         detector_key,
-        model,
+        models,
     } = pipe;
     let shared = Shared {
         items,
@@ -60,7 +60,7 @@ pub fn execute(
         moved_from: &moved_from,
         priors: &priors,
         detector_key: detector_key.as_str(),
-        model: model.as_deref(),
+        models: models.as_ref(),
         opts,
     };
     let (read_tx, read_rx) = std::sync::mpsc::sync_channel::<ReadPhoto>(2);

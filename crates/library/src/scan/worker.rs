@@ -10,6 +10,7 @@ use super::process::{self, Detected, Prior};
 use super::read::{Read, ReadTime};
 use super::write::Write;
 use super::{Done, Item, ScanOptions, Work, Worker};
+use crate::identity::ModelKeys;
 use facelab_engine::jpeg::Scaled;
 
 /// What every worker of a scan reads: the plan's items and the library's state before the
@@ -23,7 +24,7 @@ pub(super) struct Shared<'a> {
     pub moved_from: &'a Mutex<HashSet<i64>>,
     pub priors: &'a HashMap<i64, Prior>,
     pub detector_key: &'a str,
-    pub model: Option<&'a str>,
+    pub models: Option<&'a ModelKeys>,
     pub opts: &'a ScanOptions,
 }
 
@@ -48,12 +49,12 @@ impl Shared<'_> {
             return done;
         };
         let item = &self.items[index];
-        let (Some(rec), Some(model)) = (worker.recognizer.as_mut(), self.model) else {
+        let (Some(rec), Some(models)) = (worker.recognizer.as_mut(), self.models) else {
             done.write = Some(d.write);
             return done;
         };
         let start = Instant::now();
-        match process::embed(&mut d, item, rec, model, self.opts.max_pixels) {
+        match process::embed(&mut d, item, rec, models, self.opts.max_pixels) {
             Ok((redecode, again)) => {
                 done.time.redecode = redecode;
                 done.redecoded = again;

@@ -8,6 +8,7 @@ use facelab_plugin_api::{BBox, Face, Landmarks5, Point2};
 use rusqlite::{params, OptionalExtension};
 
 use super::{Item, Plan, Summary};
+use crate::identity::ModelKeys;
 use crate::{from_blob, now, paths, to_blob, Library, Result};
 use facelab_engine::quality::Quality;
 
@@ -20,7 +21,8 @@ pub(super) struct Stored {
     pub keep: bool,
     /// The user made it (`manual` or `xmp` origin): a re-detection never moves its box.
     pub pinned: bool,
-    pub has_embedding: bool,
+    /// Whether it has an embedding of each model of the recognizer (empty without one).
+    pub embedded: Vec<bool>,
     /// Its quality has been measured (faces stored before schema 4 have none yet).
     pub has_quality: bool,
 }
@@ -42,19 +44,33 @@ fn landmarks_from_blob(blob: Option<Vec<u8>>) -> Option<Landmarks5> {
     })
 }
 
-pub(super) fn stored_faces(lib: &Library, image: i64, model: Option<&str>) -> Result<Vec<Stored>> {
+impl Stored {
+    /// The models (indices into the recognizer's) it has no embedding of.
+    pub fn missing(&self) -> Vec<usize> {
+        (0..self.embedded.len())
+            .filter(|&i| !self.embedded[i])
+            .collect()
+    }
+}
+
+pub(super) fn stored_faces(
+    lib: &Library,
+    image: i64,
+    models: Option<&ModelKeys>,
+) -> Result<Vec<Stored>> {
     let mut stmt = lib
         .conn
         .prepare(
             "SELECT f.id, f.x, f.y, f.w, f.h, f.score, f.landmarks,
                EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed'),
-               EXISTS (SELECT 1 FROM embeddings e WHERE e.face_id = f.id AND e.model_id = ?2),
+               (SELECT group_concat(e.model_id, char(31)) FROM embeddings e WHERE e.face_id = f.id),
                f.quality IS NOT NULL, f.origin <> 'detected'
              FROM faces f WHERE f.image_id = ?1 ORDER BY f.id",
         )
         .map_err(|e| lib.err(e))?;
+    let keys = models.map_or(&[][..], ModelKeys::members);
     let rows = stmt
-        .query_map(params![image, model.unwrap_or("")], |r| {
+        .query_map(params![image], |r| {
             let mut face = Face::new(
                 BBox::new(
                     r.get::<_, f64>(1)? as f32,
@@ -65,12 +81,16 @@ pub(super) fn stored_faces(lib: &Library, image: i64, model: Option<&str>) -> Re
                 r.get::<_, f64>(5)? as f32,
             );
             face.landmarks = landmarks_from_blob(r.get(6)?).into();
+            let stored: Option<String> = r.get(8)?;
+            let stored: Vec<&str> = stored
+                .as_deref()
+                .map_or(Vec::new(), |s| s.split('\u{1f}').collect());
             Ok(Stored {
                 id: r.get(0)?,
                 face,
                 keep: r.get::<_, bool>(7)? || r.get::<_, bool>(10)?,
                 pinned: r.get(10)?,
-                has_embedding: r.get(8)?,
+                embedded: keys.iter().map(|k| stored.contains(&k.as_str())).collect(),
                 has_quality: r.get(9)?,
             })
         })
@@ -105,8 +125,10 @@ pub(super) struct Write {
     pub delete: Vec<i64>,
     /// Stored faces whose box stays, with their quality measured on this photo.
     pub assessed: Vec<(i64, Quality)>,
-    pub embeddings: Vec<(FaceRef, Vec<f32>, bool)>,
-    pub model: Option<String>,
+    /// (face, index of the model in `models`, vector, normalised).
+    pub embeddings: Vec<(FaceRef, usize, Vec<f32>, bool)>,
+    /// The recognizer's models' keys, in order.
+    pub models: Vec<String>,
 }
 
 impl Write {
@@ -127,7 +149,7 @@ impl Write {
             delete: vec![],
             assessed: vec![],
             embeddings: vec![],
-            model: None,
+            models: vec![],
         }
     }
 }
@@ -287,19 +309,18 @@ fn write_faces(tx: &rusqlite::Transaction<'_>, w: &Write, id: i64, t: i64) -> ru
         )?;
         new_ids.push(tx.last_insert_rowid());
     }
-    if let Some(model) = &w.model {
-        for (r, values, normalized) in &w.embeddings {
-            let face = match r {
-                FaceRef::Old(id) => *id,
-                FaceRef::New(i) => new_ids[*i],
-            };
-            tx.execute(
-                "INSERT INTO embeddings(face_id, model_id, dim, normalized, vector) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT(face_id, model_id) DO UPDATE SET dim = excluded.dim,
-                   normalized = excluded.normalized, vector = excluded.vector",
-                params![face, model, values.len() as i64, normalized, to_blob(values)],
-            )?;
-        }
+    for (r, member, values, normalized) in &w.embeddings {
+        let face = match r {
+            FaceRef::Old(id) => *id,
+            FaceRef::New(i) => new_ids[*i],
+        };
+        let model = &w.models[*member];
+        tx.execute(
+            "INSERT INTO embeddings(face_id, model_id, dim, normalized, vector) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT(face_id, model_id) DO UPDATE SET dim = excluded.dim,
+               normalized = excluded.normalized, vector = excluded.vector",
+            params![face, model, values.len() as i64, normalized, to_blob(values)],
+        )?;
     }
     Ok(())
 }

@@ -29,6 +29,7 @@ use super::regions::{
 };
 use super::write::{merge, new_packet, Export, OutRegion};
 use super::XmpError;
+use crate::identity::ModelKeys;
 use crate::manual::{measure_boxes, NewFace, Origin, PhotoFace, PhotoRecord};
 use crate::paths::display_path;
 use crate::scan::{match_by_iou, MATCH_IOU};
@@ -275,8 +276,8 @@ fn packets(photo: &PhotoRecord) -> Result<Vec<Dom>, XmpError> {
 pub fn import_photo(
     lib: &mut Library,
     photo: &PhotoRecord,
-    recognizer: &mut dyn FnMut() -> Result<Option<(FaceRecognizer, String)>, String>,
-    embedder: &mut Option<Option<(FaceRecognizer, String)>>,
+    recognizer: &mut dyn FnMut() -> Result<Option<(FaceRecognizer, ModelKeys)>, String>,
+    embedder: &mut Option<Option<(FaceRecognizer, ModelKeys)>>,
     max_pixels: u64,
 ) -> Result<Imported, String> {
     let doms = packets(photo).map_err(|e| e.to_string())?;
@@ -300,16 +301,16 @@ pub fn import_photo(
         .as_mut()
         .expect("set above")
         .as_mut()
-        .map(|(r, m)| (r, m.as_str()));
+        .map(|(r, m)| (r, &*m));
     let (w, h) = (photo.width, photo.height);
     let new_boxes: Vec<BBox> = create.iter().map(|(_, b)| *b).collect();
     let measured = measure_boxes(&photo.path, (w, h), &new_boxes, rec, max_pixels)?;
-    for ((name, b), (quality, embedding)) in create.iter().zip(measured) {
+    for ((name, b), (quality, embeddings)) in create.iter().zip(measured) {
         let face = NewFace {
             bbox: *b,
             origin: Origin::Xmp,
             quality,
-            embedding,
+            embeddings,
         };
         let id = lib.add_face(photo.id, &face).map_err(|e| e.to_string())?;
         lib.confirm(id, name, "xmp").map_err(|e| e.to_string())?;

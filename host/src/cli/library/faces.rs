@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use facelab_library::clusters;
-use facelab_library::session::{active_model, open_library, Outcome, RunContext};
+use facelab_library::session::{active_models, open_library, Outcome, RunContext};
 use facelab_library::FaceRow;
 
 use super::ExportFormat;
@@ -26,15 +26,28 @@ pub(super) fn list(
     let mut out = std::io::stdout().lock();
     if json {
         // Each face with its cluster under the active recognizer (null: in none), so
-        // scripts can read the clustering.
-        let member = match active_model(ctx) {
-            Ok(model) => clusters::membership(&lib, &model)?,
-            Err(_) => Default::default(),
+        // scripts can read the clustering; its models listed with the active recognizer's
+        // first (in config order), and the active models it has no embedding of.
+        let models = active_models(ctx).ok();
+        let member = match &models {
+            Some(models) => clusters::membership(&lib, models)?,
+            None => Default::default(),
         };
+        let active = models.as_ref().map_or(&[][..], |m| m.members());
         let mut rows = serde_json::to_value(&faces)?;
-        for r in rows.as_array_mut().into_iter().flatten() {
-            let id = r["id"].as_i64().and_then(|id| member.get(&id).copied());
+        for (r, f) in rows.as_array_mut().into_iter().flatten().zip(&faces) {
+            let id = member.get(&f.id).copied();
             r["cluster"] = serde_json::json!(id);
+            let mut has = f.models.clone();
+            has.sort_by_key(|m| {
+                (
+                    active.iter().position(|a| a == m).unwrap_or(active.len()),
+                    m.clone(),
+                )
+            });
+            r["models"] = serde_json::json!(has);
+            let missing: Vec<&String> = active.iter().filter(|a| !f.models.contains(a)).collect();
+            r["missing_models"] = serde_json::json!(missing);
         }
         writeln!(out, "{}", serde_json::to_string_pretty(&rows)?)?;
     } else {

@@ -4,18 +4,21 @@ use std::io::Write as _;
 
 use facelab_engine::config::MinQuality;
 use facelab_library::clusters;
-use facelab_library::session::{active_model, open_library, prior, Outcome, RunContext};
+use facelab_library::session::{
+    active_models, note_unused_models, open_library, prior, Outcome, RunContext,
+};
 use facelab_library::suggest;
 
 /// `facelab suggest`.
 pub(super) fn suggest(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result<Outcome> {
-    let model = active_model(ctx)?;
+    let models = active_models(ctx)?;
     let prior = prior(ctx)?;
     let mut lib = open_library(ctx)?;
+    note_unused_models(&lib, &models)?;
     let min_quality = ctx.config.library.min_quality;
     let run = suggest::suggest(
         &mut lib,
-        &model,
+        &models,
         prior,
         ctx.config.library.suggest_margin,
         min_quality,
@@ -28,7 +31,7 @@ pub(super) fn suggest(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result
             out,
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
-                "model": model, "threshold": threshold, "suggestions": suggestions,
+                "model": models.key(), "models": models.members(), "threshold": threshold, "suggestions": suggestions,
                 "min_quality": run.min_quality, "below_min_quality": run.below_min_quality,
                 "margin": run.margin,
             }))?
@@ -71,13 +74,14 @@ pub(super) fn suggest(ctx: &RunContext, all: bool, json: bool) -> anyhow::Result
 
 /// `facelab cluster`.
 pub(super) fn cluster(ctx: &RunContext, full: bool, json: bool) -> anyhow::Result<Outcome> {
-    let model = active_model(ctx)?;
+    let models = active_models(ctx)?;
     let mut lib = open_library(ctx)?;
+    note_unused_models(&lib, &models)?;
     let algo = &ctx.config.cluster;
     let min_quality = ctx.config.library.min_quality;
     // The recognizer's declared rule: the floor and fallback of threshold = "auto".
     let declared = prior(ctx)?.map(|p| p.default);
-    let s = clusters::run_with(&mut lib, &model, algo, full, min_quality, declared)?;
+    let s = clusters::run_with(&mut lib, &models, algo, full, min_quality, declared)?;
     if json {
         writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&s)?)?;
     } else {

@@ -75,6 +75,10 @@ fn section_table(s: &ModelSection) -> toml::Value {
         t.insert("landmarks".into(), text(l));
     }
     t.insert("options".into(), toml::Value::Table(s.options.clone()));
+    if !s.fuse.is_empty() {
+        let fuse = s.fuse.iter().map(section_table).collect();
+        t.insert("fuse".into(), toml::Value::Array(fuse));
+    }
     toml::Value::Table(t)
 }
 

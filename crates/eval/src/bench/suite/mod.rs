@@ -104,10 +104,14 @@ impl Suite {
             .unwrap_or_default();
         let base = suite.dir();
         for p in &mut suite.pipelines {
-            for section in std::iter::once(&mut p.detector).chain(p.recognizer.as_mut()) {
+            let mut rebase = |section: &mut ModelSection| {
                 for f in &mut section.model_files {
                     *f = base.join(&*f);
                 }
+            };
+            p.detector.for_each_member_mut(&mut rebase);
+            if let Some(r) = p.recognizer.as_mut() {
+                r.for_each_member_mut(&mut rebase);
             }
         }
         if let Some(root) = &mut suite.datasets.root {
@@ -218,5 +222,39 @@ mod tests {
         assert_eq!(plan.path.as_deref(), Some(Path::new("/data/orl")));
         // It names people, so it needs a recognizer, which this pipeline has not.
         assert!(plan.enabled && !plan.applies_to(&s.pipelines[0]));
+    }
+
+    #[test]
+    fn a_fused_recognizer_parses_into_the_same_section_and_its_table_keys_the_cache() {
+        let single = format!(
+            "{MINIMAL}[pipeline.recognizer]\nplugin = \"example\"\nkind = \"pixels\"\nmodel = \"a\"\n"
+        );
+        let fused = format!(
+            "{single}[[pipeline.recognizer.fuse]]\nplugin = \"example\"\nkind = \"pixels\"\nmodel = \"b\"\nmodel_files = [\"m.bin\"]\n"
+        );
+        let path = Path::new("/x/bench.toml");
+        let (single, fused) = (
+            Suite::parse(&single, path).unwrap(),
+            Suite::parse(&fused, path).unwrap(),
+        );
+        let r = fused.pipelines[0].recognizer.as_ref().unwrap();
+        assert_eq!(r.fuse[0].model, "b");
+        assert_eq!(r.fuse[0].model_files, [PathBuf::from("/x/m.bin")]);
+        // The table as written, the pipeline's part of every cache key, names the fused
+        // model: a fused pipeline never reuses a single model's cached embeddings.
+        assert_ne!(single.raw_pipelines[0], fused.raw_pipelines[0]);
+        assert!(fused.raw_pipelines[0].contains("fuse"));
+        let base = Config::parse(
+            "[detector]\nplugin = \"example\"\nkind = \"whole-image\"\n",
+            path,
+        )
+        .unwrap();
+        let config = fused.pipeline_config(&base, &fused.pipelines[0]);
+        let members: Vec<String> = config
+            .recognizer_members()
+            .into_iter()
+            .map(|(n, m)| format!("{n}={}", m.model))
+            .collect();
+        assert_eq!(members, ["recognizer=a", "recognizer.fuse[0]=b"]);
     }
 }

@@ -1,7 +1,7 @@
 //! The checks a suite passes once parsed: each error names the suite file and the key, with
 //! a hint.
 
-use facelab_engine::config::ConfigError;
+use facelab_engine::config::{check_model_sections, ConfigError};
 
 use super::{ClusteringTask, NamingTask, OrlTask, SpeedTask, Suite, TASK_NAMES};
 
@@ -71,31 +71,8 @@ impl Suite {
                     "give every pipeline its own name",
                 ));
             }
-            for (section_name, section) in std::iter::once(("detector", &p.detector))
-                .chain(p.recognizer.as_ref().map(|r| ("recognizer", r)))
-            {
-                if section.plugin.trim().is_empty() {
-                    return Err(self.invalid(
-                        key(&format!("{section_name}.plugin")),
-                        "is empty",
-                        "name a plugin, for example \"opencv-dnn\"",
-                    ));
-                }
-                if section.kind.trim().is_empty() {
-                    return Err(self.invalid(
-                        key(&format!("{section_name}.kind")),
-                        "is empty",
-                        "name a kind; `facelab plugins` lists them",
-                    ));
-                }
-            }
-            if p.detector.landmarks.is_some() {
-                return Err(self.invalid(
-                    key("detector.landmarks"),
-                    "is only for a recognizer",
-                    "move it to the pipeline's recognizer table",
-                ));
-            }
+            check_model_sections(&p.detector, p.recognizer.as_ref())
+                .map_err(|e| self.invalid(key(&e.key), e.message, e.help))?;
         }
         Ok(())
     }
@@ -250,6 +227,8 @@ mod tests {
             (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\", generate = \"phone\" }}]\n"), "`tasks.scan.sets[0].generate`"),
             (format!("{MINIMAL}[tasks.scan]\nsets = [{{ name = \"a\" }}]\n"), "`tasks.scan.sets[0].path` is missing"),
             (format!("{MINIMAL}[tasks.scan]\nruns = 0\nsets = [{{ name = \"a\", path = \"a\" }}]\n"), "`tasks.scan.runs` = 0"),
+            (format!("{MINIMAL}[[pipeline.detector.fuse]]\nplugin = \"a\"\nkind = \"b\"\n"), "`pipeline[0].detector.fuse` is only for [recognizer]"),
+            (format!("{MINIMAL}[pipeline.recognizer]\nplugin = \"a\"\nkind = \"b\"\n[[pipeline.recognizer.fuse]]\nplugin = \"c\"\nkind = \"\"\n"), "`pipeline[0].recognizer.fuse[0].kind` is empty"),
         ];
         for (text, expected) in cases {
             let e = Suite::parse(&text, Path::new("b.toml"))
