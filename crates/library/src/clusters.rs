@@ -223,10 +223,11 @@ fn members_and_vectors(
         .map_err(|e| lib.err(e))?;
     let ids: Vec<i64> = found.iter().map(|m| m.face).collect();
     let mut vectors = lib.fused_vectors(&keys, Some(&ids))?;
-    // Members without an embedding of the models (a rescan moved their box) are left out.
+    // Members without an embedding of the models (a rescan moved their box) are left out;
+    // fused vectors are unit vectors.
     let rows: Vec<(Member, Vec<f32>)> = found
         .into_iter()
-        .filter_map(|m| vectors.take(m.face).map(|v| (m, normalized(&v))))
+        .filter_map(|m| vectors.take(m.face).map(|v| (m, v)))
         .collect();
     let dim = rows.first().map(|(_, v)| v.len()).unwrap_or(0);
     let c = centre(rows.iter().map(|(_, v)| v.clone()), dim);

@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use facelab_cluster::Rng;
 
 use super::super::identity::ModelKeys;
-use super::super::search::{dot, normalized};
+use super::super::search::dot;
 use super::super::{Library, Result};
 
 /// Faces of one photo that form pairs.
@@ -77,7 +77,7 @@ impl Embedded {
             out.images.push(r.get::<_, i64>(1).map_err(|e| lib.err(e))?);
             out.people
                 .push(r.get::<_, Option<i64>>(2).map_err(|e| lib.err(e))?);
-            out.vectors.push(normalized(&v));
+            out.vectors.push(v);
         }
         Ok(out)
     }

@@ -11,7 +11,7 @@ use facelab_cluster::{Algorithm, Context, Evidence};
 use rusqlite::params;
 
 use super::super::identity::ModelKeys;
-use super::super::search::{dot, normalized};
+use super::super::search::dot;
 use super::super::{now, Library, LibraryError, Result};
 use super::{bump_revision, centre, evidence, next_ids, ordered, revision, RunSummary};
 use facelab_engine::config::MinQuality;
@@ -70,9 +70,10 @@ fn unnamed(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Result
             out.below_min_quality += 1;
             continue;
         }
+        // A fused vector is a unit vector.
         let v = vectors.take(face).expect("checked above");
         out.ids.push(face);
-        out.data.extend(normalized(&v));
+        out.data.extend(v);
         out.quality.push(quality.map_or(f32::NAN, |q| q as f32));
         out.image.push(r.get(2).map_err(|e| lib.err(e))?);
     }
