@@ -171,10 +171,7 @@ impl Library {
             }
             e => e,
         })?;
-        // journal_mode needs the lock briefly; a locked database reports busy here.
-        lib.conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
-            .map_err(|e| lib.err(e))?;
+        lib.set_wal()?;
         lib.conn
             .execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")
             .map_err(|e| lib.err(e))?;
@@ -183,6 +180,28 @@ impl Library {
             .execute_batch("PRAGMA foreign_keys = ON;")
             .map_err(|e| lib.err(e))?;
         Ok(lib)
+    }
+
+    /// Switches the file to write-ahead logging. Switching a new file needs it to itself for
+    /// a moment, and SQLite answers "busy" at once, without its busy handler, when another
+    /// process is reading it then (several facelab commands opening one new library at
+    /// once), so this retries until `busy_timeout_ms` has passed.
+    fn set_wal(&self) -> Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_millis(self.busy_timeout_ms);
+        loop {
+            match self
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => match self.err(e) {
+                    LibraryError::Locked { .. } if std::time::Instant::now() < deadline => {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    e => return Err(e),
+                },
+            }
+        }
     }
 
     /// The database file.
@@ -243,5 +262,36 @@ fn sql_error(path: &Path, busy_timeout_ms: u64, e: rusqlite::Error) -> LibraryEr
             path: path.to_owned(),
             message: sqlite_message(&e),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Several commands started at once on a library that does not exist yet all open it:
+    /// none is told it is locked while another switches the new file's journal mode.
+    #[test]
+    fn a_new_library_opened_by_several_processes_at_once_opens_for_all() {
+        for round in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("library.sqlite");
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|s| {
+                let opened: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            Library::open(&path, 10_000).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for o in opened {
+                    if let Err(e) = o.join().unwrap() {
+                        panic!("round {round}: {e}");
+                    }
+                }
+            });
+        }
     }
 }
