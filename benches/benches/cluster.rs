@@ -9,6 +9,10 @@
 //! normalised, σ in [0.5, 0.8], so faces of one identity have cosine ≈ 0.6–0.8 and strangers
 //! ≈ 0 ± 0.09, like real MobileFaceNet embeddings.
 //!
+//! `cluster/chinese-whispers-fused-256/<n>` is the same for a fused recognizer of two 128-D
+//! models: each face is two such vectors of its identity (independent draws), each scaled by
+//! 1/√2 and concatenated, as `[[recognizer.fuse]]` stores them.
+//!
 //! `cargo bench -p facelab-benches --bench cluster`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
@@ -38,6 +42,16 @@ fn faces(n: usize, seed: u64) -> Vec<f32> {
     data
 }
 
+/// Two models' vectors of the same faces, fused: `[a/√2, b/√2]`, `2·DIM` wide.
+fn fused_faces(n: usize, seed: u64) -> Vec<f32> {
+    let (a, b) = (faces(n, seed), faces(n, seed ^ 0x5eed));
+    let s = std::f32::consts::FRAC_1_SQRT_2;
+    a.chunks_exact(DIM)
+        .zip(b.chunks_exact(DIM))
+        .flat_map(|(x, y)| x.iter().chain(y).map(move |v| v * s))
+        .collect()
+}
+
 fn scaling(c: &mut Criterion) {
     let mut group = c.benchmark_group("cluster");
     group.sampling_mode(SamplingMode::Flat);
@@ -57,6 +71,21 @@ fn scaling(c: &mut Criterion) {
                 })
             });
         }
+    }
+    for n in [10_000, 100_000] {
+        let data = fused_faces(n, n as u64);
+        let algo = Algorithm::default();
+        group.bench_with_input(
+            BenchmarkId::new("chinese-whispers-fused-256", n),
+            &data,
+            |b, data| {
+                b.iter(|| {
+                    let labels = cluster(data, 2 * DIM, &algo, &[]).expect("valid input");
+                    assert_eq!(labels.len(), n);
+                    labels
+                })
+            },
+        );
     }
     group.finish();
 }

@@ -15,6 +15,8 @@
 //! - Faces below `library.min_quality` ([`facelab_engine::quality`]) are never clustered: a run
 //!   leaves them out and drops them from the clusters they were in (after `min_quality` was
 //!   raised). A cluster's suggested person is judged on the named faces that pass it.
+//! - [`suggest_merges`] proposes groups (and named people) that may be one person split in
+//!   two, best first; the user merges them.
 
 use std::collections::HashSet;
 
@@ -27,8 +29,10 @@ use super::{now, Library, LibraryError, Result};
 use facelab_engine::config::MinQuality;
 
 mod evidence;
+mod merges;
 mod run;
 
+pub use merges::{suggest_merges, MergeSuggestion, MergeSuggestions, Side};
 pub use run::{membership, run, run_with};
 
 /// A cluster as listed.

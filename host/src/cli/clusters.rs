@@ -1,5 +1,5 @@
 //! `facelab clusters`: list, show (with a contact sheet), name, merge and split the
-//! clusters `facelab cluster` made.
+//! clusters `facelab cluster` made, and propose merges of a person split in two.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -50,6 +50,19 @@ pub enum ClustersCommand {
     Split {
         /// Cluster id.
         id: i64,
+    },
+    /// Groups, groups and people, and people that may be one person split in two, most
+    /// alike first, each with the command that merges it (nothing is merged here).
+    SuggestMerges {
+        /// How many pairs to show.
+        #[arg(long, default_value_t = 20, conflicts_with = "all")]
+        limit: usize,
+        /// Every pair at or above the same-person threshold instead.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -115,6 +128,20 @@ pub fn run(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Outcome
             let n = clusters::merge(&mut lib, a, b)?;
             writeln!(out, "merged cluster {b} into {a} ({n} faces moved)")?;
         }
+        ClustersCommand::SuggestMerges { limit, all, json } => {
+            let found = clusters::suggest_merges(
+                &lib,
+                &models,
+                prior(ctx)?,
+                ctx.config.library.min_quality,
+                (!all).then_some(limit),
+            )?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&found)?)?;
+            } else {
+                print_merges(&mut out, &found)?;
+            }
+        }
         ClustersCommand::Split { id } => {
             let (new_id, stay, go) = clusters::split(&mut lib, id, &models)?;
             writeln!(
@@ -124,6 +151,55 @@ pub fn run(ctx: &RunContext, command: ClustersCommand) -> anyhow::Result<Outcome
         }
     }
     Ok(Outcome::Success)
+}
+
+fn print_merges(
+    out: &mut impl std::io::Write,
+    found: &clusters::MergeSuggestions,
+) -> anyhow::Result<()> {
+    let side = |s: &clusters::Side| match (&s.person, s.cluster) {
+        (Some(p), _) => format!("{p} ({} faces)", s.faces),
+        (None, Some(c)) => format!("cluster {c} ({} faces)", s.faces),
+        (None, None) => String::new(),
+    };
+    if found.pairs.is_empty() {
+        writeln!(
+            out,
+            "nothing to merge among {} groups and {} named people (run `facelab cluster` first)",
+            found.groups, found.people
+        )?;
+    }
+    for p in &found.pairs {
+        let command: Vec<String> = p.command.iter().map(|a| shell_word(a)).collect();
+        writeln!(
+            out,
+            "{:.3}{}\t{} + {}\tfacelab {}",
+            p.score,
+            if p.likely { " likely" } else { "" },
+            side(&p.a),
+            side(&p.b),
+            command.join(" ")
+        )?;
+    }
+    if let Some(t) = &found.threshold {
+        eprintln!(
+            "facelab: score = mean similarity of the two sides' faces; \"likely\" = at or above the same-person threshold {:.3} ({})",
+            t.value, t.source
+        );
+    }
+    Ok(())
+}
+
+/// `a` as one shell word.
+fn shell_word(a: &str) -> String {
+    let plain = !a.is_empty()
+        && a.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@+,".contains(c));
+    if plain {
+        a.to_owned()
+    } else {
+        format!("'{}'", a.replace('\'', r"'\''"))
+    }
 }
 
 /// At most this many faces on a contact sheet.

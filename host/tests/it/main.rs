@@ -20,6 +20,7 @@ mod edgeface;
 mod facenet;
 mod fused;
 mod library;
+mod merges;
 mod mirror;
 mod models;
 mod naming_bench;
