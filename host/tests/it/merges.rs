@@ -194,13 +194,7 @@ fn a_person_split_over_groups_is_proposed_first_and_merged_one_command_at_a_time
         .unwrap();
     let (code, out, err) = cmd(&config, &["clusters", "split", &big.to_string()]);
     assert_eq!(code, 0, "{err}");
-    let new: i64 = out
-        .split_whitespace()
-        .rev()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let new: i64 = out.split_whitespace().next_back().unwrap().parse().unwrap();
     let after = json(
         &config,
         &["clusters", "suggest-merges", "--limit", "100000", "--json"],
