@@ -35,6 +35,7 @@ mod dbscan;
 pub mod incremental;
 pub mod knn;
 pub mod linalg;
+pub mod merges;
 pub mod metrics;
 pub mod stats;
 mod whispers;

@@ -14,6 +14,8 @@ use facelab_cluster::{Algorithm, Context, Evidence};
 use serde::Serialize;
 
 use super::report::{ClusterMethodResult, Prf, QualityGated};
+
+mod merges;
 use facelab_engine::config::MinQuality;
 
 /// Parses one method table of the suite (`method = "..."` plus parameters).
@@ -211,6 +213,9 @@ pub fn compare_with(
         let ms = start.elapsed().as_secs_f64() * 1e3;
         let labels = clustering.labels;
         let r = facelab_cluster::metrics::evaluate(truth, &labels);
+        let merges = inputs
+            .declared
+            .map(|t| merges::merge_result(data, dim, &labels, truth, t));
         let quality_gate = match (&kept, gate) {
             (Some((rows, kept_data)), Some(g)) => {
                 let kept_quality: Option<Vec<f32>> = quality
@@ -230,6 +235,7 @@ pub fn compare_with(
             noise: r.noise,
             ms,
             quality_gate,
+            merges,
         });
     }
     Ok(out)
@@ -287,6 +293,7 @@ mod tests {
                 noise: 0,
                 ms: 1.0,
                 quality_gate: None,
+                merges: None,
             }],
             check,
         }

@@ -404,6 +404,31 @@ pub struct ClusterMethodResult {
     /// embeddings carry no quality (a cache written before facelab measured it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quality_gate: Option<QualityGated>,
+    /// What `clusters suggest-merges` proposes on these groups, and the scores once every
+    /// likely pair is merged; absent when the recognizer declares no same-person rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merges: Option<MergeResult>,
+}
+
+/// The merge suggestions on one clustering: pairs of groups (of two or more faces) whose
+/// average-linkage similarity reaches the same-person threshold, as `clusters
+/// suggest-merges` lists them, and the scores after merging every one (in order).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MergeResult {
+    /// The same-person threshold (the recognizer's declared rule, on cosine similarity).
+    pub threshold: f32,
+    /// Pairs of groups at or above it.
+    pub likely: usize,
+    /// Of those, pairs whose groups are mostly the same person.
+    pub right: usize,
+    /// Pairs of groups that are mostly the same person: the splits there are to mend.
+    pub splits: usize,
+    /// Groups (two or more faces) per true person, before and after the merges.
+    pub groups_per_person: f64,
+    /// After merging every likely pair.
+    pub groups_per_person_after: f64,
+    /// BCubed precision/recall/F after merging every likely pair.
+    pub bcubed_after: Prf,
 }
 
 /// Clustering for one pipeline.

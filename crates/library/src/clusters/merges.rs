@@ -13,13 +13,12 @@
 //! - Two named people are proposed as a pair too (one person named twice), but only the
 //!   user merges them, with `people merge`.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use facelab_engine::config::MinQuality;
 
 use super::super::identity::ModelKeys;
-use super::super::search::{dot, dots};
+use super::super::search::dot;
 use super::super::suggest::{self, Prior, ThresholdUsed};
 use super::super::{Library, Result};
 
@@ -131,31 +130,13 @@ pub fn suggest_merges(
         Some(_) => f32::NEG_INFINITY,
         None => threshold.as_ref().map_or(f32::INFINITY, |t| t.value),
     };
-    let mut best = Best::new(limit);
-    let mut known_apart = 0;
-    let data: Vec<f32> = parties
+    let means: Vec<f32> = parties
         .iter()
         .flat_map(|p| p.mean.iter().copied())
         .collect();
-    let mut sims = vec![0.0f32; parties.len()];
-    for i in 0..parties.len() {
-        let rest = &data[(i + 1) * dim..];
-        let out = &mut sims[..parties.len() - i - 1];
-        dots(&parties[i].mean, rest, dim, out);
-        for (k, s) in out.iter().enumerate() {
-            let j = i + 1 + k;
-            if *s < floor {
-                continue;
-            }
-            if apart.contains(&(i, j)) {
-                known_apart += 1;
-                continue;
-            }
-            best.push(*s, (i, j));
-        }
-    }
-    let pairs = best
-        .into_sorted()
+    let ranked = facelab_cluster::merges::ranked_pairs(&means, dim, floor, limit, &apart);
+    let pairs = ranked
+        .pairs
         .into_iter()
         .map(|(score, (i, j))| {
             let likely = threshold.as_ref().is_some_and(|t| score >= t.value);
@@ -167,7 +148,7 @@ pub fn suggest_merges(
         threshold,
         groups,
         people,
-        known_apart,
+        known_apart: ranked.known_apart,
     })
 }
 
@@ -347,87 +328,31 @@ fn cluster_faces(lib: &Library, models: &ModelKeys) -> Result<Vec<(i64, Vec<i64>
     Ok(out)
 }
 
-/// The best pairs seen: the top `limit`, or all of them.
-struct Best {
-    limit: Option<usize>,
-    heap: BinaryHeap<Reverse<(Score, (usize, usize))>>,
-}
-
-/// A score ordered totally (NaN lowest), for the heap.
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Score(f32);
-
-impl Eq for Score {}
-
-impl PartialOrd for Score {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Score {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
-    }
-}
-
-impl Best {
-    fn new(limit: Option<usize>) -> Best {
-        Best {
-            limit,
-            heap: BinaryHeap::new(),
-        }
-    }
-
-    fn push(&mut self, score: f32, pair: (usize, usize)) {
-        if score.is_nan() || self.limit == Some(0) {
-            return;
-        }
-        self.heap.push(Reverse((Score(score), pair)));
-        if self.limit.is_some_and(|l| self.heap.len() > l) {
-            self.heap.pop();
-        }
-    }
-
-    fn into_sorted(self) -> Vec<(f32, (usize, usize))> {
-        let mut v: Vec<_> = self
-            .heap
-            .into_iter()
-            .map(|Reverse((s, p))| (s.0, p))
-            .collect();
-        v.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-        v
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_best_keeps_the_top_pairs_in_order() {
-        let mut b = Best::new(Some(2));
-        for (s, p) in [
-            (0.1, (0, 1)),
-            (0.9, (0, 2)),
-            (f32::NAN, (1, 2)),
-            (0.5, (1, 3)),
-        ] {
-            b.push(s, p);
-        }
-        assert_eq!(b.into_sorted(), vec![(0.9, (0, 2)), (0.5, (1, 3))]);
-    }
-
-    #[test]
-    fn the_score_is_the_mean_similarity_of_every_cross_pair() {
+    fn the_larger_group_or_the_person_stays_and_the_merge_is_one_command() {
         let image_of = HashMap::new();
         let (a1, a2, b1) = ([1.0f32, 0.0], [0.6f32, 0.8], [0.0f32, 1.0]);
         let a = party(Some(1), None, &[(1, &a1[..]), (2, &a2[..])], 2, &image_of);
         let b = party(Some(2), None, &[(3, &b1[..])], 2, &image_of);
-        let cross = (dot(&a1, &b1) + dot(&a2, &b1)) / 2.0;
-        assert!((dot(&a.mean, &b.mean) - cross).abs() < 1e-6);
-        // The larger group stays; the merge is one command.
         let s = suggestion(&b, &a, 0.4, true);
+        assert_eq!(s.kind, "clusters");
         assert_eq!(s.command, ["clusters", "merge", "1", "2"]);
+        let ada = party(None, Some("Ada".into()), &[(3, &b1[..])], 2, &image_of);
+        let s = suggestion(&a, &ada, 0.4, true);
+        assert_eq!(s.command, ["clusters", "name", "1", "Ada"]);
+        let bo = party(
+            None,
+            Some("Bo".into()),
+            &[(1, &a1[..]), (2, &a2[..])],
+            2,
+            &image_of,
+        );
+        let s = suggestion(&ada, &bo, 0.4, false);
+        assert_eq!(s.kind, "people");
+        assert_eq!(s.command, ["people", "merge", "Ada", "Bo"]);
     }
 }

@@ -177,6 +177,7 @@ pub(super) fn clustering(s: &mut String, r: &Report) {
     clustering_methods(s, r);
     clustering_worst(s, r);
     clustering_gated(s, r);
+    clustering_merges(s, r);
 }
 
 /// Each set's faces, then every method on every set.
@@ -289,6 +290,46 @@ fn clustering_gated(s: &mut String, r: &Report) {
             g.bcubed.f,
             g.bcubed_all.f,
             g.clusters
+        );
+    }
+}
+
+/// What `clusters suggest-merges` proposes on each clustering, and the scores after merging.
+fn clustering_merges(s: &mut String, r: &Report) {
+    let rows: Vec<_> = r
+        .tasks
+        .clustering
+        .results
+        .iter()
+        .flat_map(|c| c.methods.iter().map(move |m| (c, m)))
+        .filter_map(|(c, m)| m.merges.as_ref().map(|g| (c, m, g)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    s.push_str("
+Merge suggestions (`facelab clusters suggest-merges`): pairs of groups (two or more faces) whose mean cross similarity reaches the recognizer's same-person threshold, how many are one person, and the groups once a user has confirmed every one of them. A split is a pair of groups of one person.
+
+");
+    s.push_str("| pipeline | set | method | threshold | likely pairs (one person) | splits | groups per person | BCubed P / R / F after |
+|---|---|---|---|---|---|---|---|
+");
+    for (c, m, g) in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.3} | {} ({}) | {} | {:.2} → {:.2} | {:.3} / {:.3} / **{:.3}** |",
+            marked(r, &c.pipeline),
+            set_name(c),
+            m.method,
+            g.threshold,
+            g.likely,
+            g.right,
+            g.splits,
+            g.groups_per_person,
+            g.groups_per_person_after,
+            g.bcubed_after.precision,
+            g.bcubed_after.recall,
+            g.bcubed_after.f
         );
     }
 }
