@@ -178,6 +178,11 @@ const MIGRATIONS: &[&str] = &[
     // no rescan or detector switch moves or removes them. Faces stored before are detected.
     "ALTER TABLE faces ADD COLUMN origin TEXT NOT NULL DEFAULT 'detected'
        CHECK (origin IN ('detected', 'manual', 'xmp'));",
+    // 5 → 6: "not someone I know" ([`crate::hidden`]). A hidden face stays out of
+    // suggestions and clusters until it is shown again; a hidden person stays out of the
+    // people list and the suggestion queue. NULL: shown; else when it was hidden.
+    "ALTER TABLE faces ADD COLUMN hidden_at INTEGER;
+     ALTER TABLE people ADD COLUMN hidden_at INTEGER;",
 ];
 
 /// The index that makes a duplicate face impossible; `facelab check` restores it.
