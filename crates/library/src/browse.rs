@@ -148,7 +148,12 @@ impl Library {
 
     /// The groups of the recognizer key `model`, largest first (shown faces), `limit` from
     /// `offset`, and how many groups there are.
-    pub fn group_cards(&self, model: &str, offset: i64, limit: i64) -> Result<(i64, Vec<GroupCard>)> {
+    pub fn group_cards(
+        &self,
+        model: &str,
+        offset: i64,
+        limit: i64,
+    ) -> Result<(i64, Vec<GroupCard>)> {
         let total = self.count(
             "SELECT count(*) FROM clusters c WHERE c.model_id = ?1 AND EXISTS (
                SELECT 1 FROM cluster_members m JOIN faces f ON f.id = m.face_id
@@ -224,7 +229,10 @@ impl Library {
              WHERE s.state = 'suggested' AND f.hidden_at IS NULL AND p.hidden_at IS NULL
              AND coalesce(s.score, 0) >= ?2 AND (?1 IS NULL OR p.name = ?1)
              AND NOT EXISTS (SELECT 1 FROM labels c WHERE c.face_id = s.face_id AND c.state = 'confirmed')";
-        let total = self.count(&format!("SELECT count(*) {WHERE}"), params![person, min_score])?;
+        let total = self.count(
+            &format!("SELECT count(*) {WHERE}"),
+            params![person, min_score],
+        )?;
         let cards = self.rows(
             &format!(
                 "SELECT s.face_id, f.image_id, p.name, {COVER}, coalesce(s.score, 0) {WHERE}

@@ -39,8 +39,9 @@ impl Library {
     pub fn show_faces(&mut self, faces: &[i64]) -> Result<usize> {
         let faces = faces.to_vec();
         self.write(move |tx| {
-            let mut stmt =
-                tx.prepare("UPDATE faces SET hidden_at = NULL WHERE id = ?1 AND hidden_at IS NOT NULL")?;
+            let mut stmt = tx.prepare(
+                "UPDATE faces SET hidden_at = NULL WHERE id = ?1 AND hidden_at IS NOT NULL",
+            )?;
             let mut n = 0;
             for f in faces {
                 n += stmt.execute([f])?;

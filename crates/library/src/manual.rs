@@ -343,9 +343,11 @@ pub fn add_drawn_face(
             height: photo.height,
         });
     }
-    if let Some(f) = photo.faces.iter().find(|f| {
-        facelab_plugin_kit::geometry::iou(&f.bbox, &b) >= crate::scan::MATCH_IOU
-    }) {
+    if let Some(f) = photo
+        .faces
+        .iter()
+        .find(|f| facelab_plugin_kit::geometry::iou(&f.bbox, &b) >= crate::scan::MATCH_IOU)
+    {
         return Err(DrawnFaceError::Covered {
             face: f.id,
             bbox: f.bbox,

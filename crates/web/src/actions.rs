@@ -53,7 +53,10 @@ fn undo_last(app: &App, lib: &mut Library, req: &Request) -> Handled {
         return Err(Fail::Conflict("nothing to undo".into()));
     };
     if let Err(e) = undo::apply(lib, &done) {
-        return Err(Fail::Conflict(format!("could not undo \"{}\": {e}", done.label)));
+        return Err(Fail::Conflict(format!(
+            "could not undo \"{}\": {e}",
+            done.label
+        )));
     }
     Ok(back(req))
 }
@@ -103,7 +106,11 @@ fn name_group(app: &App, lib: &mut Library, id: i64, req: &Request) -> Result<Do
     let (named, _) = clusters::name(lib, id, &person, &app.models)?;
     let mut inverse = vec![
         Step::Labels(members.clone(), before),
-        Step::Cluster { id, model, faces: members },
+        Step::Cluster {
+            id,
+            model,
+            faces: members,
+        },
     ];
     if added {
         inverse.push(Step::RemovePerson(person.clone()));
@@ -111,7 +118,11 @@ fn name_group(app: &App, lib: &mut Library, id: i64, req: &Request) -> Result<Do
     Ok(Done {
         label: format!(
             "named group {id} {person} ({named} faces{})",
-            if unticked.is_empty() { String::new() } else { format!(", {} left out", unticked.len()) }
+            if unticked.is_empty() {
+                String::new()
+            } else {
+                format!(", {} left out", unticked.len())
+            }
         ),
         inverse,
     })
@@ -124,7 +135,11 @@ fn merge_groups(lib: &mut Library, a: i64, req: &Request) -> Result<Done, Fail> 
     let moved = clusters::merge(lib, a, b)?;
     Ok(Done {
         label: format!("merged group {b} into group {a} ({moved} faces)"),
-        inverse: vec![Step::Cluster { id: b, model, faces }],
+        inverse: vec![Step::Cluster {
+            id: b,
+            model,
+            faces,
+        }],
     })
 }
 
@@ -327,7 +342,8 @@ fn draw_face(app: &App, lib: &mut Library, image: i64, req: &Request) -> Result<
         .lock()
         .map_err(|_| Fail::Internal("the recognizer lock is poisoned".into()))?;
     if rec.is_none() {
-        *rec = crate::photo::open_recognizer(&app.ctx).map_err(|e| Fail::Internal(format!("{e:#}")))?;
+        *rec = crate::photo::open_recognizer(&app.ctx)
+            .map_err(|e| Fail::Internal(format!("{e:#}")))?;
     }
     let face = facelab_library::manual::add_drawn_face(
         lib,

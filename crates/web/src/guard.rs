@@ -43,7 +43,11 @@ fn random_hex() -> std::io::Result<String> {
 
 /// Equal without an early exit, so the time taken tells nothing about the secret.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 /// The Host values this server answers to: the bound address, and at a loopback address
@@ -118,7 +122,8 @@ pub fn decode(s: &str) -> String {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+                {
                     Ok(v) => {
                         out.push(v);
                         i += 2;
@@ -165,7 +170,15 @@ mod tests {
     #[test]
     fn an_id_is_digits_only() {
         assert_eq!(parse_id("42"), Ok(42));
-        for bad in ["", "-1", "1.jpg", "../etc/passwd", "%2e%2e", "1 ", "99999999999999999999"] {
+        for bad in [
+            "",
+            "-1",
+            "1.jpg",
+            "../etc/passwd",
+            "%2e%2e",
+            "1 ",
+            "99999999999999999999",
+        ] {
             assert_eq!(parse_id(bad), Err(BadId), "{bad}");
         }
     }

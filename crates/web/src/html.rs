@@ -55,7 +55,11 @@ pub fn page(frame: &Frame<'_>, tab: Tab, title: &str, body: &str) -> String {
         (Tab::Suggestions, "/suggestions", "Suggestions"),
         (Tab::Faces, "/faces", "Faces in no group"),
     ] {
-        let current = if t == tab { " aria-current=\"page\"" } else { "" };
+        let current = if t == tab {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
         let _ = write!(nav, "<a href=\"{href}\"{current}>{label}</a>");
     }
     let undo = match &frame.last {
@@ -95,7 +99,7 @@ pub fn button(frame: &Frame<'_>, action: &str, label: &str, class: &str, extra: 
 /// A face tile linking to `href`.
 pub fn tile(face: i64, href: &str, caption: &str) -> String {
     format!(
-        "<a class=\"tile\" href=\"{}\"><img src=\"/thumb/{face}\" alt=\"face {face}\" width=\"112\" height=\"112\" loading=\"lazy\"><span>{}</span></a>",
+        "<a class=\"tile\" href=\"{}\"><img src=\"/thumb/{face}\" alt=\"face {face}\" width=\"112\" height=\"112\"><span>{}</span></a>",
         esc(href),
         esc(caption)
     )
@@ -119,11 +123,21 @@ pub fn pager(base: &str, page: i64, total: i64, per_page: i64) -> String {
     }
     let mut s = String::from("<nav class=\"pager\">");
     if page > 1 {
-        let _ = write!(s, "<a href=\"{}page={}\" rel=\"prev\">← Previous</a>", esc(base), page - 1);
+        let _ = write!(
+            s,
+            "<a href=\"{}page={}\" rel=\"prev\">← Previous</a>",
+            esc(base),
+            page - 1
+        );
     }
     let _ = write!(s, "<span>Page {page} of {pages}</span>");
     if page < pages {
-        let _ = write!(s, "<a href=\"{}page={}\" rel=\"next\">Next →</a>", esc(base), page + 1);
+        let _ = write!(
+            s,
+            "<a href=\"{}page={}\" rel=\"next\">Next →</a>",
+            esc(base),
+            page + 1
+        );
     }
     s.push_str("</nav>");
     s
@@ -139,7 +153,11 @@ mod tests {
             esc("<script>alert('x')</script> & \"q\""),
             "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
         );
-        let frame = Frame { csrf: "c", last: Some("named <b>".into()), here: "/" };
+        let frame = Frame {
+            csrf: "c",
+            last: Some("named <b>".into()),
+            here: "/",
+        };
         let p = page(&frame, Tab::People, "<script>", "");
         assert!(!p.contains("<script>alert"), "{p}");
         assert!(p.contains("<title>&lt;script&gt; · facelab</title>"), "{p}");

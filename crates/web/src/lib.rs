@@ -27,6 +27,7 @@ mod actions;
 mod app;
 mod pages;
 mod photo;
+mod router;
 mod undo;
 
 use std::net::SocketAddr;
@@ -66,6 +67,16 @@ pub fn serve(ctx: &RunContext, options: &Options) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "facelab serve: {}", app.url())?;
         out.flush()?;
+    }
+    {
+        // The merge proposals beside the groups read every embedding: computed once now, in
+        // the background, rather than by the first page.
+        let app = app.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = app.warm() {
+                eprintln!("facelab: serve: {e:#}");
+            }
+        });
     }
     let server = Arc::new(server);
     let workers: Vec<_> = (0..WORKERS)

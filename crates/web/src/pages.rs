@@ -14,7 +14,7 @@ use crate::html::{button, esc, hidden_fields, page, pager, people_list, tile, Ta
 /// Groups on a page of the groups list.
 pub const GROUPS_PER_PAGE: i64 = 8;
 /// Faces shown of one group (naming names them all).
-pub const FACES_PER_GROUP: i64 = 48;
+pub const FACES_PER_GROUP: i64 = 24;
 /// Faces on a page of a person, of faces in no group, of hidden faces.
 pub const FACES_PER_PAGE: i64 = 120;
 /// Suggestions on a page of the queue.
@@ -35,8 +35,16 @@ pub fn people(app: &App, lib: &mut Library, req: &Request) -> Handled {
         body,
         "<p class=\"lead\">{} people. <a href=\"{}\">{}</a></p><div class=\"cards\">",
         cards.len(),
-        if show_hidden { "/people" } else { "/people?hidden=1" },
-        if show_hidden { "Hide hidden people" } else { "Show hidden people too" }
+        if show_hidden {
+            "/people"
+        } else {
+            "/people?hidden=1"
+        },
+        if show_hidden {
+            "Hide hidden people"
+        } else {
+            "Show hidden people too"
+        }
     );
     for p in &cards {
         let cover = match p.cover {
@@ -44,9 +52,21 @@ pub fn people(app: &App, lib: &mut Library, req: &Request) -> Handled {
             None => "<span class=\"tile empty\">no face</span>".into(),
         };
         let hide = if p.hidden {
-            button(&frame, &format!("/people/{}/show", p.id), "Show", "quiet", "")
+            button(
+                &frame,
+                &format!("/people/{}/show", p.id),
+                "Show",
+                "quiet",
+                "",
+            )
         } else {
-            button(&frame, &format!("/people/{}/hide", p.id), "Hide", "quiet", "")
+            button(
+                &frame,
+                &format!("/people/{}/hide", p.id),
+                "Hide",
+                "quiet",
+                "",
+            )
         };
         let _ = write!(
             body,
@@ -70,14 +90,20 @@ pub fn people(app: &App, lib: &mut Library, req: &Request) -> Handled {
 pub fn confirm_merge(app: &App, req: &Request, id: i64, from: &str, into: &str) -> Handled {
     let frame = app.frame(req);
     let back = crate::guard::local_path(req.f("back").unwrap_or("/people"));
-    let frame = crate::html::Frame { here: &back, ..frame };
+    let frame = crate::html::Frame {
+        here: &back,
+        ..frame
+    };
     let body = format!(
         "<p class=\"lead\">There is already a person called <strong>{}</strong>. Merge <strong>{}</strong> into <strong>{}</strong>? Every face of {} becomes {}'s.</p>\
          <form method=\"post\" action=\"/people/{id}/rename\" class=\"row\">{}<input type=\"hidden\" name=\"name\" value=\"{}\"><input type=\"hidden\" name=\"confirm\" value=\"merge\"><button type=\"submit\" class=\"primary\" id=\"confirm-merge\" autofocus>Merge into {}</button> <a href=\"{}\">Cancel</a></form>",
         esc(into), esc(from), esc(into), esc(from), esc(into),
         hidden_fields(&frame), esc(into), esc(into), esc(&back)
     );
-    Ok(Reply::html(200, page(&frame, Tab::People, "Merge two people?", &body)))
+    Ok(Reply::html(
+        200,
+        page(&frame, Tab::People, "Merge two people?", &body),
+    ))
 }
 
 /// A person's faces, newest photo first.
@@ -99,16 +125,32 @@ pub fn person(app: &App, lib: &mut Library, id: i64, req: &Request) -> Handled {
     );
     for f in &faces {
         let src = lib.face_source(*f)?;
-        let href = src.map(|s| format!("/photo/{}", s.image)).unwrap_or_default();
+        let href = src
+            .map(|s| format!("/photo/{}", s.image))
+            .unwrap_or_default();
         let _ = write!(
             body,
             "<figure class=\"face\">{}{}</figure>",
             tile(*f, &href, "Open photo"),
-            button(&frame, &format!("/faces/{f}/reject"), &format!("Not {}", p.name), "quiet", &format!("<input type=\"hidden\" name=\"person\" value=\"{}\">", esc(&p.name)))
+            button(
+                &frame,
+                &format!("/faces/{f}/reject"),
+                &format!("Not {}", p.name),
+                "quiet",
+                &format!(
+                    "<input type=\"hidden\" name=\"person\" value=\"{}\">",
+                    esc(&p.name)
+                )
+            )
         );
     }
     body.push_str("</div>");
-    body.push_str(&pager(&format!("/person/{id}?"), page_no, total, FACES_PER_PAGE));
+    body.push_str(&pager(
+        &format!("/person/{id}?"),
+        page_no,
+        total,
+        FACES_PER_PAGE,
+    ));
     Ok(Reply::html(200, page(&frame, Tab::None, &p.name, &body)))
 }
 
@@ -117,14 +159,23 @@ pub fn person(app: &App, lib: &mut Library, id: i64, req: &Request) -> Handled {
 pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
     let page_no = req.page();
     let key = app.models.key();
-    let (total, groups) = lib.group_cards(&key, (page_no - 1) * GROUPS_PER_PAGE, GROUPS_PER_PAGE)?;
+    let (total, groups) =
+        lib.group_cards(&key, (page_no - 1) * GROUPS_PER_PAGE, GROUPS_PER_PAGE)?;
     let merges = app.merges(lib)?;
     let mut near: HashMap<i64, Vec<&MergeSuggestion>> = HashMap::new();
     for m in &merges.pairs {
         for (side, other) in [(&m.a, &m.b), (&m.b, &m.a)] {
-            if let (Some(c), true) = (side.cluster, other.cluster.is_some() || other.person.is_some()) {
+            if let (Some(c), true) = (
+                side.cluster,
+                other.cluster.is_some() || other.person.is_some(),
+            ) {
+                // Best first: the likely ones (up to 3), else the nearest one alone.
                 let list = near.entry(c).or_default();
-                if list.len() < 3 {
+                let room = list.len() < 3
+                    && list
+                        .last()
+                        .is_none_or(|l: &&MergeSuggestion| l.likely && m.likely);
+                if list.is_empty() || room {
                     list.push(m);
                 }
             }
@@ -148,11 +199,15 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
         for f in &faces {
             let _ = write!(
                 body,
-                "<label class=\"tick\"><input type=\"hidden\" name=\"shown\" value=\"{f}\"><input type=\"checkbox\" name=\"keep\" value=\"{f}\" checked><img src=\"/thumb/{f}\" alt=\"face {f}\" width=\"112\" height=\"112\" loading=\"lazy\"></label>"
+                "<label class=\"tick\"><input type=\"hidden\" name=\"shown\" value=\"{f}\"><input type=\"checkbox\" name=\"keep\" value=\"{f}\" checked><img src=\"/thumb/{f}\" alt=\"face {f}\" width=\"112\" height=\"112\"></label>"
             );
         }
         if g.size > faces.len() as i64 {
-            let _ = write!(body, "<p class=\"more\">and {} more, named with them</p>", g.size - faces.len() as i64);
+            let _ = write!(
+                body,
+                "<p class=\"more\">and {} more, named with them</p>",
+                g.size - faces.len() as i64
+            );
         }
         let _ = write!(
             body,
@@ -166,8 +221,16 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
             None => body.push_str("<p class=\"muted\">No close group or person.</p>"),
             Some(list) => {
                 for m in list {
-                    let other = if m.a.cluster == Some(g.id) { &m.b } else { &m.a };
-                    let likely = if m.likely { "<span class=\"likely\">likely</span>" } else { "" };
+                    let other = if m.a.cluster == Some(g.id) {
+                        &m.b
+                    } else {
+                        &m.a
+                    };
+                    let likely = if m.likely {
+                        "<span class=\"likely\">likely</span>"
+                    } else {
+                        "<span class=\"muted\">unlikely</span>"
+                    };
                     match (&other.person, other.cluster) {
                         (Some(name), _) => {
                             let _ = write!(
@@ -219,7 +282,13 @@ fn face_grid(
             body,
             "<figure class=\"face\">{}{}</figure>",
             tile(*f, &href, "Open photo"),
-            button(&frame, &format!("/faces/{f}/{}", action.0), action.1, "quiet", "")
+            button(
+                &frame,
+                &format!("/faces/{f}/{}", action.0),
+                action.1,
+                "quiet",
+                ""
+            )
         );
     }
     body.push_str("</div>");
@@ -229,14 +298,26 @@ fn face_grid(
 /// Faces without a name in no group.
 pub fn ungrouped(app: &App, lib: &mut Library, req: &Request) -> Handled {
     let page_no = req.page();
-    let (total, faces) =
-        lib.ungrouped_faces(&app.models.key(), (page_no - 1) * FACES_PER_PAGE, FACES_PER_PAGE)?;
+    let (total, faces) = lib.ungrouped_faces(
+        &app.models.key(),
+        (page_no - 1) * FACES_PER_PAGE,
+        FACES_PER_PAGE,
+    )?;
     let mut body = format!(
         "<p class=\"lead\">{total} faces without a name that are in no group. Open a photo to name a face. <a href=\"/faces/hidden\">Hidden faces</a></p>"
     );
-    body.push_str(&face_grid(app, lib, req, &faces, ("hide", "Not someone I know"))?);
+    body.push_str(&face_grid(
+        app,
+        lib,
+        req,
+        &faces,
+        ("hide", "Not someone I know"),
+    )?);
     body.push_str(&pager("/faces?", page_no, total, FACES_PER_PAGE));
-    Ok(Reply::html(200, page(&app.frame(req), Tab::Faces, "Faces in no group", &body)))
+    Ok(Reply::html(
+        200,
+        page(&app.frame(req), Tab::Faces, "Faces in no group", &body),
+    ))
 }
 
 /// Hidden faces, each with a button to show it again.
@@ -248,13 +329,21 @@ pub fn hidden(app: &App, lib: &mut Library, req: &Request) -> Handled {
     );
     body.push_str(&face_grid(app, lib, req, &faces, ("show", "Show again"))?);
     body.push_str(&pager("/faces/hidden?", page_no, total, FACES_PER_PAGE));
-    Ok(Reply::html(200, page(&app.frame(req), Tab::Faces, "Hidden faces", &body)))
+    Ok(Reply::html(
+        200,
+        page(&app.frame(req), Tab::Faces, "Hidden faces", &body),
+    ))
 }
 
 /// The suggestion queue: y confirms, n rejects, arrows move.
 pub fn suggestions(app: &App, lib: &mut Library, req: &Request) -> Handled {
     let page_no = req.page();
-    let (total, cards) = lib.suggestion_cards(None, 0.0, (page_no - 1) * SUGGESTIONS_PER_PAGE, SUGGESTIONS_PER_PAGE)?;
+    let (total, cards) = lib.suggestion_cards(
+        None,
+        0.0,
+        (page_no - 1) * SUGGESTIONS_PER_PAGE,
+        SUGGESTIONS_PER_PAGE,
+    )?;
     let frame = app.frame(req);
     let mut body = String::new();
     body.push_str(&people_list(&names(lib)?));
@@ -264,7 +353,10 @@ pub fn suggestions(app: &App, lib: &mut Library, req: &Request) -> Handled {
          <form method=\"get\" action=\"/suggestions/bulk\" class=\"row bulk\"><label for=\"bulk-person\">Confirm all of</label><input id=\"bulk-person\" name=\"person\" list=\"people\" required autocomplete=\"off\"><label for=\"bulk-min\">scoring at least</label><input id=\"bulk-min\" name=\"min\" type=\"number\" step=\"0.01\" min=\"-1\" max=\"1\" value=\"0.60\" required><button type=\"submit\">Count them</button></form><ol class=\"queue\">"
     );
     for c in &cards {
-        let person = format!("<input type=\"hidden\" name=\"person\" value=\"{}\">", esc(&c.person));
+        let person = format!(
+            "<input type=\"hidden\" name=\"person\" value=\"{}\">",
+            esc(&c.person)
+        );
         let cover = match c.cover {
             Some(f) => tile(f, "", &c.person),
             None => format!("<span class=\"tile empty\">{}</span>", esc(&c.person)),
@@ -281,8 +373,16 @@ pub fn suggestions(app: &App, lib: &mut Library, req: &Request) -> Handled {
         );
     }
     body.push_str("</ol>");
-    body.push_str(&pager("/suggestions?", page_no, total, SUGGESTIONS_PER_PAGE));
-    Ok(Reply::html(200, page(&frame, Tab::Suggestions, "Suggestions", &body)))
+    body.push_str(&pager(
+        "/suggestions?",
+        page_no,
+        total,
+        SUGGESTIONS_PER_PAGE,
+    ));
+    Ok(Reply::html(
+        200,
+        page(&frame, Tab::Suggestions, "Suggestions", &body),
+    ))
 }
 
 /// How many suggestions a bulk confirmation would confirm, and the button to do it.
@@ -299,7 +399,10 @@ pub fn bulk_preview(app: &App, lib: &mut Library, req: &Request) -> Handled {
     let (total, cards) = lib.suggestion_cards(Some(&p.name), min, 0, FACES_PER_PAGE)?;
     let back = format!("/suggestions/bulk?person={}&min={min}", encode(&p.name));
     let frame = app.frame(req);
-    let frame = crate::html::Frame { here: &back, ..frame };
+    let frame = crate::html::Frame {
+        here: &back,
+        ..frame
+    };
     let mut body = format!(
         "<p class=\"lead\" id=\"bulk-count\"><strong>{total}</strong> suggestions of <strong>{}</strong> score {min:.2} or more.</p>",
         esc(&p.name)
@@ -312,9 +415,16 @@ pub fn bulk_preview(app: &App, lib: &mut Library, req: &Request) -> Handled {
             esc(&p.name)
         );
         for c in &cards {
-            body.push_str(&tile(c.face, &format!("/photo/{}", c.image), &format!("{:.2}", c.score)));
+            body.push_str(&tile(
+                c.face,
+                &format!("/photo/{}", c.image),
+                &format!("{:.2}", c.score),
+            ));
         }
         body.push_str("</div>");
     }
-    Ok(Reply::html(200, page(&frame, Tab::Suggestions, "Confirm many", &body)))
+    Ok(Reply::html(
+        200,
+        page(&frame, Tab::Suggestions, "Confirm many", &body),
+    ))
 }

@@ -17,20 +17,40 @@ fn cached(c: Result<Cached, ThumbError>, req: &Request) -> Handled {
     let c = match c {
         Ok(c) => c,
         Err(ThumbError::Missing) => {
-            return Err(Fail::NotFound("the photo file is missing (help: run `facelab scan` on its folder)".into()))
+            return Err(Fail::NotFound(
+                "the photo file is missing (help: run `facelab scan` on its folder)".into(),
+            ))
         }
         Err(ThumbError::Failed(m)) => return Err(Fail::Internal(m)),
     };
     let etag = format!("\"{}\"", c.key);
     let headers = vec![
         ("ETag".to_owned(), etag.clone()),
-        ("Cache-Control".to_owned(), "private, max-age=3600, must-revalidate".to_owned()),
+        (
+            "Cache-Control".to_owned(),
+            "private, max-age=3600, must-revalidate".to_owned(),
+        ),
     ];
-    if req.if_none_match.as_deref().is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-        return Ok(Reply { status: 304, content_type: "image/jpeg", body: Vec::new(), headers });
+    if req
+        .if_none_match
+        .as_deref()
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag))
+    {
+        return Ok(Reply {
+            status: 304,
+            content_type: "image/jpeg",
+            body: Vec::new(),
+            headers,
+        });
     }
-    let body = std::fs::read(&c.file).map_err(|e| Fail::Internal(format!("{}: {e}", c.file.display())))?;
-    Ok(Reply { status: 200, content_type: "image/jpeg", body, headers })
+    let body =
+        std::fs::read(&c.file).map_err(|e| Fail::Internal(format!("{}: {e}", c.file.display())))?;
+    Ok(Reply {
+        status: 200,
+        content_type: "image/jpeg",
+        body,
+        headers,
+    })
 }
 
 /// The tile of face `face`.
@@ -39,7 +59,13 @@ pub fn thumb(app: &App, lib: &mut Library, face: i64, req: &Request) -> Handled 
         .face_source(face)?
         .ok_or_else(|| Fail::NotFound(format!("no face with id {face}")))?;
     cached(
-        thumbs::face_tile(&app.cache, face, &src.path, src.bbox, app.ctx.config.images.max_pixels),
+        thumbs::face_tile(
+            &app.cache,
+            face,
+            &src.path,
+            src.bbox,
+            app.ctx.config.images.max_pixels,
+        ),
         req,
     )
 }
@@ -50,7 +76,12 @@ pub fn image(app: &App, lib: &mut Library, image: i64, req: &Request) -> Handled
         .photo(image)?
         .ok_or_else(|| Fail::NotFound(format!("no scanned photo with id {image}")))?;
     cached(
-        thumbs::preview(&app.cache, image, &photo.path, app.ctx.config.images.max_pixels),
+        thumbs::preview(
+            &app.cache,
+            image,
+            &photo.path,
+            app.ctx.config.images.max_pixels,
+        ),
         req,
     )
 }
@@ -75,7 +106,11 @@ pub fn page_of(app: &App, lib: &mut Library, image: i64, req: &Request) -> Handl
     );
     for f in &photo.faces {
         let b = f.bbox;
-        let class = if f.person.is_some() { "named" } else { "unnamed" };
+        let class = if f.person.is_some() {
+            "named"
+        } else {
+            "unnamed"
+        };
         let _ = write!(
             body,
             "<g class=\"{class}\" id=\"box-{}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"></rect><text x=\"{}\" y=\"{}\">{}</text></g>",
@@ -102,7 +137,12 @@ pub fn page_of(app: &App, lib: &mut Library, image: i64, req: &Request) -> Handl
         hidden_fields(&frame)
     );
     for f in &photo.faces {
-        let _ = write!(body, "<article class=\"card\" id=\"face-{}\">{}", f.id, tile(f.id, "", ""));
+        let _ = write!(
+            body,
+            "<article class=\"card\" id=\"face-{}\">{}",
+            f.id,
+            tile(f.id, "", "")
+        );
         match &f.person {
             Some(name) => {
                 let _ = write!(body, "<h2>{}</h2>", esc(name));
@@ -111,7 +151,10 @@ pub fn page_of(app: &App, lib: &mut Library, image: i64, req: &Request) -> Handl
                     &format!("/faces/{}/reject", f.id),
                     &format!("Not {name}"),
                     "quiet",
-                    &format!("<input type=\"hidden\" name=\"person\" value=\"{}\">", esc(name)),
+                    &format!(
+                        "<input type=\"hidden\" name=\"person\" value=\"{}\">",
+                        esc(name)
+                    ),
                 ));
             }
             None => {
@@ -125,7 +168,10 @@ pub fn page_of(app: &App, lib: &mut Library, image: i64, req: &Request) -> Handl
         body.push_str("</article>");
     }
     body.push_str("</div>");
-    Ok(Reply::html(200, page(&frame, Tab::None, &format!("Photo {image}"), &body)))
+    Ok(Reply::html(
+        200,
+        page(&frame, Tab::None, &format!("Photo {image}"), &body),
+    ))
 }
 
 /// The configured recognizer and its model keys (none without a `[recognizer]`).
@@ -135,6 +181,11 @@ pub fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognize
     };
     let plugins = load_plugins(&ctx.config)?;
     let store = ctx.store()?;
-    let r = facelab_engine::pipeline::open_recognizer(&ctx.config, &plugins, &store, &FetchBars::default())?;
+    let r = facelab_engine::pipeline::open_recognizer(
+        &ctx.config,
+        &plugins,
+        &store,
+        &FetchBars::default(),
+    )?;
     Ok(r.map(|(r, _)| (r, keys)))
 }

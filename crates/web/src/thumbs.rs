@@ -44,7 +44,12 @@ fn key(photo: &Path, extra: &str) -> Option<String> {
     let mut h = Sha256::new();
     h.update(photo.as_os_str().as_encoded_bytes());
     h.update(format!("|{}|{mtime}|{extra}", meta.len()).as_bytes());
-    Some(h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect())
+    Some(
+        h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// Why an image could not be served.
@@ -94,7 +99,11 @@ pub fn preview(
             .map_err(|e| ThumbError::Failed(e.to_string()))?
             .to_rgb();
         let img = if img.width().max(img.height()) > PREVIEW {
-            image::imageops::thumbnail(&img, scaled(img.width(), img.height()).0, scaled(img.width(), img.height()).1)
+            image::imageops::thumbnail(
+                &img,
+                scaled(img.width(), img.height()).0,
+                scaled(img.width(), img.height()).1,
+            )
         } else {
             img
         };
@@ -105,7 +114,10 @@ pub fn preview(
 
 fn scaled(w: u32, h: u32) -> (u32, u32) {
     let s = PREVIEW as f64 / w.max(h) as f64;
-    (((w as f64 * s).round() as u32).max(1), ((h as f64 * s).round() as u32).max(1))
+    (
+        ((w as f64 * s).round() as u32).max(1),
+        ((h as f64 * s).round() as u32).max(1),
+    )
 }
 
 /// Writes `img` as JPEG to `file` through a temporary name, and removes the files of the

@@ -15,12 +15,7 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Debian's chromium and chromedriver, when both are installed.
 pub fn installed() -> Option<(PathBuf, PathBuf)> {
-    let find = |names: &[&str]| {
-        names
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.is_file())
-    };
+    let find = |names: &[&str]| names.iter().map(PathBuf::from).find(|p| p.is_file());
     Some((
         find(&["/usr/bin/chromium", "/usr/bin/chromium-browser"])?,
         find(&["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"])?,
@@ -103,7 +98,10 @@ impl Browser {
         let text = match res {
             Ok(r) => r.into_string().unwrap(),
             Err(ureq::Error::Status(code, r)) => {
-                panic!("WebDriver {method} {path}: {code}: {}", r.into_string().unwrap_or_default())
+                panic!(
+                    "WebDriver {method} {path}: {code}: {}",
+                    r.into_string().unwrap_or_default()
+                )
             }
             Err(e) => panic!("WebDriver {method} {path}: {e}"),
         };
@@ -128,7 +126,10 @@ impl Browser {
             "/element",
             Some(json!({"using": "css selector", "value": css})),
         );
-        El(v[ELEMENT].as_str().unwrap_or_else(|| panic!("no {css}: {v}")).to_owned())
+        El(v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {css}: {v}"))
+            .to_owned())
     }
 
     /// Every element matching `css`.
@@ -180,6 +181,11 @@ impl Browser {
             .map(str::to_owned)
     }
 
+    /// A DOM property of `el` (`checked`, `value`).
+    pub fn prop(&self, el: &El, name: &str) -> serde_json::Value {
+        self.call("GET", &format!("/element/{}/property/{name}", el.0), None)
+    }
+
     /// The visible text of `el`.
     pub fn text(&self, el: &El) -> String {
         self.call("GET", &format!("/element/{}/text", el.0), None)
@@ -203,9 +209,11 @@ impl Browser {
         self.call(
             "POST",
             "/actions",
-            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
-                {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}
-            ]}]})),
+            Some(
+                json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+                    {"type": "keyDown", "value": key}, {"type": "keyUp", "value": key}
+                ]}]}),
+            ),
         );
         self.call("DELETE", "/actions", None);
     }
@@ -258,14 +266,20 @@ impl Browser {
             .as_bool()
             != Some(true)
         {
-            assert!(Instant::now() < deadline, "images did not load");
+            assert!(
+                Instant::now() < deadline,
+                "images did not load: {}",
+                self.run(
+                    "return Array.from(document.images).filter(i => !i.complete).map(i => i.src).join(' ');",
+                    json!([])
+                )
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
     /// Saves a PNG screenshot of the page (the whole page's height) to `file`.
     pub fn screenshot(&self, file: &Path) {
-        self.wait_images();
         let h = self
             .run("return document.documentElement.scrollHeight;", json!([]))
             .as_i64()
@@ -276,6 +290,8 @@ impl Browser {
             "/window/rect",
             Some(json!({"width": 1280, "height": h + 100})),
         );
+        // Lazy tiles load once the taller window shows them.
+        self.wait_images();
         let b64 = self.call("GET", "/screenshot", None);
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap())
