@@ -134,7 +134,7 @@ fn generate(shared: &Path, dir: &Path, ctx: &RunContext) {
                 .unwrap();
         } else {
             let c = (who - PEOPLE) as i64 + 1;
-            if (f - named) % GROUP_SIZE == 0 {
+            if (f - named).is_multiple_of(GROUP_SIZE) {
                 cluster.execute(rusqlite::params![c, key]).unwrap();
             }
             member.execute(rusqlite::params![id, c]).unwrap();

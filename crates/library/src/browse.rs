@@ -22,7 +22,7 @@ pub struct PersonCard {
     pub hidden: bool,
 }
 
-/// A group (cluster) and how many shown faces it has.
+/// A group (cluster) and how many shown faces without a name it has.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct GroupCard {
     /// Cluster id.
@@ -157,13 +157,15 @@ impl Library {
         let total = self.count(
             "SELECT count(*) FROM clusters c WHERE c.model_id = ?1 AND EXISTS (
                SELECT 1 FROM cluster_members m JOIN faces f ON f.id = m.face_id
-               WHERE m.cluster_id = c.id AND f.hidden_at IS NULL)",
+               WHERE m.cluster_id = c.id AND f.hidden_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed'))",
             [model],
         )?;
         let groups = self.rows(
             "SELECT m.cluster_id, count(*) FROM cluster_members m
              JOIN clusters c ON c.id = m.cluster_id JOIN faces f ON f.id = m.face_id
              WHERE c.model_id = ?1 AND f.hidden_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed')
              GROUP BY m.cluster_id ORDER BY 2 DESC, 1 LIMIT ?2 OFFSET ?3",
             params![model, limit, offset],
             |r| {
@@ -176,11 +178,13 @@ impl Library {
         Ok((total, groups))
     }
 
-    /// Up to `limit` shown faces of group `id`, by id.
+    /// Up to `limit` shown faces without a name of group `id`, by id.
     pub fn group_faces(&self, id: i64, limit: i64) -> Result<Vec<i64>> {
         self.rows(
             "SELECT m.face_id FROM cluster_members m JOIN faces f ON f.id = m.face_id
-             WHERE m.cluster_id = ?1 AND f.hidden_at IS NULL ORDER BY m.face_id LIMIT ?2",
+             WHERE m.cluster_id = ?1 AND f.hidden_at IS NULL
+             AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed')
+             ORDER BY m.face_id LIMIT ?2",
             params![id, limit],
             |r| r.get(0),
         )

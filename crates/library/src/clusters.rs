@@ -10,8 +10,9 @@
 //! - Cannot-link pairs come from `clusters split` (the two halves) and are honoured by
 //!   every run. A face rejected for a person keeps its cluster from being suggested as, or
 //!   named, that person: `clusters name` leaves such faces out.
-//! - Faces that get a name leave their cluster; an emptied cluster is deleted, and its id
-//!   is never given to another group.
+//! - Faces that get a name leave their cluster (at once for listing and naming, which never
+//!   rename a face named since; the next run drops the membership); an emptied cluster is
+//!   deleted, and its id is never given to another group.
 //! - Faces below `library.min_quality` ([`facelab_engine::quality`]) are never clustered: a run
 //!   leaves them out and drops them from the clusters they were in (after `min_quality` was
 //!   raised). A cluster's suggested person is judged on the named faces that pass it.
@@ -209,7 +210,9 @@ fn members_and_vectors(
         .prepare(
             "SELECT f.id, i.path, f.x, f.y, f.w, f.h FROM cluster_members m
              JOIN faces f ON f.id = m.face_id JOIN images i ON i.id = f.image_id
-             WHERE m.cluster_id = ?1 AND f.hidden_at IS NULL ORDER BY f.id",
+             WHERE m.cluster_id = ?1 AND f.hidden_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed')
+             ORDER BY f.id",
         )
         .map_err(|e| lib.err(e))?;
     let found = stmt

@@ -349,6 +349,43 @@ mod tests {
     }
 
     #[test]
+    fn a_version_5_library_opens_with_every_face_and_person_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.sqlite");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for step in &MIGRATIONS[..5] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('schema_version', '5');
+                 INSERT INTO images(id, path_bytes, path, size, mtime_ns, status, scanned_at)
+                   VALUES (1, x'2f702f612e6a7067', '/p/a.jpg', 1, 1, 'done', 0);
+                 INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES
+                   (1, 1, 0, 0, 10, 10, 0.9, 'd', 0);
+                 INSERT INTO people(id, name, created_at) VALUES (1, 'Ada', 0);",
+            )
+            .unwrap();
+        }
+        let mut lib = Library::open(&path, 1000).unwrap();
+        assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
+        let shown: i64 = lib
+            .conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM faces WHERE hidden_at IS NULL) + (SELECT count(*) FROM people WHERE hidden_at IS NULL)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(shown, 2);
+        // Hiding is reversible, and only the faces it hid are shown again.
+        assert_eq!(lib.hide_faces(&[1, 99]).unwrap(), [1]);
+        assert_eq!(lib.hidden_faces(0, 10).unwrap(), (1, vec![1]));
+        assert_eq!(lib.show_faces(&[1]).unwrap(), 1);
+        assert_eq!(lib.hidden_faces(0, 10).unwrap().0, 0);
+    }
+
+    #[test]
     fn a_version_3_library_keeps_every_face_with_an_unknown_quality() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v3.sqlite");

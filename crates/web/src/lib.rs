@@ -86,9 +86,8 @@ pub fn serve(ctx: &RunContext, options: &Options) -> anyhow::Result<()> {
         })
         .collect();
     for w in workers {
-        if let Err(e) = w.join().map_err(|_| anyhow::anyhow!("a worker panicked"))? {
-            return Err(e);
-        }
+        w.join()
+            .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
     }
     Ok(())
 }

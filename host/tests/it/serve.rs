@@ -521,6 +521,28 @@ fn serve_names_faces_in_a_real_browser_and_each_change_is_in_the_library() {
         [group_id],
     );
     assert_eq!(in_group, 0, "the named group is gone");
+    // Undo puts the group back as it was, without the person the naming added; naming it
+    // again is one action.
+    b.and_wait(|| b.click(&b.find("#undo")));
+    let back: i64 = one(
+        &c,
+        "SELECT count(*) FROM cluster_members WHERE cluster_id = ?1",
+        [group_id],
+    );
+    assert_eq!(back as usize, members.len(), "the group is back whole");
+    assert!(members.iter().all(|f| person_of(&c, *f).is_none()));
+    assert_eq!(state(&c, out, "Cleo"), None);
+    assert_eq!(
+        one::<i64>(&c, "SELECT count(*) FROM people WHERE name = 'Cleo'", []),
+        0
+    );
+    b.goto(&format!("{base}/groups"));
+    let group = b.find(&format!("#group-{group_id}"));
+    b.click(&b.find_in(&group, &format!("input[name=keep][value='{out}']"))[0]);
+    b.type_into(&b.find_in(&group, "input[name=person]")[0], "Cleo");
+    b.and_wait(|| b.click(&b.find_in(&group, "button.primary")[0]));
+    assert_eq!(confirmed(&c, "Cleo") as usize, members.len() - 1);
+    assert_eq!(state(&c, out, "Cleo").as_deref(), Some("rejected"));
     cli(&config, &["suggest"]);
     assert_ne!(state(&c, out, "Cleo").as_deref(), Some("suggested"));
 
