@@ -29,6 +29,8 @@ pub struct App {
     pub(crate) done: Mutex<Vec<Done>>,
     /// Merge proposals and the library's change stamp they were computed at.
     pub(crate) merges: Mutex<Option<(String, Arc<MergeSuggestions>)>>,
+    /// Library connections not in use (each request takes one, or opens one).
+    pub(crate) pool: Mutex<Vec<Library>>,
     /// The recognizer for drawn faces, opened at the first one.
     pub(crate) recognizer: Mutex<Option<(FaceRecognizer, ModelKeys)>>,
 }
@@ -180,6 +182,7 @@ impl App {
             cache: crate::thumbs::folder(&library_path(ctx)),
             done: Mutex::new(Vec::new()),
             merges: Mutex::new(None),
+            pool: Mutex::new(Vec::new()),
             recognizer: Mutex::new(None),
         })
     }

@@ -2,8 +2,9 @@
 //! library the command line uses.
 //!
 //! Why it is built this way:
-//! - **Synchronous, a few threads.** The library is synchronous SQLite in WAL mode; each
-//!   worker thread holds its own [`Library`] connection, and every change goes through the
+//! - **Synchronous, a thread per connection** ([`http`]). The library is synchronous SQLite
+//!   in WAL mode; each request uses a library connection of its own (kept in a pool
+//!   between requests), and every change goes through the
 //!   library's own functions and their `BEGIN IMMEDIATE` transactions, so a `facelab scan`
 //!   or `facelab tag` running at the same time never loses or doubles anything.
 //! - **Server-rendered pages**, built into the binary with their CSS and a little script
@@ -25,20 +26,22 @@ pub mod thumbs;
 
 mod actions;
 mod app;
+mod http;
 mod pages;
 mod photo;
 mod router;
 mod undo;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use facelab_library::session::RunContext;
 
 pub use app::{App, Reply, Request};
 
-/// Worker threads, each with its own library connection.
-pub const WORKERS: usize = 4;
+/// Connections served at once (each on its own thread); more are answered 503.
+pub const MAX_CONNECTIONS: usize = 64;
 
 /// How `facelab serve` was asked to run.
 pub struct Options {
@@ -50,12 +53,13 @@ pub struct Options {
 /// (one line, flushed, so a script or a test can read it) and, when the address is not a
 /// loopback one, a warning on stderr.
 pub fn serve(ctx: &RunContext, options: &Options) -> anyhow::Result<()> {
-    let server = tiny_http::Server::http(options.bind)
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e} (help: pick another --bind ADDR:PORT, or port 0 for any free one)", options.bind))?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| anyhow::anyhow!("the server is not on an IP address"))?;
+    let listener = std::net::TcpListener::bind(options.bind).map_err(|e| {
+        anyhow::anyhow!(
+            "cannot listen on {}: {e} (help: pick another --bind ADDR:PORT, or port 0 for any free one)",
+            options.bind
+        )
+    })?;
+    let bound = listener.local_addr()?;
     let app = Arc::new(App::new(ctx, bound)?);
     if !bound.ip().is_loopback() {
         eprintln!(
@@ -78,16 +82,19 @@ pub fn serve(ctx: &RunContext, options: &Options) -> anyhow::Result<()> {
             }
         });
     }
-    let server = Arc::new(server);
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let (server, app) = (server.clone(), app.clone());
-            std::thread::spawn(move || app.work(&server))
-        })
-        .collect();
-    for w in workers {
-        w.join()
-            .map_err(|_| anyhow::anyhow!("a worker panicked"))??;
+    let open = Arc::new(AtomicUsize::new(0));
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        if open.load(Ordering::Acquire) >= MAX_CONNECTIONS {
+            let _ = http::write_reply(&mut stream, 503, &[], b"busy", false);
+            continue;
+        }
+        open.fetch_add(1, Ordering::AcqRel);
+        let (app, open) = (app.clone(), open.clone());
+        std::thread::spawn(move || {
+            app.connection(stream);
+            open.fetch_sub(1, Ordering::AcqRel);
+        });
     }
     Ok(())
 }

@@ -1,77 +1,96 @@
-//! One worker's loop: the guards of [`crate::guard`] in their order, then the route to a
+//! One connection's request: the guards of [`crate::guard`] in their order, then the route to a
 //! page ([`crate::pages`], [`crate::photo`]) or a change ([`crate::actions`]).
 
-use std::io::Read as _;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
 use facelab_library::session::open_library;
 use facelab_library::Library;
 
 use crate::app::{first, App, Fail, Handled, Reply, Request};
-use crate::guard;
+use crate::{guard, http};
 
 /// The security headers of every reply.
 const CSP: &str = "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; form-action 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 impl App {
-    /// One worker: its own library connection, answering requests until the server stops.
-    pub fn work(&self, server: &tiny_http::Server) -> anyhow::Result<()> {
-        let mut lib = open_library(&self.ctx)?;
-        loop {
-            let mut req = match server.recv() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("facelab: serve: {e}");
-                    continue;
-                }
-            };
-            let reply = self.answer(&mut lib, &mut req);
-            let _ = req.respond(self.response(reply));
-        }
-    }
-
-    fn response(&self, r: Reply) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-        let mut resp = tiny_http::Response::from_data(r.body)
-            .with_status_code(tiny_http::StatusCode(r.status));
-        let mut add = |k: &str, v: &str| {
-            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                resp.add_header(h);
+    /// Answers the one request of connection `stream`, with a library connection from the
+    /// pool (opened when none is free).
+    pub fn connection(&self, mut stream: TcpStream) {
+        let req = match http::read_request(&mut stream, Duration::from_secs(15)) {
+            Ok(r) => r,
+            Err(http::ReadError::Nothing) => return,
+            Err(http::ReadError::Bad(why)) => {
+                let _ = http::write_reply(&mut stream, 400, &[], why.as_bytes(), false);
+                return;
             }
         };
-        add("Content-Type", r.content_type);
-        add("Content-Security-Policy", CSP);
-        add("X-Content-Type-Options", "nosniff");
-        add("Referrer-Policy", "same-origin");
-        add("X-Frame-Options", "DENY");
-        add("Cross-Origin-Resource-Policy", "same-origin");
-        for (k, v) in &r.headers {
-            add(k, v);
+        let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
+        let mut lib = match pooled.map_or_else(|| open_library(&self.ctx), Ok) {
+            Ok(lib) => lib,
+            Err(e) => {
+                eprintln!("facelab: serve: {e:#}");
+                let _ = http::write_reply(
+                    &mut stream,
+                    503,
+                    &[],
+                    b"the library cannot be opened",
+                    false,
+                );
+                return;
+            }
+        };
+        let (trace, started) = (
+            std::env::var_os("FACELAB_SERVE_LOG").is_some(),
+            Instant::now(),
+        );
+        // A bug in one handler answers 500 and leaves the server serving.
+        let answered =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.answer(&mut lib, &req)));
+        let reply = answered.unwrap_or_else(|_| {
+            eprintln!(
+                "facelab: serve: {} {} failed (a bug)",
+                req.method, req.target
+            );
+            Reply::text(500, "internal error")
+        });
+        if let Ok(mut p) = self.pool.lock() {
+            p.push(lib);
         }
-        resp
+        let mut headers: Vec<(&str, &str)> = vec![
+            ("Content-Type", reply.content_type),
+            ("Content-Security-Policy", CSP),
+            ("X-Content-Type-Options", "nosniff"),
+            ("Referrer-Policy", "same-origin"),
+            ("X-Frame-Options", "DENY"),
+            ("Cross-Origin-Resource-Policy", "same-origin"),
+        ];
+        headers.extend(reply.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let sent = http::write_reply(
+            &mut stream,
+            reply.status,
+            &headers,
+            &reply.body,
+            req.method == "HEAD",
+        );
+        if trace {
+            eprintln!(
+                "facelab: serve: {} {} {} {:?} {sent:?}",
+                req.method,
+                req.target,
+                reply.status,
+                started.elapsed()
+            );
+        }
     }
 
     /// Guards, then routes.
-    fn answer(&self, lib: &mut Library, req: &mut tiny_http::Request) -> Reply {
-        let headers: Vec<(String, String)> = req
-            .headers()
-            .iter()
-            .map(|h| {
-                (
-                    h.field.as_str().as_str().to_ascii_lowercase(),
-                    h.value.as_str().to_owned(),
-                )
-            })
-            .collect();
-        let header = |name: &str| {
-            let name = name.to_ascii_lowercase();
-            headers
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone())
-        };
+    fn answer(&self, lib: &mut Library, req: &http::Incoming) -> Reply {
+        let header = |name: &str| req.header(&name.to_ascii_lowercase()).map(str::to_owned);
         if !guard::host_ok(header("Host").as_deref(), &self.allowed) {
             return Reply::text(400, "bad Host header: open the URL facelab serve printed");
         }
-        let url = req.url().to_owned();
+        let url = req.target.clone();
         let (path, query) = url.split_once('?').unwrap_or((url.as_str(), ""));
         let query = guard::form(query);
         let url_token = first(&query, "token");
@@ -85,7 +104,7 @@ impl App {
                 "forbidden: open the URL with the token that facelab serve printed",
             );
         }
-        let method = req.method().as_str().to_ascii_uppercase();
+        let method = req.method.to_ascii_uppercase();
         if by_url {
             // Into the cookie, and out of the address bar.
             let rest: Vec<String> = query
@@ -116,16 +135,10 @@ impl App {
             if !guard::origin_ok(header("Origin").as_deref(), &self.allowed) {
                 return Reply::text(403, "forbidden: a change from another site");
             }
-            let mut body = String::new();
-            if req
-                .as_reader()
-                .take(1 << 20)
-                .read_to_string(&mut body)
-                .is_err()
-            {
+            let Ok(body) = std::str::from_utf8(&req.body) else {
                 return Reply::text(400, "the form is not UTF-8");
-            }
-            form = guard::form(&body);
+            };
+            form = guard::form(body);
             let csrf = first(&form, "csrf").unwrap_or("");
             if !guard::same_secret(csrf, &self.secrets.csrf) {
                 return Reply::text(

@@ -94,6 +94,8 @@ struct Served {
     url: String,
     port: u16,
     token: String,
+    /// What it wrote on stderr.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Served {
@@ -102,6 +104,7 @@ impl Served {
             .arg("--config")
             .arg(config)
             .args(["serve", "--bind", bind])
+            .env("FACELAB_SERVE_LOG", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -125,11 +128,27 @@ impl Served {
             .parse()
             .unwrap();
         let token = url.split("token=").nth(1).unwrap().to_owned();
+        // Drained, so the server never blocks on a full pipe; shown when the test ends.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
         Served {
             child,
             url,
             port,
             token,
+            log,
         }
     }
 
@@ -170,6 +189,10 @@ impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let log = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+        if !log.is_empty() {
+            eprintln!("facelab serve wrote on stderr:\n{log}");
+        }
     }
 }
 
@@ -343,18 +366,12 @@ fn serve_answers_only_its_own_token_host_and_forms_and_serves_crops_by_id() {
     drop(app);
 
     // Another address than loopback needs --bind and is warned about.
-    let mut other = Served::start(&config, "0.0.0.0:0");
+    let other = Served::start(&config, "0.0.0.0:0");
     assert!(other.url.starts_with("http://127.0.0.1:"), "{}", other.url);
-    let _ = other.child.kill();
-    let mut err = String::new();
-    other
-        .child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert!(err.contains("warning"), "{err}");
+    // The warning is written before the URL; give the reader thread a moment.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let err = other.log.lock().unwrap().clone();
+    assert!(err.contains("warning") && err.contains("0.0.0.0"), "{err}");
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -78,6 +78,9 @@ impl Browser {
         ];
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
+            // Navigation returns once the document is parsed; tiles are awaited (and any
+            // that never loads is named) by `wait_images`.
+            "pageLoadStrategy": "eager",
             "goog:chromeOptions": {"binary": chromium.to_str().unwrap(), "args": args}
         }}});
         let v = b.call("POST", "/session", Some(caps));
@@ -244,7 +247,7 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let v = self.run(
-                "return window.__facelab_old_page !== true && document.readyState === 'complete';",
+                "return window.__facelab_old_page !== true && document.readyState !== 'loading';",
                 json!([]),
             );
             if v.as_bool() == Some(true) {
