@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use facelab_engine::pipeline::FaceRecognizer;
@@ -16,6 +17,9 @@ use crate::guard::{self, Secrets};
 use crate::html::Frame;
 use crate::undo::Done;
 
+/// Merge proposals with the library's change stamp they were computed at.
+pub(crate) type Proposals = (String, Arc<MergeSuggestions>);
+
 /// What the workers share.
 pub struct App {
     pub(crate) ctx: RunContext,
@@ -28,7 +32,9 @@ pub struct App {
     /// Done actions, the last one first to undo.
     pub(crate) done: Mutex<Vec<Done>>,
     /// Merge proposals and the library's change stamp they were computed at.
-    pub(crate) merges: Mutex<Option<(String, Arc<MergeSuggestions>)>>,
+    pub(crate) merges: Arc<Mutex<Option<Proposals>>>,
+    /// A background computation of the proposals is running.
+    pub(crate) refreshing: Arc<AtomicBool>,
     /// Library connections not in use (each request takes one, or opens one).
     pub(crate) pool: Mutex<Vec<Library>>,
     /// The recognizer for drawn faces, opened at the first one.
@@ -181,7 +187,8 @@ impl App {
             bound,
             cache: crate::thumbs::folder(&library_path(ctx)),
             done: Mutex::new(Vec::new()),
-            merges: Mutex::new(None),
+            merges: Arc::new(Mutex::new(None)),
+            refreshing: Arc::new(AtomicBool::new(false)),
             pool: Mutex::new(Vec::new()),
             recognizer: Mutex::new(None),
         })
@@ -210,26 +217,69 @@ impl App {
         }
     }
 
-    /// Merge proposals for the library as it is now, computed again only after a change.
+    /// Merge proposals: those of the library as it is now when they are computed, else
+    /// (after a change) the last ones while new ones are computed in the background, since
+    /// on a large library they take seconds; only before the first ones are ready does a
+    /// page wait. Pages skip a stale pair whose group or person is gone.
     pub(crate) fn merges(&self, lib: &Library) -> Result<Arc<MergeSuggestions>, Fail> {
         let stamp = lib.change_stamp()?;
-        if let Ok(m) = self.merges.lock() {
-            if let Some((s, found)) = m.as_ref() {
-                if *s == stamp {
-                    return Ok(found.clone());
+        let cached = self.merges.lock().ok().and_then(|m| m.clone());
+        match cached {
+            Some((s, found)) if s == stamp => Ok(found),
+            Some((_, found)) => {
+                self.refresh_merges();
+                Ok(found)
+            }
+            None => {
+                let found = Arc::new(compute_merges(lib, &self.models, self.prior, &self.ctx)?);
+                if let Ok(mut m) = self.merges.lock() {
+                    *m = Some((stamp, found.clone()));
                 }
+                Ok(found)
             }
         }
-        let found = Arc::new(facelab_library::clusters::suggest_merges(
-            lib,
-            &self.models,
-            self.prior,
-            self.ctx.config.library.min_quality,
-            Some(2000),
-        )?);
-        if let Ok(mut m) = self.merges.lock() {
-            *m = Some((stamp, found.clone()));
-        }
-        Ok(found)
     }
+
+    /// Computes the proposals again on a thread of its own (one at a time).
+    fn refresh_merges(&self) {
+        if self.refreshing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (ctx, models, prior) = (self.ctx.clone(), self.models.clone(), self.prior);
+        let (cache, flag) = (self.merges.clone(), self.refreshing.clone());
+        std::thread::spawn(move || {
+            let fresh = open_library(&ctx)
+                .map_err(|e| format!("{e:#}"))
+                .and_then(|lib| {
+                    let stamp = lib.change_stamp().map_err(|e| e.to_string())?;
+                    let found =
+                        compute_merges(&lib, &models, prior, &ctx).map_err(|e| format!("{e:?}"))?;
+                    Ok((stamp, Arc::new(found)))
+                });
+            match fresh {
+                Ok(f) => {
+                    if let Ok(mut m) = cache.lock() {
+                        *m = Some(f);
+                    }
+                }
+                Err(e) => eprintln!("facelab: serve: merge proposals: {e}"),
+            }
+            flag.store(false, Ordering::Release);
+        });
+    }
+}
+
+fn compute_merges(
+    lib: &Library,
+    models: &ModelKeys,
+    prior: Option<Prior>,
+    ctx: &RunContext,
+) -> Result<MergeSuggestions, Fail> {
+    Ok(facelab_library::clusters::suggest_merges(
+        lib,
+        models,
+        prior,
+        ctx.config.library.min_quality,
+        Some(2000),
+    )?)
 }

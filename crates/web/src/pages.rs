@@ -162,11 +162,12 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
     let (total, groups) =
         lib.group_cards(&key, (page_no - 1) * GROUPS_PER_PAGE, GROUPS_PER_PAGE)?;
     let merges = app.merges(lib)?;
+    let on_page: Vec<i64> = groups.iter().map(|g| g.id).collect();
     let mut near: HashMap<i64, Vec<&MergeSuggestion>> = HashMap::new();
     for m in &merges.pairs {
         for (side, other) in [(&m.a, &m.b), (&m.b, &m.a)] {
             if let (Some(c), true) = (
-                side.cluster,
+                side.cluster.filter(|c| on_page.contains(c)),
                 other.cluster.is_some() || other.person.is_some(),
             ) {
                 // Best first: the likely ones (up to 3), else the nearest one alone.
@@ -181,9 +182,21 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
             }
         }
     }
+    // Proposals computed before the last change may name a group or person gone since.
+    let people = names(lib)?;
+    near.retain(|_, list| {
+        list.retain(|m| {
+            [&m.a, &m.b].iter().all(|s| match (&s.person, s.cluster) {
+                (Some(p), _) => people.contains(p),
+                (None, Some(c)) => lib.group_faces(c, 1).is_ok_and(|f| !f.is_empty()),
+                _ => false,
+            })
+        });
+        !list.is_empty()
+    });
     let frame = app.frame(req);
     let mut body = String::new();
-    body.push_str(&people_list(&names(lib)?));
+    body.push_str(&people_list(&people));
     let _ = write!(
         body,
         "<p class=\"lead\">{total} groups of faces without a name, largest first. Untick the faces that are someone else, then name the group. <a href=\"/faces\">Faces in no group</a></p>"

@@ -211,6 +211,9 @@ impl App {
     /// Computes the merge proposals now, so the first groups page does not wait for them.
     pub fn warm(&self) -> anyhow::Result<()> {
         let lib = open_library(&self.ctx)?;
+        if let Ok(mut m) = self.merges.lock() {
+            *m = None;
+        }
         self.merges(&lib)
             .map(|_| ())
             .map_err(|e| anyhow::anyhow!("{e:?}"))
