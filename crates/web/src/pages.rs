@@ -71,7 +71,7 @@ pub fn people(app: &App, lib: &mut Library, req: &Request) -> Handled {
         let _ = write!(
             body,
             "<article class=\"card person{}\">{cover}<h2><a href=\"/person/{}\">{}</a></h2><p>{} faces</p>\
-             <form method=\"post\" action=\"/people/{}/rename\" class=\"row\">{}<label class=\"sr\" for=\"rename-{}\">New name</label><input id=\"rename-{}\" name=\"name\" list=\"people\" placeholder=\"Rename or merge into…\" required autocomplete=\"off\"><button type=\"submit\">Rename</button></form>{hide}</article>",
+             <form method=\"post\" action=\"/people/{}/rename\" class=\"row\">{}<label class=\"sr\" for=\"rename-{}\">New name</label><input id=\"rename-{}\" name=\"name\" list=\"people\" placeholder=\"New name…\" required autocomplete=\"off\"><button type=\"submit\">Rename</button></form>{hide}</article>",
             if p.hidden { " hidden-person" } else { "" },
             p.id,
             esc(&p.name),
