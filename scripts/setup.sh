@@ -5,7 +5,8 @@
 #    turbojpeg crate for JPEG decoding at a reduced DCT scale), dlib 19.24 (the dlib plugin)
 #    with OpenBLAS (libopenblas0-pthread becomes the system's libblas.so.3: dlib's ResNet
 #    embeds 12x faster than on the reference BLAS) and exiftool (the independent reader the
-#    XMP tests check facelab's regions with).
+#    XMP tests check facelab's regions with), and Chromium with its WebDriver (the
+#    `facelab serve` tests drive the web app in a real headless browser).
 #  - The ONNX Runtime shared library, taken out of the `onnxruntime` wheel on PyPI and
 #    unpacked where the host looks for it: ${XDG_DATA_HOME:-~/.local/share}/facelab/onnxruntime/.
 # Safe to run again: each step checks first and does nothing when already done.
@@ -18,7 +19,7 @@ ORT_DIR="$DATA_HOME/facelab/onnxruntime"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 need_apt=()
-for pkg in libopencv-dev clang libclang-dev pkg-config cmake nasm libdlib-dev libopenblas0-pthread libimage-exiftool-perl; do
+for pkg in libopencv-dev clang libclang-dev pkg-config cmake nasm libdlib-dev libopenblas0-pthread libimage-exiftool-perl chromium chromium-driver; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -10,11 +10,15 @@
 //! - Cannot-link pairs come from `clusters split` (the two halves) and are honoured by
 //!   every run. A face rejected for a person keeps its cluster from being suggested as, or
 //!   named, that person: `clusters name` leaves such faces out.
-//! - Faces that get a name leave their cluster; an emptied cluster is deleted, and its id
-//!   is never given to another group.
+//! - Faces that get a name leave their cluster (at once for listing and naming, which never
+//!   rename a face named since; the next run drops the membership); an emptied cluster is
+//!   deleted, and its id is never given to another group.
 //! - Faces below `library.min_quality` ([`facelab_engine::quality`]) are never clustered: a run
 //!   leaves them out and drops them from the clusters they were in (after `min_quality` was
 //!   raised). A cluster's suggested person is judged on the named faces that pass it.
+//! - A hidden face ([`crate::hidden`]) is no member: it is listed in no cluster at once, and
+//!   the next run drops its membership; shown again, it is back in its cluster if that
+//!   cluster still exists.
 //! - [`suggest_merges`] proposes groups (and named people) that may be one person split in
 //!   two, best first; the user merges them.
 
@@ -206,7 +210,9 @@ fn members_and_vectors(
         .prepare(
             "SELECT f.id, i.path, f.x, f.y, f.w, f.h FROM cluster_members m
              JOIN faces f ON f.id = m.face_id JOIN images i ON i.id = f.image_id
-             WHERE m.cluster_id = ?1 ORDER BY f.id",
+             WHERE m.cluster_id = ?1 AND f.hidden_at IS NULL
+               AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed')
+             ORDER BY f.id",
         )
         .map_err(|e| lib.err(e))?;
     let found = stmt
@@ -449,4 +455,45 @@ pub fn split(lib: &mut Library, id: i64, models: &ModelKeys) -> Result<(i64, usi
         Ok(new_id)
     })?;
     Ok((new_id, n_stay, n_go))
+}
+
+/// Puts `faces` back into cluster `id` of the recognizer key `model`, creating it again
+/// with that id when it was deleted (the id was this group's, so it is not another's): the
+/// inverse of naming a cluster or merging one into another. Faces that got a confirmed
+/// name or were removed meanwhile are left where they are. Returns how many faces moved.
+pub fn restore(lib: &mut Library, id: i64, model: &str, faces: &[i64]) -> Result<usize> {
+    let (model, faces) = (model.to_owned(), faces.to_vec());
+    lib.write(|tx| {
+        bump_revision(tx)?;
+        let t = now();
+        tx.execute(
+            "INSERT INTO clusters(id, model_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?3)
+             ON CONFLICT(id) DO UPDATE SET updated_at = excluded.updated_at",
+            params![id, model, t],
+        )?;
+        let mut out = tx.prepare(
+            "DELETE FROM cluster_members WHERE face_id = ?1
+             AND cluster_id IN (SELECT id FROM clusters WHERE model_id = ?2)",
+        )?;
+        let mut put = tx.prepare(
+            "INSERT OR IGNORE INTO cluster_members(face_id, cluster_id) SELECT ?1, ?2
+             WHERE EXISTS (SELECT 1 FROM faces WHERE id = ?1)
+             AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = ?1 AND l.state = 'confirmed')",
+        )?;
+        let mut moved = 0;
+        for f in &faces {
+            out.execute(params![f, model])?;
+            moved += put.execute(params![f, id])?;
+        }
+        tx.execute(
+            "DELETE FROM clusters WHERE model_id = ?1 AND NOT EXISTS (SELECT 1 FROM cluster_members m WHERE m.cluster_id = clusters.id)",
+            [&model],
+        )?;
+        Ok(moved)
+    })
+}
+
+/// The recognizer key cluster `id` was made with.
+pub fn model_of(lib: &Library, id: i64) -> Result<String> {
+    cluster_model(lib, id)
 }

@@ -28,8 +28,10 @@
 //!
 //! Paths are stored as the bytes the OS gives ([`paths`]), with a display form beside them.
 
+pub mod browse;
 pub mod check;
 pub mod clusters;
+pub mod hidden;
 pub mod identity;
 pub mod manual;
 pub mod paths;

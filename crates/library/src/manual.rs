@@ -289,3 +289,105 @@ pub fn measure_boxes(
     }
     Ok(qualities.into_iter().zip(embeddings).collect())
 }
+
+/// Why a hand-drawn box was not added ([`add_drawn_face`]).
+#[derive(Debug, thiserror::Error)]
+pub enum DrawnFaceError {
+    /// The box leaves the photo.
+    #[error("the box {x},{y} {w}x{h} reaches outside the photo, which is {width}x{height} pixels upright (help: give the box in the upright photo's pixels)", x = .bbox.x, y = .bbox.y, w = .bbox.width, h = .bbox.height)]
+    Outside {
+        /// The box.
+        bbox: BBox,
+        /// Upright width.
+        width: u32,
+        /// Upright height.
+        height: u32,
+    },
+    /// A face of the photo already covers it.
+    #[error("face {face} already covers that box ({:.0},{:.0} {:.0}x{:.0}) (help: name it with `facelab tag {face} NAME`)", .bbox.x, .bbox.y, .bbox.width, .bbox.height)]
+    Covered {
+        /// That face.
+        face: i64,
+        /// Its box.
+        bbox: BBox,
+    },
+    /// The photo could not be measured (decoded, embedded).
+    #[error("{0}")]
+    Measure(String),
+    /// The library refused it.
+    #[error(transparent)]
+    Library(#[from] LibraryError),
+}
+
+/// Adds a face the user drew on `photo` (`facelab faces add`, and drawing a box in `facelab
+/// serve`): the box must lie inside the upright photo and cover no face it has (IoU below
+/// [`crate::scan::MATCH_IOU`]); it is measured and embedded with `recognizer` on the photo
+/// decoded again, and stored as `manual`. Returns the new face's id.
+pub fn add_drawn_face(
+    lib: &mut Library,
+    photo: &PhotoRecord,
+    b: BBox,
+    recognizer: Option<(&mut FaceRecognizer, &ModelKeys)>,
+    max_pixels: u64,
+) -> std::result::Result<i64, DrawnFaceError> {
+    let (w, h) = (photo.width as f32, photo.height as f32);
+    if !(b.width > 0.0 && b.height > 0.0)
+        || b.x < 0.0
+        || b.y < 0.0
+        || b.x + b.width > w + 0.5
+        || b.y + b.height > h + 0.5
+    {
+        return Err(DrawnFaceError::Outside {
+            bbox: b,
+            width: photo.width,
+            height: photo.height,
+        });
+    }
+    if let Some(f) = photo
+        .faces
+        .iter()
+        .find(|f| facelab_plugin_kit::geometry::iou(&f.bbox, &b) >= crate::scan::MATCH_IOU)
+    {
+        return Err(DrawnFaceError::Covered {
+            face: f.id,
+            bbox: f.bbox,
+        });
+    }
+    let measured = measure_boxes(
+        &photo.path,
+        (photo.width, photo.height),
+        &[b],
+        recognizer,
+        max_pixels,
+    )
+    .map_err(DrawnFaceError::Measure)?;
+    let (quality, embeddings) = measured.into_iter().next().expect("one box, one result");
+    Ok(lib.add_face(
+        photo.id,
+        &NewFace {
+            bbox: b,
+            origin: Origin::Manual,
+            quality,
+            embeddings,
+        },
+    )?)
+}
+
+impl Library {
+    /// The scanned photo with row id `id`, with its faces.
+    pub fn photo(&self, id: i64) -> Result<Option<PhotoRecord>> {
+        self.photo_record(id)
+    }
+
+    /// Removes face `face` if the user made it (`manual`) and it has no confirmed name: the
+    /// inverse of drawing it. Returns whether it did.
+    pub fn remove_drawn_face(&mut self, face: i64) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM faces WHERE id = ?1 AND origin = 'manual'
+                 AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = ?1 AND l.state = 'confirmed')",
+                [face],
+            )? == 1)
+        })
+    }
+}

@@ -178,6 +178,11 @@ const MIGRATIONS: &[&str] = &[
     // no rescan or detector switch moves or removes them. Faces stored before are detected.
     "ALTER TABLE faces ADD COLUMN origin TEXT NOT NULL DEFAULT 'detected'
        CHECK (origin IN ('detected', 'manual', 'xmp'));",
+    // 5 → 6: "not someone I know" ([`crate::hidden`]). A hidden face stays out of
+    // suggestions and clusters until it is shown again; a hidden person stays out of the
+    // people list and the suggestion queue. NULL: shown; else when it was hidden.
+    "ALTER TABLE faces ADD COLUMN hidden_at INTEGER;
+     ALTER TABLE people ADD COLUMN hidden_at INTEGER;",
 ];
 
 /// The index that makes a duplicate face impossible; `facelab check` restores it.
@@ -341,6 +346,43 @@ mod tests {
         // Opening again is a no-op.
         let lib = Library::open(&path, 1000).unwrap();
         assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_version_5_library_opens_with_every_face_and_person_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v5.sqlite");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            for step in &MIGRATIONS[..5] {
+                conn.execute_batch(step).unwrap();
+            }
+            conn.execute_batch(
+                "INSERT INTO meta VALUES ('schema_version', '5');
+                 INSERT INTO images(id, path_bytes, path, size, mtime_ns, status, scanned_at)
+                   VALUES (1, x'2f702f612e6a7067', '/p/a.jpg', 1, 1, 'done', 0);
+                 INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES
+                   (1, 1, 0, 0, 10, 10, 0.9, 'd', 0);
+                 INSERT INTO people(id, name, created_at) VALUES (1, 'Ada', 0);",
+            )
+            .unwrap();
+        }
+        let mut lib = Library::open(&path, 1000).unwrap();
+        assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
+        let shown: i64 = lib
+            .conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM faces WHERE hidden_at IS NULL) + (SELECT count(*) FROM people WHERE hidden_at IS NULL)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(shown, 2);
+        // Hiding is reversible, and only the faces it hid are shown again.
+        assert_eq!(lib.hide_faces(&[1, 99]).unwrap(), [1]);
+        assert_eq!(lib.hidden_faces(0, 10).unwrap(), (1, vec![1]));
+        assert_eq!(lib.show_faces(&[1]).unwrap(), 1);
+        assert_eq!(lib.hidden_faces(0, 10).unwrap().0, 0);
     }
 
     #[test]

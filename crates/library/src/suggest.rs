@@ -17,6 +17,7 @@
 //! Faces below `library.min_quality` ([`facelab_engine::quality`]) take no part: a named one is no
 //! evidence for its person (neither in the gallery nor in the calibration), and an unnamed
 //! one gets no suggestion (any earlier one is withdrawn). `facelab faces` still lists them.
+//! A hidden face without a name ([`crate::hidden`]) gets no suggestion either.
 
 use std::collections::{HashMap, HashSet};
 
@@ -147,7 +148,8 @@ pub fn load(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Resul
             .prepare(
                 "SELECT f.id, i.path, f.quality,
                    (SELECT l.person_id FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed'),
-                   (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'confirmed')
+                   (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'confirmed'),
+                   f.hidden_at IS NOT NULL
                  FROM faces f JOIN images i ON i.id = f.image_id
                  WHERE i.status = 'done' ORDER BY f.id",
             )
@@ -175,6 +177,8 @@ pub fn load(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Resul
                     });
                     confirmed.push((face, p, v));
                 }
+                // A hidden face ("not someone I know") gets no suggestion.
+                None if r.get::<_, bool>(5).map_err(|e| lib.err(e))? => {}
                 None => unlabelled.push((face, r.get(1).map_err(|e| lib.err(e))?, v)),
             }
         }

@@ -89,6 +89,15 @@ pub enum Command {
     /// Read the XMP face regions of photos (sidecars and embedded) that digiKam, Lightroom
     /// or exiftool wrote: names go to matching faces, new faces are made where none matched.
     ImportXmp(xmp::ImportXmpArgs),
+    /// A local web app to name faces by looking at them: people, groups, the suggestion
+    /// queue, each photo with its faces (docs/serve.md). Prints the URL to open, with its
+    /// token.
+    Serve {
+        /// Address and port to listen on (port 0: any free port). Any address other than
+        /// loopback lets other machines reach the library, and prints a warning.
+        #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8765")]
+        bind: std::net::SocketAddr,
+    },
     /// The face library commands.
     #[command(flatten)]
     Library(library::LibraryCommand),
@@ -139,6 +148,10 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Bench(a) => bench::run(&ctx, &a),
         Command::ExportXmp(a) => xmp::export(&ctx, &a),
         Command::ImportXmp(a) => xmp::import(&ctx, &a),
+        Command::Serve { bind } => {
+            facelab_web::serve(&ctx, &facelab_web::Options { bind })?;
+            Ok(Outcome::Success)
+        }
         Command::Library(c) => library::run(&ctx, c),
         Command::MeasureChild { .. } => unreachable!("handled first"),
     }

@@ -12,7 +12,7 @@ use facelab_plugin_api::BBox;
 use facelab_engine::pipeline::{load_plugins, FaceRecognizer};
 use facelab_engine::ui::FetchBars;
 use facelab_library::identity::ModelKeys;
-use facelab_library::manual::{measure_boxes, NewFace, Origin, PhotoRecord};
+use facelab_library::manual::{add_drawn_face, PhotoRecord};
 use facelab_library::paths::display_path;
 use facelab_library::session::{open_library, Outcome, RunContext};
 use facelab_library::xmp::sync::{export_photo, import_photo, Exported, Target};
@@ -256,39 +256,15 @@ pub fn faces_command(ctx: &RunContext, c: FacesCommand) -> anyhow::Result<Outcom
             display_path(&path)
         )
     })?;
-    let (w, h) = (record.width as f32, record.height as f32);
-    if b.x < 0.0 || b.y < 0.0 || b.x + b.width > w + 0.5 || b.y + b.height > h + 0.5 {
-        anyhow::bail!(
-            "--box {bbox}: reaches outside the photo, which is {w}x{h} pixels upright (help: give the box in the upright photo's pixels)"
-        );
-    }
-    if let Some(f) = record.faces.iter().find(|f| {
-        facelab_plugin_kit::geometry::iou(&f.bbox, &b) >= facelab_library::scan::MATCH_IOU
-    }) {
-        anyhow::bail!(
-            "face {} already covers that box ({:.0},{:.0} {:.0}x{:.0}) (help: name it with `facelab tag {} NAME`)",
-            f.id, f.bbox.x, f.bbox.y, f.bbox.width, f.bbox.height, f.id
-        );
-    }
     let mut rec = open_recognizer(ctx)?;
-    let measured = measure_boxes(
-        &path,
-        (record.width, record.height),
-        &[b],
+    let id = add_drawn_face(
+        &mut lib,
+        &record,
+        b,
         rec.as_mut().map(|(r, k)| (r, &*k)),
         ctx.config.images.max_pixels,
     )
-    .map_err(anyhow::Error::msg)?;
-    let (quality, embeddings) = measured.into_iter().next().expect("one box, one result");
-    let id = lib.add_face(
-        record.id,
-        &NewFace {
-            bbox: b,
-            origin: Origin::Manual,
-            quality,
-            embeddings,
-        },
-    )?;
+    .with_context(|| format!("--box {bbox}"))?;
     let mut out = std::io::stdout().lock();
     match name {
         Some(n) => {

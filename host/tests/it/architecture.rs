@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("facelab-models", 1),
     ("facelab-engine", 2),
     ("facelab-library", 3),
+    ("facelab-web", 4),
     ("facelab-eval", 4),
     ("facelab-report", 5),
     ("facelab", 6),

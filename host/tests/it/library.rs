@@ -1200,10 +1200,12 @@ fn a_version_3_library_keeps_every_face_and_the_next_scan_measures_their_quality
         .collect();
     assert_eq!(ids.len(), 10);
     lib_cmd(&config, &["tag", &ids[0].to_string(), "Ada"]);
-    // The library as facelab with schema version 3 left it: no quality columns.
+    // The library as facelab with schema version 3 left it: no quality, origin or hidden
+    // columns.
     db(d)
         .execute_batch(
-            "ALTER TABLE faces DROP COLUMN origin;
+            "ALTER TABLE faces DROP COLUMN hidden_at; ALTER TABLE people DROP COLUMN hidden_at;
+             ALTER TABLE faces DROP COLUMN origin;
              ALTER TABLE faces DROP COLUMN quality_parts; ALTER TABLE faces DROP COLUMN quality;
              UPDATE meta SET value = '3' WHERE key = 'schema_version';",
         )

@@ -31,6 +31,8 @@ mod quality;
 mod recognizers;
 mod scan_decode;
 mod scan_workers;
+mod serve;
 mod sface;
 mod shared_required;
+mod webdriver;
 mod xmp;

@@ -38,15 +38,15 @@ impl Unnamed {
     }
 }
 
-/// The faces without a name that have an embedding of a model of `models` and pass
-/// `min_quality`, each by its fused (unit) vector.
+/// The faces without a name that have an embedding of a model of `models`, pass
+/// `min_quality` and are not hidden, each by its fused (unit) vector.
 fn unnamed(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Result<Unnamed> {
     let mut vectors = lib.fused_vectors(models, None)?;
     let mut stmt = lib
         .conn
         .prepare(
             "SELECT f.id, f.quality, f.image_id FROM faces f JOIN images i ON i.id = f.image_id
-             WHERE i.status = 'done'
+             WHERE i.status = 'done' AND f.hidden_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed')
              ORDER BY f.id",
         )

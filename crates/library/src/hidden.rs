@@ -1,0 +1,157 @@
+//! "Not someone I know": hiding a face or a person, reversibly.
+//!
+//! - A hidden face without a name gets no suggestion ([`crate::suggest`]) and is in no
+//!   cluster ([`crate::clusters`]): listed in none at once, dropped from its cluster by the
+//!   next run. Shown again, it is back in its cluster if that still exists, else the next
+//!   `facelab cluster` places it. Its labels (a pending suggestion included) are kept, so
+//!   showing it again undoes hiding exactly.
+//! - A hidden person keeps their names; only the people list and the suggestion queue of
+//!   `facelab serve` leave them out.
+//!
+//! A face with a confirmed name cannot be hidden: the user knows who it is.
+
+use rusqlite::params;
+
+use super::{now, Library, LibraryError, Result};
+
+impl Library {
+    /// Hides the faces `faces` that have no confirmed name and are not hidden yet; returns
+    /// the ones it hid (showing exactly those again is the inverse).
+    pub fn hide_faces(&mut self, faces: &[i64]) -> Result<Vec<i64>> {
+        let faces = faces.to_vec();
+        self.write(move |tx| {
+            let mut hid = Vec::new();
+            let mut stmt = tx.prepare(
+                "UPDATE faces SET hidden_at = ?2 WHERE id = ?1 AND hidden_at IS NULL
+                 AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = faces.id AND l.state = 'confirmed')",
+            )?;
+            let t = now();
+            for f in faces {
+                if stmt.execute(params![f, t])? == 1 {
+                    hid.push(f);
+                }
+            }
+            Ok(hid)
+        })
+    }
+
+    /// Shows the hidden faces `faces` again; returns how many were hidden.
+    pub fn show_faces(&mut self, faces: &[i64]) -> Result<usize> {
+        let faces = faces.to_vec();
+        self.write(move |tx| {
+            let mut stmt = tx.prepare(
+                "UPDATE faces SET hidden_at = NULL WHERE id = ?1 AND hidden_at IS NOT NULL",
+            )?;
+            let mut n = 0;
+            for f in faces {
+                n += stmt.execute([f])?;
+            }
+            Ok(n)
+        })
+    }
+
+    /// Hides (`hidden`) or shows the person called `name`.
+    pub fn set_person_hidden(&mut self, name: &str, hidden: bool) -> Result<()> {
+        let p = self.person_or_err(name)?;
+        let at = hidden.then(now);
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE people SET hidden_at = ?2 WHERE id = ?1",
+                params![p.id, at],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Removes the person called `name` if no label (confirmed, rejected or suggested)
+    /// names them: the inverse of a naming that added them. Returns whether it did.
+    pub fn remove_person_if_unused(&mut self, name: &str) -> Result<bool> {
+        let Some(p) = self.person(name)? else {
+            return Ok(false);
+        };
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM people WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM labels WHERE person_id = ?1)",
+                [p.id],
+            )? == 1)
+        })
+    }
+
+    /// Every label of `faces`, to put back with [`Library::restore_labels`].
+    pub fn labels_of(&self, faces: &[i64]) -> Result<Vec<LabelRow>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT l.face_id, p.name, l.state, l.score, l.source, l.at FROM labels l
+                 JOIN people p ON p.id = l.person_id WHERE l.face_id = ?1 ORDER BY l.person_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for f in faces {
+            let rows = stmt
+                .query_map([f], |r| {
+                    Ok(LabelRow {
+                        face: r.get(0)?,
+                        person: r.get(1)?,
+                        state: r.get(2)?,
+                        score: r.get(3)?,
+                        source: r.get(4)?,
+                        at: r.get(5)?,
+                    })
+                })
+                .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(|e| self.err(e))?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
+    /// Puts the labels of `faces` back as `rows` ([`Library::labels_of`] read them): every
+    /// current label of those faces is replaced, in one transaction; people named by `rows`
+    /// are added if they were removed meanwhile (a merge). Faces removed meanwhile are
+    /// skipped.
+    pub fn restore_labels(&mut self, faces: &[i64], rows: &[LabelRow]) -> Result<()> {
+        for r in rows {
+            if !faces.contains(&r.face) {
+                return Err(LibraryError::Conflict(format!(
+                    "label of face {} given to restore, but the face is not among those restored",
+                    r.face
+                )));
+            }
+            self.person_or_add(&r.person)?;
+        }
+        let (faces, rows) = (faces.to_vec(), rows.to_vec());
+        self.write(move |tx| {
+            for f in &faces {
+                tx.execute("DELETE FROM labels WHERE face_id = ?1", [f])?;
+            }
+            let mut insert = tx.prepare(
+                "INSERT INTO labels(face_id, person_id, state, score, source, at)
+                 SELECT ?1, p.id, ?3, ?4, ?5, ?6 FROM people p
+                 WHERE p.name = ?2 AND EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
+            )?;
+            for r in &rows {
+                insert.execute(params![r.face, r.person, r.state, r.score, r.source, r.at])?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A label as stored, with its person by name (so it can be put back after the person's
+/// row changed, as a merge of two people does).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct LabelRow {
+    /// Face id.
+    pub face: i64,
+    /// The person's name.
+    pub person: String,
+    /// `confirmed`, `rejected` or `suggested`.
+    pub state: String,
+    /// A suggestion's score.
+    pub score: Option<f64>,
+    /// Who made it (`user`, `cluster`, `suggest`, …).
+    pub source: String,
+    /// When.
+    pub at: i64,
+}
