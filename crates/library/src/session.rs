@@ -96,6 +96,23 @@ pub fn open_pipeline(ctx: &RunContext) -> anyhow::Result<(FaceDetector, FaceReco
     Ok((detector, recognizer.expect("checked above")))
 }
 
+/// The configured recognizer and its models' embedding keys; `None` without a
+/// `[recognizer]`.
+pub fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognizer, ModelKeys)>> {
+    let Some(keys) = ModelKeys::of_config(&ctx.config)? else {
+        return Ok(None);
+    };
+    let plugins = load_plugins(&ctx.config)?;
+    let store = ctx.store()?;
+    let r = facelab_engine::pipeline::open_recognizer(
+        &ctx.config,
+        &plugins,
+        &store,
+        &FetchBars::default(),
+    )?;
+    Ok(r.map(|(r, _)| (r, keys)))
+}
+
 /// The configured detector and, when the config has one, the recognizer.
 pub fn open_detector_and_recognizer(
     ctx: &RunContext,

@@ -342,7 +342,7 @@ fn draw_face(app: &App, lib: &mut Library, image: i64, req: &Request) -> Result<
         .lock()
         .map_err(|_| Fail::Internal("the recognizer lock is poisoned".into()))?;
     if rec.is_none() {
-        *rec = crate::photo::open_recognizer(&app.ctx)
+        *rec = facelab_library::session::open_recognizer(&app.ctx)
             .map_err(|e| Fail::Internal(format!("{e:#}")))?;
     }
     let face = facelab_library::manual::add_drawn_face(

@@ -3,10 +3,6 @@
 
 use std::fmt::Write as _;
 
-use facelab_engine::pipeline::{load_plugins, FaceRecognizer};
-use facelab_engine::ui::FetchBars;
-use facelab_library::identity::ModelKeys;
-use facelab_library::session::RunContext;
 use facelab_library::Library;
 
 use crate::app::{App, Fail, Handled, Reply, Request};
@@ -172,20 +168,4 @@ pub fn page_of(app: &App, lib: &mut Library, image: i64, req: &Request) -> Handl
         200,
         page(&frame, Tab::None, &format!("Photo {image}"), &body),
     ))
-}
-
-/// The configured recognizer and its model keys (none without a `[recognizer]`).
-pub fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognizer, ModelKeys)>> {
-    let Some(keys) = ModelKeys::of_config(&ctx.config)? else {
-        return Ok(None);
-    };
-    let plugins = load_plugins(&ctx.config)?;
-    let store = ctx.store()?;
-    let r = facelab_engine::pipeline::open_recognizer(
-        &ctx.config,
-        &plugins,
-        &store,
-        &FetchBars::default(),
-    )?;
-    Ok(r.map(|(r, _)| (r, keys)))
 }

@@ -9,12 +9,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use facelab_plugin_api::BBox;
 
-use facelab_engine::pipeline::{load_plugins, FaceRecognizer};
-use facelab_engine::ui::FetchBars;
-use facelab_library::identity::ModelKeys;
 use facelab_library::manual::{add_drawn_face, PhotoRecord};
 use facelab_library::paths::display_path;
-use facelab_library::session::{open_library, Outcome, RunContext};
+use facelab_library::session::{open_library, open_recognizer, Outcome, RunContext};
 use facelab_library::xmp::sync::{export_photo, import_photo, Exported, Target};
 use facelab_library::Library;
 
@@ -60,23 +57,6 @@ pub enum FacesCommand {
         #[arg(long)]
         name: Option<String>,
     },
-}
-
-/// The configured recognizer and its models' embedding keys; `None` without a
-/// `[recognizer]`.
-fn open_recognizer(ctx: &RunContext) -> anyhow::Result<Option<(FaceRecognizer, ModelKeys)>> {
-    let Some(keys) = ModelKeys::of_config(&ctx.config)? else {
-        return Ok(None);
-    };
-    let plugins = load_plugins(&ctx.config)?;
-    let store = ctx.store()?;
-    let r = facelab_engine::pipeline::open_recognizer(
-        &ctx.config,
-        &plugins,
-        &store,
-        &FetchBars::default(),
-    )?;
-    Ok(r.map(|(r, _)| (r, keys)))
 }
 
 /// The library's photos named by `paths` (files or folders; none: all), and one error per
