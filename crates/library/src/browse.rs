@@ -60,6 +60,19 @@ pub struct FaceSource {
     pub bbox: [f32; 4],
 }
 
+impl PersonCard {
+    /// A row of `p.id, p.name, confirmed faces, cover, hidden`.
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonCard> {
+        Ok(PersonCard {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            faces: r.get(2)?,
+            cover: r.get(3)?,
+            hidden: r.get(4)?,
+        })
+    }
+}
+
 /// The cover face of person `p`: subquery text, shared by the queries below.
 const COVER: &str = "(SELECT l.face_id FROM labels l JOIN faces f ON f.id = l.face_id
     WHERE l.person_id = p.id AND l.state = 'confirmed'
@@ -97,15 +110,7 @@ impl Library {
              FROM people p WHERE ?1 OR p.hidden_at IS NULL
              ORDER BY 3 DESC, p.name COLLATE NOCASE"
         );
-        self.rows(&sql, [hidden], |r| {
-            Ok(PersonCard {
-                id: r.get(0)?,
-                name: r.get(1)?,
-                faces: r.get(2)?,
-                cover: r.get(3)?,
-                hidden: r.get(4)?,
-            })
-        })
+        self.rows(&sql, [hidden], PersonCard::from_row)
     }
 
     /// The person with row id `id`.
@@ -116,17 +121,7 @@ impl Library {
                {COVER}, p.hidden_at IS NOT NULL
              FROM people p WHERE p.id = ?1"
         );
-        Ok(self
-            .rows(&sql, [id], |r| {
-                Ok(PersonCard {
-                    id: r.get(0)?,
-                    name: r.get(1)?,
-                    faces: r.get(2)?,
-                    cover: r.get(3)?,
-                    hidden: r.get(4)?,
-                })
-            })?
-            .pop())
+        Ok(self.rows(&sql, [id], PersonCard::from_row)?.pop())
     }
 
     /// The faces confirmed as person `id`, newest photo first (by file time), `limit` from

@@ -418,3 +418,20 @@ pub fn assert_people_apart_and_group_faces_embedded(config: &Path, shared: &Path
     }
     assert!(cosine(&faces[0], &faces[1]) < 0.9 && cosine(&faces[1], &faces[2]) < 0.9);
 }
+
+/// `facelab --config CONFIG ARGS…`: exit code, stdout, stderr.
+pub fn cmd(config: &Path, args: &[&str]) -> (i32, String, String) {
+    run(facelab().arg("--config").arg(config).args(args))
+}
+
+/// [`cmd`] that must succeed, its stdout parsed as JSON.
+pub fn cmd_json(config: &Path, args: &[&str]) -> serde_json::Value {
+    let (code, out, err) = cmd(config, args);
+    assert_eq!(code, 0, "{args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
+}
+
+/// The ORL subject (`s7`) of a photo path.
+pub fn orl_subject(path: &str) -> String {
+    path.split('/').rev().nth(1).unwrap().to_owned()
+}

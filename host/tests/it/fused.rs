@@ -11,7 +11,7 @@ use crate::common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::{facelab, run};
+use common::{cmd, cmd_json as json, orl_subject as subject};
 
 const SFACE: &str = "sface-2021dec";
 const DLIB: &str = "dlib-resnet-128";
@@ -40,16 +40,6 @@ fn config(shared: &Path, dir: &Path, name: &str, recognizer: &str) -> PathBuf {
     )
     .unwrap();
     path
-}
-
-fn cmd(config: &Path, args: &[&str]) -> (i32, String, String) {
-    run(facelab().arg("--config").arg(config).args(args))
-}
-
-fn json(config: &Path, args: &[&str]) -> serde_json::Value {
-    let (code, out, err) = cmd(config, args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
 }
 
 /// ORL folders in `dir`: `named/` with photos 1 and 2 of the first `people.0` subjects (for
@@ -96,11 +86,6 @@ fn rows(dir: &Path, sql: &str) -> Vec<String> {
         })
         .unwrap();
     rows.map(Result::unwrap).collect()
-}
-
-/// The ORL subject (`s7`) of a library path.
-fn subject(path: &str) -> String {
-    path.split('/').rev().nth(1).unwrap().to_owned()
 }
 
 /// Each face of `faces --json`: id → (subject, models it has, active models it lacks).

@@ -8,22 +8,7 @@ use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use common::{facelab, run};
-
-fn cmd(config: &Path, args: &[&str]) -> (i32, String, String) {
-    run(facelab().arg("--config").arg(config).args(args))
-}
-
-fn json(config: &Path, args: &[&str]) -> serde_json::Value {
-    let (code, out, err) = cmd(config, args);
-    assert_eq!(code, 0, "{args:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"))
-}
-
-/// The ORL subject (`s7`) of a library path.
-fn subject(path: &str) -> String {
-    path.split('/').rev().nth(1).unwrap().to_owned()
-}
+use common::{cmd, cmd_json as json, orl_subject as subject};
 
 /// Each group's subject (every member's), by id.
 fn group_subjects(config: &Path) -> BTreeMap<i64, String> {
