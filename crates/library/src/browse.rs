@@ -3,7 +3,8 @@
 //! first. Each page is one or two indexed queries bounded by `LIMIT`, and reads no
 //! embeddings, so a page of a 100,000-face library costs about what it costs on a small one.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::OptionalExtension;
+use crate::params;
 
 use super::{Library, Result};
 
@@ -62,7 +63,7 @@ pub struct FaceSource {
 
 impl PersonCard {
     /// A row of `p.id, p.name, confirmed faces, cover, hidden`.
-    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PersonCard> {
+    fn from_row(r: &crate::db::Row<'_>) -> crate::db::Result<PersonCard> {
         Ok(PersonCard {
             id: r.get(0)?,
             name: r.get(1)?,
@@ -82,18 +83,18 @@ impl Library {
     fn rows<T>(
         &self,
         sql: &str,
-        params: impl rusqlite::Params,
-        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+        params: impl crate::db::Params,
+        f: impl FnMut(&crate::db::Row<'_>) -> crate::db::Result<T>,
     ) -> Result<Vec<T>> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map(params, f)
-            .and_then(|r| r.collect::<rusqlite::Result<Vec<T>>>())
+            .and_then(|r| r.collect::<crate::db::Result<Vec<T>>>())
             .map_err(|e| self.err(e))?;
         Ok(rows)
     }
 
-    fn count(&self, sql: &str, params: impl rusqlite::Params) -> Result<i64> {
+    fn count(&self, sql: &str, params: impl crate::db::Params) -> Result<i64> {
         self.conn
             .prepare_cached(sql)
             .and_then(|mut s| s.query_row(params, |r| r.get(0)))

@@ -5,10 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
+
+use crate::db::{Conn, OptionalExtension};
 
 use super::schema::{FACES_UNIQUE_INDEX, MERGE_DUPLICATE_FACES};
-use super::{sql_error, Library, LibraryError, Result};
+use super::{db_error, Library, LibraryError, Result};
 
 /// At most this many integrity problems are listed.
 const MAX_PROBLEMS: usize = 20;
@@ -54,12 +56,13 @@ pub fn check(path: &Path, busy_timeout_ms: u64) -> Result<CheckReport> {
     };
     {
         // Read-only first: nothing is written to a damaged file.
-        let err = |e| sql_error(path, busy_timeout_ms, e);
-        let raw =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(err)?;
+        let err = |e| db_error(path, busy_timeout_ms, e);
+        let raw = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(|e| err(e.into()))?;
         raw.busy_timeout(std::time::Duration::from_millis(busy_timeout_ms))
-            .map_err(err)?;
-        let integrity = || -> rusqlite::Result<Vec<String>> {
+            .map_err(|e| err(e.into()))?;
+        let raw = Conn::sqlite(raw);
+        let integrity = || -> crate::db::Result<Vec<String>> {
             let mut stmt = raw.prepare(&format!("PRAGMA integrity_check({MAX_PROBLEMS})"))?;
             let rows = stmt.query_map([], |r| r.get(0))?.collect();
             rows

@@ -24,7 +24,8 @@
 
 use std::collections::HashSet;
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::OptionalExtension;
+use crate::params;
 
 use super::identity::ModelKeys;
 use super::search::{dot, normalized};
@@ -117,7 +118,7 @@ fn centre(rows: impl Iterator<Item = Vec<f32>>, dim: usize) -> Vec<f32> {
     normalized(&c)
 }
 
-fn next_ids(tx: &rusqlite::Transaction<'_>, n: usize) -> rusqlite::Result<Vec<i64>> {
+fn next_ids(tx: &crate::db::Tx<'_>, n: usize) -> crate::db::Result<Vec<i64>> {
     let first: i64 = tx
         .query_row(
             "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'next_cluster_id'",
@@ -136,7 +137,7 @@ fn next_ids(tx: &rusqlite::Transaction<'_>, n: usize) -> rusqlite::Result<Vec<i6
 
 /// The counter every clustering change bumps (a run, naming, merging or splitting a
 /// cluster), so a run computed from older memberships can tell and start again.
-fn revision(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
+fn revision(conn: &crate::db::Conn) -> crate::db::Result<i64> {
     conn.query_row(
         "SELECT coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'clusters_revision'), 0)",
         [],
@@ -144,7 +145,7 @@ fn revision(conn: &rusqlite::Connection) -> rusqlite::Result<i64> {
     )
 }
 
-fn bump_revision(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+fn bump_revision(tx: &crate::db::Tx<'_>) -> crate::db::Result<()> {
     tx.execute(
         "INSERT INTO meta(key, value) VALUES ('clusters_revision', '1')
          ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
@@ -229,7 +230,7 @@ fn members_and_vectors(
                 similarity: 0.0,
             })
         })
-        .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+        .and_then(|r| r.collect::<crate::db::Result<Vec<_>>>())
         .map_err(|e| lib.err(e))?;
     let ids: Vec<i64> = found.iter().map(|m| m.face).collect();
     let mut vectors = lib.fused_vectors(&keys, Some(&ids))?;
@@ -268,7 +269,7 @@ pub fn list(
             .map_err(|e| lib.err(e))?;
         let ids = stmt
             .query_map([models.key()], |r| r.get(0))
-            .and_then(|r| r.collect::<rusqlite::Result<Vec<i64>>>())
+            .and_then(|r| r.collect::<crate::db::Result<Vec<i64>>>())
             .map_err(|e| lib.err(e))?;
         ids
     };
@@ -335,7 +336,7 @@ pub fn name(
             .map_err(|e| lib.err(e))?;
         let r = stmt
             .query_map([p.id], |r| r.get(0))
-            .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
+            .and_then(|r| r.collect::<crate::db::Result<HashSet<i64>>>())
             .map_err(|e| lib.err(e))?;
         r
     };

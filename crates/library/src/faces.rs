@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use facelab_engine::quality::Quality;
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 
 use super::identity::{fuse, ModelKeys};
 use super::{Library, Result};
@@ -136,7 +136,7 @@ impl Library {
                     models: split(r.get(12)?),
                 })
             })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|rows| rows.collect::<crate::db::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
         Ok(rows)
     }
@@ -159,7 +159,7 @@ impl Library {
         };
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         for (i, key) in keys.members().iter().enumerate() {
-            let mut read = |mut rows: rusqlite::Rows<'_>| -> rusqlite::Result<()> {
+            let mut read = |mut rows: crate::db::Rows<'_>| -> crate::db::Result<()> {
                 while let Some(r) = rows.next()? {
                     put(r.get(0)?, i, &r.get::<_, Vec<u8>>(1)?);
                 }
@@ -169,7 +169,7 @@ impl Library {
                 None => read(stmt.query([key]).map_err(|e| self.err(e))?),
                 Some(faces) => faces
                     .iter()
-                    .try_for_each(|face| read(stmt.query(rusqlite::params![key, face])?)),
+                    .try_for_each(|face| read(stmt.query(crate::params![key, face])?)),
             }
             .map_err(|e| self.err(e))?;
         }
@@ -208,7 +208,7 @@ impl Library {
             .query_map([], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as usize))
             })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|rows| rows.collect::<crate::db::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
         Ok(rows
             .into_iter()
@@ -224,7 +224,7 @@ impl Library {
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([image], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|rows| rows.collect::<crate::db::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
         Ok(rows)
     }

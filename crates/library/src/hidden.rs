@@ -10,7 +10,7 @@
 //!
 //! A face with a confirmed name cannot be hidden: the user knows who it is.
 
-use rusqlite::params;
+use crate::params;
 
 use super::{now, Library, LibraryError, Result};
 
@@ -99,7 +99,7 @@ impl Library {
                         at: r.get(5)?,
                     })
                 })
-                .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+                .and_then(|r| r.collect::<crate::db::Result<Vec<_>>>())
                 .map_err(|e| self.err(e))?;
             out.extend(rows);
         }

@@ -1,7 +1,8 @@
 //! A face's labels: confirmed (one person per face), rejected (that pair is never suggested
 //! again) and the pending suggestion.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::OptionalExtension;
+use crate::params;
 
 use super::{now, Library, LibraryError, Person, Result};
 

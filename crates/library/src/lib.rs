@@ -31,6 +31,7 @@
 pub mod browse;
 pub mod check;
 pub mod clusters;
+pub mod db;
 pub mod hidden;
 pub mod identity;
 pub mod manual;
@@ -54,7 +55,7 @@ mod photos;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use db::Conn;
 
 pub use faces::{from_blob, to_blob, FaceRow, FusedVectors};
 pub use people::Person;
@@ -127,7 +128,7 @@ pub type Result<T, E = LibraryError> = std::result::Result<T, E>;
 
 /// An open face library.
 pub struct Library {
-    pub(crate) conn: Connection,
+    pub(crate) conn: Conn,
     path: PathBuf,
     busy_timeout_ms: u64,
 }
@@ -150,18 +151,17 @@ impl Library {
                 message: e.to_string(),
             })?;
         }
-        let conn = Connection::open(path).map_err(|e| LibraryError::Open {
+        let conn = rusqlite::Connection::open(path).map_err(|e| LibraryError::Open {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+        conn.busy_timeout(Duration::from_millis(busy_timeout_ms))
+            .map_err(|e| sql_error(path, busy_timeout_ms, e))?;
         let mut lib = Library {
-            conn,
+            conn: Conn::sqlite(conn),
             path: path.to_owned(),
             busy_timeout_ms,
         };
-        lib.conn
-            .busy_timeout(Duration::from_millis(busy_timeout_ms))
-            .map_err(|e| lib.err(e))?;
         // Only reads until the version is known: a newer or foreign file is refused before
         // anything (even the journal mode) is written to it.
         schema::check_version(&lib).map_err(|e| match e {
@@ -194,9 +194,10 @@ impl Library {
             match self
                 .conn
                 .query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+                .map_err(|e| self.err(e))
             {
                 Ok(_) => return Ok(()),
-                Err(e) => match self.err(e) {
+                Err(e) => match e {
                     LibraryError::Locked { .. } if std::time::Instant::now() < deadline => {
                         std::thread::sleep(Duration::from_millis(10));
                     }
@@ -211,25 +212,39 @@ impl Library {
         &self.path
     }
 
-    /// Maps an SQLite error, turning "busy" into [`LibraryError::Locked`].
-    pub(crate) fn err(&self, e: rusqlite::Error) -> LibraryError {
-        sql_error(&self.path, self.busy_timeout_ms, e)
+    /// The storage engine.
+    pub fn backend(&self) -> db::Backend {
+        self.conn.backend()
     }
 
-    /// Runs `f` in an immediate (write-locking) transaction.
+    /// Maps a storage error, turning "busy" into [`LibraryError::Locked`].
+    pub(crate) fn err(&self, e: db::Error) -> LibraryError {
+        db_error(&self.path, self.busy_timeout_ms, e)
+    }
+
+    /// Runs `f` in the library's one write transaction (waiting for another process's).
     pub(crate) fn write<T>(
         &mut self,
-        f: impl FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T>,
+        f: impl FnOnce(&db::Tx<'_>) -> db::Result<T>,
     ) -> Result<T> {
         let (path, busy) = (self.path.clone(), self.busy_timeout_ms);
-        let err = |e| sql_error(&path, busy, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let err = |e| db_error(&path, busy, e);
+        let tx = self.conn.begin_write().map_err(err)?;
         let v = f(&tx).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(v)
+    }
+}
+
+/// A storage error of either engine as the library's error.
+pub(crate) fn db_error(path: &Path, busy_timeout_ms: u64, e: db::Error) -> LibraryError {
+    match e {
+        db::Error::Sqlite(e) => sql_error(path, busy_timeout_ms, e),
+        db::Error::Postgres(e) => db::pg::library_error(path, busy_timeout_ms, e),
+        e => LibraryError::Sql {
+            path: path.to_owned(),
+            message: e.to_string(),
+        },
     }
 }
 

@@ -11,7 +11,8 @@
 use std::path::{Path, PathBuf};
 
 use facelab_plugin_api::{BBox, Face};
-use rusqlite::{params, OptionalExtension};
+use crate::db::OptionalExtension;
+use crate::params;
 use sha2::{Digest, Sha256};
 
 use super::identity::ModelKeys;
@@ -112,7 +113,7 @@ impl Library {
             .map_err(|e| self.err(e))?;
         let ids: Vec<(i64, Vec<u8>)> = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|rows| rows.collect::<crate::db::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
         let mut out = Vec::new();
         for (id, bytes) in ids {
@@ -171,7 +172,7 @@ impl Library {
                     person: r.get(6)?,
                 })
             })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|rows| rows.collect::<crate::db::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
         Ok(Some(PhotoRecord {
             id,
@@ -188,11 +189,11 @@ impl Library {
     pub fn add_face(&mut self, image: i64, face: &NewFace) -> Result<i64> {
         let b = face.bbox;
         let inserted = self.write(|tx| {
-            let n = tx.execute(
+            let id: Option<i64> = tx.query_row(
                 "INSERT INTO faces(image_id, x, y, w, h, landmarks, score, detector, created_at,
                    quality, quality_parts, origin)
                  VALUES (?1, ?2, ?3, ?4, ?5, NULL, 1.0, ?6, ?7, ?8, ?9, ?6)
-                 ON CONFLICT DO NOTHING",
+                 ON CONFLICT DO NOTHING RETURNING id",
                 params![
                     image,
                     b.x,
@@ -204,11 +205,12 @@ impl Library {
                     face.quality.score,
                     to_blob(&face.quality.parts())
                 ],
-            )?;
-            if n == 0 {
+                |r| r.get(0),
+            )
+            .optional()?;
+            let Some(id) = id else {
                 return Ok(None);
-            }
-            let id = tx.last_insert_rowid();
+            };
             for (model, values, normalized) in &face.embeddings {
                 tx.execute(
                     "INSERT INTO embeddings(face_id, model_id, dim, normalized, vector) VALUES (?1, ?2, ?3, ?4, ?5)",

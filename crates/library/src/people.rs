@@ -1,7 +1,7 @@
 //! People and their names: listing, adding (an upsert, so two processes adding one name
 //! both succeed), renaming and merging two people's labels.
 
-use rusqlite::params;
+use crate::params;
 
 use super::{now, Library, LibraryError, Result};
 
@@ -34,7 +34,7 @@ impl Library {
                     faces: r.get(2)?,
                 })
             })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|rows| rows.collect::<crate::db::Result<Vec<_>>>())
             .map_err(|e| self.err(e))?;
         Ok(rows)
     }
@@ -65,11 +65,11 @@ impl Library {
             )));
         }
         let id = self.write(|tx| {
-            tx.execute(
-                "INSERT INTO people(name, created_at) VALUES (?1, ?2)",
+            tx.query_row(
+                "INSERT INTO people(name, created_at) VALUES (?1, ?2) RETURNING id",
                 params![name, now()],
-            )?;
-            Ok(tx.last_insert_rowid())
+                |r| r.get(0),
+            )
         })?;
         Ok(Person { id, name, faces: 0 })
     }
@@ -149,7 +149,7 @@ impl Library {
             let both: Vec<(i64, String)> = tx
                 .prepare("SELECT face_id, state FROM labels WHERE person_id = ?1")?
                 .query_map([a.id], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::db::Result<_>>()?;
             for (face, state) in both {
                 tx.execute(
                     "DELETE FROM labels WHERE face_id = ?1 AND person_id = ?2",

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use rusqlite::OptionalExtension;
+use crate::db::OptionalExtension;
 
 use super::{paths, Library, Result};
 

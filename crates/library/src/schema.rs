@@ -1,7 +1,8 @@
 //! The schema and its migrations. Each migration runs in its own transaction and bumps
 //! `meta.schema_version`; a database newer than [`SCHEMA_VERSION`] is refused untouched.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::OptionalExtension;
+use crate::params;
 
 use super::{Library, LibraryError, Result};
 
@@ -259,11 +260,8 @@ pub(super) fn migrate(lib: &mut Library) -> Result<()> {
     for (step, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let to = step as i64 + 1;
         let (path, busy) = (lib.path.clone(), lib.busy_timeout_ms);
-        let err = |e| super::sql_error(&path, busy, e);
-        let tx = lib
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let err = |e| super::db_error(&path, busy, e);
+        let tx = lib.conn.begin_write().map_err(err)?;
         // Re-check inside the write lock: another process may have migrated meanwhile.
         let now: Option<String> = tx
             .query_row(

@@ -21,7 +21,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use rusqlite::params;
+use crate::params;
 
 use super::identity::ModelKeys;
 use super::search::normalized;
@@ -193,7 +193,7 @@ pub fn load(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Resul
             .map_err(|e| lib.err(e))?;
         let pairs = stmt
             .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-            .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(|r| r.collect::<crate::db::Result<Vec<_>>>())
             .map_err(|e| lib.err(e))?;
         for (f, pid) in pairs {
             if let Some(p) = person_index.get(&pid) {

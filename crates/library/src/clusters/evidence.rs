@@ -149,7 +149,7 @@ fn rejections(lib: &Library, faces: &Embedded, named: &[usize], out: &mut Vec<f3
         .map_err(|e| lib.err(e))?;
     let rejected = stmt
         .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-        .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+        .and_then(|r| r.collect::<crate::db::Result<Vec<_>>>())
         .map_err(|e| lib.err(e))?;
     let mut rejections = 0;
     for (face, person) in rejected {

@@ -225,7 +225,7 @@ fn known_apart(
         .map_err(|e| lib.err(e))?;
     let links = stmt
         .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-        .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+        .and_then(|r| r.collect::<crate::db::Result<Vec<_>>>())
         .map_err(|e| lib.err(e))?;
     for (a, b) in links {
         if let (Some(x), Some(y)) = (party_of_face.get(&a), party_of_face.get(&b)) {
@@ -297,7 +297,7 @@ fn image_of_faces(lib: &Library) -> Result<HashMap<i64, i64>> {
         .map_err(|e| lib.err(e))?;
     let rows = stmt
         .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
-        .and_then(|r| r.collect::<rusqlite::Result<HashMap<_, _>>>())
+        .and_then(|r| r.collect::<crate::db::Result<HashMap<_, _>>>())
         .map_err(|e| lib.err(e))?;
     Ok(rows)
 }
@@ -316,7 +316,7 @@ fn cluster_faces(lib: &Library, models: &ModelKeys) -> Result<Vec<(i64, Vec<i64>
         .query_map([models.key()], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
         })
-        .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+        .and_then(|r| r.collect::<crate::db::Result<Vec<_>>>())
         .map_err(|e| lib.err(e))?;
     let mut out: Vec<(i64, Vec<i64>)> = Vec::new();
     for (c, f) in rows {

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use facelab_cluster::{Algorithm, Context, Evidence};
-use rusqlite::params;
+use crate::params;
 
 use super::super::identity::ModelKeys;
 use super::super::search::dot;
@@ -94,7 +94,7 @@ pub fn membership(lib: &Library, models: &ModelKeys) -> Result<HashMap<i64, i64>
         .map_err(|e| lib.err(e))?;
     let rows = stmt
         .query_map([models.key()], |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(|r| r.collect::<rusqlite::Result<HashMap<i64, i64>>>())
+        .and_then(|r| r.collect::<crate::db::Result<HashMap<i64, i64>>>())
         .map_err(|e| lib.err(e))?;
     Ok(rows)
 }
@@ -106,7 +106,7 @@ fn cannot_links(lib: &Library) -> Result<HashSet<(i64, i64)>> {
         .map_err(|e| lib.err(e))?;
     let rows = stmt
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(|r| r.collect::<rusqlite::Result<HashSet<(i64, i64)>>>())
+        .and_then(|r| r.collect::<crate::db::Result<HashSet<(i64, i64)>>>())
         .map_err(|e| lib.err(e))?;
     Ok(rows)
 }

@@ -159,8 +159,8 @@ fn lacking(lib: &Library, models: &ModelKeys, embed_min_height: f32) -> Result<H
     let mut ids = HashSet::new();
     for model in models.members() {
         let rows = stmt
-            .query_map(rusqlite::params![model, embed_min_height], |r| r.get(0))
-            .and_then(|r| r.collect::<rusqlite::Result<Vec<i64>>>())
+            .query_map(crate::params![model, embed_min_height], |r| r.get(0))
+            .and_then(|r| r.collect::<crate::db::Result<Vec<i64>>>())
             .map_err(|e| lib.err(e))?;
         ids.extend(rows);
     }
@@ -175,7 +175,7 @@ fn unassessed(lib: &Library) -> Result<HashSet<i64>> {
         .map_err(|e| lib.err(e))?;
     let ids = stmt
         .query_map([], |r| r.get(0))
-        .and_then(|r| r.collect::<rusqlite::Result<HashSet<i64>>>())
+        .and_then(|r| r.collect::<crate::db::Result<HashSet<i64>>>())
         .map_err(|e| lib.err(e))?;
     Ok(ids)
 }

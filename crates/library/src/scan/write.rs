@@ -5,7 +5,8 @@
 use std::collections::HashSet;
 
 use facelab_plugin_api::{BBox, Face, Landmarks5, Point2};
-use rusqlite::{params, OptionalExtension};
+use crate::db::OptionalExtension;
+use crate::params;
 
 use super::{Item, Plan, Summary};
 use crate::identity::ModelKeys;
@@ -94,7 +95,7 @@ pub(super) fn stored_faces(
                 has_quality: r.get(9)?,
             })
         })
-        .and_then(|r| r.collect::<rusqlite::Result<Vec<_>>>())
+        .and_then(|r| r.collect::<crate::db::Result<Vec<_>>>())
         .map_err(|e| lib.err(e))?;
     Ok(rows)
 }
@@ -180,7 +181,7 @@ pub(super) fn flush(
 
 /// Writes one photo; `None` when another process wrote it since this scan planned it
 /// (that result stays, this one is dropped).
-fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<Option<usize>> {
+fn apply(tx: &crate::db::Tx<'_>, w: &Write) -> crate::db::Result<Option<usize>> {
     let t = now();
     let Some(id) = write_image(tx, w, t)? else {
         return Ok(None);
@@ -191,7 +192,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, w: &Write) -> rusqlite::Result<Option<u
 
 /// Updates (or inserts) the photo's image row at time `t` and returns its id; `None` when
 /// the row changed since the plan, or its path is held by another row.
-fn write_image(tx: &rusqlite::Transaction<'_>, w: &Write, t: i64) -> rusqlite::Result<Option<i64>> {
+fn write_image(tx: &crate::db::Tx<'_>, w: &Write, t: i64) -> crate::db::Result<Option<i64>> {
     let (width, height, orientation) = match w.dims {
         Some((a, b, c)) => (Some(a), Some(b), Some(c)),
         None => (None, None, None),
@@ -244,15 +245,15 @@ fn write_image(tx: &rusqlite::Transaction<'_>, w: &Write, t: i64) -> rusqlite::R
             if holder.is_some() {
                 return Ok(None);
             }
-            tx.execute(
+            tx.query_row(
                 "INSERT INTO images(path_bytes, path, size, mtime_ns, hash, width, height, orientation, status, error, detector, scanned_at, revision)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 1) RETURNING id",
                 params![
                     w.path_bytes, display, w.size as i64, w.mtime_ns, w.hash, width, height,
                     orientation, w.status, w.error, w.detector, t
                 ],
-            )?;
-            tx.last_insert_rowid()
+                |r| r.get(0),
+            )?
         }
     };
     Ok(Some(id))
@@ -260,7 +261,7 @@ fn write_image(tx: &rusqlite::Transaction<'_>, w: &Write, t: i64) -> rusqlite::R
 
 /// The photo's faces: deletions, moved boxes (whose embeddings are then stale), new
 /// qualities, new faces (created at `t`) and embeddings, for image row `id`.
-fn write_faces(tx: &rusqlite::Transaction<'_>, w: &Write, id: i64, t: i64) -> rusqlite::Result<()> {
+fn write_faces(tx: &crate::db::Tx<'_>, w: &Write, id: i64, t: i64) -> crate::db::Result<()> {
     for face in &w.delete {
         // A face named since the scan read it is not the scan's to remove, nor one the
         // user made.
@@ -290,9 +291,9 @@ fn write_faces(tx: &rusqlite::Transaction<'_>, w: &Write, id: i64, t: i64) -> ru
     }
     let mut new_ids = Vec::with_capacity(w.insert.len());
     for (f, q) in &w.insert {
-        tx.execute(
+        new_ids.push(tx.query_row(
             "INSERT INTO faces(image_id, x, y, w, h, landmarks, score, detector, created_at, quality, quality_parts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id",
             params![
                 id,
                 f.bbox.x,
@@ -306,8 +307,8 @@ fn write_faces(tx: &rusqlite::Transaction<'_>, w: &Write, id: i64, t: i64) -> ru
                 q.score,
                 to_blob(&q.parts())
             ],
-        )?;
-        new_ids.push(tx.last_insert_rowid());
+            |r| r.get(0),
+        )?);
     }
     for (r, member, values, normalized) in &w.embeddings {
         let face = match r {
