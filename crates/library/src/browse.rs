@@ -227,7 +227,7 @@ impl Library {
         const WHERE: &str = "FROM labels s JOIN people p ON p.id = s.person_id
              JOIN faces f ON f.id = s.face_id
              WHERE s.state = 'suggested' AND f.hidden_at IS NULL AND p.hidden_at IS NULL
-             AND coalesce(s.score, 0) >= ?2 AND (?1 IS NULL OR p.name = ?1)
+             AND coalesce(s.score, 0) >= ?2 AND (CAST(?1 AS TEXT) IS NULL OR p.name = ?1)
              AND NOT EXISTS (SELECT 1 FROM labels c WHERE c.face_id = s.face_id AND c.state = 'confirmed')";
         let total = self.count(
             &format!("SELECT count(*) {WHERE}"),

@@ -148,7 +148,7 @@ fn revision(conn: &crate::db::Conn) -> crate::db::Result<i64> {
 fn bump_revision(tx: &crate::db::Tx<'_>) -> crate::db::Result<()> {
     tx.execute(
         "INSERT INTO meta(key, value) VALUES ('clusters_revision', '1')
-         ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+         ON CONFLICT(key) DO UPDATE SET value = CAST(meta.value AS INTEGER) + 1",
         [],
     )
     .map(|_| ())

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
-use facelab_engine::quality::Quality;
 use crate::db::OptionalExtension;
+use facelab_engine::quality::Quality;
 
 use super::identity::{fuse, ModelKeys};
 use super::{Library, Result};
@@ -105,7 +105,7 @@ impl Library {
                    i.path_bytes, f.quality_parts
                  FROM faces f JOIN images i ON i.id = f.image_id
                  WHERE i.status = 'done'
-                   AND (?1 IS NULL OR EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.person_id = ?1 AND l.state = 'confirmed'))
+                   AND (CAST(?1 AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.person_id = ?1 AND l.state = 'confirmed'))
                  ORDER BY i.path, f.id",
             )
             .map_err(|e| self.err(e))?;

@@ -99,6 +99,14 @@ pub enum LibraryError {
         /// SQLite's message.
         message: String,
     },
+    /// The PostgreSQL server cannot be reached, or refused the login.
+    #[error("{url}: {message}")]
+    Connect {
+        /// The server, without the password.
+        url: String,
+        /// What happened, and the fix.
+        message: String,
+    },
     /// Something the user named does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -142,9 +150,13 @@ pub fn now() -> i64 {
 }
 
 impl Library {
-    /// Opens (creating if needed) the library at `path`, migrating an older schema step by
-    /// step, refusing a newer one. Waits up to `busy_timeout_ms` for another process's lock.
+    /// Opens (creating if needed) the library at `path` (an SQLite file, or a PostgreSQL
+    /// URL, [`Library::open_url`]), migrating an older schema step by step, refusing a newer
+    /// one. Waits up to `busy_timeout_ms` for another process's lock.
     pub fn open(path: &Path, busy_timeout_ms: u64) -> Result<Library> {
+        if let Some(url) = path.to_str().filter(|p| db::connect::is_url(p)) {
+            return Library::open_url(url, busy_timeout_ms);
+        }
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| LibraryError::Open {
                 path: path.to_owned(),
@@ -181,6 +193,21 @@ impl Library {
         lib.conn
             .execute_batch("PRAGMA foreign_keys = ON;")
             .map_err(|e| lib.err(e))?;
+        Ok(lib)
+    }
+
+    /// Opens (creating the schema in an empty database) the library on the PostgreSQL
+    /// server at `url`. A database holding another application's tables is refused, and
+    /// nothing is written to it.
+    pub fn open_url(url: &str, busy_timeout_ms: u64) -> Result<Library> {
+        let target = db::connect::Target::parse(url)?;
+        let client = target.connect(busy_timeout_ms)?;
+        let mut lib = Library {
+            conn: Conn::postgres(client),
+            path: PathBuf::from(&target.display),
+            busy_timeout_ms,
+        };
+        schema::pg::migrate(&mut lib)?;
         Ok(lib)
     }
 
@@ -223,10 +250,7 @@ impl Library {
     }
 
     /// Runs `f` in the library's one write transaction (waiting for another process's).
-    pub(crate) fn write<T>(
-        &mut self,
-        f: impl FnOnce(&db::Tx<'_>) -> db::Result<T>,
-    ) -> Result<T> {
+    pub(crate) fn write<T>(&mut self, f: impl FnOnce(&db::Tx<'_>) -> db::Result<T>) -> Result<T> {
         let (path, busy) = (self.path.clone(), self.busy_timeout_ms);
         let err = |e| db_error(&path, busy, e);
         let tx = self.conn.begin_write().map_err(err)?;

@@ -10,9 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use facelab_plugin_api::{BBox, Face};
 use crate::db::OptionalExtension;
 use crate::params;
+use facelab_plugin_api::{BBox, Face};
 use sha2::{Digest, Sha256};
 
 use super::identity::ModelKeys;

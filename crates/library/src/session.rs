@@ -186,11 +186,12 @@ pub fn open_library(ctx: &RunContext) -> anyhow::Result<Library> {
     )?)
 }
 
-/// The library file: `--library`, else the config's.
+/// The library: `--library`, else the config's (`library.url`, else `library.path`): an
+/// SQLite file, or a PostgreSQL URL ([`Library::open`] tells them apart).
 pub fn library_path(ctx: &RunContext) -> PathBuf {
     ctx.library
         .clone()
-        .unwrap_or_else(|| ctx.config.library.db_path())
+        .unwrap_or_else(|| ctx.config.library.location())
 }
 
 /// The active recognizer's models (their embedding keys); an error without a

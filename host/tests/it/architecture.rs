@@ -18,6 +18,7 @@ fn repo() -> PathBuf {
 /// Each workspace crate's layer: a crate may depend only on crates of lower layers.
 const LAYERS: &[(&str, u32)] = &[
     ("facelab-plugin-api", 0),
+    ("facelab-testpg", 0),
     ("facelab-plugin-kit", 1),
     ("facelab-cluster", 1),
     ("facelab-models", 1),

@@ -215,12 +215,16 @@ impl Default for ImagesSection {
     }
 }
 
-/// `[library]`: the SQLite face library and what `facelab scan` takes.
+/// `[library]`: the face library (an SQLite file, or a PostgreSQL server) and what
+/// `facelab scan` takes.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LibrarySection {
     /// The database file [default: $XDG_DATA_HOME/facelab/library.sqlite].
     pub path: Option<PathBuf>,
+    /// A PostgreSQL server instead of the file: `postgres://USER@HOST:PORT/DATABASE`
+    /// (the password from `PGPASSWORD` or `~/.pgpass`, never from the config).
+    pub url: Option<String>,
     /// Files a scan takes (globs on the path, case-insensitive).
     pub include: Vec<String>,
     /// Files and folders a scan skips (globs on the path, case-insensitive).
@@ -248,6 +252,7 @@ impl Default for LibrarySection {
     fn default() -> Self {
         LibrarySection {
             path: None,
+            url: None,
             include: [
                 "jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp", "gif", "pgm", "ppm", "pnm",
             ]
@@ -266,7 +271,15 @@ impl Default for LibrarySection {
 }
 
 impl LibrarySection {
-    /// The database path: `path`, else `$XDG_DATA_HOME/facelab/library.sqlite`, else
+    /// Where the library is: `url` (a PostgreSQL server) when set, else [`Self::db_path`].
+    pub fn location(&self) -> PathBuf {
+        match &self.url {
+            Some(url) => PathBuf::from(url),
+            None => self.db_path(),
+        }
+    }
+
+    /// The SQLite file: `path`, else `$XDG_DATA_HOME/facelab/library.sqlite`, else
     /// `~/.local/share/facelab/library.sqlite`.
     pub fn db_path(&self) -> PathBuf {
         if let Some(p) = &self.path {

@@ -136,6 +136,22 @@ impl Config {
                 }
             }
         }
+        if let Some(url) = &lib.url {
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return Err(self.invalid(
+                    "library.url".into(),
+                    "is not a PostgreSQL URL",
+                    "write postgres://USER@HOST:PORT/DATABASE (the password in PGPASSWORD or ~/.pgpass), or leave library.url out for the embedded SQLite file",
+                ));
+            }
+            if lib.path.is_some() {
+                return Err(self.invalid(
+                    "library.url".into(),
+                    "and library.path are both set",
+                    "keep one: library.path for an SQLite file, library.url for a PostgreSQL server",
+                ));
+            }
+        }
         if lib.batch_size == 0 {
             return Err(self.invalid(
                 "library.batch_size".into(),

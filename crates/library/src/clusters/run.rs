@@ -7,8 +7,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use facelab_cluster::{Algorithm, Context, Evidence};
 use crate::params;
+use facelab_cluster::{Algorithm, Context, Evidence};
 
 use super::super::identity::ModelKeys;
 use super::super::search::dot;

@@ -11,6 +11,7 @@
 //! PostgreSQL a transaction that first takes the library's advisory lock, so the library's
 //! rule "plan from a snapshot, write in one transaction that re-checks it" holds unchanged.
 
+pub mod connect;
 mod lite;
 pub mod pg;
 mod value;
@@ -149,10 +150,7 @@ impl Conn {
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.inner {
             Inner::Lite(c) => Ok(c.execute_batch(sql)?),
-            Inner::Pg(c) => Ok(c
-                .client
-                .borrow_mut()
-                .batch_execute(&pg::translate(sql))?),
+            Inner::Pg(c) => Ok(c.client.borrow_mut().batch_execute(&pg::translate(sql))?),
         }
     }
 

@@ -101,7 +101,14 @@ fn raw(out: &mut BytesMut, bytes: &[u8]) -> std::result::Result<IsNull, BoxError
 }
 
 fn is_text(ty: &Type) -> bool {
-    [Type::TEXT, Type::VARCHAR, Type::BPCHAR, Type::NAME, Type::UNKNOWN].contains(ty)
+    [
+        Type::TEXT,
+        Type::VARCHAR,
+        Type::BPCHAR,
+        Type::NAME,
+        Type::UNKNOWN,
+    ]
+    .contains(ty)
 }
 
 impl ToSql for Param {
@@ -275,7 +282,9 @@ mod tests {
     #[test]
     fn parameters_and_sqlite_spellings_are_translated_outside_quotes() {
         assert_eq!(
-            translate("SELECT group_concat(x, char(31)) FROM t WHERE a = ?1 AND b = '?' AND c = ?2"),
+            translate(
+                "SELECT group_concat(x, char(31)) FROM t WHERE a = ?1 AND b = '?' AND c = ?2"
+            ),
             "SELECT string_agg(x, chr(31)) FROM t WHERE a = $1 AND b = '?' AND c = $2"
         );
         assert_eq!(translate("VALUES (?, ?, ?)"), "VALUES ($1, $2, $3)");
@@ -293,7 +302,10 @@ mod tests {
             .flat_map(|w| w.to_be_bytes())
             .collect();
         assert_eq!(numeric(&raw).unwrap(), Val::Int(12_345_678));
-        let neg: Vec<u8> = [1i16, 0, 0x4000, 1, 7].iter().flat_map(|w| w.to_be_bytes()).collect();
+        let neg: Vec<u8> = [1i16, 0, 0x4000, 1, 7]
+            .iter()
+            .flat_map(|w| w.to_be_bytes())
+            .collect();
         assert_eq!(numeric(&neg).unwrap(), Val::Real(-7.0));
     }
 }

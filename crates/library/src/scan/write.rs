@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
-use facelab_plugin_api::{BBox, Face, Landmarks5, Point2};
 use crate::db::OptionalExtension;
 use crate::params;
+use facelab_plugin_api::{BBox, Face, Landmarks5, Point2};
 
 use super::{Item, Plan, Summary};
 use crate::identity::ModelKeys;

@@ -1,6 +1,8 @@
 //! The schema and its migrations. Each migration runs in its own transaction and bumps
 //! `meta.schema_version`; a database newer than [`SCHEMA_VERSION`] is refused untouched.
 
+pub(crate) mod pg;
+
 use crate::db::OptionalExtension;
 use crate::params;
 
