@@ -231,29 +231,45 @@ impl Server {
 
     /// The URL of database `db` (created if it does not exist), password included.
     pub fn url(&self, db: &str) -> String {
+        let exists = self.sql(
+            "postgres",
+            &format!("SELECT 1 FROM pg_database WHERE datname = '{db}'"),
+        );
+        if exists.trim().is_empty() {
+            self.sql("postgres", &format!("CREATE DATABASE \"{db}\""));
+        }
+        self.url_of(db)
+    }
+
+    /// Runs `sql` on database `db` with `psql` as the superuser; its output, unaligned
+    /// without headers (`|` between columns). Panics when psql fails.
+    pub fn sql(&self, db: &str, sql: &str) -> String {
         let psql = self.bin.join("psql");
-        let psql = if psql.is_file() {
+        let out = Command::new(if psql.is_file() {
             psql
         } else {
             PathBuf::from("psql")
-        };
-        let _ = Command::new(psql)
-            .env("PGPASSWORD", PASSWORD)
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                USER,
-                "-d",
-                "postgres",
-                "-qc",
-                &format!("CREATE DATABASE \"{db}\""),
-            ])
-            .stderr(Stdio::null())
-            .status();
-        self.url_of(db)
+        })
+        .env("PGPASSWORD", PASSWORD)
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "-U",
+            USER,
+            "-d",
+            db,
+        ])
+        .args(["-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql runs");
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// The URL of database `db`, without creating it.

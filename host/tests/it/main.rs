@@ -27,6 +27,7 @@ mod naming_bench;
 mod operating;
 mod options;
 mod plugin_loading;
+mod postgres;
 mod quality;
 mod recognizers;
 mod scan_decode;

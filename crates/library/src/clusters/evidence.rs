@@ -50,6 +50,8 @@ struct Embedded {
 }
 
 impl Embedded {
+    /// In the order of the photos' paths and the faces' boxes, not of their ids: ids follow
+    /// the order a scan's workers finished in, and the sample of pairs must not.
     fn read(lib: &Library, models: &ModelKeys) -> Result<Embedded> {
         let mut vectors = lib.fused_vectors(models, None)?;
         let mut stmt = lib
@@ -58,7 +60,7 @@ impl Embedded {
                 "SELECT f.id, f.image_id,
                     (SELECT l.person_id FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed' LIMIT 1)
              FROM faces f JOIN images i ON i.id = f.image_id
-             WHERE i.status = 'done' ORDER BY f.image_id, f.id",
+             WHERE i.status = 'done' ORDER BY i.path_bytes, f.y, f.x, f.id",
             )
             .map_err(|e| lib.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| lib.err(e))?;

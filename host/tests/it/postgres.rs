@@ -1,0 +1,294 @@
+//! The face library on PostgreSQL, through the real binary and a real PostgreSQL server the
+//! test starts itself (`facelab-testpg`): every command gives the same answers as on
+//! SQLite, and each way of pointing at the wrong server is one line that writes nothing.
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+
+use common::{cmd, orl_subject};
+use facelab_testpg::Server;
+use serde_json::Value;
+
+/// A server, or a skip (a failure where PostgreSQL is required).
+macro_rules! require_postgres {
+    () => {
+        match Server::start() {
+            Some(s) => s,
+            None => return,
+        }
+    };
+}
+
+/// A config for the default pipeline (YuNet, SFace) on `library` (a file or a URL).
+fn config(shared: &Path, dir: &Path, library: &str) -> PathBuf {
+    let key = if library.starts_with("postgres://") {
+        "url"
+    } else {
+        "path"
+    };
+    common::write_config(
+        dir,
+        &format!(
+            "[detector]\nplugin = \"onnx-runtime\"\nkind = \"yunet\"\nmodel = \"yunet-s-dynamic\"\n[recognizer]\nplugin = \"onnx-runtime\"\nkind = \"embedder\"\nmodel = \"sface-2021dec\"\n[models]\nmirror = \"{}\"\n[library]\n{key} = \"{library}\"\n",
+            shared.join("models").display()
+        ),
+    )
+}
+
+/// `value` with what legitimately differs between two libraries taken out: ids (faces,
+/// clusters and people get numbers in the order a scan's workers finish), timings, the
+/// library's location and the photos' folder; floats rounded to 4 places (a sum taken in
+/// another order differs in its last bits); arrays sorted.
+fn normalized(value: &Value, root: &str, library: &str) -> Value {
+    const IDS: [&str; 5] = ["id", "face", "representative", "cluster", "command"];
+    match value {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| !IDS.contains(&k.as_str()) && !k.contains("second"))
+                .map(|(k, v)| (k.clone(), normalized(v, root, library)))
+                .collect(),
+        ),
+        Value::Array(a) => {
+            let mut items: Vec<Value> = a.iter().map(|v| normalized(v, root, library)).collect();
+            items.sort_by_key(|v| v.to_string());
+            Value::Array(items)
+        }
+        Value::String(s) => Value::String(s.replace(library, "LIBRARY").replace(root, "ROOT")),
+        Value::Number(n) if n.is_f64() => {
+            serde_json::json!((n.as_f64().unwrap() * 1e4).round() / 1e4)
+        }
+        v => v.clone(),
+    }
+}
+
+/// A command's text with the number after "face" and "cluster" (an id) taken out.
+fn without_ids(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = ["face ", "cluster "]
+        .iter()
+        .filter_map(|w| rest.find(w).map(|i| i + w.len()))
+        .min()
+    {
+        out.push_str(&rest[..i]);
+        rest = rest[i..].trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out + rest
+}
+
+/// Where `x` and `y` first differ (a JSON path and both values), `None` when equal.
+fn first_difference(x: &Value, y: &Value, at: String) -> Option<String> {
+    match (x, y) {
+        (Value::Object(a), Value::Object(b)) => a.keys().chain(b.keys()).find_map(|k| {
+            let (p, q) = (a.get(k), b.get(k));
+            let null = &Value::Null;
+            first_difference(p.unwrap_or(null), q.unwrap_or(null), format!("{at}.{k}"))
+        }),
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(i, (p, q))| first_difference(p, q, format!("{at}[{i}]"))),
+        (p, q) => (p != q).then(|| format!("{at}: {p} vs {q}")),
+    }
+}
+
+/// One library and its photos, on one backend.
+struct Side {
+    config: PathBuf,
+    root: PathBuf,
+    library: String,
+}
+
+impl Side {
+    fn new(shared: &Path, dir: &Path, library: impl FnOnce(&Path) -> String) -> Side {
+        std::fs::create_dir_all(dir).unwrap();
+        let root = dir.join("photos");
+        common::copy_orl(
+            shared,
+            &root.join("unnamed"),
+            1..=10,
+            &[3, 4, 5, 6, 7, 8, 9, 10],
+        );
+        common::copy_orl(shared, &root.join("named"), 1..=6, &[1, 2]);
+        let library = library(dir);
+        Side {
+            config: config(shared, dir, &library),
+            root,
+            // As facelab names it: without the password.
+            library: library.replace(&format!(":{}@", facelab_testpg::PASSWORD), "@"),
+        }
+    }
+
+    /// Runs `args` (succeeding), its output normalised.
+    fn run(&self, args: &[&str]) -> Value {
+        let (code, out, err) = cmd(&self.config, args);
+        assert_eq!(code, 0, "{} {args:?}: {err}", self.library);
+        let v = serde_json::from_str(&out).unwrap_or_else(|_| Value::String(without_ids(&out)));
+        normalized(&v, self.root.to_str().unwrap(), &self.library)
+    }
+
+    fn path(&self, rel: &str) -> String {
+        self.root.join(rel).display().to_string()
+    }
+
+    /// The id of the face in photo `rel`.
+    fn face(&self, rel: &str) -> String {
+        let (_, out, _) = cmd(&self.config, &["faces", "--json"]);
+        let faces: Value = serde_json::from_str(&out).unwrap();
+        let want = self.path(rel);
+        faces
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == want.as_str())
+            .unwrap_or_else(|| panic!("no face in {want}"))["id"]
+            .to_string()
+    }
+
+    /// The ids of the groups, largest first, ties by their first photo.
+    fn groups(&self) -> Vec<String> {
+        let (_, out, _) = cmd(&self.config, &["clusters", "list", "--json"]);
+        let list: Value = serde_json::from_str(&out).unwrap();
+        let mut groups: Vec<(i64, String, String)> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let id = c["id"].to_string();
+                let (_, members, _) = cmd(&self.config, &["clusters", "show", &id, "--json"]);
+                let members: Value = serde_json::from_str(&members).unwrap();
+                let first = members
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m["path"].as_str().unwrap().to_owned())
+                    .min()
+                    .unwrap();
+                (-c["size"].as_i64().unwrap(), first, id)
+            })
+            .collect();
+        groups.sort();
+        groups.into_iter().map(|(_, _, id)| id).collect()
+    }
+
+    /// The user's session, the same on both backends; every answer, normalised.
+    fn session(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        let mut step = |name: &str, args: &[&str]| out.push((name.to_owned(), self.run(args)));
+        let (unnamed, named) = (self.path("unnamed"), self.path("named"));
+        step("scan", &["scan", "--json", &unnamed, &named]);
+        step("import-labels", &["import-labels", &named]);
+        step("suggest", &["suggest", "--json"]);
+        let (s1, s2) = (self.face("unnamed/s1/3.pgm"), self.face("unnamed/s2/3.pgm"));
+        step("confirm", &["confirm", &s1]);
+        step("reject", &["reject", &s2]);
+        step("tag", &["tag", &self.face("unnamed/s9/3.pgm"), "Zed"]);
+        step("rename", &["people", "rename", "Zed", "Zoe"]);
+        step("tag2", &["tag", &self.face("unnamed/s9/4.pgm"), "Zoey"]);
+        step("merge people", &["people", "merge", "Zoey", "Zoe"]);
+        step("cluster", &["cluster", "--json"]);
+        step("clusters", &["clusters", "list", "--json"]);
+        let groups = self.groups();
+        step("name group", &["clusters", "name", &groups[0], "Grp"]);
+        step("split group", &["clusters", "split", &groups[1]]);
+        step("merges", &["clusters", "suggest-merges", "--all", "--json"]);
+        step("suggest again", &["suggest", "--json"]);
+        step("export-xmp", &["export-xmp", "--json"]);
+        step("people", &["people", "list", "--json"]);
+        step("faces", &["faces", "--json"]);
+        step("export", &["export"]);
+        step("check", &["check", "--json"]);
+        out
+    }
+}
+
+#[test]
+fn every_command_gives_the_same_answers_on_sqlite_and_postgresql() {
+    let shared = require_shared!();
+    let server = require_postgres!();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = Side::new(&shared, &dir.path().join("lite"), |d| {
+        d.join("library.sqlite").display().to_string()
+    });
+    let pg = Side::new(&shared, &dir.path().join("pg"), |_| server.url("photos"));
+    let (a, b) = (lite.session(), pg.session());
+    for ((step, x), (_, y)) in a.iter().zip(&b) {
+        if let Some(at) = first_difference(x, y, String::new()) {
+            panic!("{step}: SQLite and PostgreSQL differ at {at}");
+        }
+    }
+    // The session did what it says, so the comparison compared something.
+    let people = &a.iter().find(|(s, _)| s == "people").unwrap().1;
+    let names: Vec<&str> = people
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for want in ["Grp", "Zoe", "s1", "s6"] {
+        assert!(names.contains(&want), "{want} not in {names:?}");
+    }
+    let suggest = &a.iter().find(|(s, _)| s == "suggest").unwrap().1;
+    let right = suggest["suggestions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["person"].as_str() == Some(orl_subject(s["path"].as_str().unwrap()).as_str()))
+        .count();
+    assert!(right >= 40, "only {right} right suggestions: {suggest}");
+}
+
+#[test]
+fn the_wrong_server_password_or_database_is_one_line_and_writes_nothing() {
+    let shared = require_shared!();
+    let server = require_postgres!();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let good = server.url("photos");
+    let try_open = |url: &str| -> String {
+        let config = config(&shared, d, url);
+        let (code, out, err) = cmd(&config, &["people", "list"]);
+        assert_ne!(code, 0, "{url} opened: {out}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(!err.contains(facelab_testpg::PASSWORD), "{err}");
+        err
+    };
+    let wrong = good.replace(facelab_testpg::PASSWORD, "not-the-password");
+    let err = try_open(&wrong);
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(!err.contains("not-the-password"), "{err}");
+    let err = try_open(&format!(
+        "postgres://{}@127.0.0.1:1/photos",
+        facelab_testpg::USER
+    ));
+    assert!(err.contains("cannot reach the server"), "{err}");
+    // A database another application uses: refused, and left with its own tables only.
+    let other = server.url("shop");
+    server.sql(
+        "shop",
+        "CREATE TABLE orders(id int); INSERT INTO orders VALUES (1)",
+    );
+    let err = try_open(&other);
+    assert!(err.contains("another application"), "{err}");
+    let tables = server.sql(
+        "shop",
+        "SELECT string_agg(tablename, ',') FROM pg_tables WHERE schemaname = 'public'",
+    );
+    assert_eq!(tables.trim(), "orders");
+    // A library a newer facelab wrote: refused untouched.
+    let config = config(&shared, d, &good);
+    assert_eq!(cmd(&config, &["people", "add", "Ada"]).0, 0);
+    server.sql(
+        "photos",
+        "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+    );
+    let err = try_open(&good);
+    assert!(err.contains("newer than this facelab knows"), "{err}");
+    let after = server.sql(
+        "photos",
+        "SELECT value FROM meta WHERE key = 'schema_version'",
+    );
+    assert_eq!(after.trim(), "99");
+}
