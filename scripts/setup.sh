@@ -19,7 +19,7 @@ ORT_DIR="$DATA_HOME/facelab/onnxruntime"
 log() { printf 'setup: %s\n' "$*" >&2; }
 
 need_apt=()
-for pkg in libopencv-dev clang libclang-dev pkg-config cmake nasm libdlib-dev libopenblas0-pthread libimage-exiftool-perl chromium chromium-driver; do
+for pkg in libopencv-dev clang libclang-dev pkg-config cmake nasm libdlib-dev libopenblas0-pthread libimage-exiftool-perl chromium chromium-driver postgresql postgresql-client; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
