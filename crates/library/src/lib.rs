@@ -31,6 +31,7 @@
 pub mod browse;
 pub mod check;
 pub mod clusters;
+pub mod copy;
 pub mod db;
 pub mod hidden;
 pub mod identity;

@@ -109,6 +109,9 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The library itself: copy it between an SQLite file and a PostgreSQL server.
+    #[command(subcommand)]
+    Library(LibraryAdmin),
     /// Export every face with its photo, box and names.
     Export {
         /// Output format.
@@ -117,6 +120,23 @@ pub enum LibraryCommand {
         /// Output file [default: standard output].
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+}
+
+/// `facelab library`.
+#[derive(Debug, Subcommand)]
+pub enum LibraryAdmin {
+    /// Copy a library, every row with its id, into a new or empty one (an SQLite file or a
+    /// postgres:// URL, either way), then check every table's row count and every
+    /// embedding's checksum. A destination holding anything is refused.
+    Copy {
+        /// The library to copy (a file or postgres://USER@HOST:PORT/DATABASE).
+        from: PathBuf,
+        /// The new library.
+        to: PathBuf,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -200,6 +220,22 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
         LibraryCommand::Clusters(c) => super::clusters::run(ctx, c),
         LibraryCommand::Check { json } => check(ctx, json),
         LibraryCommand::Export { format, output } => faces::export(ctx, format, output),
+        LibraryCommand::Library(LibraryAdmin::Copy { from, to, json }) => {
+            let r = facelab_library::copy::copy(&from, &to, ctx.config.library.busy_timeout_ms)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&r)?);
+            } else {
+                let rows: Vec<String> = r.rows.iter().map(|(t, n)| format!("{n} {t}")).collect();
+                println!(
+                    "copied {} to {}: {}; every table's row count and all {} embeddings' checksums verified",
+                    r.from,
+                    r.to,
+                    rows.join(", "),
+                    r.embeddings_verified
+                );
+            }
+            Ok(Outcome::Success)
+        }
     }
 }
 

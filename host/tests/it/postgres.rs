@@ -292,3 +292,65 @@ fn the_wrong_server_password_or_database_is_one_line_and_writes_nothing() {
     );
     assert_eq!(after.trim(), "99");
 }
+
+#[test]
+fn a_library_copied_to_postgresql_and_back_answers_as_before_and_keeps_growing() {
+    let shared = require_shared!();
+    let server = require_postgres!();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = Side::new(&shared, &dir.path().join("lite"), |d| {
+        d.join("library.sqlite").display().to_string()
+    });
+    let (unnamed, named) = (lite.path("unnamed"), lite.path("named"));
+    lite.run(&["scan", &unnamed, &named]);
+    lite.run(&["import-labels", &named]);
+    lite.run(&["cluster"]);
+    let url = server.url("copy");
+    let copy = |from: &str, to: &str| cmd(&lite.config, &["library", "copy", from, to, "--json"]);
+    let (code, out, err) = copy(&lite.library, &url);
+    assert_eq!(code, 0, "{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["rows"]["faces"], 92, "{report}");
+    assert_eq!(report["embeddings_verified"], 92, "{report}");
+    assert!(!out.contains(facelab_testpg::PASSWORD), "{out}");
+    // The copy answers as the original, ids and all.
+    let on = |library: &str, args: &[&str]| -> String {
+        let mut all = vec!["--library", library];
+        all.extend_from_slice(args);
+        let (code, out, err) = cmd(&lite.config, &all);
+        assert_eq!(code, 0, "{args:?} on {library}: {err}");
+        out.replace(library, "LIBRARY")
+    };
+    for args in [
+        &["faces", "--json"][..],
+        &["suggest", "--json"],
+        &["clusters", "list", "--json"],
+        &["people", "list", "--json"],
+    ] {
+        assert_eq!(on(&lite.library, args), on(&url, args), "{args:?}");
+    }
+    // A destination that holds anything is refused, and keeps what it held.
+    let (code, _, err) = copy(&lite.library, &url);
+    assert_ne!(code, 0);
+    assert!(err.contains("already holds"), "{err}");
+    assert_eq!(
+        server.sql("copy", "SELECT count(*) FROM faces").trim(),
+        "92"
+    );
+    // The copy keeps growing: new photos get new ids after the copied ones.
+    let more = dir.path().join("more");
+    common::copy_orl(&shared, &more, 11..=11, &[1, 2]);
+    on(&url, &["scan", more.to_str().unwrap()]);
+    assert_eq!(
+        server.sql("copy", "SELECT count(*) FROM faces").trim(),
+        "94"
+    );
+    // And back to a new file.
+    let back = dir.path().join("back.sqlite").display().to_string();
+    let (code, _, err) = copy(&url, &back);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        on(&url, &["faces", "--json"]).replace("LIBRARY", ""),
+        on(&back, &["faces", "--json"]).replace("LIBRARY", "")
+    );
+}

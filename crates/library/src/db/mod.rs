@@ -19,7 +19,7 @@ mod value;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-pub use value::{FromCol, Params, ToCol, Val};
+pub use value::{FromCol, Params, ToCol, Val, Value};
 
 /// Which engine a connection talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

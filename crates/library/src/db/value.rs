@@ -31,6 +31,46 @@ impl Val<'_> {
     }
 }
 
+/// An owned value of any kind: what a copy reads from one engine and writes to the other.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// SQL NULL.
+    Null,
+    /// An integer.
+    Int(i64),
+    /// A floating-point number.
+    Real(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+impl ToCol for Value {
+    fn to_val(&self) -> Val<'_> {
+        match self {
+            Value::Null => Val::Null,
+            Value::Int(i) => Val::Int(*i),
+            Value::Real(r) => Val::Real(*r),
+            Value::Text(s) => Val::Text(s),
+            Value::Blob(b) => Val::Blob(b),
+        }
+    }
+}
+
+impl FromCol for Value {
+    fn from_val(v: Val<'_>) -> Option<Self> {
+        Some(match v {
+            Val::Null => Value::Null,
+            Val::Int(i) => Value::Int(i),
+            Val::Real(r) => Value::Real(r),
+            Val::Text(s) => Value::Text(s.to_owned()),
+            Val::Blob(b) => Value::Blob(b.to_vec()),
+        })
+    }
+    const WANT: &'static str = "any value";
+}
+
 /// A Rust value that binds as a statement parameter.
 pub trait ToCol {
     /// The value to bind.
@@ -189,6 +229,12 @@ pub trait Params {
 impl Params for &[&dyn ToCol] {
     fn cols(&self) -> Vec<&dyn ToCol> {
         self.to_vec()
+    }
+}
+
+impl Params for Vec<&dyn ToCol> {
+    fn cols(&self) -> Vec<&dyn ToCol> {
+        self.clone()
     }
 }
 
