@@ -37,6 +37,7 @@ pub mod hidden;
 pub mod identity;
 pub mod manual;
 pub mod paths;
+pub mod queue;
 pub mod scan;
 pub mod schema;
 pub mod search;

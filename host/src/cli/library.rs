@@ -18,6 +18,7 @@ use facelab_library::Library;
 
 mod faces;
 mod labels;
+mod queue;
 mod suggestions;
 
 /// The face library commands.
@@ -109,6 +110,12 @@ pub enum LibraryCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Take photos from the scan queue (`scan --enqueue`) and detect and embed them with
+    /// this machine's models; any number of workers on any machines share the queue.
+    Worker(queue::WorkerArgs),
+    /// The scan queue: `status`.
+    #[command(subcommand)]
+    Queue(queue::QueueCommand),
     /// The library itself: copy it between an SQLite file and a PostgreSQL server.
     #[command(subcommand)]
     Library(LibraryAdmin),
@@ -161,6 +168,10 @@ pub struct ScanArgs {
     /// Retry photos that failed before even if they have not changed.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Only enqueue the photos that need work, for `facelab worker`s on any machine (the
+    /// library on PostgreSQL; the folders under `[library.roots]`).
+    #[arg(long)]
+    pub enqueue: bool,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -199,7 +210,12 @@ pub enum PeopleCommand {
 /// Runs a library command.
 pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome> {
     match command {
+        LibraryCommand::Scan(a) if a.enqueue => {
+            queue::enqueue(ctx, &a.dirs, a.redetect, a.retry_failed, a.json)
+        }
         LibraryCommand::Scan(a) => scan(ctx, &a),
+        LibraryCommand::Worker(a) => queue::worker(ctx, &a),
+        LibraryCommand::Queue(c) => queue::run(ctx, c),
         LibraryCommand::People(c) => labels::people(ctx, c),
         LibraryCommand::Tag { face, person } => labels::tag(ctx, face, &person),
         LibraryCommand::Untag { face } => labels::untag(ctx, face),

@@ -225,6 +225,9 @@ pub struct LibrarySection {
     /// A PostgreSQL server instead of the file: `postgres://USER@HOST:PORT/DATABASE`
     /// (the password from `PGPASSWORD` or `~/.pgpass`, never from the config).
     pub url: Option<String>,
+    /// Named roots of the photos (`family = "/mnt/photos"`): where this machine mounts
+    /// each; queue jobs name a photo by its root and the path under it.
+    pub roots: std::collections::BTreeMap<String, PathBuf>,
     /// Files a scan takes (globs on the path, case-insensitive).
     pub include: Vec<String>,
     /// Files and folders a scan skips (globs on the path, case-insensitive).
@@ -253,6 +256,7 @@ impl Default for LibrarySection {
         LibrarySection {
             path: None,
             url: None,
+            roots: Default::default(),
             include: [
                 "jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp", "gif", "pgm", "ppm", "pnm",
             ]

@@ -152,6 +152,15 @@ impl Config {
                 ));
             }
         }
+        for (name, dir) in &lib.roots {
+            if !dir.is_absolute() {
+                return Err(self.invalid(
+                    format!("library.roots.{name}"),
+                    format!("= {:?} is not an absolute path", dir.display().to_string()),
+                    "give the folder where this machine mounts the photos, for example \"/mnt/photos\"",
+                ));
+            }
+        }
         if lib.batch_size == 0 {
             return Err(self.invalid(
                 "library.batch_size".into(),

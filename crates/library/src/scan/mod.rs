@@ -99,6 +99,12 @@ pub struct Item {
     /// The library row's revision when planned, for known files: the photo is written only
     /// if it is still the same.
     pub revision: Option<i64>,
+    /// Where this machine reads the file when that is not `path` (a queue worker that
+    /// mounts the photos' root elsewhere, [`crate::queue`]).
+    pub source: Option<PathBuf>,
+    /// The queue job this item is (its id and how many times it was taken), completed in
+    /// the transaction that writes the photo.
+    pub job: Option<(i64, i64)>,
 }
 
 /// A stored photo that was not found where it was.

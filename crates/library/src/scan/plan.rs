@@ -266,6 +266,8 @@ impl Walk<'_> {
         {
             None => self.out.unchanged += 1,
             Some((work, k)) => self.out.items.push(Item {
+                source: None,
+                job: None,
                 path,
                 size,
                 mtime_ns: mtime,

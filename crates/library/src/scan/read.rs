@@ -36,7 +36,7 @@ pub(super) struct ReadTime {
 pub(super) fn read(item: &Item, max_pixels: u64, long_side: u32) -> (Read, ReadTime) {
     let start = Instant::now();
     let mut time = ReadTime::default();
-    let bytes = match std::fs::read(&item.path) {
+    let bytes = match std::fs::read(item.source.as_ref().unwrap_or(&item.path)) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (Read::Vanished, time),
         Err(e) => {

@@ -130,6 +130,8 @@ pub(super) struct Write {
     pub embeddings: Vec<(FaceRef, usize, Vec<f32>, bool)>,
     /// The recognizer's models' keys, in order.
     pub models: Vec<String>,
+    /// The queue job (id, times taken) this photo completes.
+    pub job: Option<(i64, i64)>,
 }
 
 impl Write {
@@ -151,6 +153,7 @@ impl Write {
             assessed: vec![],
             embeddings: vec![],
             models: vec![],
+            job: item.job,
         }
     }
 }
@@ -183,6 +186,12 @@ pub(super) fn flush(
 /// (that result stays, this one is dropped).
 fn apply(tx: &crate::db::Tx<'_>, w: &Write) -> crate::db::Result<Option<usize>> {
     let t = now();
+    if let Some(job) = w.job {
+        if !crate::queue::complete(tx, job, w.status == "failed", w.error.as_deref(), t)? {
+            // Taken again later: this failure is retried, not written.
+            return Ok(Some(0));
+        }
+    }
     let Some(id) = write_image(tx, w, t)? else {
         return Ok(None);
     };

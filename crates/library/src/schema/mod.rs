@@ -186,6 +186,38 @@ const MIGRATIONS: &[&str] = &[
     // people list and the suggestion queue. NULL: shown; else when it was hidden.
     "ALTER TABLE faces ADD COLUMN hidden_at INTEGER;
      ALTER TABLE people ADD COLUMN hidden_at INTEGER;",
+    // 6 → 7: the scan queue ([`crate::queue`]; used on PostgreSQL, the same tables here so
+    // the schema is one). A job per photo to scan, named by its root and the path under it,
+    // leased to one worker at a time; the workers with their heartbeats.
+    "CREATE TABLE jobs(
+       id INTEGER PRIMARY KEY,
+       root TEXT NOT NULL,
+       rel BLOB NOT NULL,
+       path_bytes BLOB NOT NULL,
+       size INTEGER NOT NULL,
+       mtime_ns INTEGER NOT NULL,
+       work TEXT NOT NULL,
+       image_id INTEGER,
+       hash TEXT,
+       revision INTEGER,
+       state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'failed')),
+       attempts INTEGER NOT NULL DEFAULT 0,
+       worker TEXT,
+       lease_until INTEGER,
+       error TEXT,
+       enqueued_at INTEGER NOT NULL,
+       finished_at INTEGER
+     );
+     CREATE UNIQUE INDEX jobs_open_path ON jobs(path_bytes) WHERE state IN ('queued', 'running');
+     CREATE INDEX jobs_state ON jobs(state, id);
+     CREATE TABLE workers(
+       name TEXT PRIMARY KEY,
+       detector TEXT NOT NULL,
+       models TEXT NOT NULL,
+       started_at INTEGER NOT NULL,
+       heartbeat_at INTEGER NOT NULL,
+       photos INTEGER NOT NULL DEFAULT 0
+     );",
 ];
 
 /// The index that makes a duplicate face impossible; `facelab check` restores it.
