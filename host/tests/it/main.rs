@@ -29,6 +29,7 @@ mod options;
 mod plugin_loading;
 mod postgres;
 mod quality;
+mod queue;
 mod recognizers;
 mod scan_decode;
 mod scan_workers;

@@ -198,9 +198,18 @@ fn numeric(raw: &[u8]) -> std::result::Result<Val<'static>, BoxError> {
 /// [`LibraryError::Locked`], a lost connection and damaged data say so.
 pub fn library_error(path: &Path, busy_timeout_ms: u64, e: postgres::Error) -> LibraryError {
     use postgres::error::SqlState;
+    let lost = e.is_closed()
+        || e.code()
+            .is_some_and(|c| *c == SqlState::ADMIN_SHUTDOWN || c.code().starts_with("08"))
+        || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    if lost {
+        return LibraryError::Connect {
+            url: path.display().to_string(),
+            message: "the connection to the server was lost (help: check that the PostgreSQL server is running and reachable)".into(),
+        };
+    }
     let message = match e.as_db_error() {
         Some(d) => d.message().to_owned(),
-        None if e.is_closed() => "the connection to the server was lost (help: check that the PostgreSQL server is running and reachable; facelab reconnects when run again)".to_owned(),
         None => e.to_string(),
     };
     match e.code() {

@@ -181,6 +181,30 @@ pub fn run(
     result
 }
 
+/// Connects again after the server went away, waiting longer after each failure (up to
+/// 10 s between tries, for `patience`); gives back the jobs this worker held (their
+/// writes were not committed) and listens again.
+fn reconnect(lib: &mut Library, opts: &WorkerOptions, patience: Duration) -> Result<()> {
+    let start = Instant::now();
+    let mut wait = Duration::from_millis(200);
+    loop {
+        std::thread::sleep(wait);
+        match Library::open(&opts.location, opts.busy_timeout_ms) {
+            Ok(l) => {
+                *lib = l;
+                release(lib, &opts.name)?;
+                return lib
+                    .conn
+                    .execute_batch(&format!("LISTEN {CHANNEL}"))
+                    .map_err(|e| lib.err(e));
+            }
+            Err(e @ LibraryError::Connect { .. }) if start.elapsed() > patience => return Err(e),
+            Err(LibraryError::Connect { .. }) => wait = (wait * 2).min(Duration::from_secs(10)),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 fn work(
     lib: &mut Library,
     opts: &WorkerOptions,
@@ -192,15 +216,45 @@ fn work(
     let mut out = WorkerSummary::default();
     let mut busy = 0f64;
     loop {
+        match step(lib, opts, scan_opts, pipe, progress, &mut out, &mut busy) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(LibraryError::Connect { url, .. }) => {
+                eprintln!("facelab: {url}: lost the connection to the server; reconnecting");
+                reconnect(lib, opts, Duration::from_secs(300))?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    out.seconds = start.elapsed().as_secs_f64();
+    out.photos_per_second = if busy > 0.0 {
+        out.taken as f64 / busy
+    } else {
+        0.0
+    };
+    Ok(out)
+}
+
+/// One round: take a batch and run it, or wait for work. `false` when done.
+fn step(
+    lib: &mut Library,
+    opts: &WorkerOptions,
+    scan_opts: &ScanOptions,
+    pipe: &mut Pipeline,
+    progress: &impl Fn(usize) -> indicatif::ProgressBar,
+    out: &mut WorkerSummary,
+    busy: &mut f64,
+) -> Result<bool> {
+    {
         check_models(lib, pipe)?;
         let jobs = claim(lib, &opts.name, opts.batch, opts.lease_secs)?;
         if jobs.is_empty() {
             if opts.exit_when_empty && !open_jobs(lib)? {
-                break;
+                return Ok(false);
             }
             // Also wakes up when a lease runs out (a worker died), to take its jobs.
             wait_for_jobs(lib, Duration::from_secs(opts.lease_secs.max(1) as u64));
-            continue;
+            return Ok(true);
         }
         let began = Instant::now();
         out.taken += jobs.len();
@@ -231,7 +285,7 @@ fn work(
         released?;
         out.photos += summary.new + summary.changed + summary.redetected + summary.embedded;
         out.failed += summary.failed.len();
-        busy += began.elapsed().as_secs_f64();
+        *busy += began.elapsed().as_secs_f64();
         lib.write(|tx| {
             tx.execute(
                 "UPDATE workers SET photos = photos + ?2 WHERE name = ?1",
@@ -240,11 +294,5 @@ fn work(
             .map(|_| ())
         })?;
     }
-    out.seconds = start.elapsed().as_secs_f64();
-    out.photos_per_second = if busy > 0.0 {
-        out.taken as f64 / busy
-    } else {
-        0.0
-    };
-    Ok(out)
+    Ok(true)
 }
