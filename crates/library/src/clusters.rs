@@ -341,7 +341,20 @@ pub fn name(
         r
     };
     let (mut named, mut left) = (0, 0);
-    lib.write(|tx| {
+    let member_ids = |conn: &crate::db::Conn| -> crate::db::Result<Vec<i64>> {
+        let mut stmt = conn.prepare(
+            "SELECT face_id FROM cluster_members WHERE cluster_id = ?1 ORDER BY face_id",
+        )?;
+        let ids = stmt.query_map([id], |r| r.get(0))?;
+        ids.collect()
+    };
+    let planned = member_ids(&lib.conn).map_err(|e| lib.err(e))?;
+    let still = lib.write(|tx| {
+        // Under the write lock: another facelab may have named, merged or split it since
+        // its members were read. Then nothing is written (its change stays).
+        if member_ids(tx)? != planned {
+            return Ok(false);
+        }
         bump_revision(tx)?;
         let t = now();
         for m in &members {
@@ -362,8 +375,14 @@ pub fn name(
             named += 1;
         }
         tx.execute("DELETE FROM clusters WHERE id = ?1", [id])?;
-        Ok(())
+        Ok(true)
     })?;
+    if !still {
+        return Err(LibraryError::Conflict(format!(
+            "{}: cluster {id} changed while it was being named (another facelab named, merged or split it at the same time); nothing was named (help: `facelab clusters list` shows it now; name it again if it is still there)",
+            lib.path().display()
+        )));
+    }
     Ok((named, left))
 }
 

@@ -354,3 +354,80 @@ fn a_library_copied_to_postgresql_and_back_answers_as_before_and_keeps_growing()
         on(&back, &["faces", "--json"]).replace("LIBRARY", "")
     );
 }
+
+/// Names group `group` as `a` and as `b` from two processes started together: one wins,
+/// the other is told and writes nothing; every face of the group ends with the winner's
+/// name. Returns the winner.
+fn race_to_name(side: &Side, group: &str, size: usize, a: &str, b: &str) -> String {
+    let spawn = |name: &str| {
+        common::facelab()
+            .arg("--config")
+            .arg(&side.config)
+            .args(["clusters", "name", group, name])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (pa, pb) = (spawn(a), spawn(b));
+    let (oa, ob) = (
+        pa.wait_with_output().unwrap(),
+        pb.wait_with_output().unwrap(),
+    );
+    let (winner, loser) = match (oa.status.success(), ob.status.success()) {
+        (true, false) => (a, ob),
+        (false, true) => (b, oa),
+        _ => panic!(
+            "{}: exactly one of two namings of group {group} must succeed: {oa:?} {ob:?}",
+            side.library
+        ),
+    };
+    let told = String::from_utf8_lossy(&loser.stderr);
+    assert_eq!(told.trim().lines().count(), 1, "{told}");
+    assert!(
+        told.contains(&format!("cluster {group}"))
+            || told.contains(&format!("cluster with id {group}")),
+        "{told}"
+    );
+    let people = side.run(&["people", "list", "--json"]);
+    let faces = |who: &str| {
+        people
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == who)
+            .map_or(0, |p| p["faces"].as_u64().unwrap() as usize)
+    };
+    assert_eq!(faces(winner), size, "{people}");
+    assert_eq!(faces(if winner == a { b } else { a }), 0, "{people}");
+    winner.to_owned()
+}
+
+#[test]
+fn two_people_naming_one_group_at_once_one_wins_and_the_other_is_told() {
+    let shared = require_shared!();
+    let server = require_postgres!();
+    let dir = tempfile::tempdir().unwrap();
+    let lite = Side::new(&shared, &dir.path().join("lite"), |d| {
+        d.join("library.sqlite").display().to_string()
+    });
+    let pg = Side::new(&shared, &dir.path().join("pg"), |_| server.url("race"));
+    for side in [&lite, &pg] {
+        let unnamed = side.path("unnamed");
+        side.run(&["scan", &unnamed]);
+        side.run(&["cluster"]);
+        let (_, list, _) = cmd(&side.config, &["clusters", "list", "--json"]);
+        let list: Value = serde_json::from_str(&list).unwrap();
+        for (round, c) in list.as_array().unwrap().iter().take(3).enumerate() {
+            let size = c["size"].as_u64().unwrap() as usize;
+            let id = c["id"].to_string();
+            race_to_name(
+                side,
+                &id,
+                size,
+                &format!("Ann{round}"),
+                &format!("Bea{round}"),
+            );
+        }
+    }
+}
