@@ -37,6 +37,15 @@ pub fn detector(config_text: &str) -> FaceDetector {
 /// The benchmark photos: the first `n` WIDER FACE mini images in path order (a fixed rule,
 /// not a choice of easy or hard images), decoded.
 pub fn wider_photos(shared: &Path, n: usize) -> Vec<Photo> {
+    wider_paths(shared)
+        .iter()
+        .take(n)
+        .map(|p| decode(p, u64::MAX).expect("decodes"))
+        .collect()
+}
+
+/// Every WIDER FACE mini image, in path order.
+pub fn wider_paths(shared: &Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> =
         std::fs::read_dir(shared.join("datasets/wider-face-val-mini/images"))
             .expect("wider-face-val-mini/images")
@@ -51,10 +60,6 @@ pub fn wider_photos(shared: &Path, n: usize) -> Vec<Photo> {
             .collect();
     paths.sort();
     paths
-        .iter()
-        .take(n)
-        .map(|p| decode(p, u64::MAX).expect("decodes"))
-        .collect()
 }
 
 /// The photo resized so its long side is `long_side` (bilinear), keeping the aspect ratio.
