@@ -4,9 +4,9 @@
 //! - `serve/groups-page`: the first groups page (8 groups, their tiles' markup and their
 //!   same-person proposals), merge proposals already computed (the server computes them
 //!   at start and after a change); target ≤ 150 ms;
-//! - `serve/groups-page-cold-tiles`: that page plus cutting every tile it shows into an
-//!   empty cache (what the first visit costs, done one after another here; a browser asks
-//!   for them in parallel); target ≤ 150 ms;
+//! - `serve/groups-page-cold-tiles`: that page with an empty tile cache (the page cuts the
+//!   tiles it shows before it answers, on every core) plus the request of each of its
+//!   tiles, one after another: what the first visit costs; target ≤ 150 ms;
 //! - `serve/person-page`: a person's page (100 faces, newest first); target ≤ 150 ms;
 //! - `serve/merge-proposals`: computing the proposals from scratch (once at start and after
 //!   each change, not per page).

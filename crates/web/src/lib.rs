@@ -26,6 +26,7 @@ pub mod thumbs;
 
 mod actions;
 mod app;
+mod cut;
 mod http;
 mod pages;
 mod photo;

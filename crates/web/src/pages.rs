@@ -113,6 +113,7 @@ pub fn person(app: &App, lib: &mut Library, id: i64, req: &Request) -> Handled {
         .ok_or_else(|| Fail::NotFound(format!("no person with id {id}")))?;
     let page_no = req.page();
     let (total, faces) = lib.person_faces(id, (page_no - 1) * FACES_PER_PAGE, FACES_PER_PAGE)?;
+    crate::photo::cut_tiles(app, lib, &faces)?;
     let frame = app.frame(req);
     let mut body = String::new();
     body.push_str(&people_list(&names(lib)?));
@@ -201,15 +202,21 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
         body,
         "<p class=\"lead\">{total} groups of faces without a name, largest first. Untick the faces that are someone else, then name the group. <a href=\"/faces\">Faces in no group</a></p>"
     );
-    for g in &groups {
-        let faces = lib.group_faces(g.id, FACES_PER_GROUP)?;
+    let shown = groups
+        .iter()
+        .map(|g| lib.group_faces(g.id, FACES_PER_GROUP))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tiles: Vec<i64> = shown.iter().flatten().copied().collect();
+    tiles.extend(near.values().flatten().flat_map(|m| [m.a.face, m.b.face]));
+    crate::photo::cut_tiles(app, lib, &tiles)?;
+    for (g, faces) in groups.iter().zip(&shown) {
         let _ = write!(
             body,
             "<section class=\"group\" id=\"group-{}\"><div class=\"group-main\"><h2>Group {} <small>{} faces</small></h2>\
              <form method=\"post\" action=\"/groups/{}/name\" class=\"name-group\">{}<div class=\"grid\">",
             g.id, g.id, g.size, g.id, hidden_fields(&frame)
         );
-        for f in &faces {
+        for f in faces.iter() {
             let _ = write!(
                 body,
                 "<label class=\"tick\"><input type=\"hidden\" name=\"shown\" value=\"{f}\"><input type=\"checkbox\" name=\"keep\" value=\"{f}\" checked><img src=\"/thumb/{f}\" alt=\"face {f}\" width=\"112\" height=\"112\"></label>"
@@ -284,6 +291,7 @@ fn face_grid(
     faces: &[i64],
     action: (&str, &str),
 ) -> Result<String, Fail> {
+    crate::photo::cut_tiles(app, lib, faces)?;
     let frame = app.frame(req);
     let mut body = String::from("<div class=\"grid\">");
     for f in faces {
@@ -357,6 +365,11 @@ pub fn suggestions(app: &App, lib: &mut Library, req: &Request) -> Handled {
         (page_no - 1) * SUGGESTIONS_PER_PAGE,
         SUGGESTIONS_PER_PAGE,
     )?;
+    let tiles: Vec<i64> = cards
+        .iter()
+        .flat_map(|c| std::iter::once(c.face).chain(c.cover))
+        .collect();
+    crate::photo::cut_tiles(app, lib, &tiles)?;
     let frame = app.frame(req);
     let mut body = String::new();
     body.push_str(&people_list(&names(lib)?));

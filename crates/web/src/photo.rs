@@ -66,6 +66,30 @@ pub fn thumb(app: &App, lib: &mut Library, face: i64, req: &Request) -> Handled 
     )
 }
 
+/// Cuts the tiles of `faces` the cache lacks before a page that shows them is sent: each
+/// photo decoded once for all its faces on the page, on every core; the browser's tile
+/// requests then read files.
+pub fn cut_tiles(app: &App, lib: &Library, faces: &[i64]) -> Result<(), Fail> {
+    let mut wanted = Vec::with_capacity(faces.len());
+    for f in faces {
+        if let Some(s) = lib.face_source(*f)? {
+            wanted.push(thumbs::Wanted {
+                face: s.face,
+                photo: s.path,
+                bbox: s.bbox,
+            });
+        }
+    }
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    thumbs::cut_missing(
+        &app.cache,
+        &wanted,
+        app.ctx.config.images.max_pixels,
+        workers,
+    );
+    Ok(())
+}
+
 /// The preview of photo `image`.
 pub fn image(app: &App, lib: &mut Library, image: i64, req: &Request) -> Handled {
     let photo = lib
