@@ -138,6 +138,104 @@ impl Library {
     }
 }
 
+impl Library {
+    /// Puts the labels of `faces` back as `rows`, like [`Library::restore_labels`], but only
+    /// if they are still `left` (as an action left them): checked in the same write
+    /// transaction, so a change another process made to those faces since (a name, a
+    /// rejection, a rename) is never overwritten. Faces compare by person and state; a
+    /// pending suggestion's score and a label's time may differ. When something changed,
+    /// nothing is written and the [`LibraryError::Conflict`] says what.
+    pub fn restore_labels_if(
+        &mut self,
+        faces: &[i64],
+        left: &[LabelRow],
+        rows: &[LabelRow],
+    ) -> Result<()> {
+        if let Some(r) = rows.iter().find(|r| !faces.contains(&r.face)) {
+            return Err(LibraryError::Conflict(format!(
+                "label of face {} given to restore, but the face is not among those restored",
+                r.face
+            )));
+        }
+        let (faces, left, rows) = (faces.to_vec(), left.to_vec(), rows.to_vec());
+        let changed = self.write(move |tx| {
+            let mut read = tx.prepare(
+                "SELECT p.name, l.state FROM labels l JOIN people p ON p.id = l.person_id
+                 WHERE l.face_id = ?1 ORDER BY p.name COLLATE NOCASE, l.state",
+            )?;
+            let mut changed = Vec::new();
+            for f in &faces {
+                let current: Vec<(String, String)> = read
+                    .query_map([f], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut expected: Vec<(String, String)> = left
+                    .iter()
+                    .filter(|r| r.face == *f)
+                    .map(|r| (r.person.clone(), r.state.clone()))
+                    .collect();
+                expected
+                    .sort_by(|a, b| (a.0.to_lowercase(), &a.1).cmp(&(b.0.to_lowercase(), &b.1)));
+                if current != expected {
+                    changed.push(format!(
+                        "face {f} was {}, is now {}",
+                        describe(&expected),
+                        describe(&current)
+                    ));
+                }
+            }
+            if !changed.is_empty() {
+                return Ok(changed);
+            }
+            let mut person = tx.prepare(
+                "INSERT INTO people(name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+            )?;
+            for r in &rows {
+                person.execute(params![r.person, now()])?;
+            }
+            for f in &faces {
+                tx.execute("DELETE FROM labels WHERE face_id = ?1", [f])?;
+            }
+            let mut insert = tx.prepare(
+                "INSERT INTO labels(face_id, person_id, state, score, source, at)
+                 SELECT ?1, p.id, ?3, ?4, ?5, ?6 FROM people p
+                 WHERE p.name = ?2 AND EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
+            )?;
+            for r in &rows {
+                insert.execute(params![r.face, r.person, r.state, r.score, r.source, r.at])?;
+            }
+            Ok(changed)
+        })?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let more = if changed.len() > 3 {
+            format!(" (and {} more faces)", changed.len() - 3)
+        } else {
+            String::new()
+        };
+        Err(LibraryError::Conflict(format!(
+            "another change since: {}{more}",
+            changed[..changed.len().min(3)].join("; ")
+        )))
+    }
+}
+
+/// A face's labels in words: "confirmed as Ada, rejected for Bob", or "without a label".
+fn describe(labels: &[(String, String)]) -> String {
+    if labels.is_empty() {
+        return "without a label".into();
+    }
+    labels
+        .iter()
+        .map(|(person, state)| match state.as_str() {
+            "confirmed" => format!("confirmed as {person}"),
+            "rejected" => format!("rejected for {person}"),
+            _ => format!("suggested as {person}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A label as stored, with its person by name (so it can be put back after the person's
 /// row changed, as a merge of two people does).
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -27,6 +27,7 @@ pub mod thumbs;
 mod actions;
 mod app;
 mod cut;
+mod group;
 mod http;
 mod pages;
 mod photo;

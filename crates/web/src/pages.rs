@@ -212,9 +212,9 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
     for (g, faces) in groups.iter().zip(&shown) {
         let _ = write!(
             body,
-            "<section class=\"group\" id=\"group-{}\"><div class=\"group-main\"><h2>Group {} <small>{} faces</small></h2>\
+            "<section class=\"group\" id=\"group-{}\"><div class=\"group-main\"><h2><a href=\"/groups/{}\">Group {}</a> <small>{} faces</small></h2>\
              <form method=\"post\" action=\"/groups/{}/name\" class=\"name-group\">{}<div class=\"grid\">",
-            g.id, g.id, g.size, g.id, hidden_fields(&frame)
+            g.id, g.id, g.id, g.size, g.id, hidden_fields(&frame)
         );
         for f in faces.iter() {
             let _ = write!(
@@ -225,8 +225,10 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
         if g.size > faces.len() as i64 {
             let _ = write!(
                 body,
-                "<p class=\"more\">and {} more, named with them</p>",
-                g.size - faces.len() as i64
+                "<p class=\"more\">and {} more, named with them. <a href=\"/groups/{}\">See all {} faces to untick any</a></p>",
+                g.size - faces.len() as i64,
+                g.id,
+                g.size
             );
         }
         let _ = write!(
