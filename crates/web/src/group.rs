@@ -84,9 +84,13 @@ pub fn show(app: &App, lib: &mut Library, id: i64, req: &Request) -> Handled {
     let mut body = people_list(&names);
     let _ = write!(
         body,
-        "<p class=\"lead\">{total} faces without a name. Untick the faces that are someone else, on every page, then name the group: the unticked ones are kept apart from that name. {} unticked so far.</p>\
+        "<p class=\"lead\">{total} faces without a name. Untick the faces that are someone else, on every page, then name the group: the unticked ones are kept apart from that name.{}</p>\
          <form method=\"post\" action=\"/groups/{id}/name\" class=\"name-group group-page\">{}",
-        out.len(),
+        if out.is_empty() {
+            String::new()
+        } else {
+            format!(" {} unticked so far.", out.len())
+        },
         hidden_fields(&frame)
     );
     let elsewhere: Vec<String> = out

@@ -96,6 +96,12 @@ pub fn button(frame: &Frame<'_>, action: &str, label: &str, class: &str, extra: 
     )
 }
 
+/// "1 face", "12 faces".
+pub fn n_faces(n: impl Into<i64>) -> String {
+    let n = n.into();
+    format!("{n} face{}", if n == 1 { "" } else { "s" })
+}
+
 /// A face tile linking to `href`.
 pub fn tile(face: i64, href: &str, caption: &str) -> String {
     format!(

@@ -9,7 +9,7 @@ use facelab_library::Library;
 
 use crate::app::{App, Fail, Handled, Reply, Request};
 use crate::guard::encode;
-use crate::html::{button, esc, hidden_fields, page, pager, people_list, tile, Tab};
+use crate::html::{button, esc, hidden_fields, n_faces, page, pager, people_list, tile, Tab};
 
 /// Groups on a page of the groups list.
 pub const GROUPS_PER_PAGE: i64 = 8;
@@ -70,12 +70,12 @@ pub fn people(app: &App, lib: &mut Library, req: &Request) -> Handled {
         };
         let _ = write!(
             body,
-            "<article class=\"card person{}\">{cover}<h2><a href=\"/person/{}\">{}</a></h2><p>{} faces</p>\
+            "<article class=\"card person{}\">{cover}<h2><a href=\"/person/{}\">{}</a></h2><p>{}</p>\
              <form method=\"post\" action=\"/people/{}/rename\" class=\"row\">{}<label class=\"sr\" for=\"rename-{}\">New name</label><input id=\"rename-{}\" name=\"name\" list=\"people\" placeholder=\"New name…\" required autocomplete=\"off\"><button type=\"submit\">Rename</button></form>{hide}</article>",
             if p.hidden { " hidden-person" } else { "" },
             p.id,
             esc(&p.name),
-            p.faces,
+            n_faces(p.faces),
             p.id,
             hidden_fields(&frame),
             p.id,
@@ -212,9 +212,9 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
     for (g, faces) in groups.iter().zip(&shown) {
         let _ = write!(
             body,
-            "<section class=\"group\" id=\"group-{}\"><div class=\"group-main\"><h2><a href=\"/groups/{}\">Group {}</a> <small>{} faces</small></h2>\
+            "<section class=\"group\" id=\"group-{}\"><div class=\"group-main\"><h2><a href=\"/groups/{}\">Group {}</a> <small>{}</small></h2>\
              <form method=\"post\" action=\"/groups/{}/name\" class=\"name-group\">{}<div class=\"grid\">",
-            g.id, g.id, g.id, g.size, g.id, hidden_fields(&frame)
+            g.id, g.id, g.id, n_faces(g.size), g.id, hidden_fields(&frame)
         );
         for f in faces.iter() {
             let _ = write!(
@@ -257,10 +257,10 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
                         (Some(name), _) => {
                             let _ = write!(
                                 body,
-                                "<div class=\"pair\">{}<div><strong>{}</strong> · {} faces<br>{:.2} {likely}</div>{}</div>",
+                                "<div class=\"pair\">{}<div><strong>{}</strong> · {}<br>{:.2} {likely}</div>{}</div>",
                                 tile(other.face, "", ""),
                                 esc(name),
-                                other.faces,
+                                n_faces(other.faces as i64),
                                 m.score,
                                 button(&frame, &format!("/groups/{}/name", g.id), &format!("This is {name}"), "", &format!("<input type=\"hidden\" name=\"person\" value=\"{}\">", esc(name)))
                             );
@@ -268,9 +268,9 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
                         (None, Some(c)) => {
                             let _ = write!(
                                 body,
-                                "<div class=\"pair\">{}<div><a href=\"#group-{c}\">Group {c}</a> · {} faces<br>{:.2} {likely}</div>{}</div>",
+                                "<div class=\"pair\">{}<div><a href=\"#group-{c}\">Group {c}</a> · {}<br>{:.2} {likely}</div>{}</div>",
                                 tile(other.face, &format!("#group-{c}"), ""),
-                                other.faces,
+                                n_faces(other.faces as i64),
                                 m.score,
                                 button(&frame, &format!("/groups/{}/merge", g.id), "Merge", "", &format!("<input type=\"hidden\" name=\"other\" value=\"{c}\">"))
                             );

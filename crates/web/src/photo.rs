@@ -118,11 +118,11 @@ pub fn page_of(app: &App, lib: &mut Library, image: i64, req: &Request) -> Handl
     let mut body = people_list(&names);
     let _ = write!(
         body,
-        "<p class=\"lead\">{} · {w}×{h} · {} faces. Drag on the photo to add a face the detector missed.</p>\
+        "<p class=\"lead\">{} · {w}×{h} · {}. Drag on the photo to add a face the detector missed.</p>\
          <div class=\"photo\"><img src=\"/image/{image}\" alt=\"photo {image}\" width=\"{w}\" height=\"{h}\" id=\"photo-img\">\
          <svg id=\"boxes\" viewBox=\"0 0 {w} {h}\" preserveAspectRatio=\"none\" data-width=\"{w}\" data-height=\"{h}\">",
         esc(&facelab_library::paths::display_path(&photo.path)),
-        photo.faces.len()
+        crate::html::n_faces(photo.faces.len() as i64)
     );
     for f in &photo.faces {
         let b = f.bbox;
