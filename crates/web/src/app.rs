@@ -37,6 +37,10 @@ pub struct App {
     pub(crate) refreshing: Arc<AtomicBool>,
     /// Library connections not in use (each request takes one, or opens one).
     pub(crate) pool: Mutex<Vec<Library>>,
+    /// Faces whose tile a page already had cut (or found cut) while the server runs: a
+    /// page checks only the others. A tile whose photo changed since is cut by its own
+    /// request ([`crate::thumbs::face_tile`]).
+    pub(crate) tiles_seen: Mutex<std::collections::HashSet<i64>>,
     /// The recognizer for drawn faces, opened at the first one.
     pub(crate) recognizer: Mutex<Option<(FaceRecognizer, ModelKeys)>>,
 }
@@ -190,6 +194,7 @@ impl App {
             merges: Arc::new(Mutex::new(None)),
             refreshing: Arc::new(AtomicBool::new(false)),
             pool: Mutex::new(Vec::new()),
+            tiles_seen: Mutex::new(std::collections::HashSet::new()),
             recognizer: Mutex::new(None),
         })
     }

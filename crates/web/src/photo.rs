@@ -68,10 +68,28 @@ pub fn thumb(app: &App, lib: &mut Library, face: i64, req: &Request) -> Handled 
 
 /// Cuts the tiles of `faces` the cache lacks before a page that shows them is sent: each
 /// photo decoded once for all its faces on the page, on every core; the browser's tile
-/// requests then read files.
+/// requests then read files. Faces an earlier page saw to are not checked again, unless
+/// the cache folder was deleted since.
 pub fn cut_tiles(app: &App, lib: &Library, faces: &[i64]) -> Result<(), Fail> {
-    let mut wanted = Vec::with_capacity(faces.len());
-    for f in faces {
+    let emptied = !app.cache.is_dir();
+    let new: Vec<i64> = match app.tiles_seen.lock() {
+        Ok(mut seen) => {
+            if emptied {
+                seen.clear();
+            }
+            faces
+                .iter()
+                .copied()
+                .filter(|f| !seen.contains(f))
+                .collect()
+        }
+        Err(_) => faces.to_vec(),
+    };
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut wanted = Vec::with_capacity(new.len());
+    for f in &new {
         if let Some(s) = lib.face_source(*f)? {
             wanted.push(thumbs::Wanted {
                 face: s.face,
@@ -87,6 +105,9 @@ pub fn cut_tiles(app: &App, lib: &Library, faces: &[i64]) -> Result<(), Fail> {
         app.ctx.config.images.max_pixels,
         workers,
     );
+    if let Ok(mut seen) = app.tiles_seen.lock() {
+        seen.extend(new);
+    }
     Ok(())
 }
 

@@ -139,9 +139,11 @@ pub fn cut_missing(cache: &Path, faces: &[Wanted], max_pixels: u64, workers: usi
     if jobs.is_empty() {
         return 0;
     }
+    // Workers decode and encode; this thread writes the files as they come, so two threads
+    // never create files in one folder at once (the file system serialises that anyway).
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let cut = std::sync::atomic::AtomicUsize::new(0);
-    let work = || loop {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, usize, Vec<u8>)>(64);
+    let work = |tx: std::sync::mpsc::SyncSender<(usize, usize, Vec<u8>)>| loop {
         let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let Some((photo, tiles)) = jobs.get(i) else {
             break;
@@ -150,21 +152,28 @@ pub fn cut_missing(cache: &Path, faces: &[Wanted], max_pixels: u64, workers: usi
         let Ok(decoded) = crate::cut::decode_for(photo, &boxes, TILE, max_pixels) else {
             continue;
         };
-        for (_, bbox, dir, file) in tiles {
-            let stored = crate::cut::tile(&decoded, *bbox, TILE)
-                .map_err(ThumbError::Failed)
-                .and_then(|bytes| store(dir, file, &bytes));
-            if stored.is_ok() {
-                cut.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for (j, (_, bbox, _, _)) in tiles.iter().enumerate() {
+            if let Ok(bytes) = crate::cut::tile(&decoded, *bbox, TILE) {
+                if tx.send((i, j, bytes)).is_err() {
+                    return;
+                }
             }
         }
     };
     let workers = workers.clamp(1, jobs.len());
+    let mut cut = 0;
     std::thread::scope(|s| {
-        for _ in 1..workers {
-            s.spawn(work);
+        for _ in 0..workers {
+            let tx = tx.clone();
+            s.spawn(|| work(tx));
         }
-        work();
+        drop(tx);
+        for (i, j, bytes) in rx {
+            let (_, _, dir, file) = &jobs[i].1[j];
+            if store(dir, file, &bytes).is_ok() {
+                cut += 1;
+            }
+        }
     });
     // Files of these faces cut from an older version of their photo, one listing per folder.
     let mut by_dir: std::collections::BTreeMap<&Path, Vec<(i64, PathBuf)>> =
@@ -180,7 +189,7 @@ pub fn cut_missing(cache: &Path, faces: &[Wanted], max_pixels: u64, workers: usi
     for (dir, fresh) in by_dir {
         remove_stale(dir, &fresh);
     }
-    cut.into_inner()
+    cut
 }
 
 /// The preview of photo `image` (at most [`PREVIEW`] pixels on its long side, upright).
