@@ -84,8 +84,9 @@ pub fn show(app: &App, lib: &mut Library, id: i64, req: &Request) -> Handled {
     let mut body = people_list(&names);
     let _ = write!(
         body,
-        "<p class=\"lead\">{total} faces without a name. Untick the faces that are someone else, on every page, then name the group: the unticked ones are kept apart from that name.{}</p>\
+        "<p class=\"lead\">{} without a name. Untick the faces that are someone else, on every page, then name the group: the unticked ones are kept apart from that name.{}</p>\
          <form method=\"post\" action=\"/groups/{id}/name\" class=\"name-group group-page\">{}",
+        crate::html::n_faces(total),
         if out.is_empty() {
             String::new()
         } else {

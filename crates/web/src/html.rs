@@ -98,8 +98,12 @@ pub fn button(frame: &Frame<'_>, action: &str, label: &str, class: &str, extra: 
 
 /// "1 face", "12 faces".
 pub fn n_faces(n: impl Into<i64>) -> String {
-    let n = n.into();
-    format!("{n} face{}", if n == 1 { "" } else { "s" })
+    count(n.into(), "face")
+}
+
+/// `n` and `noun`, with an `s` unless `n` is 1 ("1 group", "3 groups").
+pub fn count(n: i64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// A face tile linking to `href`.

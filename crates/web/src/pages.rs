@@ -33,8 +33,12 @@ pub fn people(app: &App, lib: &mut Library, req: &Request) -> Handled {
     body.push_str(&people_list(&names(lib)?));
     let _ = write!(
         body,
-        "<p class=\"lead\">{} people. <a href=\"{}\">{}</a></p><div class=\"cards\">",
-        cards.len(),
+        "<p class=\"lead\">{}. <a href=\"{}\">{}</a></p><div class=\"cards\">",
+        if cards.len() == 1 {
+            "1 person".to_owned()
+        } else {
+            format!("{} people", cards.len())
+        },
         if show_hidden {
             "/people"
         } else {
@@ -119,8 +123,9 @@ pub fn person(app: &App, lib: &mut Library, id: i64, req: &Request) -> Handled {
     body.push_str(&people_list(&names(lib)?));
     let _ = write!(
         body,
-        "<p class=\"lead\">{total} faces, newest photo first.</p>\
+        "<p class=\"lead\">{}, newest photo first.</p>\
          <form method=\"post\" action=\"/people/{id}/rename\" class=\"row\">{}<label for=\"rename\">Rename or merge into</label><input id=\"rename\" name=\"name\" list=\"people\" value=\"{}\" required autocomplete=\"off\"><button type=\"submit\">Rename</button></form><div class=\"grid\">",
+        n_faces(total),
         hidden_fields(&frame),
         esc(&p.name)
     );
@@ -200,7 +205,8 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
     body.push_str(&people_list(&people));
     let _ = write!(
         body,
-        "<p class=\"lead\">{total} groups of faces without a name, largest first. Untick the faces that are someone else, then name the group. <a href=\"/faces\">Faces in no group</a></p>"
+        "<p class=\"lead\">{} of faces without a name, largest first. Untick the faces that are someone else, then name the group. <a href=\"/faces\">Faces in no group</a></p>",
+        crate::html::count(total, "group"),
     );
     let shown = groups
         .iter()
@@ -327,7 +333,8 @@ pub fn ungrouped(app: &App, lib: &mut Library, req: &Request) -> Handled {
         FACES_PER_PAGE,
     )?;
     let mut body = format!(
-        "<p class=\"lead\">{total} faces without a name that are in no group. Open a photo to name a face. <a href=\"/faces/hidden\">Hidden faces</a></p>"
+        "<p class=\"lead\">{} without a name that are in no group. Open a photo to name a face. <a href=\"/faces/hidden\">Hidden faces</a></p>",
+        n_faces(total),
     );
     body.push_str(&face_grid(
         app,
@@ -348,7 +355,8 @@ pub fn hidden(app: &App, lib: &mut Library, req: &Request) -> Handled {
     let page_no = req.page();
     let (total, faces) = lib.hidden_faces((page_no - 1) * FACES_PER_PAGE, FACES_PER_PAGE)?;
     let mut body = format!(
-        "<p class=\"lead\">{total} hidden faces: they stay out of groups and suggestions.</p>"
+        "<p class=\"lead\">{}: they stay out of groups and suggestions.</p>",
+        crate::html::count(total, "hidden face"),
     );
     body.push_str(&face_grid(app, lib, req, &faces, ("show", "Show again"))?);
     body.push_str(&pager("/faces/hidden?", page_no, total, FACES_PER_PAGE));
@@ -377,8 +385,9 @@ pub fn suggestions(app: &App, lib: &mut Library, req: &Request) -> Handled {
     body.push_str(&people_list(&names(lib)?));
     let _ = write!(
         body,
-        "<p class=\"lead\">{total} suggestions, best first. <kbd>y</kbd> confirms, <kbd>n</kbd> rejects, <kbd>↑</kbd> <kbd>↓</kbd> move.</p>\
-         <form method=\"get\" action=\"/suggestions/bulk\" class=\"row bulk\"><label for=\"bulk-person\">Confirm all of</label><input id=\"bulk-person\" name=\"person\" list=\"people\" required autocomplete=\"off\"><label for=\"bulk-min\">scoring at least</label><input id=\"bulk-min\" name=\"min\" type=\"number\" step=\"0.01\" min=\"-1\" max=\"1\" value=\"0.60\" required><button type=\"submit\">Count them</button></form><ol class=\"queue\">"
+        "<p class=\"lead\">{}, best first. <kbd>y</kbd> confirms, <kbd>n</kbd> rejects, <kbd>↑</kbd> <kbd>↓</kbd> move.</p>\
+         <form method=\"get\" action=\"/suggestions/bulk\" class=\"row bulk\"><label for=\"bulk-person\">Confirm all of</label><input id=\"bulk-person\" name=\"person\" list=\"people\" required autocomplete=\"off\"><label for=\"bulk-min\">scoring at least</label><input id=\"bulk-min\" name=\"min\" type=\"number\" step=\"0.01\" min=\"-1\" max=\"1\" value=\"0.60\" required><button type=\"submit\">Count them</button></form><ol class=\"queue\">",
+        crate::html::count(total, "suggestion"),
     );
     for c in &cards {
         let person = format!(
