@@ -4,6 +4,10 @@
 //! tiles are cut again (and the stale files of that face removed); the key is also the
 //! ETag, so a browser asks again only with `If-None-Match` and gets a 304.
 //!
+//! A page cuts the tiles it shows that are missing in one batch ([`cut_missing`]: each photo
+//! decoded once, on every core), so the browser's requests that follow read files; a tile
+//! requested on its own ([`face_tile`]) is cut then. The pixels are [`crate::cut`]'s.
+//!
 //! Files are written to a temporary name and renamed, so two workers cutting one tile at
 //! once, or a reader, never see half a file. Only ids from the library name a file here.
 
