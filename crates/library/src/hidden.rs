@@ -253,3 +253,73 @@ pub struct LabelRow {
     /// When.
     pub at: i64,
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A library with one photo and `faces` faces (ids 1…).
+    pub(crate) fn with_faces(dir: &std::path::Path, faces: i64) -> Library {
+        let lib = Library::open(&dir.join("library.sqlite"), 5_000).unwrap();
+        lib.conn
+            .execute(
+                "INSERT INTO images(id, path_bytes, path, size, mtime_ns, width, height, orientation, status, scanned_at)
+                 VALUES (1, CAST('p.jpg' AS BLOB), 'p.jpg', 1, 0, 100, 100, 1, 'done', 0)",
+                [],
+            )
+            .unwrap();
+        for f in 1..=faces {
+            lib.conn
+                .execute(
+                    "INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES (?1, 1, ?1 * 10, 0, 10, 10, 0.9, 'd', 0)",
+                    [f],
+                )
+                .unwrap();
+        }
+        lib
+    }
+
+    fn named(lib: &Library, face: i64) -> Vec<(String, String)> {
+        lib.labels_of(&[face])
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.person, r.state))
+            .collect()
+    }
+
+    #[test]
+    fn labels_are_put_back_only_if_no_one_changed_them_since() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = with_faces(dir.path(), 3);
+        let faces = vec![1, 2, 3];
+        lib.confirm(3, "Zed", "user").unwrap();
+        let before = lib.labels_of(&faces).unwrap();
+        // The action: 1 and 2 named Ada, Zed merged into Ada (Zed's row goes).
+        lib.confirm(1, "Ada", "user").unwrap();
+        lib.confirm(2, "Ada", "user").unwrap();
+        lib.merge_people("Zed", "Ada").unwrap();
+        let after = lib.labels_of(&faces).unwrap();
+        // Another process names face 2 Bob: the undo is refused and writes nothing, not
+        // even Zed's row back.
+        let mut other = Library::open(&dir.path().join("library.sqlite"), 5_000).unwrap();
+        other.confirm(2, "Bob", "user").unwrap();
+        let err = lib.restore_labels_if(&faces, &after, &before).unwrap_err();
+        let LibraryError::Conflict(why) = err else {
+            panic!("{err}")
+        };
+        assert!(
+            why.contains("face 2 was confirmed as Ada, is now confirmed as Bob"),
+            "{why}"
+        );
+        assert!(!why.contains("face 1") && !why.contains("face 3"), "{why}");
+        assert_eq!(named(&lib, 2), vec![("Bob".into(), "confirmed".into())]);
+        assert_eq!(named(&lib, 1), vec![("Ada".into(), "confirmed".into())]);
+        assert!(lib.person("Zed").unwrap().is_none(), "nothing was undone");
+        // Put back as the action left it: the undo goes through, Zed and all.
+        other.confirm(2, "Ada", "user").unwrap();
+        lib.restore_labels_if(&faces, &after, &before).unwrap();
+        assert_eq!(named(&lib, 1), vec![]);
+        assert_eq!(named(&lib, 2), vec![]);
+        assert_eq!(named(&lib, 3), vec![("Zed".into(), "confirmed".into())]);
+    }
+}

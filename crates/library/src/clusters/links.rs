@@ -61,3 +61,40 @@ pub fn restore_links(lib: &mut Library, links: &[CannotLink]) -> Result<usize> {
         Ok(n)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_merge_drops_the_links_between_two_clusters_and_they_can_be_put_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lib = crate::hidden::tests::with_faces(dir.path(), 5);
+        for sql in [
+            "INSERT INTO clusters(id, model_id, created_at) VALUES (1, 'm', 0), (2, 'm', 0)",
+            "INSERT INTO cluster_members(face_id, cluster_id) VALUES (1, 1), (2, 1), (3, 2), (4, 2), (5, 2)",
+            "INSERT INTO cannot_link(a, b, source, at) VALUES (1, 3, 'split', 7), (2, 4, 'split', 7), (4, 5, 'split', 7)",
+        ] {
+            lib.conn.execute(sql, []).unwrap();
+        }
+        let between = links_between(&lib, 1, 2).unwrap();
+        assert_eq!(
+            between.iter().map(|l| (l.a, l.b)).collect::<Vec<_>>(),
+            vec![(1, 3), (2, 4)],
+            "only the pairs across the two clusters"
+        );
+        crate::clusters::merge(&mut lib, 1, 2).unwrap();
+        assert!(links_between(&lib, 1, 1).unwrap().len() == 1, "4–5 stays");
+        assert_eq!(restore_links(&mut lib, &between).unwrap(), 2);
+        let all: i64 = lib
+            .conn
+            .query_row(
+                "SELECT count(*) FROM cannot_link WHERE source = 'split' AND at = 7",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(all, 3);
+        assert_eq!(restore_links(&mut lib, &between).unwrap(), 0, "stored once");
+    }
+}
