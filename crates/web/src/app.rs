@@ -41,6 +41,8 @@ pub struct App {
     /// page checks only the others. A tile whose photo changed since is cut by its own
     /// request ([`crate::thumbs::face_tile`]).
     pub(crate) tiles_seen: Mutex<std::collections::HashSet<i64>>,
+    /// Faces whose tiles a page is having cut in the background.
+    pub(crate) cutting: Arc<crate::thumbs::InFlight>,
     /// The recognizer for drawn faces, opened at the first one.
     pub(crate) recognizer: Mutex<Option<(FaceRecognizer, ModelKeys)>>,
 }
@@ -195,6 +197,7 @@ impl App {
             refreshing: Arc::new(AtomicBool::new(false)),
             pool: Mutex::new(Vec::new()),
             tiles_seen: Mutex::new(std::collections::HashSet::new()),
+            cutting: Arc::new(crate::thumbs::InFlight::default()),
             recognizer: Mutex::new(None),
         })
     }

@@ -4,9 +4,10 @@
 //! tiles are cut again (and the stale files of that face removed); the key is also the
 //! ETag, so a browser asks again only with `If-None-Match` and gets a 304.
 //!
-//! A page cuts the tiles it shows that are missing in one batch ([`cut_missing`]: each photo
-//! decoded once, on every core), so the browser's requests that follow read files; a tile
-//! requested on its own ([`face_tile`]) is cut then. The pixels are [`crate::cut`]'s.
+//! A page has the tiles it shows that are missing cut in one batch in the background
+//! ([`cut_missing`]: each photo decoded once, on every core); a request for one of those
+//! tiles waits for it ([`InFlight`]), and a tile requested on its own ([`face_tile`]) is cut
+//! then. The pixels are [`crate::cut`]'s.
 //!
 //! Files are written to a temporary name and renamed, so two workers cutting one tile at
 //! once, or a reader, never see half a file. Only ids from the library name a file here.
@@ -107,11 +108,53 @@ pub fn face_tile(
     Ok(Cached { file, key })
 }
 
+/// Faces whose tiles a page is having cut in the background: a request for one of those
+/// tiles waits until it is written rather than cutting it a second time.
+#[derive(Default)]
+pub struct InFlight {
+    faces: std::sync::Mutex<std::collections::HashSet<i64>>,
+    written: std::sync::Condvar,
+}
+
+impl InFlight {
+    /// Marks `faces` as being cut; returns those that were not already.
+    pub fn start(&self, faces: &[i64]) -> Vec<i64> {
+        match self.faces.lock() {
+            Ok(mut f) => faces.iter().copied().filter(|x| f.insert(*x)).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// `face`'s tile is written (or will not be: its request cuts it, or says why).
+    pub fn done(&self, face: i64) {
+        if let Ok(mut f) = self.faces.lock() {
+            f.remove(&face);
+        }
+        self.written.notify_all();
+    }
+
+    /// Waits, at most `limit`, while `face` is being cut.
+    pub fn wait(&self, face: i64, limit: std::time::Duration) {
+        if let Ok(f) = self.faces.lock() {
+            let _ = self
+                .written
+                .wait_timeout_while(f, limit, |f| f.contains(&face));
+        }
+    }
+}
+
 /// Cuts the tiles of `faces` the cache does not have yet: each photo decoded once for all
 /// of its faces, the photos shared out over `workers` threads, in the order of `faces` (so
 /// the first tiles of a page come first). A photo that is gone or cannot be decoded is
-/// skipped: the request of each of its tiles says why. Returns how many tiles it cut.
-pub fn cut_missing(cache: &Path, faces: &[Wanted], max_pixels: u64, workers: usize) -> usize {
+/// skipped: the request of each of its tiles says why. Calls `done` with each face once its
+/// tile is written, found already cut, or skipped. Returns how many tiles it cut.
+pub fn cut_missing(
+    cache: &Path,
+    faces: &[Wanted],
+    max_pixels: u64,
+    workers: usize,
+    done: &(dyn Fn(i64) + Sync),
+) -> usize {
     // Photo by photo, in order of first appearance: (photo, [(face, box, dir, file)]).
     type Job<'a> = (&'a Path, Vec<(i64, [f32; 4], PathBuf, PathBuf)>);
     let mut jobs: Vec<Job<'_>> = Vec::new();
@@ -127,11 +170,13 @@ pub fn cut_missing(cache: &Path, faces: &[Wanted], max_pixels: u64, workers: usi
             .entry(w.photo.as_path())
             .or_insert_with(|| stamp(&w.photo))
         else {
+            done(w.face);
             continue;
         };
         let key = key_of(&w.photo, stamp, &format!("{:?}", w.bbox));
         let (dir, file) = tile_file(cache, w.face, &key);
         if file.is_file() {
+            done(w.face);
             continue;
         }
         let i = *at.entry(w.photo.as_path()).or_insert_with(|| {
@@ -154,13 +199,17 @@ pub fn cut_missing(cache: &Path, faces: &[Wanted], max_pixels: u64, workers: usi
         };
         let boxes: Vec<[f32; 4]> = tiles.iter().map(|t| t.1).collect();
         let Ok(decoded) = crate::cut::decode_for(photo, &boxes, TILE, max_pixels) else {
+            tiles.iter().for_each(|t| done(t.0));
             continue;
         };
-        for (j, (_, bbox, _, _)) in tiles.iter().enumerate() {
-            if let Ok(bytes) = crate::cut::tile(&decoded, *bbox, TILE) {
-                if tx.send((i, j, bytes)).is_err() {
-                    return;
+        for (j, (face, bbox, _, _)) in tiles.iter().enumerate() {
+            match crate::cut::tile(&decoded, *bbox, TILE) {
+                Ok(bytes) => {
+                    if tx.send((i, j, bytes)).is_err() {
+                        return;
+                    }
                 }
+                Err(_) => done(*face),
             }
         }
     };
@@ -173,10 +222,11 @@ pub fn cut_missing(cache: &Path, faces: &[Wanted], max_pixels: u64, workers: usi
         }
         drop(tx);
         for (i, j, bytes) in rx {
-            let (_, _, dir, file) = &jobs[i].1[j];
+            let (face, _, dir, file) = &jobs[i].1[j];
             if store(dir, file, &bytes).is_ok() {
                 cut += 1;
             }
+            done(*face);
         }
     });
     // Files of these faces cut from an older version of their photo, one listing per folder.
