@@ -69,8 +69,8 @@ fn name_field(req: &Request, key: &str) -> Result<String, Fail> {
 }
 
 /// Names group `id` `person`; the faces unticked on the page (and on the group's other
-/// pages, [`crate::group`]) are rejected for `person` first, so the naming leaves them out (and clustering and suggestions keep them
-/// apart from that person).
+/// pages, [`crate::group`]) are rejected for `person` first, so the naming leaves them out
+/// (and clustering and suggestions keep them apart from that person).
 fn name_group(app: &App, lib: &mut Library, id: i64, req: &Request) -> Result<Done, Fail> {
     let person = name_field(req, "person")?;
     let model = clusters::model_of(lib, id)?;
