@@ -4,10 +4,16 @@
 //! - `serve/groups-page`: the first groups page (8 groups, their tiles' markup and their
 //!   same-person proposals), merge proposals already computed (the server computes them
 //!   at start and after a change); target ≤ 150 ms;
-//! - `serve/groups-page-cold-tiles`: that page plus cutting every tile it shows into an
-//!   empty cache (what the first visit costs, done one after another here; a browser asks
-//!   for them in parallel); target ≤ 150 ms;
+//! - `serve/groups-page-cold-tiles`: that page with an empty tile cache (the page has the
+//!   tiles it shows cut in the background, on every core) plus the request of each of its
+//!   tiles, one after another, each waiting for its tile: what the first visit costs until
+//!   its last tile is served; target ≤ 150 ms;
 //! - `serve/person-page`: a person's page (100 faces, newest first); target ≤ 150 ms;
+//! - `serve/tiles-wider-page` and `serve/tiles-wider-each`: the tiles of 200 real faces on
+//!   WIDER FACE photos (JPEGs 1024 px wide, boxes from its ground truth, at least 24 px)
+//!   into an empty cache, as a page cuts them (each photo decoded once, at a DCT scale, on
+//!   every core) and one tile request at a time (a decode per face), for photos as a camera
+//!   gives them rather than ORL's small PGMs;
 //! - `serve/merge-proposals`: computing the proposals from scratch (once at start and after
 //!   each change, not per page).
 //!
@@ -209,5 +215,85 @@ fn serve(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, serve);
+/// Up to `n` faces of at least 24 px from WIDER FACE mini's ground truth, in its order.
+fn wider_faces(shared: &Path, n: usize) -> Vec<facelab_web::thumbs::Wanted> {
+    let root = shared.join("datasets/wider-face-val-mini");
+    let Ok(text) = std::fs::read_to_string(root.join("wider_face_val_bbx_gt.txt")) else {
+        return Vec::new();
+    };
+    let mut lines = text.lines();
+    let mut out = Vec::new();
+    while let Some(name) = lines.next() {
+        let count: usize = lines
+            .next()
+            .and_then(|c| c.trim().parse().ok())
+            .unwrap_or(0);
+        let photo = root.join("images").join(name.trim());
+        for line in lines.by_ref().take(count.max(1)) {
+            let v: Vec<f32> = line
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            if v.len() >= 8 && v[2] >= 24.0 && v[3] >= 24.0 && v[7] == 0.0 && photo.is_file() {
+                out.push(facelab_web::thumbs::Wanted {
+                    face: out.len() as i64 + 1,
+                    photo: photo.clone(),
+                    bbox: [v[0], v[1], v[2], v[3]],
+                });
+            }
+        }
+        if out.len() >= n {
+            break;
+        }
+    }
+    out.truncate(n);
+    out
+}
+
+fn tiles(c: &mut Criterion) {
+    let Some(shared) = facelab_benches::shared() else {
+        return;
+    };
+    let faces = wider_faces(&shared, 200);
+    if faces.len() < 200 {
+        eprintln!("SKIPPED: serve/tiles-wider needs 200 faces of WIDER FACE mini");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("library.sqlite.thumbs");
+    let max_pixels = 100_000_000;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut g = c.benchmark_group("serve");
+    g.sample_size(10);
+    g.bench_function("tiles-wider-page", |b| {
+        b.iter_batched(
+            || {
+                let _ = std::fs::remove_dir_all(&cache);
+            },
+            |()| {
+                let cut =
+                    facelab_web::thumbs::cut_missing(&cache, &faces, max_pixels, cores, &|_| {});
+                assert_eq!(cut, faces.len());
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("tiles-wider-each", |b| {
+        b.iter_batched(
+            || {
+                let _ = std::fs::remove_dir_all(&cache);
+            },
+            |()| {
+                for f in &faces {
+                    facelab_web::thumbs::face_tile(&cache, f.face, &f.photo, f.bbox, max_pixels)
+                        .unwrap();
+                }
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, serve, tiles);
 criterion_main!(benches);

@@ -34,9 +34,11 @@ use super::{now, Library, LibraryError, Result};
 use facelab_engine::config::MinQuality;
 
 mod evidence;
+mod links;
 mod merges;
 mod run;
 
+pub use links::{links_between, restore_links, CannotLink};
 pub use merges::{suggest_merges, MergeSuggestion, MergeSuggestions, Side};
 pub use run::{membership, run, run_with};
 

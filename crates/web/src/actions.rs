@@ -16,6 +16,7 @@ pub fn route(app: &App, lib: &mut Library, req: &Request) -> Handled {
     let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     let done = match parts.as_slice() {
         ["undo"] => return undo_last(app, lib, req),
+        ["groups", id, "view"] => return crate::group::view(parse_id(id)?, req),
         ["groups", id, "name"] => name_group(app, lib, parse_id(id)?, req)?,
         ["groups", id, "merge"] => merge_groups(lib, parse_id(id)?, req)?,
         ["groups", id, "split"] => split_group(app, lib, parse_id(id)?)?,
@@ -32,13 +33,7 @@ pub fn route(app: &App, lib: &mut Library, req: &Request) -> Handled {
         ["photo", id, "faces"] => draw_face(app, lib, parse_id(id)?, req)?,
         _ => return Err(Fail::NotFound(format!("no action {}", req.path))),
     };
-    if let Ok(mut d) = app.done.lock() {
-        d.push(done);
-        let n = d.len();
-        if n > undo::KEPT {
-            d.drain(..n - undo::KEPT);
-        }
-    }
+    record(app, done);
     Ok(back(req))
 }
 
@@ -53,10 +48,13 @@ fn undo_last(app: &App, lib: &mut Library, req: &Request) -> Handled {
         return Err(Fail::Conflict("nothing to undo".into()));
     };
     if let Err(e) = undo::apply(lib, &done) {
-        return Err(Fail::Conflict(format!(
-            "could not undo \"{}\": {e}",
-            done.label
-        )));
+        return Err(Fail::Conflict(match e {
+            facelab_library::LibraryError::Conflict(why) => format!(
+                "Undo of \"{}\" refused: {why}. Nothing was undone.",
+                done.label
+            ),
+            e => format!("could not undo \"{}\": {e}", done.label),
+        }));
     }
     Ok(back(req))
 }
@@ -70,31 +68,17 @@ fn name_field(req: &Request, key: &str) -> Result<String, Fail> {
     Ok(n)
 }
 
-/// Face ids from field `key` (each digits only).
-fn ids(req: &Request, key: &str) -> Result<Vec<i64>, Fail> {
-    req.all(key)
-        .into_iter()
-        .map(|s| parse_id(s).map_err(Fail::from))
-        .collect()
-}
-
-/// Names group `id` `person`; the faces shown on the page but unticked are rejected for
-/// `person` first, so the naming leaves them out (and clustering and suggestions keep them
-/// apart from that person).
+/// Names group `id` `person`; the faces unticked on the page (and on the group's other
+/// pages, [`crate::group`]) are rejected for `person` first, so the naming leaves them out
+/// (and clustering and suggestions keep them apart from that person).
 fn name_group(app: &App, lib: &mut Library, id: i64, req: &Request) -> Result<Done, Fail> {
     let person = name_field(req, "person")?;
     let model = clusters::model_of(lib, id)?;
-    let shown: BTreeSet<i64> = ids(req, "shown")?.into_iter().collect();
-    let keep: BTreeSet<i64> = ids(req, "keep")?.into_iter().collect();
     let members: Vec<i64> = clusters::members(lib, id, &app.models)?
         .iter()
         .map(|m| m.face)
         .collect();
-    let unticked: Vec<i64> = shown
-        .difference(&keep)
-        .copied()
-        .filter(|f| members.contains(f))
-        .collect();
+    let unticked = crate::group::left_out(req, &members)?;
     let before = lib.labels_of(&members)?;
     let added = lib.person(&person)?.is_none();
     if !unticked.is_empty() {
@@ -105,7 +89,7 @@ fn name_group(app: &App, lib: &mut Library, id: i64, req: &Request) -> Result<Do
     }
     let (named, _) = clusters::name(lib, id, &person, &app.models)?;
     let mut inverse = vec![
-        Step::Labels(members.clone(), before),
+        undo::labels(lib, members.clone(), before)?,
         Step::Cluster {
             id,
             model,
@@ -132,14 +116,18 @@ fn merge_groups(lib: &mut Library, a: i64, req: &Request) -> Result<Done, Fail> 
     let b = parse_id(req.f("other").unwrap_or(""))?;
     let model = clusters::model_of(lib, b)?;
     let faces = lib.group_faces(b, i64::MAX)?;
+    let links = clusters::links_between(lib, a, b)?;
     let moved = clusters::merge(lib, a, b)?;
     Ok(Done {
         label: format!("merged group {b} into group {a} ({moved} faces)"),
-        inverse: vec![Step::Cluster {
-            id: b,
-            model,
-            faces,
-        }],
+        inverse: vec![
+            Step::Cluster {
+                id: b,
+                model,
+                faces,
+            },
+            Step::Links(links),
+        ],
     })
 }
 
@@ -198,7 +186,7 @@ fn confirm(lib: &mut Library, face: i64, req: &Request) -> Result<Done, Fail> {
     let before = lib.labels_of(&[face])?;
     let added = lib.person(&person)?.is_none();
     let p = lib.confirm(face, &person, "user")?;
-    let mut inverse = vec![Step::Labels(vec![face], before)];
+    let mut inverse = vec![undo::labels(lib, vec![face], before)?];
     if added {
         inverse.push(Step::RemovePerson(p.name.clone()));
     }
@@ -217,7 +205,7 @@ fn reject(lib: &mut Library, face: i64, req: &Request) -> Result<Done, Fail> {
     let p = lib.reject(face, &person)?;
     Ok(Done {
         label: format!("face {face} is not {}", p.name),
-        inverse: vec![Step::Labels(vec![face], before)],
+        inverse: vec![undo::labels(lib, vec![face], before)?],
     })
 }
 
@@ -245,7 +233,7 @@ fn bulk_confirm(lib: &mut Library, req: &Request) -> Result<Done, Fail> {
     }
     Ok(Done {
         label: format!("confirmed {n} suggestions of {person} scoring {min:.2} or more"),
-        inverse: vec![Step::Labels(faces, before)],
+        inverse: vec![undo::labels(lib, faces, before)?],
     })
 }
 
@@ -282,9 +270,14 @@ fn rename(app: &App, lib: &mut Library, id: i64, req: &Request) -> Handled {
     Ok(back(req))
 }
 
+/// Keeps `done` for undo, the last [`undo::KEPT`] only.
 fn record(app: &App, done: Done) {
     if let Ok(mut d) = app.done.lock() {
         d.push(done);
+        let n = d.len();
+        if n > undo::KEPT {
+            d.drain(..n - undo::KEPT);
+        }
     }
 }
 
@@ -311,7 +304,7 @@ fn merge(lib: &mut Library, from: &str, into: &str) -> Result<Done, Fail> {
     let moved = lib.merge_people(from, into)?;
     Ok(Done {
         label: format!("merged {from} into {into} ({moved} labels)"),
-        inverse: vec![Step::Labels(faces, before)],
+        inverse: vec![undo::labels(lib, faces, before)?],
     })
 }
 
@@ -358,14 +351,17 @@ fn draw_face(app: &App, lib: &mut Library, image: i64, req: &Request) -> Result<
     })?;
     drop(rec);
     let mut label = format!("drew face {face}");
-    let mut inverse = vec![Step::Labels(vec![face], vec![]), Step::RemoveDrawn(face)];
+    let mut added_person = None;
     if let Some(person) = req.f("person").map(str::trim).filter(|p| !p.is_empty()) {
         let added = lib.person(person)?.is_none();
         let p = lib.confirm(face, person, "user")?;
         label.push_str(&format!(" as {}", p.name));
-        if added {
-            inverse.push(Step::RemovePerson(p.name));
-        }
+        added_person = added.then_some(p.name);
     }
+    let mut inverse = vec![
+        undo::labels(lib, vec![face], vec![])?,
+        Step::RemoveDrawn(face),
+    ];
+    inverse.extend(added_person.map(Step::RemovePerson));
     Ok(Done { label, inverse })
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use facelab_engine::pipeline::FaceRecognizer;
 use facelab_library::clusters::MergeSuggestions;
 use facelab_library::identity::ModelKeys;
-use facelab_library::session::{active_models, library_path, open_library, prior, RunContext};
+use facelab_library::session::{active_models, open_library, prior, RunContext};
 use facelab_library::suggest::Prior;
 use facelab_library::{Library, LibraryError};
 
@@ -37,6 +37,12 @@ pub struct App {
     pub(crate) refreshing: Arc<AtomicBool>,
     /// Library connections not in use (each request takes one, or opens one).
     pub(crate) pool: Mutex<Vec<Library>>,
+    /// Faces whose tile a page already had cut (or found cut) while the server runs: a
+    /// page checks only the others. A tile whose photo changed since is cut by its own
+    /// request ([`crate::thumbs::face_tile`]).
+    pub(crate) tiles_seen: Mutex<std::collections::HashSet<i64>>,
+    /// Faces whose tiles a page is having cut in the background.
+    pub(crate) cutting: Arc<crate::thumbs::InFlight>,
     /// The recognizer for drawn faces, opened at the first one.
     pub(crate) recognizer: Mutex<Option<(FaceRecognizer, ModelKeys)>>,
 }
@@ -177,7 +183,7 @@ impl App {
     pub fn new(ctx: &RunContext, bound: SocketAddr) -> anyhow::Result<App> {
         let models = active_models(ctx)?;
         // Opened once here so that a library that cannot be opened fails at start.
-        drop(open_library(ctx)?);
+        let location = open_library(ctx)?.path().to_owned();
         Ok(App {
             ctx: ctx.clone(),
             models,
@@ -185,11 +191,13 @@ impl App {
             secrets: Secrets::new()?,
             allowed: guard::allowed_hosts(bound),
             bound,
-            cache: crate::thumbs::folder(&library_path(ctx)),
+            cache: crate::thumbs::folder(&location),
             done: Mutex::new(Vec::new()),
             merges: Arc::new(Mutex::new(None)),
             refreshing: Arc::new(AtomicBool::new(false)),
             pool: Mutex::new(Vec::new()),
+            tiles_seen: Mutex::new(std::collections::HashSet::new()),
+            cutting: Arc::new(crate::thumbs::InFlight::default()),
             recognizer: Mutex::new(None),
         })
     }

@@ -96,6 +96,16 @@ pub fn button(frame: &Frame<'_>, action: &str, label: &str, class: &str, extra: 
     )
 }
 
+/// "1 face", "12 faces".
+pub fn n_faces(n: impl Into<i64>) -> String {
+    count(n.into(), "face")
+}
+
+/// `n` and `noun`, with an `s` unless `n` is 1 ("1 group", "3 groups").
+pub fn count(n: i64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// A face tile linking to `href`.
 pub fn tile(face: i64, href: &str, caption: &str) -> String {
     format!(

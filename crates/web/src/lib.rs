@@ -26,6 +26,8 @@ pub mod thumbs;
 
 mod actions;
 mod app;
+mod cut;
+mod group;
 mod http;
 mod pages;
 mod photo;

@@ -9,7 +9,7 @@ use facelab_library::Library;
 
 use crate::app::{App, Fail, Handled, Reply, Request};
 use crate::guard::encode;
-use crate::html::{button, esc, hidden_fields, page, pager, people_list, tile, Tab};
+use crate::html::{button, esc, hidden_fields, n_faces, page, pager, people_list, tile, Tab};
 
 /// Groups on a page of the groups list.
 pub const GROUPS_PER_PAGE: i64 = 8;
@@ -33,8 +33,12 @@ pub fn people(app: &App, lib: &mut Library, req: &Request) -> Handled {
     body.push_str(&people_list(&names(lib)?));
     let _ = write!(
         body,
-        "<p class=\"lead\">{} people. <a href=\"{}\">{}</a></p><div class=\"cards\">",
-        cards.len(),
+        "<p class=\"lead\">{}. <a href=\"{}\">{}</a></p><div class=\"cards\">",
+        if cards.len() == 1 {
+            "1 person".to_owned()
+        } else {
+            format!("{} people", cards.len())
+        },
         if show_hidden {
             "/people"
         } else {
@@ -70,12 +74,12 @@ pub fn people(app: &App, lib: &mut Library, req: &Request) -> Handled {
         };
         let _ = write!(
             body,
-            "<article class=\"card person{}\">{cover}<h2><a href=\"/person/{}\">{}</a></h2><p>{} faces</p>\
+            "<article class=\"card person{}\">{cover}<h2><a href=\"/person/{}\">{}</a></h2><p>{}</p>\
              <form method=\"post\" action=\"/people/{}/rename\" class=\"row\">{}<label class=\"sr\" for=\"rename-{}\">New name</label><input id=\"rename-{}\" name=\"name\" list=\"people\" placeholder=\"New name…\" required autocomplete=\"off\"><button type=\"submit\">Rename</button></form>{hide}</article>",
             if p.hidden { " hidden-person" } else { "" },
             p.id,
             esc(&p.name),
-            p.faces,
+            n_faces(p.faces),
             p.id,
             hidden_fields(&frame),
             p.id,
@@ -113,13 +117,15 @@ pub fn person(app: &App, lib: &mut Library, id: i64, req: &Request) -> Handled {
         .ok_or_else(|| Fail::NotFound(format!("no person with id {id}")))?;
     let page_no = req.page();
     let (total, faces) = lib.person_faces(id, (page_no - 1) * FACES_PER_PAGE, FACES_PER_PAGE)?;
+    crate::photo::cut_tiles(app, lib, &faces)?;
     let frame = app.frame(req);
     let mut body = String::new();
     body.push_str(&people_list(&names(lib)?));
     let _ = write!(
         body,
-        "<p class=\"lead\">{total} faces, newest photo first.</p>\
+        "<p class=\"lead\">{}, newest photo first.</p>\
          <form method=\"post\" action=\"/people/{id}/rename\" class=\"row\">{}<label for=\"rename\">Rename or merge into</label><input id=\"rename\" name=\"name\" list=\"people\" value=\"{}\" required autocomplete=\"off\"><button type=\"submit\">Rename</button></form><div class=\"grid\">",
+        n_faces(total),
         hidden_fields(&frame),
         esc(&p.name)
     );
@@ -199,17 +205,24 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
     body.push_str(&people_list(&people));
     let _ = write!(
         body,
-        "<p class=\"lead\">{total} groups of faces without a name, largest first. Untick the faces that are someone else, then name the group. <a href=\"/faces\">Faces in no group</a></p>"
+        "<p class=\"lead\">{} of faces without a name, largest first. Untick the faces that are someone else, then name the group. <a href=\"/faces\">Faces in no group</a></p>",
+        crate::html::count(total, "group"),
     );
-    for g in &groups {
-        let faces = lib.group_faces(g.id, FACES_PER_GROUP)?;
+    let shown = groups
+        .iter()
+        .map(|g| lib.group_faces(g.id, FACES_PER_GROUP))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut tiles: Vec<i64> = shown.iter().flatten().copied().collect();
+    tiles.extend(near.values().flatten().flat_map(|m| [m.a.face, m.b.face]));
+    crate::photo::cut_tiles(app, lib, &tiles)?;
+    for (g, faces) in groups.iter().zip(&shown) {
         let _ = write!(
             body,
-            "<section class=\"group\" id=\"group-{}\"><div class=\"group-main\"><h2>Group {} <small>{} faces</small></h2>\
+            "<section class=\"group\" id=\"group-{}\"><div class=\"group-main\"><h2><a href=\"/groups/{}\">Group {}</a> <small>{}</small></h2>\
              <form method=\"post\" action=\"/groups/{}/name\" class=\"name-group\">{}<div class=\"grid\">",
-            g.id, g.id, g.size, g.id, hidden_fields(&frame)
+            g.id, g.id, g.id, n_faces(g.size), g.id, hidden_fields(&frame)
         );
-        for f in &faces {
+        for f in faces.iter() {
             let _ = write!(
                 body,
                 "<label class=\"tick\"><input type=\"hidden\" name=\"shown\" value=\"{f}\"><input type=\"checkbox\" name=\"keep\" value=\"{f}\" checked><img src=\"/thumb/{f}\" alt=\"face {f}\" width=\"112\" height=\"112\"></label>"
@@ -218,8 +231,10 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
         if g.size > faces.len() as i64 {
             let _ = write!(
                 body,
-                "<p class=\"more\">and {} more, named with them</p>",
-                g.size - faces.len() as i64
+                "<p class=\"more\">and {} more, named with them. <a href=\"/groups/{}\">See all {} faces to untick any</a></p>",
+                g.size - faces.len() as i64,
+                g.id,
+                g.size
             );
         }
         let _ = write!(
@@ -248,10 +263,10 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
                         (Some(name), _) => {
                             let _ = write!(
                                 body,
-                                "<div class=\"pair\">{}<div><strong>{}</strong> · {} faces<br>{:.2} {likely}</div>{}</div>",
+                                "<div class=\"pair\">{}<div><strong>{}</strong> · {}<br>{:.2} {likely}</div>{}</div>",
                                 tile(other.face, "", ""),
                                 esc(name),
-                                other.faces,
+                                n_faces(other.faces as i64),
                                 m.score,
                                 button(&frame, &format!("/groups/{}/name", g.id), &format!("This is {name}"), "", &format!("<input type=\"hidden\" name=\"person\" value=\"{}\">", esc(name)))
                             );
@@ -259,9 +274,9 @@ pub fn groups(app: &App, lib: &mut Library, req: &Request) -> Handled {
                         (None, Some(c)) => {
                             let _ = write!(
                                 body,
-                                "<div class=\"pair\">{}<div><a href=\"#group-{c}\">Group {c}</a> · {} faces<br>{:.2} {likely}</div>{}</div>",
+                                "<div class=\"pair\">{}<div><a href=\"#group-{c}\">Group {c}</a> · {}<br>{:.2} {likely}</div>{}</div>",
                                 tile(other.face, &format!("#group-{c}"), ""),
-                                other.faces,
+                                n_faces(other.faces as i64),
                                 m.score,
                                 button(&frame, &format!("/groups/{}/merge", g.id), "Merge", "", &format!("<input type=\"hidden\" name=\"other\" value=\"{c}\">"))
                             );
@@ -284,6 +299,7 @@ fn face_grid(
     faces: &[i64],
     action: (&str, &str),
 ) -> Result<String, Fail> {
+    crate::photo::cut_tiles(app, lib, faces)?;
     let frame = app.frame(req);
     let mut body = String::from("<div class=\"grid\">");
     for f in faces {
@@ -317,7 +333,8 @@ pub fn ungrouped(app: &App, lib: &mut Library, req: &Request) -> Handled {
         FACES_PER_PAGE,
     )?;
     let mut body = format!(
-        "<p class=\"lead\">{total} faces without a name that are in no group. Open a photo to name a face. <a href=\"/faces/hidden\">Hidden faces</a></p>"
+        "<p class=\"lead\">{} without a name that are in no group. Open a photo to name a face. <a href=\"/faces/hidden\">Hidden faces</a></p>",
+        n_faces(total),
     );
     body.push_str(&face_grid(
         app,
@@ -338,7 +355,8 @@ pub fn hidden(app: &App, lib: &mut Library, req: &Request) -> Handled {
     let page_no = req.page();
     let (total, faces) = lib.hidden_faces((page_no - 1) * FACES_PER_PAGE, FACES_PER_PAGE)?;
     let mut body = format!(
-        "<p class=\"lead\">{total} hidden faces: they stay out of groups and suggestions.</p>"
+        "<p class=\"lead\">{}: they stay out of groups and suggestions.</p>",
+        crate::html::count(total, "hidden face"),
     );
     body.push_str(&face_grid(app, lib, req, &faces, ("show", "Show again"))?);
     body.push_str(&pager("/faces/hidden?", page_no, total, FACES_PER_PAGE));
@@ -357,13 +375,19 @@ pub fn suggestions(app: &App, lib: &mut Library, req: &Request) -> Handled {
         (page_no - 1) * SUGGESTIONS_PER_PAGE,
         SUGGESTIONS_PER_PAGE,
     )?;
+    let tiles: Vec<i64> = cards
+        .iter()
+        .flat_map(|c| std::iter::once(c.face).chain(c.cover))
+        .collect();
+    crate::photo::cut_tiles(app, lib, &tiles)?;
     let frame = app.frame(req);
     let mut body = String::new();
     body.push_str(&people_list(&names(lib)?));
     let _ = write!(
         body,
-        "<p class=\"lead\">{total} suggestions, best first. <kbd>y</kbd> confirms, <kbd>n</kbd> rejects, <kbd>↑</kbd> <kbd>↓</kbd> move.</p>\
-         <form method=\"get\" action=\"/suggestions/bulk\" class=\"row bulk\"><label for=\"bulk-person\">Confirm all of</label><input id=\"bulk-person\" name=\"person\" list=\"people\" required autocomplete=\"off\"><label for=\"bulk-min\">scoring at least</label><input id=\"bulk-min\" name=\"min\" type=\"number\" step=\"0.01\" min=\"-1\" max=\"1\" value=\"0.60\" required><button type=\"submit\">Count them</button></form><ol class=\"queue\">"
+        "<p class=\"lead\">{}, best first. <kbd>y</kbd> confirms, <kbd>n</kbd> rejects, <kbd>↑</kbd> <kbd>↓</kbd> move.</p>\
+         <form method=\"get\" action=\"/suggestions/bulk\" class=\"row bulk\"><label for=\"bulk-person\">Confirm all of</label><input id=\"bulk-person\" name=\"person\" list=\"people\" required autocomplete=\"off\"><label for=\"bulk-min\">scoring at least</label><input id=\"bulk-min\" name=\"min\" type=\"number\" step=\"0.01\" min=\"-1\" max=\"1\" value=\"0.60\" required><button type=\"submit\">Count them</button></form><ol class=\"queue\">",
+        crate::html::count(total, "suggestion"),
     );
     for c in &cards {
         let person = format!(

@@ -51,6 +51,7 @@ fn cached(c: Result<Cached, ThumbError>, req: &Request) -> Handled {
 
 /// The tile of face `face`.
 pub fn thumb(app: &App, lib: &mut Library, face: i64, req: &Request) -> Handled {
+    app.cutting.wait(face, std::time::Duration::from_secs(20));
     let src = lib
         .face_source(face)?
         .ok_or_else(|| Fail::NotFound(format!("no face with id {face}")))?;
@@ -64,6 +65,66 @@ pub fn thumb(app: &App, lib: &mut Library, face: i64, req: &Request) -> Handled 
         ),
         req,
     )
+}
+
+/// Has the tiles of `faces` that the cache lacks cut in the background as a page that
+/// shows them is sent: each photo decoded once for all its faces on the page, on every
+/// core, while the browser reads the page; a tile request for one of them waits for it
+/// ([`thumbs::InFlight`]). Faces an earlier page saw to are not checked again, unless the
+/// cache folder was deleted since.
+pub fn cut_tiles(app: &App, lib: &Library, faces: &[i64]) -> Result<(), Fail> {
+    let emptied = !app.cache.is_dir();
+    let new: Vec<i64> = match app.tiles_seen.lock() {
+        Ok(mut seen) => {
+            if emptied {
+                seen.clear();
+            }
+            faces
+                .iter()
+                .copied()
+                .filter(|f| !seen.contains(f))
+                .collect()
+        }
+        Err(_) => faces.to_vec(),
+    };
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut wanted = Vec::with_capacity(new.len());
+    for f in &new {
+        if let Some(s) = lib.face_source(*f)? {
+            wanted.push(thumbs::Wanted {
+                face: s.face,
+                photo: s.path,
+                bbox: s.bbox,
+            });
+        }
+    }
+    if let Ok(mut seen) = app.tiles_seen.lock() {
+        seen.extend(new);
+    }
+    let ids: Vec<i64> = wanted.iter().map(|w| w.face).collect();
+    let marked: std::collections::HashSet<i64> = app.cutting.start(&ids).into_iter().collect();
+    wanted.retain(|w| marked.contains(&w.face));
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    /// Whatever happens to the batch, its faces are no longer waited for.
+    struct Release(std::sync::Arc<thumbs::InFlight>, Vec<i64>);
+    impl Drop for Release {
+        fn drop(&mut self) {
+            self.1.iter().for_each(|f| self.0.done(*f));
+        }
+    }
+    let release = Release(app.cutting.clone(), wanted.iter().map(|w| w.face).collect());
+    let (cache, max_pixels) = (app.cache.clone(), app.ctx.config.images.max_pixels);
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    std::thread::spawn(move || {
+        let cutting = release.0.clone();
+        thumbs::cut_missing(&cache, &wanted, max_pixels, workers, &|f| cutting.done(f));
+        drop(release);
+    });
+    Ok(())
 }
 
 /// The preview of photo `image`.
@@ -94,11 +155,11 @@ pub fn page_of(app: &App, lib: &mut Library, image: i64, req: &Request) -> Handl
     let mut body = people_list(&names);
     let _ = write!(
         body,
-        "<p class=\"lead\">{} · {w}×{h} · {} faces. Drag on the photo to add a face the detector missed.</p>\
+        "<p class=\"lead\">{} · {w}×{h} · {}. Drag on the photo to add a face the detector missed.</p>\
          <div class=\"photo\"><img src=\"/image/{image}\" alt=\"photo {image}\" width=\"{w}\" height=\"{h}\" id=\"photo-img\">\
          <svg id=\"boxes\" viewBox=\"0 0 {w} {h}\" preserveAspectRatio=\"none\" data-width=\"{w}\" data-height=\"{h}\">",
         esc(&facelab_library::paths::display_path(&photo.path)),
-        photo.faces.len()
+        crate::html::n_faces(photo.faces.len() as i64)
     );
     for f in &photo.faces {
         let b = f.bbox;

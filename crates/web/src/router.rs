@@ -237,6 +237,7 @@ impl App {
             ["people"] => crate::pages::people(self, lib, req),
             ["person", id] => crate::pages::person(self, lib, guard::parse_id(id)?, req),
             ["groups"] => crate::pages::groups(self, lib, req),
+            ["groups", id] => crate::group::show(self, lib, guard::parse_id(id)?, req),
             ["faces"] => crate::pages::ungrouped(self, lib, req),
             ["faces", "hidden"] => crate::pages::hidden(self, lib, req),
             ["suggestions"] => crate::pages::suggestions(self, lib, req),

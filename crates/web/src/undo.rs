@@ -4,7 +4,7 @@
 //! | action | inverse |
 //! |---|---|
 //! | name a group (unticked faces rejected), merge a group into a person | the members' labels as they were, the group back with its id, the person removed if the naming added them |
-//! | merge group B into A | B back with its id and its faces |
+//! | merge group B into A | B back with its id and its faces, and the cannot-links between the two that the merge dropped |
 //! | split a group | the new half merged back |
 //! | hide a group or a face / show a face | show / hide those faces |
 //! | confirm, reject, remove from a person, assign, bulk-confirm | those faces' labels as they were |
@@ -13,17 +13,29 @@
 //! | hide / show a person | show / hide them |
 //! | draw a face | the drawn face removed (if nobody named it since) |
 //!
-//! Labels are put back as they were read just before the action; a change another process
-//! made to those same faces between the action and its undo is overwritten by the undo.
+//! Labels are put back only if they are still as the action left them, checked in the
+//! write transaction that puts them back: when another process (a CLI command, a scan)
+//! changed them since, the undo is refused with what changed, and nothing is undone. The
+//! labels step comes first in every inverse, so a refusal leaves every step undone.
 
+use facelab_library::clusters::CannotLink;
 use facelab_library::hidden::LabelRow;
 use facelab_library::Library;
 
 /// One step of an inverse.
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Put these faces' labels back.
-    Labels(Vec<i64>, Vec<LabelRow>),
+    /// Put these faces' labels back as `before`, if they are still `after`.
+    Labels {
+        /// The faces.
+        faces: Vec<i64>,
+        /// Their labels before the action.
+        before: Vec<LabelRow>,
+        /// Their labels right after it.
+        after: Vec<LabelRow>,
+    },
+    /// Put these cannot-link pairs back.
+    Links(Vec<CannotLink>),
     /// Put these faces back into cluster `id` of `model`.
     Cluster {
         /// Cluster id.
@@ -61,11 +73,33 @@ pub struct Done {
 /// Done actions kept for undo.
 pub const KEPT: usize = 50;
 
+/// The inverse step that puts the labels of `faces` back as `before`, read now (right
+/// after the action) as what the undo checks is unchanged.
+pub fn labels(
+    lib: &Library,
+    faces: Vec<i64>,
+    before: Vec<LabelRow>,
+) -> facelab_library::Result<Step> {
+    let after = lib.labels_of(&faces)?;
+    Ok(Step::Labels {
+        faces,
+        before,
+        after,
+    })
+}
+
 /// Applies the inverse steps of `done`.
 pub fn apply(lib: &mut Library, done: &Done) -> facelab_library::Result<()> {
     for step in &done.inverse {
         match step {
-            Step::Labels(faces, rows) => lib.restore_labels(faces, rows)?,
+            Step::Labels {
+                faces,
+                before,
+                after,
+            } => lib.restore_labels_if(faces, after, before)?,
+            Step::Links(links) => {
+                facelab_library::clusters::restore_links(lib, links)?;
+            }
             Step::Cluster { id, model, faces } => {
                 facelab_library::clusters::restore(lib, *id, model, faces)?;
             }

@@ -34,6 +34,7 @@ mod recognizers;
 mod scan_decode;
 mod scan_workers;
 mod serve;
+mod serve_flows;
 mod sface;
 mod shared_required;
 mod webdriver;

@@ -68,17 +68,17 @@ fn library(shared: &Path, d: &Path) -> PathBuf {
     config
 }
 
-fn cli(config: &Path, args: &[&str]) -> String {
+pub(crate) fn cli(config: &Path, args: &[&str]) -> String {
     let (code, out, err) = run(facelab().arg("--config").arg(config).args(args));
     assert_eq!(code, 0, "{args:?}: {err}");
     out
 }
 
-fn db(d: &Path) -> rusqlite::Connection {
+pub(crate) fn db(d: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(d.join("library.sqlite")).unwrap()
 }
 
-fn one<T: rusqlite::types::FromSql>(
+pub(crate) fn one<T: rusqlite::types::FromSql>(
     c: &rusqlite::Connection,
     sql: &str,
     p: impl rusqlite::Params,
@@ -88,18 +88,18 @@ fn one<T: rusqlite::types::FromSql>(
 }
 
 /// A running `facelab serve`, stopped when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
     /// The URL it printed, with the token.
-    url: String,
-    port: u16,
+    pub(crate) url: String,
+    pub(crate) port: u16,
     token: String,
     /// What it wrote on stderr.
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Served {
-    fn start(config: &Path, bind: &str) -> Served {
+    pub(crate) fn start(config: &Path, bind: &str) -> Served {
         let mut child = facelab()
             .arg("--config")
             .arg(config)
@@ -152,13 +152,13 @@ impl Served {
         }
     }
 
-    fn cookie(&self) -> String {
+    pub(crate) fn cookie(&self) -> String {
         format!("facelab_token={}", self.token)
     }
 
     /// One HTTP/1.0 request as written, with `Host: 127.0.0.1:PORT` unless `host` is given:
     /// (status, headers in lower case, body).
-    fn raw(&self, head: &str, host: Option<&str>, body: &str) -> (u16, String, Vec<u8>) {
+    pub(crate) fn raw(&self, head: &str, host: Option<&str>, body: &str) -> (u16, String, Vec<u8>) {
         let host = host.map_or(format!("127.0.0.1:{}", self.port), str::to_owned);
         let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
         write!(
@@ -175,7 +175,7 @@ impl Served {
         (status, headers, out[split + 4..].to_vec())
     }
 
-    fn get(&self, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
+    pub(crate) fn get(&self, path: &str, extra: &str) -> (u16, String, Vec<u8>) {
         let cookie = self.cookie();
         self.raw(
             &format!("GET {path} HTTP/1.0\r\nCookie: {cookie}{extra}"),
@@ -196,7 +196,7 @@ impl Drop for Served {
     }
 }
 
-fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
     headers
         .lines()
         .find_map(|l| l.strip_prefix(&format!("{name}: ")))
@@ -374,7 +374,7 @@ fn serve_answers_only_its_own_token_host_and_forms_and_serves_crops_by_id() {
     assert!(err.contains("warning") && err.contains("0.0.0.0"), "{err}");
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if e.path().is_dir() {
@@ -387,7 +387,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The confirmed person of `face`.
-fn person_of(c: &rusqlite::Connection, face: i64) -> Option<String> {
+pub(crate) fn person_of(c: &rusqlite::Connection, face: i64) -> Option<String> {
     c.query_row(
         "SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = ?1 AND l.state = 'confirmed'",
         [face],
@@ -396,7 +396,7 @@ fn person_of(c: &rusqlite::Connection, face: i64) -> Option<String> {
     .ok()
 }
 
-fn state(c: &rusqlite::Connection, face: i64, person: &str) -> Option<String> {
+pub(crate) fn state(c: &rusqlite::Connection, face: i64, person: &str) -> Option<String> {
     c.query_row(
         "SELECT l.state FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = ?1 AND p.name = ?2",
         rusqlite::params![face, person],
@@ -405,7 +405,7 @@ fn state(c: &rusqlite::Connection, face: i64, person: &str) -> Option<String> {
     .ok()
 }
 
-fn confirmed(c: &rusqlite::Connection, person: &str) -> i64 {
+pub(crate) fn confirmed(c: &rusqlite::Connection, person: &str) -> i64 {
     one(
         c,
         "SELECT count(*) FROM labels l JOIN people p ON p.id = l.person_id WHERE p.name = ?1 AND l.state = 'confirmed'",
