@@ -6,7 +6,8 @@
 #    with OpenBLAS (libopenblas0-pthread becomes the system's libblas.so.3: dlib's ResNet
 #    embeds 12x faster than on the reference BLAS) and exiftool (the independent reader the
 #    XMP tests check facelab's regions with), and Chromium with its WebDriver (the
-#    `facelab serve` tests drive the web app in a real headless browser).
+#    `facelab serve` tests drive the web app in a real headless browser), and PostgreSQL
+#    (the library's server backend; the tests start servers of their own from it).
 #  - The ONNX Runtime shared library, taken out of the `onnxruntime` wheel on PyPI and
 #    unpacked where the host looks for it: ${XDG_DATA_HOME:-~/.local/share}/facelab/onnxruntime/.
 # Safe to run again: each step checks first and does nothing when already done.

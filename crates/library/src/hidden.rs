@@ -258,9 +258,9 @@ pub struct LabelRow {
 pub(crate) mod tests {
     use super::*;
 
-    /// A library with one photo and `faces` faces (ids 1…).
-    pub(crate) fn with_faces(dir: &std::path::Path, faces: i64) -> Library {
-        let lib = Library::open(&dir.join("library.sqlite"), 5_000).unwrap();
+    /// A new library at `location` with one photo and `faces` faces (ids 1…).
+    pub(crate) fn with_faces(location: &std::path::Path, faces: i64) -> Library {
+        let lib = Library::open(location, 5_000).unwrap();
         lib.conn
             .execute(
                 "INSERT INTO images(id, path_bytes, path, size, mtime_ns, width, height, orientation, status, scanned_at)
@@ -271,8 +271,8 @@ pub(crate) mod tests {
         for f in 1..=faces {
             lib.conn
                 .execute(
-                    "INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES (?1, 1, ?1 * 10, 0, 10, 10, 0.9, 'd', 0)",
-                    [f],
+                    "INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES (?1, 1, ?2, 0, 10, 10, 0.9, 'd', 0)",
+                    crate::params![f, f as f64 * 10.0],
                 )
                 .unwrap();
         }
@@ -289,8 +289,11 @@ pub(crate) mod tests {
 
     #[test]
     fn labels_are_put_back_only_if_no_one_changed_them_since() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut lib = with_faces(dir.path(), 3);
+        crate::backends::each(labels_are_put_back_only_if_unchanged_on);
+    }
+
+    fn labels_are_put_back_only_if_unchanged_on(location: &std::path::Path) {
+        let mut lib = with_faces(location, 3);
         let faces = vec![1, 2, 3];
         lib.confirm(3, "Zed", "user").unwrap();
         let before = lib.labels_of(&faces).unwrap();
@@ -301,7 +304,7 @@ pub(crate) mod tests {
         let after = lib.labels_of(&faces).unwrap();
         // Another process names face 2 Bob: the undo is refused and writes nothing, not
         // even Zed's row back.
-        let mut other = Library::open(&dir.path().join("library.sqlite"), 5_000).unwrap();
+        let mut other = Library::open(location, 5_000).unwrap();
         other.confirm(2, "Bob", "user").unwrap();
         let err = lib.restore_labels_if(&faces, &after, &before).unwrap_err();
         let LibraryError::Conflict(why) = err else {

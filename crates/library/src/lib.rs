@@ -308,6 +308,21 @@ fn sql_error(path: &Path, busy_timeout_ms: u64, e: rusqlite::Error) -> LibraryEr
     }
 }
 
+/// Tests that are not about one engine run on both.
+#[cfg(test)]
+pub(crate) mod backends {
+    /// Runs `test` on a new SQLite library's location, then on a new PostgreSQL database's
+    /// URL (a server of the test's own; skipped with a message when PostgreSQL is not
+    /// installed, failed under `FACELAB_REQUIRE_SHARED=1`).
+    pub fn each(test: impl Fn(&std::path::Path)) {
+        let dir = tempfile::tempdir().unwrap();
+        test(&dir.path().join("library.sqlite"));
+        if let Some(server) = facelab_testpg::Server::start() {
+            test(std::path::Path::new(&server.url("test")));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1201,10 +1201,11 @@ fn a_version_3_library_keeps_every_face_and_the_next_scan_measures_their_quality
     assert_eq!(ids.len(), 10);
     lib_cmd(&config, &["tag", &ids[0].to_string(), "Ada"]);
     // The library as facelab with schema version 3 left it: no quality, origin or hidden
-    // columns.
+    // columns, no queue.
     db(d)
         .execute_batch(
-            "ALTER TABLE faces DROP COLUMN hidden_at; ALTER TABLE people DROP COLUMN hidden_at;
+            "DROP TABLE jobs; DROP TABLE workers;
+             ALTER TABLE faces DROP COLUMN hidden_at; ALTER TABLE people DROP COLUMN hidden_at;
              ALTER TABLE faces DROP COLUMN origin;
              ALTER TABLE faces DROP COLUMN quality_parts; ALTER TABLE faces DROP COLUMN quality;
              UPDATE meta SET value = '3' WHERE key = 'schema_version';",

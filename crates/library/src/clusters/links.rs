@@ -68,8 +68,11 @@ mod tests {
 
     #[test]
     fn a_merge_drops_the_links_between_two_clusters_and_they_can_be_put_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut lib = crate::hidden::tests::with_faces(dir.path(), 5);
+        crate::backends::each(links_put_back_on);
+    }
+
+    fn links_put_back_on(location: &std::path::Path) {
+        let mut lib = crate::hidden::tests::with_faces(location, 5);
         for sql in [
             "INSERT INTO clusters(id, model_id, created_at) VALUES (1, 'm', 0), (2, 'm', 0)",
             "INSERT INTO cluster_members(face_id, cluster_id) VALUES (1, 1), (2, 1), (3, 2), (4, 2), (5, 2)",

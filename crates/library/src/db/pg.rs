@@ -274,6 +274,7 @@ pub fn translate(sql: &str) -> String {
         // people.name has a case-insensitive collation of its own on PostgreSQL.
         (" COLLATE NOCASE", ""),
         ("AS INTEGER)", "AS BIGINT)"),
+        ("AS BLOB)", "AS BYTEA)"),
         ("temp.", "pg_temp."),
     ];
     for (from, to) in RENAMES {

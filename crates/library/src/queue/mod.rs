@@ -27,13 +27,12 @@ pub mod worker;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::db::{Backend, OptionalExtension, Tx};
+use crate::db::{Backend, OptionalExtension};
 use crate::identity::ModelKeys;
 use crate::scan::{Item, Plan, Work};
 use crate::{now, params, paths, Library, LibraryError, Result};
 
-/// Times a job is taken before it is parked as failed.
-pub const MAX_ATTEMPTS: i64 = 3;
+pub use crate::scan::job::MAX_ATTEMPTS;
 
 /// The channel idle workers listen on.
 pub const CHANNEL: &str = "facelab_jobs";
@@ -157,31 +156,6 @@ pub fn enqueue(
     out.enqueued = added;
     out.already_queued = jobs.len() - added;
     Ok(out)
-}
-
-/// Completes job `(id, attempts)` in the transaction that writes its photo: done, or (a
-/// failed photo) back in the queue until its third time, then parked as failed with
-/// `error`. Returns whether the photo is to be written now.
-pub(crate) fn complete(
-    tx: &Tx<'_>,
-    (id, attempts): (i64, i64),
-    failed: bool,
-    error: Option<&str>,
-    t: i64,
-) -> crate::db::Result<bool> {
-    if failed && attempts < MAX_ATTEMPTS {
-        tx.execute(
-            "UPDATE jobs SET state = 'queued', worker = NULL, lease_until = NULL, error = ?2 WHERE id = ?1",
-            params![id, error],
-        )?;
-        return Ok(false);
-    }
-    let state = if failed { "failed" } else { "done" };
-    tx.execute(
-        "UPDATE jobs SET state = ?2, error = ?3, finished_at = ?4, lease_until = NULL WHERE id = ?1",
-        params![id, state, error, t],
-    )?;
-    Ok(true)
 }
 
 /// A job as a worker takes it.

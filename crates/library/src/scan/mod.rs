@@ -13,6 +13,7 @@
 //! [`write`] stores each batch (re-checking every photo against the plan, so scans running
 //! at once never store a photo twice). [`execute`] runs the stages at once.
 
+pub(crate) mod job;
 mod plan;
 mod process;
 mod read;

@@ -187,7 +187,7 @@ pub(super) fn flush(
 fn apply(tx: &crate::db::Tx<'_>, w: &Write) -> crate::db::Result<Option<usize>> {
     let t = now();
     if let Some(job) = w.job {
-        if !crate::queue::complete(tx, job, w.status == "failed", w.error.as_deref(), t)? {
+        if !super::job::complete(tx, job, w.status == "failed", w.error.as_deref(), t)? {
             // Taken again later: this failure is retried, not written.
             return Ok(Some(0));
         }
