@@ -123,15 +123,15 @@ fn release(lib: &mut Library, name: &str) -> Result<()> {
     })
 }
 
-/// Whether any job is waiting or held (by any worker).
-fn open_jobs(lib: &Library) -> Result<bool> {
+/// Whether any job is waiting or held (by any worker), and when the first held one's lease
+/// runs out (when its worker, if it died, loses it).
+fn open_jobs(lib: &Library) -> Result<(bool, Option<i64>)> {
     lib.conn
         .query_row(
-            "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')",
+            "SELECT count(*), min(lease_until) FROM jobs WHERE state IN ('queued', 'running')",
             [],
-            |r| r.get::<_, i64>(0),
+            |r| Ok((r.get::<_, i64>(0)? > 0, r.get(1)?)),
         )
-        .map(|n| n > 0)
         .map_err(|e| lib.err(e))
 }
 
@@ -249,11 +249,14 @@ fn step(
         check_models(lib, pipe)?;
         let jobs = claim(lib, &opts.name, opts.batch, opts.lease_secs)?;
         if jobs.is_empty() {
-            if opts.exit_when_empty && !open_jobs(lib)? {
+            let (open, first_lease_ends) = open_jobs(lib)?;
+            if opts.exit_when_empty && !open {
                 return Ok(false);
             }
-            // Also wakes up when a lease runs out (a worker died), to take its jobs.
-            wait_for_jobs(lib, Duration::from_secs(opts.lease_secs.max(1) as u64));
+            // Woken by new jobs and by other workers finishing theirs; at the latest when
+            // the first lease runs out (its worker may have died), to take its jobs.
+            let until = first_lease_ends.map_or(opts.lease_secs, |t| t - now() + 1);
+            wait_for_jobs(lib, Duration::from_secs(until.clamp(1, opts.lease_secs.max(1)) as u64));
             return Ok(true);
         }
         let began = Instant::now();
@@ -283,6 +286,10 @@ fn step(
         let released = release(lib, &opts.name);
         let summary = summary?;
         released?;
+        // Idle workers waiting for the last jobs to finish look again.
+        lib.conn
+            .execute_batch(&format!("NOTIFY {CHANNEL}"))
+            .map_err(|e| lib.err(e))?;
         out.photos += summary.new + summary.changed + summary.redetected + summary.embedded;
         out.failed += summary.failed.len();
         *busy += began.elapsed().as_secs_f64();
