@@ -67,8 +67,7 @@ pub fn check(path: &Path, busy_timeout_ms: u64) -> Result<CheckReport> {
         let raw = Conn::sqlite(raw);
         let integrity = || -> crate::db::Result<Vec<String>> {
             let mut stmt = raw.prepare(&format!("PRAGMA integrity_check({MAX_PROBLEMS})"))?;
-            let rows = stmt.query_map([], |r| r.get(0))?.collect();
-            rows
+            stmt.query_map([], |r| r.get(0))?.collect()
         };
         let rows = match integrity() {
             Ok(rows) => rows,

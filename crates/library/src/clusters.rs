@@ -269,11 +269,9 @@ pub fn list(
             .conn
             .prepare("SELECT id FROM clusters WHERE model_id = ?1")
             .map_err(|e| lib.err(e))?;
-        let ids = stmt
-            .query_map([models.key()], |r| r.get(0))
+        stmt.query_map([models.key()], |r| r.get(0))
             .and_then(|r| r.collect::<crate::db::Result<Vec<i64>>>())
-            .map_err(|e| lib.err(e))?;
-        ids
+            .map_err(|e| lib.err(e))?
     };
     ids.sort();
     let known = suggest::load(lib, models, min_quality)?;
@@ -336,11 +334,9 @@ pub fn name(
             .conn
             .prepare("SELECT face_id FROM labels WHERE person_id = ?1 AND state = 'rejected'")
             .map_err(|e| lib.err(e))?;
-        let r = stmt
-            .query_map([p.id], |r| r.get(0))
+        stmt.query_map([p.id], |r| r.get(0))
             .and_then(|r| r.collect::<crate::db::Result<HashSet<i64>>>())
-            .map_err(|e| lib.err(e))?;
-        r
+            .map_err(|e| lib.err(e))?
     };
     let (mut named, mut left) = (0, 0);
     let member_ids = |conn: &crate::db::Conn| -> crate::db::Result<Vec<i64>> {

@@ -75,6 +75,9 @@ const TABLES: &[(&str, &[&str], usize)] = &[
     ("cannot_link", &["a", "b", "source", "at"], 2),
 ];
 
+/// A table's name, its columns and its rows, read from the source.
+type TableRows = (&'static str, &'static [&'static str], Vec<Vec<Value>>);
+
 /// Keys of `meta` that belong to the database, not to the library's content.
 const OWN_META: [&str; 2] = ["schema_version", "application"];
 
@@ -134,7 +137,7 @@ pub fn copy(from: &Path, to: &Path, busy_timeout_ms: u64) -> Result<CopyReport> 
         }
     }
     // Read everything first (the source may be another connection to the same server).
-    let mut data: Vec<(&str, &[&str], Vec<Vec<Value>>)> = Vec::new();
+    let mut data: Vec<TableRows> = Vec::new();
     for (table, cols, key) in TABLES {
         let sql = format!(
             "SELECT {} FROM {table} ORDER BY {}",

@@ -274,7 +274,7 @@ mod tests {
     fn integers_and_reals_convert_as_sqlite_does_and_mismatches_name_both_types() {
         assert_eq!(convert::<f64>(0, Val::Int(3)).unwrap(), 3.0);
         assert_eq!(convert::<Option<i64>>(0, Val::Null).unwrap(), None);
-        assert_eq!(convert::<bool>(0, Val::Int(1)).unwrap(), true);
+        assert!(convert::<bool>(0, Val::Int(1)).unwrap());
         let e = convert::<i64>(2, Val::Text("x")).unwrap_err().to_string();
         assert!(e.contains("column 2 holds text, read as i64"), "{e}");
         assert!(convert::<u8>(0, Val::Int(300)).is_err());

@@ -256,7 +256,10 @@ fn step(
             // Woken by new jobs and by other workers finishing theirs; at the latest when
             // the first lease runs out (its worker may have died), to take its jobs.
             let until = first_lease_ends.map_or(opts.lease_secs, |t| t - now() + 1);
-            wait_for_jobs(lib, Duration::from_secs(until.clamp(1, opts.lease_secs.max(1)) as u64));
+            wait_for_jobs(
+                lib,
+                Duration::from_secs(until.clamp(1, opts.lease_secs.max(1)) as u64),
+            );
             return Ok(true);
         }
         let began = Instant::now();
