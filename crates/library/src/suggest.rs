@@ -151,7 +151,7 @@ pub fn load(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Resul
                    (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'confirmed'),
                    f.hidden_at IS NOT NULL
                  FROM faces f JOIN images i ON i.id = f.image_id
-                 WHERE i.status = 'done' ORDER BY i.path_bytes, f.y, f.x, f.id",
+                 WHERE i.status = 'done' ORDER BY i.path_bytes, f.id",
             )
             .map_err(|e| lib.err(e))?;
         // In the order of the photos, not of the face ids (the order a scan's workers

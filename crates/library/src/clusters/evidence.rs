@@ -60,7 +60,7 @@ impl Embedded {
                 "SELECT f.id, f.image_id,
                     (SELECT l.person_id FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed' LIMIT 1)
              FROM faces f JOIN images i ON i.id = f.image_id
-             WHERE i.status = 'done' ORDER BY i.path_bytes, f.y, f.x, f.id",
+             WHERE i.status = 'done' ORDER BY i.path_bytes, f.id",
             )
             .map_err(|e| lib.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| lib.err(e))?;
