@@ -109,7 +109,7 @@ impl Library {
                (SELECT count(*) FROM labels l WHERE l.person_id = p.id AND l.state = 'confirmed'),
                {COVER}, p.hidden_at IS NOT NULL
              FROM people p WHERE ?1 OR p.hidden_at IS NULL
-             ORDER BY 3 DESC, p.name COLLATE NOCASE"
+             ORDER BY 3 DESC, lower(p.name)"
         );
         self.rows(&sql, [hidden], PersonCard::from_row)
     }
@@ -224,10 +224,12 @@ impl Library {
         offset: i64,
         limit: i64,
     ) -> Result<(i64, Vec<SuggestionCard>)> {
+        // Names compare without regard to ASCII case, as the people table's index does.
+        let person = person.map(str::to_ascii_lowercase);
         const WHERE: &str = "FROM labels s JOIN people p ON p.id = s.person_id
              JOIN faces f ON f.id = s.face_id
              WHERE s.state = 'suggested' AND f.hidden_at IS NULL AND p.hidden_at IS NULL
-             AND coalesce(s.score, 0) >= ?2 AND (CAST(?1 AS TEXT) IS NULL OR p.name = ?1)
+             AND coalesce(s.score, 0) >= ?2 AND (CAST(?1 AS TEXT) IS NULL OR lower(p.name) = ?1)
              AND NOT EXISTS (SELECT 1 FROM labels c WHERE c.face_id = s.face_id AND c.state = 'confirmed')";
         let total = self.count(
             &format!("SELECT count(*) {WHERE}"),

@@ -128,10 +128,17 @@ impl Library {
             let mut insert = tx.prepare(
                 "INSERT INTO labels(face_id, person_id, state, score, source, at)
                  SELECT ?1, p.id, ?3, ?4, ?5, ?6 FROM people p
-                 WHERE p.name = ?2 AND EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
+                 WHERE lower(p.name) = ?2 AND EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
             )?;
             for r in &rows {
-                insert.execute(params![r.face, r.person, r.state, r.score, r.source, r.at])?;
+                insert.execute(params![
+                    r.face,
+                    r.person.to_ascii_lowercase(),
+                    r.state,
+                    r.score,
+                    r.source,
+                    r.at
+                ])?;
             }
             Ok(())
         })
@@ -161,7 +168,7 @@ impl Library {
         let changed = self.write(move |tx| {
             let mut read = tx.prepare(
                 "SELECT p.name, l.state FROM labels l JOIN people p ON p.id = l.person_id
-                 WHERE l.face_id = ?1 ORDER BY p.name COLLATE NOCASE, l.state",
+                 WHERE l.face_id = ?1 ORDER BY lower(p.name), l.state",
             )?;
             let mut changed = Vec::new();
             for f in &faces {
@@ -187,7 +194,7 @@ impl Library {
                 return Ok(changed);
             }
             let mut person = tx.prepare(
-                "INSERT INTO people(name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                "INSERT INTO people(name, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?;
             for r in &rows {
                 person.execute(params![r.person, now()])?;
@@ -198,10 +205,17 @@ impl Library {
             let mut insert = tx.prepare(
                 "INSERT INTO labels(face_id, person_id, state, score, source, at)
                  SELECT ?1, p.id, ?3, ?4, ?5, ?6 FROM people p
-                 WHERE p.name = ?2 AND EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
+                 WHERE lower(p.name) = ?2 AND EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
             )?;
             for r in &rows {
-                insert.execute(params![r.face, r.person, r.state, r.score, r.source, r.at])?;
+                insert.execute(params![
+                    r.face,
+                    r.person.to_ascii_lowercase(),
+                    r.state,
+                    r.score,
+                    r.source,
+                    r.at
+                ])?;
             }
             Ok(changed)
         })?;

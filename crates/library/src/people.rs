@@ -23,7 +23,7 @@ impl Library {
             .conn
             .prepare(
                 "SELECT p.id, p.name, (SELECT count(*) FROM labels l WHERE l.person_id = p.id AND l.state = 'confirmed')
-                 FROM people p ORDER BY p.name COLLATE NOCASE",
+                 FROM people p ORDER BY lower(p.name)",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -83,12 +83,12 @@ impl Library {
         // Another process may add the same person meanwhile: an upsert, not check-then-insert.
         let (id, stored, added): (i64, String, bool) = self.write(|tx| {
             let added = tx.execute(
-                "INSERT INTO people(name, created_at) VALUES (?1, ?2) ON CONFLICT(name) DO NOTHING",
+                "INSERT INTO people(name, created_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
                 params![name, now()],
             )?;
             let (id, stored): (i64, String) = tx.query_row(
-                "SELECT id, name FROM people WHERE name = ?1",
-                [&name],
+                "SELECT id, name FROM people WHERE lower(name) = ?1",
+                [&name.to_ascii_lowercase()],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
             Ok((id, stored, added == 1))
@@ -180,4 +180,30 @@ fn valid_name(name: &str) -> Result<String> {
         )));
     }
     Ok(name.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Names are one person whatever their ASCII case, on both engines.
+    #[test]
+    fn a_name_in_another_case_is_the_same_person() {
+        crate::backends::each(|location| {
+            let mut lib = crate::hidden::tests::with_faces(location, 2);
+            lib.add_person("Ada").unwrap();
+            let err = lib.add_person("ada").unwrap_err().to_string();
+            assert!(err.contains("already exists"), "{err}");
+            assert_eq!(lib.person("ADA").unwrap().unwrap().name, "Ada");
+            lib.confirm(1, "aDA", "user").unwrap();
+            lib.confirm(2, "Bob", "user").unwrap();
+            let people: Vec<(String, i64)> = lib
+                .people()
+                .unwrap()
+                .into_iter()
+                .map(|p| (p.name, p.faces))
+                .collect();
+            assert_eq!(people, [("Ada".to_owned(), 1), ("Bob".to_owned(), 1)]);
+        });
+    }
 }

@@ -271,8 +271,6 @@ pub fn translate(sql: &str) -> String {
     const RENAMES: &[(&str, &str)] = &[
         ("group_concat(", "string_agg("),
         ("char(31)", "chr(31)"),
-        // people.name has a case-insensitive collation of its own on PostgreSQL.
-        (" COLLATE NOCASE", ""),
         ("AS INTEGER)", "AS BIGINT)"),
         ("AS BLOB)", "AS BYTEA)"),
         ("temp.", "pg_temp."),
@@ -299,8 +297,8 @@ mod tests {
         );
         assert_eq!(translate("VALUES (?, ?, ?)"), "VALUES ($1, $2, $3)");
         assert_eq!(
-            translate("SELECT CAST(value AS INTEGER) FROM p ORDER BY p.name COLLATE NOCASE"),
-            "SELECT CAST(value AS BIGINT) FROM p ORDER BY p.name"
+            translate("SELECT CAST(value AS INTEGER) FROM p ORDER BY lower(p.name)"),
+            "SELECT CAST(value AS BIGINT) FROM p ORDER BY lower(p.name)"
         );
     }
 
