@@ -184,8 +184,6 @@ fn valid_name(name: &str) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     /// Names are one person whatever their ASCII case, on both engines.
     #[test]
     fn a_name_in_another_case_is_the_same_person() {
