@@ -19,17 +19,6 @@ use facelab_engine::config::Config;
 use facelab_library::search::Matrix;
 use facelab_library::session::RunContext;
 
-fn write_photos(dir: &Path, n: usize) {
-    let mut rng = Rng::new(7);
-    for i in 0..n {
-        let sub = dir.join(format!("{:03}", i / 100));
-        std::fs::create_dir_all(&sub).unwrap();
-        let mut pgm = b"P5\n32 32\n255\n".to_vec();
-        pgm.extend((0..32 * 32).map(|_| (rng.next_u64() & 0xFF) as u8));
-        std::fs::write(sub.join(format!("{i:05}.pgm")), pgm).unwrap();
-    }
-}
-
 /// A run context for config text, as `facelab` would build from a file in the repository root.
 fn context(text: &str) -> RunContext {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
@@ -50,7 +39,7 @@ fn scan(ctx: &RunContext, dir: &Path) -> facelab_library::scan::Summary {
 fn rescan(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
-    write_photos(&photos, 10_000);
+    facelab_benches::write_noise_photos(&photos, 10_000);
     let text = format!(
         "[detector]\nplugin = \"example\"\nkind = \"whole-image\"\n[recognizer]\nplugin = \"example\"\nkind = \"pixels\"\n[library]\npath = \"{}\"\nbatch_size = 500\n",
         dir.path().join("library.sqlite").display()

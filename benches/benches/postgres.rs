@@ -36,17 +36,6 @@ fn release_dir() -> PathBuf {
     dir
 }
 
-fn write_photos(dir: &Path, n: usize) {
-    let mut rng = Rng::new(7);
-    for i in 0..n {
-        let sub = dir.join(format!("{:03}", i / 100));
-        std::fs::create_dir_all(&sub).unwrap();
-        let mut pgm = b"P5\n32 32\n255\n".to_vec();
-        pgm.extend((0..32 * 32).map(|_| (rng.next_u64() & 0xFF) as u8));
-        std::fs::write(sub.join(format!("{i:05}.pgm")), pgm).unwrap();
-    }
-}
-
 /// A config file on `url` with `pipeline` (TOML sections) and `photos` as the root.
 fn config(dir: &Path, url: &str, pipeline: &str, photos: &Path) -> PathBuf {
     let path = dir.join("facelab.toml");
@@ -128,7 +117,7 @@ fn queue(c: &mut Criterion) {
     const N: usize = 4000;
     let dir = tempfile::tempdir().unwrap();
     let photos = dir.path().join("photos");
-    write_photos(&photos, N);
+    facelab_benches::write_noise_photos(&photos, N);
     let mut run = 0;
     let mut group = c.benchmark_group("postgres");
     group.sample_size(10);

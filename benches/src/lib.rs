@@ -121,3 +121,16 @@ pub fn lfw_photos(shared: &Path, n: usize) -> Vec<Photo> {
         .map(|p| decode(&p.a, u64::MAX).expect("decodes"))
         .collect()
 }
+
+/// `n` generated 32×32 greyscale PGMs of noise (a fixed seed) under `dir`, 100 a folder:
+/// photos for measuring what the library and the queue cost around the models.
+pub fn write_noise_photos(dir: &Path, n: usize) {
+    let mut rng = facelab_cluster::Rng::new(7);
+    for i in 0..n {
+        let sub = dir.join(format!("{:03}", i / 100));
+        std::fs::create_dir_all(&sub).unwrap();
+        let mut pgm = b"P5\n32 32\n255\n".to_vec();
+        pgm.extend((0..32 * 32).map(|_| (rng.next_u64() & 0xFF) as u8));
+        std::fs::write(sub.join(format!("{i:05}.pgm")), pgm).unwrap();
+    }
+}

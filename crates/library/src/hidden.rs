@@ -121,28 +121,36 @@ impl Library {
             self.person_or_add(&r.person)?;
         }
         let (faces, rows) = (faces.to_vec(), rows.to_vec());
-        self.write(move |tx| {
-            for f in &faces {
-                tx.execute("DELETE FROM labels WHERE face_id = ?1", [f])?;
-            }
-            let mut insert = tx.prepare(
-                "INSERT INTO labels(face_id, person_id, state, score, source, at)
-                 SELECT ?1, p.id, ?3, ?4, ?5, ?6 FROM people p
-                 WHERE lower(p.name) = ?2 AND EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
-            )?;
-            for r in &rows {
-                insert.execute(params![
-                    r.face,
-                    r.person.to_ascii_lowercase(),
-                    r.state,
-                    r.score,
-                    r.source,
-                    r.at
-                ])?;
-            }
-            Ok(())
-        })
+        self.write(move |tx| replace_labels(tx, &faces, &rows))
     }
+}
+
+/// Replaces every label of `faces` with `rows` (their people exist), in `tx`; a face removed
+/// meanwhile gets none.
+fn replace_labels(
+    tx: &crate::db::Tx<'_>,
+    faces: &[i64],
+    rows: &[LabelRow],
+) -> crate::db::Result<()> {
+    for f in faces {
+        tx.execute("DELETE FROM labels WHERE face_id = ?1", [f])?;
+    }
+    let mut insert = tx.prepare(
+        "INSERT INTO labels(face_id, person_id, state, score, source, at)
+         SELECT ?1, p.id, ?3, ?4, ?5, ?6 FROM people p
+         WHERE lower(p.name) = ?2 AND EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
+    )?;
+    for r in rows {
+        insert.execute(params![
+            r.face,
+            r.person.to_ascii_lowercase(),
+            r.state,
+            r.score,
+            r.source,
+            r.at
+        ])?;
+    }
+    Ok(())
 }
 
 impl Library {
@@ -180,8 +188,9 @@ impl Library {
                     .filter(|r| r.face == *f)
                     .map(|r| (r.person.clone(), r.state.clone()))
                     .collect();
-                expected
-                    .sort_by(|a, b| (a.0.to_lowercase(), &a.1).cmp(&(b.0.to_lowercase(), &b.1)));
+                expected.sort_by(|a, b| {
+                    (a.0.to_ascii_lowercase(), &a.1).cmp(&(b.0.to_ascii_lowercase(), &b.1))
+                });
                 if current != expected {
                     changed.push(format!(
                         "face {f} was {}, is now {}",
@@ -199,24 +208,7 @@ impl Library {
             for r in &rows {
                 person.execute(params![r.person, now()])?;
             }
-            for f in &faces {
-                tx.execute("DELETE FROM labels WHERE face_id = ?1", [f])?;
-            }
-            let mut insert = tx.prepare(
-                "INSERT INTO labels(face_id, person_id, state, score, source, at)
-                 SELECT ?1, p.id, ?3, ?4, ?5, ?6 FROM people p
-                 WHERE lower(p.name) = ?2 AND EXISTS (SELECT 1 FROM faces WHERE id = ?1)",
-            )?;
-            for r in &rows {
-                insert.execute(params![
-                    r.face,
-                    r.person.to_ascii_lowercase(),
-                    r.state,
-                    r.score,
-                    r.source,
-                    r.at
-                ])?;
-            }
+            replace_labels(tx, &faces, &rows)?;
             Ok(changed)
         })?;
         if changed.is_empty() {

@@ -209,18 +209,14 @@ impl Server {
 
     /// Stops the server (fast: open connections are cut), keeping its data.
     pub fn stop(&self) {
-        let _ = run_as_owner(
-            &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                self.dir.join("data").to_str().unwrap(),
-                "-m",
-                "fast",
-                "-w",
-                "stop",
-            ],
-        )
-        .output();
+        self.stop_mode("fast");
+    }
+
+    /// `pg_ctl stop -m mode`, waiting for it.
+    fn stop_mode(&self, mode: &str) {
+        let data = self.dir.join("data");
+        let args = ["-D", data.to_str().unwrap(), "-m", mode, "-w", "stop"];
+        let _ = run_as_owner(&self.bin.join("pg_ctl"), &args).output();
     }
 
     /// Stops the server and starts it again on the same port (connections are cut).
@@ -280,18 +276,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = run_as_owner(
-            &self.bin.join("pg_ctl"),
-            &[
-                "-D",
-                self.dir.join("data").to_str().unwrap(),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-        )
-        .output();
+        self.stop_mode("immediate");
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -43,6 +43,12 @@ fn library(shared: &Path, d: &Path) -> PathBuf {
         )
         .unwrap();
     }
+    scanned(shared, d)
+}
+
+/// The library of `d/photos` and `d/named` (folder per person) with the default pipeline:
+/// scanned, named from the folders, clustered and suggested. Returns the config.
+pub(crate) fn scanned(shared: &Path, d: &Path) -> PathBuf {
     let config = common::write_config(
         d,
         &format!(

@@ -52,29 +52,7 @@ fn library(shared: &Path, d: &Path) -> PathBuf {
         groups.join("2008_002506.jpg"),
     )
     .unwrap();
-    let config = common::write_config(
-        d,
-        &format!(
-            "[detector]\nplugin = \"onnx-runtime\"\nkind = \"yunet\"\nmodel = \"yunet-s-dynamic\"\n[recognizer]\nplugin = \"onnx-runtime\"\nkind = \"embedder\"\nmodel = \"sface-2021dec\"\n[models]\nmirror = \"{}\"\ncache_dir = \"{}\"\n[library]\npath = \"{}\"\n",
-            shared.join("models").display(),
-            d.join("cache").display(),
-            d.join("library.sqlite").display()
-        ),
-    );
-    let named = d.join("named");
-    for args in [
-        vec![
-            "scan",
-            d.join("photos").to_str().unwrap(),
-            named.to_str().unwrap(),
-        ],
-        vec!["import-labels", named.to_str().unwrap()],
-        vec!["cluster"],
-        vec!["suggest"],
-    ] {
-        cli(&config, &args);
-    }
-    config
+    crate::serve::scanned(shared, d)
 }
 
 /// The group ids as the groups page lists them, largest first.
