@@ -328,6 +328,16 @@ pub fn name(
 ) -> Result<(usize, usize)> {
     cluster_model(lib, id)?;
     let (p, _) = lib.person_or_add(person)?;
+    let member_ids = |conn: &crate::db::Conn| -> crate::db::Result<Vec<i64>> {
+        let mut stmt = conn.prepare(
+            "SELECT face_id FROM cluster_members WHERE cluster_id = ?1 ORDER BY face_id",
+        )?;
+        let ids = stmt.query_map([id], |r| r.get(0))?;
+        ids.collect()
+    };
+    // Read before the members are: a change another facelab commits after this (naming,
+    // merging or splitting the group) is seen by the check under the write lock below.
+    let planned = member_ids(&lib.conn).map_err(|e| lib.err(e))?;
     let members = members(lib, id, models)?;
     let rejected: HashSet<i64> = {
         let mut stmt = lib
@@ -339,18 +349,11 @@ pub fn name(
             .map_err(|e| lib.err(e))?
     };
     let (mut named, mut left) = (0, 0);
-    let member_ids = |conn: &crate::db::Conn| -> crate::db::Result<Vec<i64>> {
-        let mut stmt = conn.prepare(
-            "SELECT face_id FROM cluster_members WHERE cluster_id = ?1 ORDER BY face_id",
-        )?;
-        let ids = stmt.query_map([id], |r| r.get(0))?;
-        ids.collect()
-    };
-    let planned = member_ids(&lib.conn).map_err(|e| lib.err(e))?;
     let still = lib.write(|tx| {
         // Under the write lock: another facelab may have named, merged or split it since
-        // its members were read. Then nothing is written (its change stays).
-        if member_ids(tx)? != planned {
+        // its members were read (a group that is gone has none). Then nothing is written
+        // (its change stays).
+        if planned.is_empty() || member_ids(tx)? != planned {
             return Ok(false);
         }
         bump_revision(tx)?;
