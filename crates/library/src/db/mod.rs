@@ -130,14 +130,6 @@ impl Conn {
         }
     }
 
-    /// The SQLite connection, for what only SQLite has (pragmas, its busy timeout).
-    pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
-        match &self.inner {
-            Inner::Lite(c) => Some(c),
-            Inner::Pg(_) => None,
-        }
-    }
-
     /// The PostgreSQL client, for what only PostgreSQL has (LISTEN/NOTIFY, COPY).
     pub fn as_postgres(&self) -> Option<std::cell::RefMut<'_, postgres::Client>> {
         match &self.inner {

@@ -273,7 +273,6 @@ pub fn translate(sql: &str) -> String {
         ("char(31)", "chr(31)"),
         ("AS INTEGER)", "AS BIGINT)"),
         ("AS BLOB)", "AS BYTEA)"),
-        ("temp.", "pg_temp."),
     ];
     for (from, to) in RENAMES {
         if out.contains(from) {

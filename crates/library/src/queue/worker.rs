@@ -245,64 +245,59 @@ fn step(
     out: &mut WorkerSummary,
     busy: &mut f64,
 ) -> Result<bool> {
-    {
-        check_models(lib, pipe)?;
-        let jobs = claim(lib, &opts.name, opts.batch, opts.lease_secs)?;
-        if jobs.is_empty() {
-            let (open, first_lease_ends) = open_jobs(lib)?;
-            if opts.exit_when_empty && !open {
-                return Ok(false);
-            }
-            // Woken by new jobs and by other workers finishing theirs; at the latest when
-            // the first lease runs out (its worker may have died), to take its jobs.
-            let until = first_lease_ends.map_or(opts.lease_secs, |t| t - now() + 1);
-            wait_for_jobs(
-                lib,
-                Duration::from_secs(until.clamp(1, opts.lease_secs.max(1)) as u64),
-            );
-            return Ok(true);
+    check_models(lib, pipe)?;
+    let jobs = claim(lib, &opts.name, opts.batch, opts.lease_secs)?;
+    if jobs.is_empty() {
+        let (open, first_lease_ends) = open_jobs(lib)?;
+        if opts.exit_when_empty && !open {
+            return Ok(false);
         }
-        let began = Instant::now();
-        out.taken += jobs.len();
-        let mut items = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            let Some(dir) = opts.roots.get(&job.root) else {
-                release(lib, &opts.name)?;
-                return Err(LibraryError::Conflict(format!(
-                    "{}: the queue has photos under root `{}`, which this worker does not mount (help: add [library.roots] {} = \"/where/it/is\" to this machine's config)",
-                    lib.path().display(),
-                    job.root,
-                    job.root
-                )));
-            };
-            let mut item = job.item;
-            item.source = Some(dir.join(&job.rel));
-            items.push(item);
-        }
-        let bar = progress(items.len());
-        let plan = Plan {
-            items,
-            ..Plan::default()
-        };
-        let summary = scan::execute(lib, plan, pipe, scan_opts, &bar);
-        bar.finish_and_clear();
-        let released = release(lib, &opts.name);
-        let summary = summary?;
-        released?;
-        // Idle workers waiting for the last jobs to finish look again.
-        lib.conn
-            .execute_batch(&format!("NOTIFY {CHANNEL}"))
-            .map_err(|e| lib.err(e))?;
-        out.photos += summary.new + summary.changed + summary.redetected + summary.embedded;
-        out.failed += summary.failed.len();
-        *busy += began.elapsed().as_secs_f64();
-        lib.write(|tx| {
-            tx.execute(
-                "UPDATE workers SET photos = photos + ?2 WHERE name = ?1",
-                params![opts.name, summary.files as i64],
-            )
-            .map(|_| ())
-        })?;
+        // Woken by new jobs and by other workers finishing theirs; at the latest when
+        // the first lease runs out (its worker may have died), to take its jobs.
+        let until = first_lease_ends.map_or(opts.lease_secs, |t| t - now() + 1);
+        wait_for_jobs(
+            lib,
+            Duration::from_secs(until.clamp(1, opts.lease_secs.max(1)) as u64),
+        );
+        return Ok(true);
     }
+    let began = Instant::now();
+    out.taken += jobs.len();
+    let mut items = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let Some(dir) = opts.roots.get(&job.root) else {
+            release(lib, &opts.name)?;
+            return Err(LibraryError::Conflict(format!(
+                "{}: the queue has photos under root `{}`, which this worker does not mount (help: add [library.roots] {} = \"/where/it/is\" to this machine's config)",
+                lib.path().display(),
+                job.root,
+                job.root
+            )));
+        };
+        let mut item = job.item;
+        item.source = Some(dir.join(&job.rel));
+        items.push(item);
+    }
+    let bar = progress(items.len());
+    let plan = Plan {
+        items,
+        ..Plan::default()
+    };
+    let summary = scan::execute(lib, plan, pipe, scan_opts, &bar);
+    bar.finish_and_clear();
+    let released = release(lib, &opts.name);
+    let summary = summary?;
+    released?;
+    out.photos += summary.new + summary.changed + summary.redetected + summary.embedded;
+    out.failed += summary.failed.len();
+    *busy += began.elapsed().as_secs_f64();
+    lib.write(|tx| {
+        tx.execute(
+            "UPDATE workers SET photos = photos + ?2 WHERE name = ?1",
+            params![opts.name, summary.files as i64],
+        )?;
+        // Idle workers waiting for the last jobs to finish look again (on commit).
+        tx.execute_batch(&format!("NOTIFY {CHANNEL}"))
+    })?;
     Ok(true)
 }
