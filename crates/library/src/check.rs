@@ -29,6 +29,8 @@ pub struct CheckReport {
     pub duplicate_labels: usize,
     /// Whether the unique index on faces was missing and was created again.
     pub index_restored: bool,
+    /// How similar faces are found: `portable`, or `pgvector` with its version.
+    pub vector_search: crate::vectors::VectorSearch,
 }
 
 const COUNT_DUPLICATES: &str = "SELECT coalesce(sum(n - 1), 0) FROM
@@ -56,6 +58,7 @@ pub fn check(path: &Path, busy_timeout_ms: u64) -> Result<CheckReport> {
         duplicate_faces: 0,
         duplicate_labels: 0,
         index_restored: false,
+        vector_search: crate::vectors::VectorSearch::Portable { why: None },
     };
     {
         // Read-only first: nothing is written to a damaged file.
@@ -132,6 +135,7 @@ fn check_server(url: &Path, busy_timeout_ms: u64) -> Result<CheckReport> {
         duplicate_faces: count(COUNT_DUPLICATES)?,
         duplicate_labels: count(COUNT_DUPLICATE_LABELS)?,
         index_restored: false,
+        vector_search: lib.vector_search().clone(),
     })
 }
 
@@ -153,7 +157,7 @@ pub fn command(path: &Path, busy_timeout_ms: u64, json: bool) -> Result<usize> {
         );
     } else {
         println!(
-            "{}: sound; {} faces stored twice were merged into their first copy ({} labels on them kept){}",
+            "{}: sound; {} faces stored twice were merged into their first copy ({} labels on them kept){}; similar faces: {}",
             r.library.display(),
             r.duplicate_faces,
             r.duplicate_labels,
@@ -161,7 +165,8 @@ pub fn command(path: &Path, busy_timeout_ms: u64, json: bool) -> Result<usize> {
                 "; the unique index on faces was missing and was restored"
             } else {
                 ""
-            }
+            },
+            r.vector_search
         );
     }
     Ok(r.damaged.len())

@@ -179,6 +179,8 @@ pub fn copy(from: &Path, to: &Path, busy_timeout_ms: u64) -> Result<CopyReport> 
                 insert.execute(row.iter().map(|v| v as &dyn ToCol).collect::<Vec<_>>())?;
             }
         }
+        // pgvector's copy of each vector, where the destination has it.
+        crate::vectors::fill_missing(tx)?;
         for (k, v) in &meta {
             tx.execute(
                 "INSERT INTO meta(key, value) VALUES (?1, ?2)

@@ -49,6 +49,11 @@ impl FusedVectors {
         self.vectors.remove(&face)
     }
 
+    /// The faces it holds a vector of, in no order.
+    pub fn ids(&self) -> impl Iterator<Item = i64> + '_ {
+        self.vectors.keys().copied()
+    }
+
     /// Face `face`'s vector.
     pub fn get(&self, face: i64) -> Option<&[f32]> {
         self.vectors.get(&face).map(Vec::as_slice)

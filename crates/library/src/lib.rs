@@ -43,6 +43,7 @@ pub mod schema;
 pub mod search;
 pub mod session;
 pub mod suggest;
+pub mod vectors;
 pub mod walk;
 pub mod xmp;
 
@@ -141,6 +142,7 @@ pub struct Library {
     pub(crate) conn: Conn,
     path: PathBuf,
     busy_timeout_ms: u64,
+    vector_search: vectors::VectorSearch,
 }
 
 /// Seconds since the Unix epoch, for `*_at` columns.
@@ -175,6 +177,7 @@ impl Library {
             conn: Conn::sqlite(conn),
             path: path.to_owned(),
             busy_timeout_ms,
+            vector_search: vectors::VectorSearch::Portable { why: None },
         };
         // Only reads until the version is known: a newer or foreign file is refused before
         // anything (even the journal mode) is written to it.
@@ -208,8 +211,10 @@ impl Library {
             conn: Conn::postgres(client),
             path: PathBuf::from(&target.display),
             busy_timeout_ms,
+            vector_search: vectors::VectorSearch::Portable { why: None },
         };
         schema::pg::migrate(&mut lib)?;
+        lib.vector_search = vectors::setup(&mut lib)?;
         Ok(lib)
     }
 

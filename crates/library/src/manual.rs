@@ -212,10 +212,7 @@ impl Library {
                 return Ok(None);
             };
             for (model, values, normalized) in &face.embeddings {
-                tx.execute(
-                    "INSERT INTO embeddings(face_id, model_id, dim, normalized, vector) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![id, model, values.len() as i64, normalized, to_blob(values)],
-                )?;
+                crate::vectors::store(tx, id, model, values, *normalized)?;
             }
             Ok(Some(id))
         })?;

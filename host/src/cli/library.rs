@@ -16,6 +16,8 @@ use facelab_library::session::{library_path, open_for_scan, open_library, Outcom
 use facelab_library::walk;
 use facelab_library::Library;
 
+use super::xmp::FacesCommand;
+
 mod faces;
 mod labels;
 mod queue;
@@ -79,7 +81,7 @@ pub enum LibraryCommand {
     Faces {
         /// `add`: a face the detector missed (without one: list the faces).
         #[command(subcommand)]
-        action: Option<super::xmp::FacesCommand>,
+        action: Option<FacesCommand>,
         /// Only the faces confirmed as this person.
         #[arg(long)]
         person: Option<String>,
@@ -224,8 +226,19 @@ pub fn run(ctx: &RunContext, command: LibraryCommand) -> anyhow::Result<Outcome>
         LibraryCommand::Confirm { face, person } => labels::confirm(ctx, face, person),
         LibraryCommand::Reject { face, person } => labels::reject(ctx, face, person),
         LibraryCommand::Faces {
-            action: Some(c), ..
-        } => super::xmp::faces_command(ctx, c),
+            action: Some(FacesCommand::Add { photo, bbox, name }),
+            ..
+        } => super::xmp::faces_add(ctx, photo, bbox, name),
+        LibraryCommand::Faces {
+            action:
+                Some(FacesCommand::Similar {
+                    face,
+                    limit,
+                    exact,
+                    json,
+                }),
+            ..
+        } => faces::similar(ctx, face, limit, exact, json),
         LibraryCommand::Faces {
             action: None,
             person,

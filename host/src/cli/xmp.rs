@@ -57,6 +57,21 @@ pub enum FacesCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// The faces most like FACE under the configured recognizer, best first (on a
+    /// PostgreSQL library with pgvector, from its HNSW index; else every face compared).
+    Similar {
+        /// Face id (as `facelab faces` lists them).
+        face: i64,
+        /// How many faces.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        /// Compare every stored face instead of using pgvector's approximate index.
+        #[arg(long)]
+        exact: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The library's photos named by `paths` (files or folders; none: all), and one error per
@@ -220,8 +235,12 @@ fn parse_box(s: &str) -> anyhow::Result<BBox> {
 }
 
 /// Runs `faces add`.
-pub fn faces_command(ctx: &RunContext, c: FacesCommand) -> anyhow::Result<Outcome> {
-    let FacesCommand::Add { photo, bbox, name } = c;
+pub fn faces_add(
+    ctx: &RunContext,
+    photo: PathBuf,
+    bbox: String,
+    name: Option<String>,
+) -> anyhow::Result<Outcome> {
     let b = parse_box(&bbox)?;
     let mut lib = open_library(ctx)?;
     let path = std::fs::canonicalize(&photo).with_context(|| {

@@ -26,6 +26,7 @@ mod models;
 mod naming_bench;
 mod operating;
 mod options;
+mod pgvector;
 mod plugin_loading;
 mod postgres;
 mod quality;

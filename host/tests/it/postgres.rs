@@ -78,7 +78,7 @@ fn without_ids(text: &str) -> String {
 }
 
 /// Where `x` and `y` first differ (a JSON path and both values), `None` when equal.
-fn first_difference(x: &Value, y: &Value, at: String) -> Option<String> {
+pub(crate) fn first_difference(x: &Value, y: &Value, at: String) -> Option<String> {
     match (x, y) {
         (Value::Object(a), Value::Object(b)) => a.keys().chain(b.keys()).find_map(|k| {
             let (p, q) = (a.get(k), b.get(k));
@@ -95,14 +95,14 @@ fn first_difference(x: &Value, y: &Value, at: String) -> Option<String> {
 }
 
 /// One library and its photos, on one backend.
-struct Side {
-    config: PathBuf,
-    root: PathBuf,
-    library: String,
+pub(crate) struct Side {
+    pub(crate) config: PathBuf,
+    pub(crate) root: PathBuf,
+    pub(crate) library: String,
 }
 
 impl Side {
-    fn new(shared: &Path, dir: &Path, library: impl FnOnce(&Path) -> String) -> Side {
+    pub(crate) fn new(shared: &Path, dir: &Path, library: impl FnOnce(&Path) -> String) -> Side {
         std::fs::create_dir_all(dir).unwrap();
         let root = dir.join("photos");
         common::copy_orl(
@@ -122,14 +122,14 @@ impl Side {
     }
 
     /// Runs `args` (succeeding), its output normalised.
-    fn run(&self, args: &[&str]) -> Value {
+    pub(crate) fn run(&self, args: &[&str]) -> Value {
         let (code, out, err) = cmd(&self.config, args);
         assert_eq!(code, 0, "{} {args:?}: {err}", self.library);
         let v = serde_json::from_str(&out).unwrap_or_else(|_| Value::String(without_ids(&out)));
         normalized(&v, self.root.to_str().unwrap(), &self.library)
     }
 
-    fn path(&self, rel: &str) -> String {
+    pub(crate) fn path(&self, rel: &str) -> String {
         self.root.join(rel).display().to_string()
     }
 
@@ -174,7 +174,7 @@ impl Side {
     }
 
     /// The user's session, the same on both backends; every answer, normalised.
-    fn session(&self) -> Vec<(String, Value)> {
+    pub(crate) fn session(&self) -> Vec<(String, Value)> {
         let mut out = Vec::new();
         let mut step = |name: &str, args: &[&str]| out.push((name.to_owned(), self.run(args)));
         let (unnamed, named) = (self.path("unnamed"), self.path("named"));

@@ -138,6 +138,22 @@ impl Conn {
         }
     }
 
+    /// Whether `embeddings` has pgvector's `vec` column beside the bytes (PostgreSQL with
+    /// the `vector` extension; see [`crate::vectors`]).
+    pub fn has_vec_column(&self) -> bool {
+        match &self.inner {
+            Inner::Lite(_) => false,
+            Inner::Pg(c) => c.vec_column.get(),
+        }
+    }
+
+    /// Records whether `embeddings.vec` exists.
+    pub(crate) fn set_vec_column(&self, on: bool) {
+        if let Inner::Pg(c) = &self.inner {
+            c.vec_column.set(on);
+        }
+    }
+
     /// Runs statements without parameters, separated by `;`.
     pub fn execute_batch(&self, sql: &str) -> Result<()> {
         match &self.inner {

@@ -20,6 +20,8 @@ pub const WRITE_LOCK: i64 = 0x464C_4142;
 pub(super) struct PgConn {
     pub(super) client: RefCell<postgres::Client>,
     cache: StatementCache,
+    /// `embeddings.vec` exists (pgvector's `vector`, written beside the bytes).
+    pub(super) vec_column: std::cell::Cell<bool>,
 }
 
 impl PgConn {
@@ -27,6 +29,7 @@ impl PgConn {
         PgConn {
             client: RefCell::new(client),
             cache: RefCell::default(),
+            vec_column: std::cell::Cell::new(false),
         }
     }
 
@@ -100,6 +103,22 @@ fn raw(out: &mut BytesMut, bytes: &[u8]) -> std::result::Result<IsNull, BoxError
     Ok(IsNull::No)
 }
 
+/// An embedding's bytes (little-endian `f32`s, as the library stores them) in pgvector's
+/// binary form: the dimension and a reserved word as big-endian `i16`, then big-endian
+/// `f32`s.
+fn vector(out: &mut BytesMut, blob: &[u8]) -> std::result::Result<IsNull, BoxError> {
+    if blob.len() % 4 != 0 {
+        return Err(format!("an embedding of {} bytes is not f32s", blob.len()).into());
+    }
+    let dim = i16::try_from(blob.len() / 4)?;
+    out.extend_from_slice(&dim.to_be_bytes());
+    out.extend_from_slice(&0i16.to_be_bytes());
+    for f in blob.chunks_exact(4) {
+        out.extend_from_slice(&[f[3], f[2], f[1], f[0]]);
+    }
+    Ok(IsNull::No)
+}
+
 fn is_text(ty: &Type) -> bool {
     [
         Type::TEXT,
@@ -128,6 +147,7 @@ impl ToSql for Param {
             (Owned::Text(s), t) if is_text(t) => raw(out, s.as_bytes()),
             (Owned::Text(s), t) if *t == Type::INT8 => s.parse::<i64>()?.to_sql(ty, out),
             (Owned::Blob(b), t) if *t == Type::BYTEA => raw(out, b),
+            (Owned::Blob(b), t) if t.name() == "vector" => vector(out, b),
             (v, t) => Err(format!("cannot bind {v:?} as {t}").into()),
         }
     }

@@ -324,13 +324,7 @@ fn write_faces(tx: &crate::db::Tx<'_>, w: &Write, id: i64, t: i64) -> crate::db:
             FaceRef::Old(id) => *id,
             FaceRef::New(i) => new_ids[*i],
         };
-        let model = &w.models[*member];
-        tx.execute(
-            "INSERT INTO embeddings(face_id, model_id, dim, normalized, vector) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT(face_id, model_id) DO UPDATE SET dim = excluded.dim,
-               normalized = excluded.normalized, vector = excluded.vector",
-            params![face, model, values.len() as i64, normalized, to_blob(values)],
-        )?;
+        crate::vectors::store(tx, face, &w.models[*member], values, *normalized)?;
     }
     Ok(())
 }

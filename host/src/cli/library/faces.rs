@@ -81,6 +81,63 @@ fn face_line(f: &FaceRow, min_quality: facelab_engine::config::MinQuality) -> St
     )
 }
 
+/// `facelab faces similar FACE`: the faces most like it, best first, with their photos
+/// and names; which search answered goes to stderr (and into the JSON).
+pub(super) fn similar(
+    ctx: &RunContext,
+    face: i64,
+    limit: usize,
+    exact: bool,
+    json: bool,
+) -> anyhow::Result<Outcome> {
+    let models = active_models(ctx)?;
+    let mut lib = open_library(ctx)?;
+    let (found, path) = lib.similar_faces(&models, face, limit, exact)?;
+    let rows: std::collections::HashMap<i64, FaceRow> =
+        lib.faces(None)?.into_iter().map(|f| (f.id, f)).collect();
+    let mut out = std::io::stdout().lock();
+    if json {
+        let similar: Vec<serde_json::Value> = found
+            .iter()
+            .map(|s| {
+                let row = rows.get(&s.face);
+                serde_json::json!({
+                    "face": s.face,
+                    "similarity": s.similarity,
+                    "path": row.map(|r| &r.path),
+                    "bbox": row.map(|r| r.bbox),
+                    "person": row.and_then(|r| r.person.as_ref()),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "face": face,
+            "models": models.members(),
+            "search": path,
+            "similar": similar,
+        });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+    } else {
+        eprintln!(
+            "faces most like face {face} ({}), by {path}:",
+            models.members().join(" + ")
+        );
+        for s in &found {
+            match rows.get(&s.face) {
+                Some(r) => writeln!(
+                    out,
+                    "{:.4}\t{}",
+                    s.similarity,
+                    face_line(r, ctx.config.library.min_quality)
+                )?,
+                // A face of a photo that is missing now.
+                None => writeln!(out, "{:.4}\t{}\t(photo missing)", s.similarity, s.face)?,
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}
+
 /// `facelab export`.
 pub(super) fn export(
     ctx: &RunContext,
