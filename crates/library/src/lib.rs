@@ -143,6 +143,7 @@ pub struct Library {
     path: PathBuf,
     busy_timeout_ms: u64,
     vector_search: vectors::VectorSearch,
+    ef_search: usize,
 }
 
 /// Seconds since the Unix epoch, for `*_at` columns.
@@ -178,6 +179,7 @@ impl Library {
             path: path.to_owned(),
             busy_timeout_ms,
             vector_search: vectors::VectorSearch::Portable { why: None },
+            ef_search: vectors::EF_SEARCH,
         };
         // Only reads until the version is known: a newer or foreign file is refused before
         // anything (even the journal mode) is written to it.
@@ -212,6 +214,7 @@ impl Library {
             path: PathBuf::from(&target.display),
             busy_timeout_ms,
             vector_search: vectors::VectorSearch::Portable { why: None },
+            ef_search: vectors::EF_SEARCH,
         };
         schema::pg::migrate(&mut lib)?;
         lib.vector_search = vectors::setup(&mut lib)?;

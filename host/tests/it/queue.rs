@@ -298,3 +298,63 @@ fn a_photo_that_fails_three_times_is_parked_with_its_reason() {
         "failed"
     );
 }
+
+#[test]
+fn a_worker_reads_the_photos_under_its_own_mount_and_refuses_a_file_that_differs() {
+    let shared = require_shared!();
+    let server = require_postgres!();
+    let q = enqueued(&shared, &server, "mounts", 2);
+    let photos = q._dir.path().join("photos");
+    // Another machine mounts the same photos elsewhere; one of its files is not the one
+    // the enqueuing machine saw.
+    let elsewhere = q._dir.path().join("mnt/family");
+    common::copy_orl(&shared, &elsewhere, 1..=2, &(1..=10).collect::<Vec<_>>());
+    let mut changed = std::fs::read(elsewhere.join("s1/1.pgm")).unwrap();
+    changed.extend_from_slice(b"\n");
+    std::fs::write(elsewhere.join("s1/1.pgm"), changed).unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let config = config(
+        &shared,
+        other.path(),
+        &server.url("mounts"),
+        &elsewhere,
+        SFACE,
+    );
+    let w = finish(worker(&config, &["--name", "far"]));
+    assert_eq!(w["photos"], 19, "{w}");
+    // Stored under the enqueuing machine's paths, each once.
+    let under = |dir: &Path| {
+        count(
+            &server,
+            "mounts",
+            &format!(
+                "SELECT count(*) FROM images WHERE path LIKE '{}/%'",
+                dir.display()
+            ),
+        )
+    };
+    assert_eq!((under(&photos), under(&elsewhere)), (19, 0));
+    assert_eq!(count(&server, "mounts", "SELECT count(*) FROM faces"), 19);
+    // The file that differs is parked with the reason, and nothing of it is stored.
+    let status = cmd_json(&q.config, &["queue", "status", "--json"]);
+    assert_eq!(
+        (status["done"].as_u64(), status["failed"].as_u64()),
+        (Some(19), Some(1)),
+        "{status}"
+    );
+    let why = status["failures"][0][1].as_str().unwrap();
+    assert!(
+        why.contains("bytes under root `family` on worker far")
+            && why.contains("[library.roots] family"),
+        "{why}"
+    );
+    assert_eq!(
+        server
+            .sql(
+                "mounts",
+                "SELECT count(*) FROM images WHERE path LIKE '%s1/1.pgm'"
+            )
+            .trim(),
+        "0"
+    );
+}

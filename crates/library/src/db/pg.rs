@@ -107,7 +107,7 @@ fn raw(out: &mut BytesMut, bytes: &[u8]) -> std::result::Result<IsNull, BoxError
 /// binary form: the dimension and a reserved word as big-endian `i16`, then big-endian
 /// `f32`s.
 fn vector(out: &mut BytesMut, blob: &[u8]) -> std::result::Result<IsNull, BoxError> {
-    if blob.len() % 4 != 0 {
+    if !blob.len().is_multiple_of(4) {
         return Err(format!("an embedding of {} bytes is not f32s", blob.len()).into());
     }
     let dim = i16::try_from(blob.len() / 4)?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{claim, queued_models, require_server, CHANNEL};
+use crate::scan::job::complete;
 use crate::scan::{self, Pipeline, Plan, ScanOptions};
 use crate::{now, params, Library, LibraryError, Result};
 
@@ -275,7 +276,26 @@ fn step(
             )));
         };
         let mut item = job.item;
-        item.source = Some(dir.join(&job.rel));
+        let source = dir.join(&job.rel);
+        // The enqueuing machine's file and this one's must be the same photo: a root
+        // mounted from another folder, or a file changed since, is not written.
+        let differs = match std::fs::metadata(&source) {
+            Ok(m) if m.len() == item.size => None,
+            Ok(m) => Some(format!(
+                "{}: {} bytes under root `{}` on worker {}, {} bytes where it was enqueued (help: check that [library.roots] {} is the same folder on every machine; after a change, `facelab scan --enqueue` again)",
+                source.display(), m.len(), job.root, opts.name, item.size, job.root
+            )),
+            Err(e) => Some(format!(
+                "{}: {e}, under root `{}` on worker {} (help: check that [library.roots] {} is the same folder on every machine)",
+                source.display(), job.root, opts.name, job.root
+            )),
+        };
+        if let Some(reason) = differs {
+            lib.write(|tx| complete(tx, (job.id, job.attempts), true, Some(&reason), now()))?;
+            out.failed += 1;
+            continue;
+        }
+        item.source = Some(source);
         items.push(item);
     }
     let bar = progress(items.len());

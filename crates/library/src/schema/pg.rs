@@ -11,6 +11,7 @@
 //! ICU is needed.
 
 use super::SCHEMA_VERSION;
+use crate::db::pg::WRITE_LOCK;
 use crate::db::OptionalExtension;
 use crate::{params, Library, LibraryError, Result};
 
@@ -200,6 +201,23 @@ pub(crate) fn migrate(lib: &mut Library) -> Result<()> {
     if check_version(lib)? == SCHEMA_VERSION {
         return Ok(());
     }
+    // The write lock is taken for the session first, so that the transaction below starts
+    // after another process's migration committed: a transaction sees tables created by
+    // others from its start on, not from when it got an advisory lock (its catalog cache
+    // would still say "no meta", and the schema would be created twice).
+    let lock = WRITE_LOCK;
+    lib.conn
+        .execute_batch(&format!("SELECT pg_advisory_lock({lock})"))
+        .map_err(|e| lib.err(e))?;
+    let migrated = migrate_locked(lib);
+    let unlocked = lib
+        .conn
+        .execute_batch(&format!("SELECT pg_advisory_unlock({lock})"))
+        .map_err(|e| lib.err(e));
+    migrated.and(unlocked)
+}
+
+fn migrate_locked(lib: &mut Library) -> Result<()> {
     lib.write(|tx| {
         // Re-read under the write lock: another process may have migrated meanwhile.
         let has_meta: bool =
