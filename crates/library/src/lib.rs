@@ -360,4 +360,32 @@ mod tests {
             });
         }
     }
+
+    /// The same on PostgreSQL: several processes creating a new database's schema at once
+    /// create it once, and every one opens it.
+    #[test]
+    fn a_new_postgresql_library_opened_by_several_processes_at_once_opens_for_all() {
+        let Some(server) = facelab_testpg::Server::start() else {
+            return;
+        };
+        for round in 0..8 {
+            let url = server.url(&format!("open{round}"));
+            let barrier = std::sync::Barrier::new(4);
+            std::thread::scope(|s| {
+                let opened: Vec<_> = (0..4)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            Library::open(Path::new(&url), 10_000).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for o in opened {
+                    if let Err(e) = o.join().unwrap() {
+                        panic!("round {round}: {e}");
+                    }
+                }
+            });
+        }
+    }
 }
