@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 use facelab_cluster::Rng;
 use facelab_engine::config::Config;
 use facelab_library::identity::ModelKeys;
@@ -194,6 +194,8 @@ fn scaling(c: &mut Criterion) {
     let mut run = 0;
     let mut group = c.benchmark_group("postgres");
     group.sample_size(10);
+    // One scan a sample (tens of seconds each), not 1 + 2 + … + 10.
+    group.sampling_mode(SamplingMode::Flat);
     group.throughput(Throughput::Elements(n as u64));
     for (name, workers) in [
         ("scan-wider-mini-1-worker", 1),

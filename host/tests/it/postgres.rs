@@ -431,3 +431,53 @@ fn two_people_naming_one_group_at_once_one_wins_and_the_other_is_told() {
         }
     }
 }
+
+#[test]
+fn a_scan_of_wider_face_photos_gives_the_same_faces_on_sqlite_and_postgresql() {
+    let shared = require_shared!();
+    let server = require_postgres!();
+    let dir = tempfile::tempdir().unwrap();
+    // The first 40 photos of WIDER FACE mini (by path): crowds, small and turned faces.
+    let mut wider: Vec<PathBuf> =
+        std::fs::read_dir(shared.join("datasets/wider-face-val-mini/images"))
+            .unwrap()
+            .flatten()
+            .flat_map(|event| std::fs::read_dir(event.path()).unwrap().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "jpg"))
+            .collect();
+    wider.sort();
+    let root = dir.path().join("photos");
+    std::fs::create_dir_all(&root).unwrap();
+    for p in wider.iter().take(40) {
+        std::fs::copy(p, root.join(p.file_name().unwrap())).unwrap();
+    }
+    let faces = |library: String, sub: &str| {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        let config = config(&shared, &d, &library);
+        let (code, _, err) = cmd(&config, &["scan", root.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = cmd(&config, &["faces", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let shown = library.replace(&format!(":{}@", facelab_testpg::PASSWORD), "@");
+        normalized(
+            &serde_json::from_str(&out).unwrap(),
+            root.to_str().unwrap(),
+            &shown,
+        )
+    };
+    let lite = faces(
+        dir.path().join("lite/library.sqlite").display().to_string(),
+        "lite",
+    );
+    let pg = faces(server.url("wider"), "pg");
+    assert!(
+        lite.as_array().unwrap().len() > 200,
+        "{} faces",
+        lite.as_array().unwrap().len()
+    );
+    if let Some(at) = first_difference(&lite, &pg, String::new()) {
+        panic!("the faces differ at {at}");
+    }
+}
