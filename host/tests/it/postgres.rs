@@ -433,11 +433,13 @@ fn two_people_naming_one_group_at_once_one_wins_and_the_other_is_told() {
 }
 
 #[test]
-fn a_scan_of_wider_face_photos_gives_the_same_faces_on_sqlite_and_postgresql() {
+fn wider_face_photos_scanned_in_another_order_give_the_same_faces_and_groups_on_both() {
     let shared = require_shared!();
     let server = require_postgres!();
     let dir = tempfile::tempdir().unwrap();
-    // The first 40 photos of WIDER FACE mini (by path): crowds, small and turned faces.
+    // WIDER FACE mini: crowds, small and turned faces; more faces than the threshold's
+    // sample of random pairs takes all pairs of. In two folders, scanned one after the other
+    // into SQLite and the other way round into PostgreSQL, so their faces get other ids.
     let mut wider: Vec<PathBuf> =
         std::fs::read_dir(shared.join("datasets/wider-face-val-mini/images"))
             .unwrap()
@@ -448,36 +450,48 @@ fn a_scan_of_wider_face_photos_gives_the_same_faces_on_sqlite_and_postgresql() {
             .collect();
     wider.sort();
     let root = dir.path().join("photos");
-    std::fs::create_dir_all(&root).unwrap();
-    for p in wider.iter().take(40) {
-        std::fs::copy(p, root.join(p.file_name().unwrap())).unwrap();
+    for (i, p) in wider.iter().enumerate() {
+        let half = root.join(if i < wider.len() / 2 { "a" } else { "b" });
+        std::fs::create_dir_all(&half).unwrap();
+        std::fs::copy(p, half.join(p.file_name().unwrap())).unwrap();
     }
-    let faces = |library: String, sub: &str| {
+    let faces = |library: String, sub: &str, order: [&str; 2]| {
         let d = dir.path().join(sub);
         std::fs::create_dir_all(&d).unwrap();
         let config = config(&shared, &d, &library);
-        let (code, _, err) = cmd(&config, &["scan", root.to_str().unwrap()]);
-        assert_eq!(code, 0, "{err}");
-        let (code, out, err) = cmd(&config, &["faces", "--json"]);
-        assert_eq!(code, 0, "{err}");
+        for half in order {
+            let (code, _, err) = cmd(&config, &["scan", root.join(half).to_str().unwrap()]);
+            assert_eq!(code, 0, "{err}");
+        }
         let shown = library.replace(&format!(":{}@", facelab_testpg::PASSWORD), "@");
-        normalized(
-            &serde_json::from_str(&out).unwrap(),
-            root.to_str().unwrap(),
-            &shown,
-        )
+        // The faces, and the groups with the threshold's evidence (its sample of random
+        // pairs follows the photos, not the order the scan stored them in).
+        ["faces --json", "cluster --full --json"].map(|args| {
+            let (code, out, err) = cmd(&config, &args.split(' ').collect::<Vec<_>>());
+            assert_eq!(code, 0, "{err}");
+            normalized(
+                &serde_json::from_str(&out).unwrap(),
+                root.to_str().unwrap(),
+                &shown,
+            )
+        })
     };
     let lite = faces(
         dir.path().join("lite/library.sqlite").display().to_string(),
         "lite",
+        ["a", "b"],
     );
-    let pg = faces(server.url("wider"), "pg");
+    let pg = faces(server.url("wider"), "pg", ["b", "a"]);
+    let found = lite[0].as_array().unwrap().len();
+    assert!(found > 1000, "{found} faces");
     assert!(
-        lite.as_array().unwrap().len() > 200,
-        "{} faces",
-        lite.as_array().unwrap().len()
+        lite[1]["threshold"]["random"]["pairs"].as_u64() == Some(200_000),
+        "{}",
+        lite[1]
     );
-    if let Some(at) = first_difference(&lite, &pg, String::new()) {
-        panic!("the faces differ at {at}");
+    for (what, (a, b)) in ["faces", "cluster"].iter().zip(lite.iter().zip(&pg)) {
+        if let Some(at) = first_difference(a, b, String::new()) {
+            panic!("{what}: SQLite and PostgreSQL differ at {at}");
+        }
     }
 }

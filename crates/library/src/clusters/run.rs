@@ -40,6 +40,9 @@ impl Unnamed {
 
 /// The faces without a name that have an embedding of a model of `models`, pass
 /// `min_quality` and are not hidden, each by its fused (unit) vector.
+/// In the photos' order (then the faces' within a photo), not the face ids' (the order a
+/// scan's workers finished in): the same photos give the same threshold sample and the same
+/// groups on any library, SQLite or PostgreSQL, however they were scanned.
 fn unnamed(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Result<Unnamed> {
     let mut vectors = lib.fused_vectors(models, None)?;
     let mut stmt = lib
@@ -48,7 +51,7 @@ fn unnamed(lib: &Library, models: &ModelKeys, min_quality: MinQuality) -> Result
             "SELECT f.id, f.quality, f.image_id FROM faces f JOIN images i ON i.id = f.image_id
              WHERE i.status = 'done' AND f.hidden_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.state = 'confirmed')
-             ORDER BY f.id",
+             ORDER BY i.path_bytes, f.id",
         )
         .map_err(|e| lib.err(e))?;
     let mut out = Unnamed {
