@@ -335,13 +335,11 @@ pub(crate) mod backends {
 mod tests {
     use super::*;
 
-    /// Several commands started at once on a library that does not exist yet all open it:
-    /// none is told it is locked while another switches the new file's journal mode.
-    #[test]
-    fn a_new_library_opened_by_several_processes_at_once_opens_for_all() {
-        for round in 0..40 {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("library.sqlite");
+    /// Opens `location(round)` from four threads at once, `rounds` times; panics with the
+    /// first error.
+    fn four_open_at_once(rounds: usize, location: impl Fn(usize) -> std::path::PathBuf) {
+        for round in 0..rounds {
+            let path = location(round);
             let barrier = std::sync::Barrier::new(4);
             std::thread::scope(|s| {
                 let opened: Vec<_> = (0..4)
@@ -361,6 +359,16 @@ mod tests {
         }
     }
 
+    /// Several commands started at once on a library that does not exist yet all open it:
+    /// none is told it is locked while another switches the new file's journal mode.
+    #[test]
+    fn a_new_library_opened_by_several_processes_at_once_opens_for_all() {
+        let dir = tempfile::tempdir().unwrap();
+        four_open_at_once(40, |round| {
+            dir.path().join(format!("library-{round}.sqlite"))
+        });
+    }
+
     /// The same on PostgreSQL: several processes creating a new database's schema at once
     /// create it once, and every one opens it.
     #[test]
@@ -368,24 +376,8 @@ mod tests {
         let Some(server) = facelab_testpg::Server::start() else {
             return;
         };
-        for round in 0..8 {
-            let url = server.url(&format!("open{round}"));
-            let barrier = std::sync::Barrier::new(4);
-            std::thread::scope(|s| {
-                let opened: Vec<_> = (0..4)
-                    .map(|_| {
-                        s.spawn(|| {
-                            barrier.wait();
-                            Library::open(Path::new(&url), 10_000).map(|_| ())
-                        })
-                    })
-                    .collect();
-                for o in opened {
-                    if let Err(e) = o.join().unwrap() {
-                        panic!("round {round}: {e}");
-                    }
-                }
-            });
-        }
+        four_open_at_once(8, |round| {
+            PathBuf::from(server.url(&format!("open{round}")))
+        });
     }
 }
