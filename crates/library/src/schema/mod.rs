@@ -271,10 +271,14 @@ fn version(lib: &Library) -> Result<i64> {
         })
 }
 
-/// Reads the schema version without writing anything, refusing a newer or foreign
-/// database. Runs before the journal mode is set, so a refused file is left byte for byte.
-pub(super) fn check_version(lib: &Library) -> Result<i64> {
-    let found = version(lib)?;
+/// Reads the schema version without writing anything (on either engine), refusing a newer
+/// or foreign database. On SQLite it runs before the journal mode is set, so a refused file
+/// is left byte for byte.
+pub(crate) fn check_version(lib: &Library) -> Result<i64> {
+    let found = match lib.backend() {
+        crate::db::Backend::Sqlite => version(lib)?,
+        crate::db::Backend::Postgres => pg::version(lib)?,
+    };
     if found > SCHEMA_VERSION {
         return Err(LibraryError::TooNew {
             path: lib.path().to_owned(),
@@ -337,21 +341,29 @@ pub(super) fn migrate(lib: &mut Library) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// A new file at `path` as facelab's schema version `v` left it, holding `rows` (SQL).
+    fn library_at_version(path: &std::path::Path, v: usize, rows: &str) {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        for step in &MIGRATIONS[..v] {
+            conn.execute_batch(step).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "INSERT INTO meta VALUES ('schema_version', '{v}'); {rows}"
+        ))
+        .unwrap();
+    }
+
     #[test]
     fn a_version_1_library_is_migrated_step_by_step_keeping_its_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.sqlite");
-        {
-            // A library as the first release wrote it.
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.execute_batch(
-                "INSERT INTO meta VALUES ('schema_version', '1');
-                 INSERT INTO people(name, created_at) VALUES ('Ada', 0);
+        // A library as the first release wrote it.
+        library_at_version(
+            &path,
+            1,
+            "INSERT INTO people(name, created_at) VALUES ('Ada', 0);
                  INSERT INTO clusters(id, model_id, created_at) VALUES (7, 'm', 0);",
-            )
-            .unwrap();
-        }
+        );
         let lib = Library::open(&path, 1000).unwrap();
         assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
         let name: String = lib
@@ -384,21 +396,15 @@ mod tests {
     fn a_version_5_library_opens_with_every_face_and_person_shown() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v5.sqlite");
-        {
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            for step in &MIGRATIONS[..5] {
-                conn.execute_batch(step).unwrap();
-            }
-            conn.execute_batch(
-                "INSERT INTO meta VALUES ('schema_version', '5');
-                 INSERT INTO images(id, path_bytes, path, size, mtime_ns, status, scanned_at)
+        library_at_version(
+            &path,
+            5,
+            "INSERT INTO images(id, path_bytes, path, size, mtime_ns, status, scanned_at)
                    VALUES (1, x'2f702f612e6a7067', '/p/a.jpg', 1, 1, 'done', 0);
                  INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES
                    (1, 1, 0, 0, 10, 10, 0.9, 'd', 0);
                  INSERT INTO people(id, name, created_at) VALUES (1, 'Ada', 0);",
-            )
-            .unwrap();
-        }
+        );
         let mut lib = Library::open(&path, 1000).unwrap();
         assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
         let shown: i64 = lib
@@ -421,23 +427,17 @@ mod tests {
     fn a_version_3_library_keeps_every_face_with_an_unknown_quality() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v3.sqlite");
-        {
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            for step in &MIGRATIONS[..3] {
-                conn.execute_batch(step).unwrap();
-            }
-            conn.execute_batch(
-                "INSERT INTO meta VALUES ('schema_version', '3');
-                 INSERT INTO images(id, path_bytes, path, size, mtime_ns, status, scanned_at)
+        library_at_version(
+            &path,
+            3,
+            "INSERT INTO images(id, path_bytes, path, size, mtime_ns, status, scanned_at)
                    VALUES (1, x'2f702f612e6a7067', '/p/a.jpg', 1, 1, 'done', 0);
                  INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES
                    (1, 1, 0, 0, 10, 10, 0.9, 'd', 0), (2, 1, 50, 0, 10, 10, 0.8, 'd', 0);
                  INSERT INTO embeddings VALUES (1, 'm', 1, 1, x'0000803f');
                  INSERT INTO people(id, name, created_at) VALUES (1, 'Ada', 0);
                  INSERT INTO labels VALUES (1, 1, 'confirmed', NULL, 'user', 0);",
-            )
-            .unwrap();
-        }
+        );
         let lib = Library::open(&path, 1000).unwrap();
         assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
         let faces = lib.faces(None).unwrap();
@@ -458,15 +458,12 @@ mod tests {
     fn a_version_2_library_holding_duplicate_faces_migrates_merging_them_keeping_names() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v2.sqlite");
-        {
-            // What two scans at once stored with version 2: each face twice; the user named
-            // the second copy of face 1 and rejected a person on the first copy of face 3.
-            let conn = rusqlite::Connection::open(&path).unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.execute_batch(MIGRATIONS[1]).unwrap();
-            conn.execute_batch(
-                "INSERT INTO meta VALUES ('schema_version', '2');
-                 INSERT INTO images(id, path, size, mtime_ns, status, scanned_at)
+        // What two scans at once stored with version 2: each face twice; the user named
+        // the second copy of face 1 and rejected a person on the first copy of face 3.
+        library_at_version(
+            &path,
+            2,
+            "INSERT INTO images(id, path, size, mtime_ns, status, scanned_at)
                    VALUES (1, '/p/a.jpg', 1, 1, 'done', 0);
                  INSERT INTO faces(id, image_id, x, y, w, h, score, detector, created_at) VALUES
                    (1, 1, 0, 0, 10, 10, 0.9, 'd', 0), (2, 1, 50, 0, 10, 10, 0.9, 'd', 0),
@@ -478,9 +475,7 @@ mod tests {
                    (2, 2, 'rejected', NULL, 'user', 0), (4, 2, 'suggested', 0.5, 'suggest', 0);
                  INSERT INTO clusters(id, model_id, created_at) VALUES (7, 'm', 0);
                  INSERT INTO cluster_members VALUES (4, 7);",
-            )
-            .unwrap();
-        }
+        );
         let lib = Library::open(&path, 1000).unwrap();
         assert_eq!(version(&lib).unwrap(), SCHEMA_VERSION);
         let q = |sql: &str| -> String {

@@ -10,7 +10,7 @@
 //! names up the same way on both (`lower(name)` against the name lowered in ASCII), so no
 //! ICU is needed.
 
-use super::SCHEMA_VERSION;
+use super::{check_version, SCHEMA_VERSION};
 use crate::db::pg::WRITE_LOCK;
 use crate::db::OptionalExtension;
 use crate::{params, Library, LibraryError, Result};
@@ -144,7 +144,7 @@ CREATE TABLE workers(
 
 /// The database's schema version: 0 for an empty database; a database with tables of its
 /// own and no facelab meta table is another application's.
-fn version(lib: &Library) -> Result<i64> {
+pub(super) fn version(lib: &Library) -> Result<i64> {
     let (has_meta, tables): (bool, i64) = lib
         .conn
         .query_row(
@@ -180,19 +180,6 @@ fn version(lib: &Library) -> Result<i64> {
     read("schema_version")?
         .and_then(|v| v.parse().ok())
         .ok_or_else(|| foreign("its meta table has no schema_version".into()))
-}
-
-/// Reads the version without writing, refusing a newer or foreign database.
-pub(crate) fn check_version(lib: &Library) -> Result<i64> {
-    let found = version(lib)?;
-    if found > SCHEMA_VERSION {
-        return Err(LibraryError::TooNew {
-            path: lib.path().to_owned(),
-            found,
-            known: SCHEMA_VERSION,
-        });
-    }
-    Ok(found)
 }
 
 /// Brings the schema to [`SCHEMA_VERSION`], each step in the library's write transaction
