@@ -333,6 +333,28 @@ impl postgres::types::ToSql for PgVector<'_> {
     postgres::types::to_sql_checked!();
 }
 
+/// A library in database `db` of `server` holding the million faces of [`fill`] (the
+/// example recognizer's key), opened with a long lock wait (an index build holds the lock).
+fn million(server: &Server, db: &str, data: Data) -> (Library, ModelKeys) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let config = Config::parse(EXAMPLE, &root.join("bench.toml")).unwrap();
+    let keys = ModelKeys::of_config(&config).unwrap().unwrap();
+    let url = server.url(db);
+    drop(Library::open(Path::new(&url), 10_000).unwrap());
+    fill(server, db, &keys.members()[0], data);
+    (Library::open(Path::new(&url), 600_000).unwrap(), keys)
+}
+
+/// The million vectors read into memory, rows in face-id order (row `i` is face `i + 1`).
+fn in_memory(lib: &Library, keys: &ModelKeys) -> Matrix {
+    let mut vectors = lib.fused_vectors(keys, None).unwrap();
+    let mut m = Matrix::new(128);
+    for face in 1..=1_000_000i64 {
+        m.push(face, &vectors.take(face).unwrap());
+    }
+    m
+}
+
 fn search(c: &mut Criterion) {
     if !selected(&["search-1m-load", "search-1m-top10"]) {
         return;
@@ -340,13 +362,7 @@ fn search(c: &mut Criterion) {
     let Some(server) = Server::start() else {
         return;
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let config = Config::parse(EXAMPLE, &root.join("bench.toml")).unwrap();
-    let keys = ModelKeys::of_config(&config).unwrap().unwrap();
-    let url = server.url("search");
-    drop(Library::open(Path::new(&url), 10_000).unwrap());
-    fill(&server, "search", &keys.members()[0], Data::Uniform);
-    let lib = Library::open(Path::new(&url), 10_000).unwrap();
+    let (lib, keys) = million(&server, "search", Data::Uniform);
     let mut group = c.benchmark_group("postgres");
     group.sample_size(10);
     group.bench_function("search-1m-load", |b| {
@@ -356,11 +372,7 @@ fn search(c: &mut Criterion) {
             v
         })
     });
-    let mut vectors = lib.fused_vectors(&keys, None).unwrap();
-    let mut m = Matrix::new(128);
-    for face in 1..=1_000_000i64 {
-        m.push(face, &vectors.take(face).unwrap());
-    }
+    let m = in_memory(&lib, &keys);
     let mut i = 0;
     group.bench_function("search-1m-top10", |b| {
         b.iter(|| {
@@ -381,21 +393,15 @@ fn hnsw(c: &mut Criterion) {
     let Some(server) = Server::start_pgvector() else {
         return;
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let config = Config::parse(EXAMPLE, &root.join("bench.toml")).unwrap();
-    let keys = ModelKeys::of_config(&config).unwrap().unwrap();
-    let key = keys.members()[0].clone();
-    let url = server.url("hnsw");
-    drop(Library::open(Path::new(&url), 10_000).unwrap());
     // A photo library's faces; `FACELAB_BENCH_HNSW_DATA=uniform` for the hardest case.
     let data = match std::env::var("FACELAB_BENCH_HNSW_DATA").as_deref() {
         Ok("uniform") => Data::Uniform,
         _ => Data::People,
     };
     eprintln!("postgres/hnsw: {data:?} data");
-    fill(&server, "hnsw", &key, data);
+    let (mut lib, keys) = million(&server, "hnsw", data);
     server.sql("hnsw", "VACUUM ANALYZE embeddings");
-    let mut lib = Library::open(Path::new(&url), 600_000).unwrap();
+    let key = keys.members()[0].clone();
     assert!(matches!(
         lib.vector_search(),
         facelab_library::vectors::VectorSearch::Pgvector { .. }
@@ -407,12 +413,7 @@ fn hnsw(c: &mut Criterion) {
         t.elapsed().as_secs_f64()
     );
     // The exact answers, from the vectors in memory.
-    let mut vectors = lib.fused_vectors(&keys, None).unwrap();
-    let mut m = Matrix::new(128);
-    for face in 1..=1_000_000i64 {
-        m.push(face, &vectors.take(face).unwrap());
-    }
-    drop(vectors);
+    let m = in_memory(&lib, &keys);
     let queries: Vec<i64> = (0..200).map(|i| 1 + (i * 4999 % 1_000_000)).collect();
     let exact: Vec<Vec<i64>> = queries
         .iter()
