@@ -24,6 +24,15 @@ fn mfn_config(shared: &Path, dir: &Path, extra: &str) -> PathBuf {
     )
 }
 
+/// A copy of `config` beside it, named `name`, with `from` replaced by `to`.
+fn edited(config: &Path, from: &str, to: &str, name: &str) -> PathBuf {
+    let text = std::fs::read_to_string(config).unwrap();
+    assert!(text.contains(from), "no {from:?} in {}", config.display());
+    let path = config.with_file_name(name);
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+    path
+}
+
 fn lib_cmd(config: &Path, args: &[&str]) -> (i32, String, String) {
     run(facelab().arg("--config").arg(config).args(args))
 }
@@ -601,12 +610,12 @@ fn names_survive_a_recognizer_switch_and_a_detector_switch() {
             assert_eq!(code, 0, "{err}");
         }
         // Recognizer switch: the example plugin's pixel embedder. Only embeddings are added.
-        let text = std::fs::read_to_string(&config).unwrap().replace(
-        "[recognizer]\nplugin = \"opencv-dnn\"\nkind = \"embedder\"\nmodel = \"mobilefacenet-128\"",
-        "[recognizer]\nplugin = \"example\"\nkind = \"pixels\"",
-    );
-        let pixels = d.join("pixels.toml");
-        std::fs::write(&pixels, text).unwrap();
+        let pixels = edited(
+            &config,
+            "[recognizer]\nplugin = \"opencv-dnn\"\nkind = \"embedder\"\nmodel = \"mobilefacenet-128\"",
+            "[recognizer]\nplugin = \"example\"\nkind = \"pixels\"",
+            "pixels.toml",
+        );
         let s = json(&pixels, &["scan", "--json", p]);
         assert_eq!(s["scan"]["embedded"], 2, "{s}");
         assert_eq!(s["library"]["faces"].as_i64().unwrap(), faces_before);
@@ -616,12 +625,12 @@ fn names_survive_a_recognizer_switch_and_a_detector_switch() {
         );
         // Detector switch: SSD re-detects; boxes are matched to the stored faces by IoU and
         // every confirmed name stays on its face.
-        let text = std::fs::read_to_string(&config).unwrap().replace(
+        let ssd = edited(
+            &config,
             "kind = \"yunet\"\nmodel = \"yunet-2023mar\"",
             "kind = \"ssd\"\nmodel = \"ssd-tf-uint8\"",
+            "ssd.toml",
         );
-        let ssd = d.join("ssd.toml");
-        std::fs::write(&ssd, text).unwrap();
         let s = json(&ssd, &["scan", "--json", p]);
         assert_eq!(s["scan"]["redetected"], 2, "{s}");
         assert_eq!(s["library"]["confirmed"], 4, "{s}");
