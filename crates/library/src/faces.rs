@@ -98,9 +98,28 @@ impl Library {
             Some(name) => Some(self.person_or_err(name)?.id),
             None => None,
         };
+        self.face_rows(
+            "i.status = 'done'
+               AND (CAST(?1 AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.person_id = ?1 AND l.state = 'confirmed'))
+             ORDER BY i.path, f.id",
+            pid,
+        )
+    }
+
+    /// Face `id` as [`Library::faces`] lists it; `None` when there is no such face or its
+    /// photo is missing.
+    pub fn face_row(&self, id: i64) -> Result<Option<FaceRow>> {
+        Ok(self
+            .face_rows("f.id = ?1 AND i.status = 'done'", Some(id))?
+            .pop())
+    }
+
+    /// The [`FaceRow`]s `filter` (an SQL condition and order on faces `f` and images `i`,
+    /// with one parameter, `param`) selects.
+    fn face_rows(&self, filter: &str, param: Option<i64>) -> Result<Vec<FaceRow>> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT f.id, i.path, f.x, f.y, f.w, f.h, f.score, f.detector,
                    (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'confirmed'),
                    (SELECT p.name FROM labels l JOIN people p ON p.id = l.person_id WHERE l.face_id = f.id AND l.state = 'suggested'),
@@ -109,17 +128,15 @@ impl Library {
                    (SELECT group_concat(e.model_id, char(31)) FROM embeddings e WHERE e.face_id = f.id),
                    i.path_bytes, f.quality_parts
                  FROM faces f JOIN images i ON i.id = f.image_id
-                 WHERE i.status = 'done'
-                   AND (CAST(?1 AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM labels l WHERE l.face_id = f.id AND l.person_id = ?1 AND l.state = 'confirmed'))
-                 ORDER BY i.path, f.id",
-            )
+                 WHERE {filter}"
+            ))
             .map_err(|e| self.err(e))?;
         let split = |s: Option<String>| -> Vec<String> {
             s.map(|s| s.split('\u{1f}').map(str::to_owned).collect())
                 .unwrap_or_default()
         };
         let rows = stmt
-            .query_map([pid], |r| {
+            .query_map([param], |r| {
                 let suggested: Option<String> = r.get(9)?;
                 let sscore: Option<f64> = r.get(10)?;
                 Ok(FaceRow {

@@ -304,6 +304,9 @@ impl Library {
         // Each model's candidates: the k asked for, more when they are re-ranked.
         let want = if fused { (4 * k).max(40) } else { k + 1 };
         let ef = self.ef_search.max(want);
+        self.conn
+            .execute_batch(&format!("SET hnsw.ef_search = {ef}"))
+            .map_err(|e| self.err(e))?;
         let mut candidates: Vec<(i64, f32)> = Vec::new();
         for key in keys.members() {
             let own: Option<Vec<u8>> = self
@@ -326,9 +329,6 @@ impl Library {
                  ORDER BY CAST(vec AS vector({dim})) <=> CAST(?1 AS vector({dim})) LIMIT ?2",
                 literal(key)
             );
-            self.conn
-                .execute_batch(&format!("SET hnsw.ef_search = {ef}"))
-                .map_err(|e| self.err(e))?;
             let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
             let rows = stmt
                 .query_map(crate::params![&own, want as i64], |r| {

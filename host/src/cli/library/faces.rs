@@ -93,8 +93,12 @@ pub(super) fn similar(
     let models = active_models(ctx)?;
     let mut lib = open_library(ctx)?;
     let (found, path) = lib.similar_faces(&models, face, limit, exact)?;
-    let rows: std::collections::HashMap<i64, FaceRow> =
-        lib.faces(None)?.into_iter().map(|f| (f.id, f)).collect();
+    // Only the faces found: the library may hold millions.
+    let rows: std::collections::HashMap<i64, FaceRow> = found
+        .iter()
+        .filter_map(|s| lib.face_row(s.face).transpose())
+        .map(|f| f.map(|f| (f.id, f)))
+        .collect::<Result<_, _>>()?;
     let mut out = std::io::stdout().lock();
     if json {
         let similar: Vec<serde_json::Value> = found
